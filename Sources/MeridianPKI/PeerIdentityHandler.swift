@@ -1,0 +1,59 @@
+import NIOCore
+import NIOTLS
+import Synchronization
+
+/// Sent down the pipeline (as an inbound user event) right after the TLS handshake completed, carrying the peer's
+/// verified identity.
+public struct PeerVerifiedEvent: Sendable, Hashable {
+    /// Who the peer is.
+    public var identity: PeerIdentity
+
+    /// Creates the event.
+    public init(identity: PeerIdentity) {
+        self.identity = identity
+    }
+}
+
+/// Sits right after the mesh's `NIOSSLHandler` and makes the peer's verified identity available to the connection:
+/// ``peerIdentity`` once the handshake completed, and a ``PeerVerifiedEvent`` fired after `TLSUserEvent.handshakeCompleted`.
+///
+/// Made by ``MeshTLS/makeServerHandlers(context:verifier:onRefusal:)`` and
+/// ``MeshTLS/makeClientHandlers(context:verifier:expectedCluster:serverHostname:onRefusal:)``. Use it on the channel's
+/// event loop only. Everything else passes through unchanged.
+public final class PeerIdentityHandler: ChannelInboundHandler, RemovableChannelHandler {
+    public typealias InboundIn = NIOAny
+    public typealias InboundOut = NIOAny
+
+    /// Filled by the verification callback, which runs off the event loop.
+    final class Slot: Sendable {
+        private let value = Mutex<PeerIdentity?>(nil)
+        func store(_ identity: PeerIdentity) { value.withLock { $0 = identity } }
+        func load() -> PeerIdentity? { value.withLock { $0 } }
+    }
+
+    let slot: Slot
+
+    /// The peer's identity; `nil` until the TLS handshake completed.
+    public private(set) var peerIdentity: PeerIdentity?
+
+    init(slot: Slot) {
+        self.slot = slot
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(data)
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case .handshakeCompleted = event as? TLSUserEvent, let identity = slot.load() else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        peerIdentity = identity
+        context.fireUserInboundEventTriggered(event)
+        context.fireUserInboundEventTriggered(PeerVerifiedEvent(identity: identity))
+    }
+}
+
+@available(*, unavailable)
+extension PeerIdentityHandler: Sendable {}
