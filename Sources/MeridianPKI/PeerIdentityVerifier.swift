@@ -1,6 +1,7 @@
 @_spi(FixedExpiryValidationTime) import X509
 import Foundation
 import NIOSSL
+import SwiftASN1
 import Synchronization
 
 /// Decides whether a certificate chain presented by a mesh peer is acceptable, and who the peer is.
@@ -76,6 +77,9 @@ public final class PeerIdentityVerifier: Sendable {
 
     /// Verifies a chain given as PEM (leaf first), such as ``IssuedCertificate/chainPEM``.
     public func verify(chainPEM: String, as role: PeerRole, expectedCluster: String? = nil, now: Date = Date()) async -> Result<PeerIdentity, PeerVerificationFailure> {
+        guard !chainPEM.allSatisfy(\.isWhitespace) else {
+            return .failure(.init(reason: .noCertificate, message: "the peer presented no certificate"))
+        }
         let chain: [Certificate]
         do {
             chain = try Certificate.parseAll(pem: chainPEM, what: "peer chain")

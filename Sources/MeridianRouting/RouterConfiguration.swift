@@ -1,3 +1,5 @@
+import MeridianModel
+
 /// Tunables of the ``Router``. The defaults are the ones `docs/routing.md` documents and its worked examples use.
 public struct RouterConfiguration: Sendable, Hashable {
     /// Upper RTT bounds, in milliseconds, of the bands `metro`, `regional`, `continental` and `intercontinental`;

@@ -26,6 +26,8 @@ struct ResidencyPolicyParser {
         var deny: JurisdictionSet
         var extends: (name: String, node: PolicyNode)?
         var rules: [ResidencyRule]
+        /// The node of each rule, for errors.
+        var ruleNodes: [PolicyNode]
     }
 
     func parse() throws(PolicyError) -> ResidencyPolicy {
@@ -65,7 +67,7 @@ struct ResidencyPolicyParser {
         let body = try entry.value.mapping(expected: "a data class: a mapping with allow, deny, extends, rules and description")
         try body.checkKeys(Self.classKeys)
         var spec = ClassSpec(name: entry.key, keyNode: entry.keyNode, description: nil, allow: .nowhere, deny: .nowhere,
-                             extends: nil, rules: [])
+                             extends: nil, rules: [], ruleNodes: [])
         if let node = body.value("description") { spec.description = try node.string() }
         if let node = body.value("allow") { spec.allow = try jurisdictions(node) }
         if let node = body.value("deny") { spec.deny = try jurisdictions(node) }
@@ -86,6 +88,7 @@ struct ResidencyPolicyParser {
                 var deny = JurisdictionSet.nowhere
                 if let denyNode = rule.value("deny") { deny = try jurisdictions(denyNode) }
                 spec.rules.append(ResidencyRule(from: from, allow: allow, deny: deny))
+                spec.ruleNodes.append(ruleNode)
             }
         }
         return spec
@@ -147,6 +150,12 @@ struct ResidencyPolicyParser {
         var classes: [String: DataClassPolicy] = [:]
         for spec in specs {
             let all = try rules(of: spec.name, chain: [])
+            // A rule written in this class whose allow is not empty but entirely denied is a contradiction too
+            // (to send data of an origin nowhere, write 'allow: []').
+            for (offset, rule) in all.prefix(spec.rules.count).enumerated() where !rule.allow.isEmpty && !Self.allowsSomewhere(rule) {
+                let node = spec.ruleNodes[offset]
+                throw node.error(.contradiction, "this rule allows nowhere: allow [\(rule.allow)] is entirely cancelled by deny [\(rule.deny)] (the rule's deny and the class's); narrow 'deny', widen 'allow', or write 'allow: []' to send this origin's data nowhere")
+            }
             guard all.contains(where: Self.allowsSomewhere) else {
                 throw spec.keyNode.error(.contradiction, contradictionMessage(spec, all))
             }

@@ -3,7 +3,8 @@
 ///
 /// `defaults` starts from ``RoutingPreference/default``; each service starts from the document's `defaults`
 /// and overrides only the fields it names (`saturation` field by field). An explicit `null` clears an
-/// optional limit (no latency SLO, no price ceiling, no limit on that saturation signal).
+/// optional limit (no latency SLO, no price ceiling, no limit on that saturation signal). `metadata` is
+/// optional here (``RoutingPreferences`` carries no name), but checked when present.
 struct RoutingPreferencesParser {
     let top: PolicyMapping
 
@@ -13,7 +14,7 @@ struct RoutingPreferencesParser {
 
     func parse() throws(PolicyError) -> RoutingPreferences {
         try top.checkKeys(Self.topKeys)
-        _ = try PolicyDocument.metadataName(top)
+        if top.value("metadata") != nil { _ = try PolicyDocument.metadataName(top) }
         var defaults = RoutingPreference.default
         if let node = top.value("defaults") {
             defaults = try preference(node, base: defaults)

@@ -1,0 +1,234 @@
+import Foundation
+import Logging
+import MeridianModel
+import MeridianRouting
+import MeridianStore
+import NIOCore
+import PostgresNIO
+import Prometheus
+import Synchronization
+
+/// The hub's control loop. Every hub replica listens for published tables (LISTEN/NOTIFY) and serves them to the
+/// gateways that watch it; one replica at a time, holding a PostgreSQL advisory lock, is the leader: it recomputes
+/// and publishes tables on every change and runs the failure detector. When the leader dies its session ends, the
+/// lock is released, and another replica takes over within a second.
+public final class HubControlPlane: Sendable {
+    static let leaderLockKey: Int64 = 7_431_100
+    static let latencyBuckets: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                                             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)]
+
+    let store: MeridianStore
+    let endpoint: DatabaseEndpoint
+    let configuration: HubConfiguration
+    let logger: Logger
+    let cache = TableCache()
+    let router = Router()
+    let metrics: PrometheusCollectorRegistry
+    private let state = Mutex(State())
+    private let triggers: AsyncStream<Void>
+    private let trigger: AsyncStream<Void>.Continuation
+
+    struct State {
+        var isLeader = false
+        var trustBundlePEM: String?
+        var lastPublishAt: Date?
+    }
+
+    public init(store: MeridianStore, endpoint: DatabaseEndpoint, configuration: HubConfiguration, metrics: PrometheusCollectorRegistry, logger: Logger) {
+        self.store = store
+        self.endpoint = endpoint
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Whether this replica currently leads.
+    public var isLeader: Bool { state.withLock { $0.isLeader } }
+
+    /// The trust bundle carried in every table.
+    public var trustBundlePEM: String? {
+        get { state.withLock { $0.trustBundlePEM } }
+        set { state.withLock { $0.trustBundlePEM = newValue } }
+    }
+
+    /// Asks the leader (if this replica is it) to recompute now.
+    public func requestRecompute() { trigger.yield() }
+
+    /// Runs the listener and the leader election until cancelled.
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.listenLoop() }
+            group.addTask { await self.leaderLoop() }
+            await group.waitForAll()
+        }
+    }
+
+    /// The router's input as of now.
+    public func snapshot() async throws -> RoutingSnapshot {
+        var snapshot = try await SnapshotBuilder(store: store, staleInventoryAfter: configuration.staleInventoryAfter).build(trustBundlePEM: trustBundlePEM)
+        if !configuration.useMeasuredRTT { snapshot.measuredRTT = [:] }
+        return snapshot
+    }
+
+    /// Compiles and publishes tables now. Returns the published (changed) tables.
+    @discardableResult
+    public func recompute() async throws -> [RoutingTable] {
+        let started = ContinuousClock.now
+        let snapshot = try await self.snapshot()
+        let tables = router.compile(snapshot)
+        let published = try await store.publishTables(Array(tables.values))
+        let elapsed = ContinuousClock.now - started
+        metrics.makeDurationHistogram(name: "meridian_hub_recompute_seconds", buckets: Self.latencyBuckets).recordNanoseconds(elapsed.nanoseconds)
+        if !published.isEmpty {
+            logger.info("published routing tables", metadata: [
+                "meridian.route.clusters": "\(published.map { "\($0.source)@\($0.version)" }.joined(separator: ","))",
+                "meridian.route.compile_ms": "\(elapsed.milliseconds)",
+            ])
+        }
+        return published
+    }
+
+    // MARK: - Listener: keep the table cache in step with the database
+
+    private func listenLoop() async {
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: endpoint.connectionConfiguration, id: 1, logger: logger)
+                attempt = 0
+                do {
+                    try await reloadAllTables()
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for try await notification in try await connection.listen(MeridianStore.tableChannel) {
+                                try await self.reloadTable(notification.payload)
+                            }
+                        }
+                        group.addTask {
+                            for try await notification in try await connection.listen(MeridianStore.changeChannel) {
+                                if notification.payload.hasPrefix("cluster:") {
+                                    try await self.reloadTable(String(notification.payload.dropFirst("cluster:".count)))
+                                }
+                                self.trigger.yield()
+                            }
+                        }
+                        try await group.next()
+                        group.cancelAll()
+                    }
+                } catch {
+                    if !Task.isCancelled { logger.warning("lost the database notification channel; reconnecting", metadata: ["meridian.error": "\(error)"]) }
+                }
+                try? await connection.close()
+            } catch {
+                attempt += 1
+                if attempt == 1 || attempt % 10 == 0 {
+                    logger.warning("cannot reach PostgreSQL for notifications; retrying", metadata: ["meridian.error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(min(1000, 100 * (attempt + 1))))
+        }
+    }
+
+    private func reloadAllTables() async throws {
+        for (table, publishedAt) in try await store.publishedTables() {
+            await cache.update(PublishedTable(table: table, publishedAt: publishedAt, body: try table.canonicalJSON()))
+        }
+    }
+
+    private func reloadTable(_ cluster: String) async throws {
+        if let (table, publishedAt) = try await store.publishedTables(cluster: cluster).first {
+            await cache.update(PublishedTable(table: table, publishedAt: publishedAt, body: try table.canonicalJSON()))
+            metrics.makeGauge(name: "meridian_hub_table_version", labels: [("cluster", cluster)]).set(Double(table.version))
+        } else if try await store.cluster(named: cluster) == nil {
+            await cache.remove(cluster)
+        }
+    }
+
+    // MARK: - Leader: recompute, publish, detect failures
+
+    private func leaderLoop() async {
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: endpoint.connectionConfiguration, id: 2, logger: logger)
+                defer { Task { try? await connection.close() } }
+                while !Task.isCancelled {
+                    let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.leaderLockKey))", logger: logger)
+                    var acquired = false
+                    for try await value in rows.decode(Bool.self) { acquired = value }
+                    if acquired { break }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                try Task.checkCancellation()
+                state.withLock { $0.isLeader = true }
+                metrics.makeGauge(name: "meridian_hub_leader").set(Double(1))
+                logger.info("this hub leads: it publishes tables and runs the failure detector")
+                defer {
+                    state.withLock { $0.isLeader = false }
+                    metrics.makeGauge(name: "meridian_hub_leader").set(Double(0))
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await self.recomputeLoop() }
+                    group.addTask { try await self.detectorLoop() }
+                    group.addTask {
+                        // The lock lives as long as this session; if the session dies, leadership ends here too.
+                        while true {
+                            try await Task.sleep(for: .seconds(1))
+                            try await connection.query("SELECT 1", logger: self.logger)
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            } catch {
+                if !Task.isCancelled { logger.warning("leadership ended; will try again", metadata: ["meridian.error": "\(error)"]) }
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    private func recomputeLoop() async throws {
+        trigger.yield()
+        for await _ in triggers {
+            // Coalesce a burst of changes into one recompute.
+            try await Task.sleep(for: .milliseconds(15))
+            do {
+                try await recompute()
+            } catch {
+                logger.error("recompute failed", metadata: ["meridian.error": "\(error)"])
+                try await Task.sleep(for: .milliseconds(200))
+                trigger.yield()
+            }
+        }
+    }
+
+    private func detectorLoop() async throws {
+        let detector = FailureDetector(heartbeatTimeout: configuration.heartbeatTimeout)
+        var ticks = 0
+        while true {
+            try await Task.sleep(for: .seconds(configuration.detectorInterval))
+            ticks += 1
+            do {
+                let now = try await store.now()
+                let clusters = try await store.clusters(ClusterFilter(limit: 1000)).items
+                let probes = try await store.probes()
+                for transition in detector.evaluate(clusters: clusters, probes: probes, now: now) {
+                    if try await store.setClusterStatus(transition.cluster, transition.status, reason: transition.reason) {
+                        logger.warning("cluster \(transition.status == .down ? "DOWN" : "UP")", metadata: [
+                            "meridian.cluster": "\(transition.cluster)", "meridian.reason": "\(transition.reason)"])
+                        metrics.makeCounter(name: "meridian_hub_cluster_transitions_total", labels: [("status", transition.status.rawValue)]).increment()
+                    }
+                }
+            } catch {
+                logger.error("failure detector pass failed", metadata: ["meridian.error": "\(error)"])
+            }
+            // Measured RTTs drift without a notification; refresh every ten passes.
+            if ticks % 10 == 0 { trigger.yield() }
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+    var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
+}
