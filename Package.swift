@@ -109,14 +109,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "MeridianDemo",
+            dependencies: [
+                "MeridianModel", "MeridianClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "meridian",
             dependencies: [
                 "MeridianModel", "MeridianRouting", "MeridianStore", "MeridianPKI",
-                "MeridianHub", "MeridianGateway", "MeridianClient",
+                "MeridianHub", "MeridianGateway", "MeridianClient", "MeridianDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -130,13 +142,15 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianHubTests", dependencies: [
-            "MeridianHub", "MeridianStore", "MeridianModel", "MeridianClient", "MeridianPKI",
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "MeridianHub", "MeridianStore", "MeridianModel", "MeridianClient", "MeridianPKI", "MeridianRouting",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianGatewayTests", dependencies: [
             "MeridianGateway", "MeridianPKI", "MeridianModel",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ], swiftSettings: swiftSettings),
-        .testTarget(name: "EndToEndTests", dependencies: ["MeridianModel", "MeridianClient", "MeridianPKI"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["MeridianModel", "MeridianClient", "MeridianPKI", "MeridianDemo"], swiftSettings: swiftSettings),
     ]
 )

@@ -20,6 +20,8 @@ public struct HubReady: Sendable {
     public var caFile: String
     /// The first admin token, when this start created it (shown once).
     public var bootstrapAdminToken: String?
+    /// Every served route, `METHOD PATH`.
+    public var routes: [String]
 }
 
 /// The hub: PostgreSQL (embedded by default), the mesh CA, the HTTPS API, the distributor and the leader jobs.
@@ -107,13 +109,15 @@ public struct Hub: Service {
                 return nil
             }
         })
-        HubAPI(store: store, configuration: configuration, control: control, authority: authority).addRoutes(to: router)
-        router.get("/metrics") { _, _ in
+        let registry = RouteRegistry(router: router)
+        HubAPI(store: store, configuration: configuration, control: control, authority: authority).addRoutes(to: registry)
+        registry.get("/metrics") { _, _ in
             var buffer: [UInt8] = []
             metrics.emit(into: &buffer)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
 
+        let routes = registry.routes
         group.addTask { try await control.run() }
 
         let configuration = self.configuration
@@ -124,7 +128,8 @@ public struct Hub: Service {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "meridian-hub"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
-                await onReady(HubReady(url: "https://\(configuration.host):\(port)", port: port, caFile: caFile, bootstrapAdminToken: admin?.secret))
+                await onReady(HubReady(url: "https://\(configuration.host):\(port)", port: port, caFile: caFile, bootstrapAdminToken: admin?.secret,
+                                       routes: routes))
             },
             logger: logger)
         try await app.run()

@@ -6,6 +6,7 @@ import X509
 extension Certificate {
     /// Parses every `CERTIFICATE` block of a PEM string, in order; other blocks are an error.
     static func parseAll(pem: String, what: String) throws(MeshPKIError) -> [Certificate] {
+        if pem.allSatisfy(\.isWhitespace) { return [] }
         let documents: [PEMDocument]
         do {
             documents = try PEMDocument.parseMultiple(pemString: pem)

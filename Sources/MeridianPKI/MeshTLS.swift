@@ -83,9 +83,26 @@ public enum MeshTLS {
     }
 
     static func verificationCallback(verifier: PeerIdentityVerifier, role: PeerRole, expectedCluster: String?, slot: PeerIdentityHandler.Slot, onRefusal: @escaping @Sendable (PeerVerificationFailure) -> Void) -> NIOSSLCustomVerificationCallbackWithMetadata {
+        makeVerificationCallback(verifier: verifier, peerRole: role, expectedCluster: expectedCluster, onVerified: { slot.store($0) }, onRefusal: onRefusal)
+    }
+
+    /// A NIOSSL custom verification callback that runs `verifier`, for TLS setups other than the tunnel's (for
+    /// example the hub's HTTPS listener, which hands it to its own `NIOSSLServerHandler`).
+    ///
+    /// On success the promise gets the validated chain (leaf to root), so `NIOSSLHandler.peerValidatedCertificateChain`
+    /// is set, and `onVerified` receives the identity; on refusal the handshake fails and `onRefusal` gets the reason.
+    /// Both hooks run off the event loop.
+    ///
+    /// - Parameters:
+    ///   - verifier: the shared verifier.
+    ///   - peerRole: the role the peer plays: ``PeerRole/client`` on a listener, ``PeerRole/server`` when dialling.
+    ///   - expectedCluster: when set, only this cluster's gateway is accepted.
+    ///   - onVerified: receives the identity of an accepted peer.
+    ///   - onRefusal: receives the reason a peer was refused.
+    public static func makeVerificationCallback(verifier: PeerIdentityVerifier, peerRole: PeerRole, expectedCluster: String? = nil, onVerified: @escaping @Sendable (PeerIdentity) -> Void = { _ in }, onRefusal: @escaping @Sendable (PeerVerificationFailure) -> Void = { _ in }) -> NIOSSLCustomVerificationCallbackWithMetadata {
         { certificates, promise in
             promise.completeWithTask {
-                switch await verifier.verifyPresented(certificates, as: role, expectedCluster: expectedCluster, now: Date()) {
+                switch await verifier.verifyPresented(certificates, as: peerRole, expectedCluster: expectedCluster, now: Date()) {
                 case .success(let verified):
                     let chain: [NIOSSLCertificate]
                     do {
@@ -94,7 +111,7 @@ public enum MeshTLS {
                         onRefusal(.init(reason: .malformedCertificate, message: "cannot re-encode the validated chain of \(verified.identity.spiffeID): \(error)", spiffeID: verified.identity.spiffeID, serial: verified.identity.serial))
                         return .failed
                     }
-                    slot.store(verified.identity)
+                    onVerified(verified.identity)
                     return .certificateVerified(VerificationMetadata(ValidatedCertificateChain(chain)))
                 case .failure(let failure):
                     onRefusal(failure)

@@ -79,10 +79,15 @@ public struct Router: Sendable {
         makeTable(source: source, entries: entries(source: source, services: context.services, in: context), in: context)
     }
 
+    /// The table of `source` with `entries`: made from the context's template, hashed by its hasher (the same hash
+    /// as `RoutingTable.init` computes, without encoding the policy and the peers again for every table).
     func makeTable(source: Int, entries: [RouteEntry], in context: RoutingContext) -> RoutingTable {
-        RoutingTable(source: context.clusters[source].name, local: context.peerOfCluster[source],
-                     peers: context.peers(excluding: source), entries: entries, policy: context.snapshot.policy,
-                     revokedSerials: Array(Set(context.snapshot.revokedSerials)).sorted(),
-                     trustBundlePEM: context.snapshot.trustBundlePEM)
+        var table = context.template
+        table.source = context.clusters[source].name
+        table.local = context.peerOfCluster[source]
+        table.peers = context.peers(excluding: source)
+        table.entries = entries
+        table.hash = context.hasher.hash(table)
+        return table
     }
 }

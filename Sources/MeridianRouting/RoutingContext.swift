@@ -25,6 +25,10 @@ struct RoutingContext {
     let permits: [[[Bool]]]
     /// A peer entry for every cluster, in cluster order.
     let peerOfCluster: [PeerGateway]
+    /// Hashes tables from precomputed policy and peer bytes.
+    let hasher: RoutingTableHasher
+    /// A table with this snapshot's policy, serials and trust bundle, from which every table is made.
+    let template: RoutingTable
 
     init(_ snapshot: RoutingSnapshot) {
         self.snapshot = snapshot
@@ -72,7 +76,12 @@ struct RoutingContext {
         permits = classes.map { name in
             jurisdictions.map { origin in jurisdictions.map { policy.permits(dataClass: name, origin: origin, destination: $0) } }
         }
-        peerOfCluster = clusters.map { PeerGateway(cluster: $0.name, address: $0.gatewayAddress, jurisdiction: $0.region.jurisdiction) }
+        let peers = clusters.map { PeerGateway(cluster: $0.name, address: $0.gatewayAddress, jurisdiction: $0.region.jurisdiction) }
+        peerOfCluster = peers
+        hasher = RoutingTableHasher(policy: policy, peers: peers)
+        template = RoutingTable(source: "", local: PeerGateway(cluster: "", address: "", jurisdiction: Jurisdiction(country: "")),
+                                peers: [], entries: [], policy: policy,
+                                revokedSerials: Array(Set(snapshot.revokedSerials)).sorted(), trustBundlePEM: snapshot.trustBundlePEM)
     }
 
     /// Every cluster but `source`, sorted by name: gateways keep a warm connection to, and probe, every peer.

@@ -16,7 +16,7 @@ extension MeridianStore {
     /// ``tableChannel``. Returns the tables that were published, with their versions.
     public func publishTables(_ tables: [RoutingTable]) async throws -> [RoutingTable] {
         try await transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(7_431_004)", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(7431004)", logger: logger)
             let rows = try await connection.query("SELECT cluster, version, hash FROM routing_tables", logger: logger)
             var current: [String: (Int64, String)] = [:]
             for try await (cluster, version, hash) in rows.decode((String, Int64, String).self) { current[cluster] = (version, hash) }

@@ -26,7 +26,7 @@ extension MeridianStore {
     /// Stores a new immutable policy version with its compiled form.
     public func storePolicy<Compiled: Codable & Sendable>(kind: String, document: String, compiled: Compiled, author: String, diff: String) async throws -> PolicyVersion {
         try await transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(7_431_003)", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(7431003)", logger: logger)
             let before = try await latestPolicy(kind: kind, on: connection)
             let body = try Self.json(compiled)
             let rows = try await connection.query("""

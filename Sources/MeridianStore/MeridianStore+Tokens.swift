@@ -31,7 +31,7 @@ extension MeridianStore {
     /// Creates the first admin token when there is no token at all. Returns it (with its secret) or nil.
     public func bootstrapAdminToken(secret: String?) async throws -> APIToken? {
         try await transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(7_431_002)", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(7431002)", logger: logger)
             let rows = try await connection.query("SELECT count(*) FROM api_tokens", logger: logger)
             var count = 0
             for try await n in rows.decode(Int.self) { count = n }

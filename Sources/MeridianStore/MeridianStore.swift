@@ -22,7 +22,7 @@ public final class MeridianStore: Sendable {
     /// Applies pending migrations, each in a transaction under an advisory lock.
     public func migrate() async throws {
         try await client.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(7_431_001)", logger: logger)
+            try await connection.query("SELECT pg_advisory_xact_lock(7431001)", logger: logger)
             try await connection.query("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (
                     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
@@ -30,7 +30,7 @@ public final class MeridianStore: Sendable {
         }
         for migration in Migrations.all {
             try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("SELECT pg_advisory_xact_lock(7_431_001)", logger: logger)
+                try await connection.query("SELECT pg_advisory_xact_lock(7431001)", logger: logger)
                 let rows = try await connection.query("SELECT 1 FROM schema_migrations WHERE version = \(migration.version)", logger: logger)
                 var applied = false
                 for try await _ in rows { applied = true }
@@ -60,6 +60,12 @@ public final class MeridianStore: Sendable {
             return try await client.withTransaction(logger: logger) { connection in
                 try await body(connection)
             }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError {
+                if let psql = closureError as? PSQLError { throw Self.map(psql) }
+                throw closureError
+            }
+            throw error
         } catch let error as PSQLError {
             throw Self.map(error)
         }

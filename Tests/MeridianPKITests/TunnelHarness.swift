@@ -168,8 +168,8 @@ func connect(to server: TunnelServer, with credentials: GatewayCredentials, veri
     // the server's verdict, or for the client to fail on its own.
     _ = try await eventually {
         let serverDecided = server.accepted.value.count > acceptedBefore || server.refusals.value.count > refusedBefore
-        let clientFailed = clientError.value != nil && clientView.value == nil
-        return serverDecided || clientFailed ? true : nil
+        // A server refusal is recorded before the server sends its alert, so a client error means it is in.
+        return serverDecided || clientError.value != nil ? true : nil
     }
     // A refused client then sees the server's alert and the connection close.
     if server.refusals.value.count > refusedBefore {

@@ -8,6 +8,12 @@ import Testing
 struct RouterPropertyTests {
     static let router = Router()
 
+    /// Records an issue when `condition` fails; cheaper than `#expect` in the tight loops of a property.
+    func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+               sourceLocation: SourceLocation = #_sourceLocation) {
+        if !condition() { Issue.record(Comment(rawValue: message()), sourceLocation: sourceLocation) }
+    }
+
     /// Checks `body` over `count` random snapshots.
     func forAll(_ count: Int, seed: UInt64, maxClusters: Int = 10, _ body: (RoutingSnapshot, UInt64) -> Void) {
         for offset in 0..<UInt64(count) {
@@ -25,9 +31,9 @@ struct RouterPropertyTests {
                 for entry in table.entries {
                     for destination in entry.allDestinations {
                         let jurisdiction = snapshot.cluster(destination)!.region.jurisdiction
-                        #expect(snapshot.policy.permits(dataClass: entry.dataClass, origin: origin, destination: jurisdiction),
+                        check(snapshot.policy.permits(dataClass: entry.dataClass, origin: origin, destination: jurisdiction),
                                 "seed \(seed): \(source) \(entry.service)/\(entry.dataClass) -> \(destination)")
-                        #expect(snapshot.policy.allowsCaller(source, service: entry.service), "seed \(seed)")
+                        check(snapshot.policy.allowsCaller(source, service: entry.service), "seed \(seed)")
                     }
                 }
             }
@@ -39,14 +45,14 @@ struct RouterPropertyTests {
         forAll(1500, seed: 2_000) { snapshot, seed in
             for table in Self.router.compile(snapshot).values {
                 for entry in table.entries {
-                    #expect((entry.refusal == nil) == !entry.levels.isEmpty, "seed \(seed)")
+                    check((entry.refusal == nil) == !entry.levels.isEmpty, "seed \(seed)")
                     for level in entry.levels {
-                        #expect(!level.destinations.isEmpty, "seed \(seed)")
-                        #expect(level.destinations.allSatisfy { $0.weight > 0 && $0.weight <= 1 }, "seed \(seed)")
+                        check(!level.destinations.isEmpty, "seed \(seed)")
+                        check(level.destinations.allSatisfy { $0.weight > 0 && $0.weight <= 1 }, "seed \(seed)")
                         let sum = level.destinations.reduce(0) { $0 + $1.weight }
-                        #expect(abs(sum - 1) <= 1e-9, "seed \(seed): \(table.source) \(entry.service)/\(entry.dataClass) sums to \(sum)")
+                        check(abs(sum - 1) <= 1e-9, "seed \(seed): \(table.source) \(entry.service)/\(entry.dataClass) sums to \(sum)")
                     }
-                    #expect(Set(entry.allDestinations).count == entry.allDestinations.count, "a destination appears once: seed \(seed)")
+                    check(Set(entry.allDestinations).count == entry.allDestinations.count, "a destination appears once: seed \(seed)")
                 }
             }
         }
@@ -56,15 +62,15 @@ struct RouterPropertyTests {
     func tablesAreComplete() {
         forAll(500, seed: 3_000) { snapshot, seed in
             let tables = Self.router.compile(snapshot)
-            #expect(Set(tables.keys) == Set(snapshot.clusters.map(\.name)), "seed \(seed)")
+            check(Set(tables.keys) == Set(snapshot.clusters.map(\.name)), "seed \(seed)")
             let services = Set(snapshot.clusters.flatMap { $0.services.keys })
             let expected = services.sorted().flatMap { service in snapshot.policy.classes.keys.sorted().map { "\(service)/\($0)" } }
             for (source, table) in tables {
-                #expect(table.entries.map { "\($0.service)/\($0.dataClass)" } == expected, "seed \(seed)")
-                #expect(table.peers.map(\.cluster) == snapshot.clusters.map(\.name).filter { $0 != source }.sorted(), "seed \(seed)")
-                #expect(table.local.cluster == source)
-                #expect(table.version == 0)
-                #expect(table.hash == table.contentHash())
+                check(table.entries.map { "\($0.service)/\($0.dataClass)" } == expected, "seed \(seed)")
+                check(table.peers.map(\.cluster) == snapshot.clusters.map(\.name).filter { $0 != source }.sorted(), "seed \(seed)")
+                check(table.local.cluster == source, "local")
+                check(table.version == 0, "version")
+                check(table.hash == table.contentHash(), "hash")
             }
         }
     }
@@ -86,11 +92,11 @@ struct RouterPropertyTests {
             }
             shuffled.measuredRTT = Dictionary(uniqueKeysWithValues: snapshot.measuredRTT.shuffled(using: &rng).map { ($0.key, $0.value) })
             let third = Self.router.compile(shuffled)
-            #expect(first == second, "seed \(seed)")
-            #expect(first == third, "seed \(seed)")
-            #expect(first.mapValues(\.hash) == third.mapValues(\.hash), "seed \(seed)")
+            check(first == second, "seed \(seed)")
+            check(first == third, "seed \(seed)")
+            check(first.mapValues(\.hash) == third.mapValues(\.hash), "seed \(seed)")
             for table in first.values {
-                #expect(Self.router.table(for: table.source, in: shuffled) == table, "seed \(seed)")
+                check(Self.router.table(for: table.source, in: shuffled) == table, "seed \(seed)")
             }
         }
     }
@@ -107,14 +113,14 @@ struct RouterPropertyTests {
                     }
                     let available = allowed.filter { $0.healthy && $0.services[entry.service]?.healthyEndpoints != 0 }
                     if !snapshot.policy.allowsCaller(source, service: entry.service) {
-                        #expect(entry.refusal?.status == 403 && entry.levels.isEmpty, "seed \(seed)")
+                        check(entry.refusal?.status == 403 && entry.levels.isEmpty, "seed \(seed)")
                     } else if allowed.isEmpty {
-                        #expect(entry.refusal?.status == 451 && entry.levels.isEmpty, "seed \(seed): \(source) \(entry.service)/\(entry.dataClass)")
+                        check(entry.refusal?.status == 451 && entry.levels.isEmpty, "seed \(seed): \(source) \(entry.service)/\(entry.dataClass)")
                     } else if available.isEmpty {
-                        #expect(entry.refusal?.status == 503 && entry.levels.isEmpty, "seed \(seed)")
+                        check(entry.refusal?.status == 503 && entry.levels.isEmpty, "seed \(seed)")
                     } else {
-                        #expect(entry.refusal == nil, "seed \(seed)")
-                        #expect(Set(entry.allDestinations).isSubset(of: Set(available.map(\.name))), "seed \(seed)")
+                        check(entry.refusal == nil, "seed \(seed)")
+                        check(Set(entry.allDestinations).isSubset(of: Set(available.map(\.name))), "seed \(seed)")
                     }
                 }
             }
@@ -176,9 +182,9 @@ struct RouterPropertyTests {
                         Issue.record("seed \(seed) \(axis): the better twin is missing from \(source) \(entry.service)/\(entry.dataClass)")
                         continue
                     }
-                    #expect(b.level <= w.level, "seed \(seed) \(axis): \(source) \(entry.service)/\(entry.dataClass)")
+                    check(b.level <= w.level, "seed \(seed) \(axis): \(source) \(entry.service)/\(entry.dataClass)")
                     if b.level == w.level {
-                        #expect(b.weight >= w.weight - 1e-5, "seed \(seed) \(axis): \(b.weight) < \(w.weight)")
+                        check(b.weight >= w.weight - 1e-5, "seed \(seed) \(axis): \(b.weight) < \(w.weight)")
                     }
                 }
             }
@@ -192,15 +198,15 @@ struct RouterPropertyTests {
             var snapshot = generator.snapshot(maxClusters: 10)
             var incremental = IncrementalRouter()
             var previous = incremental.update(snapshot).tables
-            #expect(previous == Self.router.compile(snapshot))
+            check(previous == Self.router.compile(snapshot), "seed \(seed) first")
             for step in 0..<12 {
                 snapshot = mutate(snapshot, generator: &generator)
                 let (tables, changed) = incremental.update(snapshot)
                 let full = Self.router.compile(snapshot)
-                #expect(tables == full, "seed \(seed) step \(step)")
+                check(tables == full, "seed \(seed) step \(step)")
                 let expected = Set(full.keys.filter { previous[$0]?.hash != full[$0]!.hash })
                     .union(previous.keys.filter { full[$0] == nil })
-                #expect(changed == expected, "seed \(seed) step \(step)")
+                check(changed == expected, "seed \(seed) step \(step)")
                 previous = tables
             }
         }

@@ -14,7 +14,7 @@ struct TableAck: Codable, Sendable {
 }
 
 extension HubAPI {
-    func addGatewayRoutes(to router: Hummingbird.Router<HubRequestContext>) {
+    func addGatewayRoutes(to router: RouteRegistry) {
         // A gateway's first contact: a one-time token and a CSR, answered with its certificate and the trust bundle.
         router.post("/v1/join") { request, context in
             let body = try await StrictJSONBody(JoinRequest.fields).decode(JoinRequest.self, from: request, maxBytes: maxBodyBytes)

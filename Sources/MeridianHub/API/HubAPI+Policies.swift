@@ -25,7 +25,7 @@ struct SimulationRequest: Codable, Sendable {
 }
 
 extension HubAPI {
-    func addPolicyRoutes(to router: Hummingbird.Router<HubRequestContext>) {
+    func addPolicyRoutes(to router: RouteRegistry) {
         router.put("/v1/policies/{kind}") { request, context in
             try context.require(.compliance)
             let kind = try Self.parameter(context, "kind")

@@ -14,7 +14,7 @@ struct HubAPI: Sendable {
     /// Limit for JSON bodies.
     var maxBodyBytes: Int { configuration.maxRequestBodyBytes }
 
-    func addRoutes(to router: Router<HubRequestContext>) {
+    func addRoutes(to router: RouteRegistry) {
         router.get("/v1/health") { _, _ in try Response.json(["status": "ok"]) }
         addRegistryRoutes(to: router)
         addInventoryRoutes(to: router)
@@ -40,7 +40,7 @@ struct HubAPI: Sendable {
 // MARK: - Regions and clusters
 
 extension HubAPI {
-    func addRegistryRoutes(to router: Router<HubRequestContext>) {
+    func addRegistryRoutes(to router: RouteRegistry) {
         router.get("/v1/regions") { request, context in
             try context.require(.viewer, .platform, .compliance)
             var regions = try await store.regions()
@@ -127,7 +127,7 @@ extension HubAPI {
 // MARK: - Inventory, services, prices
 
 extension HubAPI {
-    func addInventoryRoutes(to router: Router<HubRequestContext>) {
+    func addInventoryRoutes(to router: RouteRegistry) {
         router.put("/v1/clusters/{name}/inventory") { request, context in
             try context.require(.platform)
             let name = try Self.parameter(context, "name")
@@ -187,7 +187,7 @@ extension HubAPI {
 // MARK: - Tokens and audit
 
 extension HubAPI {
-    func addTokenAndAuditRoutes(to router: Router<HubRequestContext>) {
+    func addTokenAndAuditRoutes(to router: RouteRegistry) {
         router.post("/v1/tokens") { request, context in
             try context.require(.admin)
             let body = try await StrictJSONBody(TokenCreateRequest.fields).decode(TokenCreateRequest.self, from: request, maxBytes: maxBodyBytes)

@@ -93,11 +93,21 @@ public struct EmbeddedPostgres: Sendable {
     }
 
     private func ensureDatabase() throws {
+        try createDatabase(configuration.database)
+    }
+
+    /// Creates a database in the running server unless it exists (tests give each case its own).
+    public func createDatabase(_ name: String) throws {
         do {
-            try runCapturing(binDirectory + "/createdb", ["-h", socketDirectory, "-U", configuration.superuser, configuration.database], quiet: true)
+            try runCapturing(binDirectory + "/createdb", ["-h", socketDirectory, "-U", configuration.superuser, name], quiet: true)
         } catch let error as LaunchError where error.message.contains("already exists") {
             return
         }
+    }
+
+    /// A `postgres://` URL of a database in this server (over its Unix socket).
+    public func url(database: String) -> String {
+        "postgres://\(configuration.superuser)@localhost/\(database)?host=\(socketDirectory)"
     }
 
     /// Every directory above `path` must be searchable by the server user.
@@ -122,25 +132,14 @@ public struct EmbeddedPostgres: Sendable {
 
     @discardableResult
     private func runCapturing(_ executable: String, _ arguments: [String], quiet: Bool = false) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+        let result = try ChildProcess.run(executable, arguments)
+        guard result.status == 0 else {
             if !quiet {
-                logger.error("command failed", metadata: ["meridian.command": "\(executable) \(arguments.joined(separator: " "))", "meridian.output": "\(text)"])
+                logger.error("command failed", metadata: ["meridian.command": "\(executable) \(arguments.joined(separator: " "))", "meridian.output": "\(result.output)"])
             }
-            throw LaunchError(message: "\(URL(fileURLWithPath: executable).lastPathComponent) failed (exit \(process.terminationStatus)): \(text.suffix(800))")
+            throw LaunchError(message: "\(URL(fileURLWithPath: executable).lastPathComponent) failed (exit \(result.status)): \(result.output.suffix(800))")
         }
-        return text
+        return result.output
     }
 
     /// Finds the server binaries: PATH, then `pg_config --bindir`, then Debian's layout.

@@ -1,0 +1,459 @@
+import Logging
+import MeridianPKI
+import MeridianModel
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+
+/// The data plane of one event loop: its copy of the routing table, its warm connections (one HTTP/2 connection per
+/// peer, h2c connections and HTTP/1.1 keep-alive connections to local endpoints), its round-robin and retry-budget
+/// state, and its metric handles.
+///
+/// Every connection a request uses lives on the same event loop as the client's connection, so bytes move from one
+/// channel to the other by plain calls. Confined to `eventLoop`; `@unchecked Sendable` so that channel initializers
+/// and the control plane's `eventLoop.execute` can reach it.
+final class ForwardingWorker: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let context: DataPlaneContext
+    private(set) var table: CompiledTable?
+    private var selector = RouteSelector()
+    private var retryBudget: RetryBudget
+    private var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+    private(set) var peers: [String: HTTP2Connection] = [:]
+    private var h2cEndpoints: [String: HTTP2Connection] = [:]
+    private var idleHTTP1: [String: [UpstreamHandler]] = [:]
+    private var localCursor: [String: Int] = [:]
+    private var requestCounters: [RequestMetricKey: Counter] = [:]
+    private var durations: [DurationMetricKey: DurationHistogram] = [:]
+    private var retryCounters: [String: Counter] = [:]
+    private var closed = false
+
+    private struct RequestMetricKey: Hashable {
+        var source: String
+        var destination: String
+        var service: String
+        var status: Int
+    }
+
+    private struct DurationMetricKey: Hashable {
+        var source: String
+        var destination: String
+        var service: String
+    }
+
+    /// Idle HTTP/1.1 connections kept per local endpoint.
+    private static let maxIdlePerEndpoint = 128
+
+    init(eventLoop: any EventLoop, context: DataPlaneContext) {
+        self.eventLoop = eventLoop
+        self.context = context
+        retryBudget = RetryBudget(ratio: context.configuration.resilience.retryBudgetRatio,
+                                  minimumPerSecond: context.configuration.resilience.retryBudgetMinimumPerSecond)
+    }
+
+    private var localCluster: String { table?.localCluster ?? context.configuration.cluster }
+
+    // MARK: Table
+
+    /// Applies a table: new routes for the next request, and a warm connection to every peer it names (connections
+    /// to peers that left or moved are closed; streams on them finish first where they can).
+    func install(_ compiled: CompiledTable) {
+        eventLoop.assertInEventLoop()
+        guard !closed else { return }
+        table = compiled
+        selector.reset()
+        let wanted = compiled.peers.filter { $0.key != compiled.localCluster }
+        for (cluster, connection) in peers {
+            if let peer = wanted[cluster], HostPort.format(host: connection.host, port: connection.port) == peer.address { continue }
+            if connection.isReady { context.peerConnectivity(cluster, up: false) }
+            connection.close()
+            peers[cluster] = nil
+        }
+        for peer in wanted.values.sorted(by: { $0.cluster < $1.cluster }) where peers[peer.cluster] == nil {
+            guard let (host, port) = HostPort.parse(peer.address) else {
+                context.logger.error("peer address is not HOST:PORT", metadata: ["meridian.peer": "\(peer.cluster)", "meridian.address": "\(peer.address)"])
+                continue
+            }
+            let connection = HTTP2Connection(
+                name: peer.cluster, host: host, port: port, eventLoop: eventLoop,
+                security: .mutualTLS(tls: context.tls, verifier: context.verifier, expectedCluster: peer.cluster),
+                connectTimeout: context.configuration.connectTimeout.timeAmount,
+                maxConcurrentStreams: context.configuration.resilience.maxConcurrentStreamsPerPeer,
+                maxPending: context.configuration.resilience.maxPendingPerPeer, logger: context.logger)
+            let cluster = peer.cluster
+            let gauge = context.metrics.peerActiveStreams(cluster)
+            connection.onStateChange = { [context] up in context.peerConnectivity(cluster, up: up) }
+            connection.onStreamCountChange = { delta in gauge.increment(by: Double(delta)) }
+            peers[cluster] = connection
+            connection.start()
+        }
+    }
+
+    /// Closes every connection this worker holds.
+    func shutdown() {
+        eventLoop.assertInEventLoop()
+        closed = true
+        for connection in peers.values { connection.close() }
+        for connection in h2cEndpoints.values { connection.close() }
+        for list in idleHTTP1.values { for handler in list { handler.channel?.close(promise: nil) } }
+        peers.removeAll()
+        h2cEndpoints.removeAll()
+        idleHTTP1.removeAll()
+    }
+
+    // MARK: Admission
+
+    /// Decides what to do with a request head: returns an exchange to start, or answers at once (refusal) and
+    /// returns `nil`.
+    func admit(_ head: HTTPRequestHead, from downstream: DownstreamHandler) -> ProxyExchange? {
+        var record = AccessRecord(
+            listener: downstream.listener.rawValue, method: head.method.rawValue, path: head.uri, service: nil, dataClass: nil,
+            source: context.configuration.cluster, caller: downstream.caller?.cluster, destination: nil, endpoint: nil, level: nil,
+            reason: "", tableVersion: table?.version, status: 0, attempts: 0, durationSeconds: 0, requestBytes: 0,
+            responseBytes: 0, traceparent: head.headers.first(name: RequestTarget.Header.traceparent), error: nil)
+        let outcome: Result<(ForwardPlan, String), Refusal>
+        switch downstream.listener {
+        case .local: outcome = planLocal(head)
+        case .tunnel: outcome = planTunnel(head, downstream: downstream)
+        }
+        switch outcome {
+        case .failure(let refusal):
+            record.service = refusal.service
+            record.dataClass = refusal.dataClass
+            record.reason = refusal.decision
+            if let probe = refusal.probeBody {
+                downstream.respondProbe(probe, version: head.version)
+                return nil
+            }
+            let close = !downstream.isHTTP2Stream && (!head.isKeepAlive || head.hasBody)
+            downstream.respond(refusal.error, decision: "\(refusal.decision); table=\(table.map { String($0.version) } ?? "none")",
+                               version: head.version, close: close)
+            record.status = refusal.error.status
+            record.error = refusal.error.message
+            account(record)
+            return nil
+        case .success(let (plan, sourceCluster)):
+            record.service = plan.service
+            record.dataClass = plan.dataClass
+            var upstreamHead = head
+            upstreamHead.headers.removeHopByHop()
+            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.sourceCluster, value: sourceCluster)
+            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.service, value: plan.service)
+            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.dataClass, value: plan.dataClass)
+            let incoming = record.traceparent.flatMap(TraceContext.init(traceparent:))
+            let hop = incoming.map { $0.nextHop(using: &random) } ?? TraceContext.start(using: &random)
+            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.traceparent, value: hop.traceparent)
+            record.traceparent = hop.traceparent
+            retryBudget.recordRequest(at: .now())
+            context.requestStarted(listener: downstream.listener)
+            return ProxyExchange(worker: self, downstream: downstream, requestHead: head, upstreamHead: upstreamHead,
+                                 plan: plan, record: record)
+        }
+    }
+
+    /// Why a request is answered by the gateway itself.
+    struct Refusal: Error {
+        var error: APIError
+        var decision: String
+        var service: String?
+        var dataClass: String?
+        var probeBody: String?
+    }
+
+    private func planLocal(_ head: HTTPRequestHead) -> Result<(ForwardPlan, String), Refusal> {
+        guard let target = RequestTarget(head: head) else {
+            return .failure(Refusal(error: APIError(status: 400, code: .missingField,
+                                                    message: "name the service in the authority (SERVICE.meridian) or the '\(RequestTarget.Header.service)' header",
+                                                    field: RequestTarget.Header.service), decision: "bad-request"))
+        }
+        guard let table else {
+            return .failure(Refusal(error: APIError(status: 503, code: .unavailable, message: "the gateway has no routing table yet"),
+                                    decision: "no-table", service: target.service))
+        }
+        let policy = table.table.policy
+        guard let dataClass = target.requestedClass ?? policy.defaultClass(forService: target.service) else {
+            return .failure(Refusal(error: APIError(status: 400, code: .missingField,
+                                                    message: "service '\(target.service)' has no default data class: send the '\(RequestTarget.Header.dataClass)' header",
+                                                    field: RequestTarget.Header.dataClass), decision: "bad-request", service: target.service))
+        }
+        guard policy.classes[dataClass] != nil else {
+            return .failure(Refusal(error: APIError(status: 400, code: .invalidField,
+                                                    message: "data class '\(dataClass)' is not defined by policy '\(policy.name)' (known: \(policy.classes.keys.sorted().joined(separator: ", ")))",
+                                                    field: RequestTarget.Header.dataClass), decision: "bad-request", service: target.service, dataClass: dataClass))
+        }
+        let key = RouteKey(service: target.service, dataClass: dataClass)
+        guard let route = table.route(key) else {
+            return .failure(Refusal(error: APIError(status: 404, code: .noRoute,
+                                                    message: "no route for service '\(target.service)' with data class '\(dataClass)' from cluster '\(table.localCluster)'",
+                                                    field: RequestTarget.Header.service), decision: "no-route", service: target.service, dataClass: dataClass))
+        }
+        if let refusal = route.entry.refusal {
+            let code: APIError.Code = refusal.status == 451 ? .residencyRefused : .unavailable
+            return .failure(Refusal(error: APIError(status: refusal.status, code: code, message: refusal.reason),
+                                    decision: "refused", service: target.service, dataClass: dataClass))
+        }
+        guard !route.levels.isEmpty else {
+            let forbidden = !route.forbidden.isEmpty
+            return .failure(Refusal(error: APIError(status: forbidden ? 451 : 503, code: forbidden ? .residencyRefused : .unavailable,
+                                                    message: forbidden
+                                                        ? "data class '\(dataClass)' may not leave for \(route.forbidden.joined(separator: ", ")) under policy '\(policy.name)'"
+                                                        : "the route for '\(target.service)' has no destination"),
+                                    decision: forbidden ? "forbidden" : "no-destination", service: target.service, dataClass: dataClass))
+        }
+        return .success((ForwardPlan(scope: .route(key, route), service: target.service, dataClass: dataClass, timeout: route.timeout),
+                         table.localCluster))
+    }
+
+    private func planTunnel(_ head: HTTPRequestHead, downstream: DownstreamHandler) -> Result<(ForwardPlan, String), Refusal> {
+        guard let caller = downstream.caller else {
+            return .failure(Refusal(error: APIError(status: 403, code: .forbidden, message: "the tunnel peer has no verified identity"), decision: "forbidden"))
+        }
+        if head.uri == "/meridian/probe" {
+            return .failure(Refusal(error: APIError(status: 200, code: .init(rawValue: "ok"), message: ""), decision: "probe",
+                                    probeBody: #"{"cluster":"# + JSONText.quote(context.configuration.cluster) + #","tableVersion":\#(table?.version ?? -1)}"#))
+        }
+        guard let table else {
+            return .failure(Refusal(error: APIError(status: 503, code: .unavailable, message: "the destination gateway has no routing table yet"), decision: "no-table"))
+        }
+        guard let target = RequestTarget(head: head) else {
+            return .failure(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no service",
+                                                    field: RequestTarget.Header.service), decision: "bad-request"))
+        }
+        let policy = table.table.policy
+        guard let dataClass = target.requestedClass ?? policy.defaultClass(forService: target.service) else {
+            return .failure(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no data class",
+                                                    field: RequestTarget.Header.dataClass), decision: "bad-request", service: target.service))
+        }
+        guard policy.allowsCaller(caller.cluster, service: target.service) else {
+            return .failure(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
+                                                    message: "cluster '\(caller.cluster)' may not call service '\(target.service)' under policy '\(policy.name)'"),
+                                    decision: "caller-not-allowed", service: target.service, dataClass: dataClass))
+        }
+        guard let origin = table.peers[caller.cluster] else {
+            return .failure(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
+                                                    message: "cluster '\(caller.cluster)' is not in this gateway's routing table"),
+                                    decision: "unknown-caller", service: target.service, dataClass: dataClass))
+        }
+        guard policy.permits(dataClass: dataClass, origin: origin.jurisdiction, destination: table.table.local.jurisdiction) else {
+            return .failure(Refusal(error: APIError(status: 451, code: .residencyRefused,
+                                                    message: "data class '\(dataClass)' from \(origin.jurisdiction) may not be processed in \(table.table.local.jurisdiction) (cluster '\(table.localCluster)') under policy '\(policy.name)'",
+                                                    field: RequestTarget.Header.dataClass),
+                                    decision: "refused", service: target.service, dataClass: dataClass))
+        }
+        guard let endpoints = context.localEndpoints[target.service], !endpoints.isEmpty else {
+            return .failure(Refusal(error: APIError(status: 503, code: .unavailable,
+                                                    message: "cluster '\(table.localCluster)' has no local endpoint for service '\(target.service)'"),
+                                    decision: "no-endpoint", service: target.service, dataClass: dataClass))
+        }
+        let timeout = table.route(RouteKey(service: target.service, dataClass: dataClass))?.timeout ?? context.configuration.defaultRequestTimeout.timeAmount
+        return .success((ForwardPlan(scope: .localOnly, service: target.service, dataClass: dataClass, timeout: timeout), caller.cluster))
+    }
+
+    // MARK: Choosing and opening upstreams
+
+    /// The next destination for a request, or `nil` when every one was tried.
+    func nextTarget(_ plan: inout ForwardPlan) -> UpstreamTarget? {
+        let local = localCluster
+        switch plan.scope {
+        case .localOnly:
+            guard let endpoint = pickLocal(plan.service, excluding: plan.triedEndpoints) else { return nil }
+            plan.triedEndpoints.insert(endpoint.address)
+            return .local(cluster: local, endpoint: endpoint, level: nil, reason: "local")
+        case .route(let key, let route):
+            while true {
+                let triedEndpoints = plan.triedEndpoints
+                let service = plan.service
+                guard let choice = selector.choose(key: key, levels: route.levels, excluding: plan.triedClusters, availability: { cluster in
+                    self.availability(of: cluster, service: service, triedEndpoints: triedEndpoints)
+                }) else { return nil }
+                if choice.cluster == local {
+                    if let endpoint = pickLocal(plan.service, excluding: plan.triedEndpoints) {
+                        plan.triedEndpoints.insert(endpoint.address)
+                        return .local(cluster: local, endpoint: endpoint, level: choice.level, reason: choice.reason)
+                    }
+                    plan.triedClusters.insert(local)
+                    continue
+                }
+                plan.triedClusters.insert(choice.cluster)
+                return .peer(cluster: choice.cluster, level: choice.level, reason: choice.reason)
+            }
+        }
+    }
+
+    private func availability(of cluster: String, service: String, triedEndpoints: Set<String>) -> Double? {
+        if cluster == localCluster {
+            guard let endpoints = context.localEndpoints[service] else { return nil }
+            let now = NIODeadline.now()
+            return endpoints.contains { !triedEndpoints.contains($0.address) && !context.health.isEjected(DestinationHealth.localKey($0), at: now) } ? 1 : nil
+        }
+        guard let connection = peers[cluster], connection.isUsable else { return nil }
+        return context.health.availability(cluster)
+    }
+
+    /// Round-robin over a service's local endpoints, skipping tried and ejected ones (an ejected one still serves
+    /// when nothing else is left).
+    private func pickLocal(_ service: String, excluding: Set<String>) -> LocalEndpoint? {
+        guard let endpoints = context.localEndpoints[service], !endpoints.isEmpty else { return nil }
+        let start = localCursor[service, default: 0]
+        localCursor[service] = start &+ 1
+        var fallback: LocalEndpoint? = nil
+        let now = NIODeadline.now()
+        for offset in 0..<endpoints.count {
+            let endpoint = endpoints[(start &+ offset) % endpoints.count]
+            if excluding.contains(endpoint.address) { continue }
+            if context.health.isEjected(DestinationHealth.localKey(endpoint), at: now) {
+                if fallback == nil { fallback = endpoint }
+                continue
+            }
+            return endpoint
+        }
+        return fallback
+    }
+
+    /// Gets a stream or connection to `target`; `completion` runs on this loop (perhaps before this returns).
+    func openUpstream(_ target: UpstreamTarget, grpc: Bool, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+        switch target {
+        case .peer(let cluster, _, _):
+            guard let connection = peers[cluster] else {
+                completion(.failure(UpstreamConnectError(kind: .unavailable, message: "no connection to peer '\(cluster)'")))
+                return
+            }
+            connection.openStream(UpstreamHandler(kind: .stream), completion: completion)
+        case .local(_, let endpoint, _, _):
+            if endpoint.wireProtocol == .h2c || grpc {
+                h2cConnection(for: endpoint).openStream(UpstreamHandler(kind: .stream), completion: completion)
+            } else {
+                acquireHTTP1(endpoint, completion: completion)
+            }
+        }
+    }
+
+    private func h2cConnection(for endpoint: LocalEndpoint) -> HTTP2Connection {
+        if let connection = h2cEndpoints[endpoint.address] { return connection }
+        let connection = HTTP2Connection(
+            name: "h2c://\(endpoint.address)", host: endpoint.host, port: endpoint.port, eventLoop: eventLoop, security: .cleartext,
+            connectTimeout: context.configuration.connectTimeout.timeAmount,
+            maxConcurrentStreams: context.configuration.resilience.maxConcurrentStreamsPerPeer,
+            maxPending: context.configuration.resilience.maxPendingPerPeer, logger: context.logger)
+        h2cEndpoints[endpoint.address] = connection
+        connection.start()
+        return connection
+    }
+
+    private func acquireHTTP1(_ endpoint: LocalEndpoint, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+        while let handler = idleHTTP1[endpoint.address]?.popLast() {
+            if handler.isActive {
+                completion(.success(handler))
+                return
+            }
+        }
+        let handler = UpstreamHandler(kind: .connection(endpoint))
+        handler.onIdleClose = { [weak self] closed in self?.forgetIdle(closed, endpoint: endpoint) }
+        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(context.configuration.connectTimeout.timeAmount)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success:
+                    completion(.success(handler))
+                case .failure(let error):
+                    completion(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot connect to local endpoint \(endpoint): \(error)")))
+                }
+            }
+    }
+
+    /// Takes back an HTTP/1.1 connection after a clean exchange.
+    func checkIn(_ handler: UpstreamHandler) {
+        guard case .connection(let endpoint) = handler.kind, !closed else {
+            handler.channel?.close(promise: nil)
+            return
+        }
+        var list = idleHTTP1[endpoint.address, default: []]
+        guard list.count < Self.maxIdlePerEndpoint else {
+            handler.channel?.close(promise: nil)
+            return
+        }
+        list.append(handler)
+        idleHTTP1[endpoint.address] = list
+        handler.scheduleIdleClose(after: context.configuration.upstreamIdleTimeout.timeAmount)
+    }
+
+    private func forgetIdle(_ handler: UpstreamHandler, endpoint: LocalEndpoint) {
+        idleHTTP1[endpoint.address]?.removeAll { $0 === handler }
+    }
+
+    // MARK: Probes
+
+    /// Pings a peer over this loop's connection: the RTT, or `nil` when it failed.
+    func probe(_ cluster: String, timeout: TimeAmount) -> EventLoopFuture<TimeAmount?> {
+        guard let connection = peers[cluster] else { return eventLoop.makeSucceededFuture(nil) }
+        return connection.ping(timeout: timeout).map { Optional($0) }.recover { _ in nil }
+    }
+
+    /// Peers with a connection on this loop.
+    var peerClusters: [String] { Array(peers.keys) }
+
+    // MARK: Retries and accounting
+
+    func tryAcquireRetry() -> Bool {
+        retryBudget.tryAcquireRetry(at: .now())
+    }
+
+    func countRetry(service: String) {
+        if let counter = retryCounters[service] {
+            counter.increment()
+        } else {
+            let counter = context.metrics.retries(service: service)
+            retryCounters[service] = counter
+            counter.increment()
+        }
+    }
+
+    /// An exchange ended.
+    func completed(_ record: AccessRecord) {
+        context.requestFinished(listener: DownstreamHandler.Listener(rawValue: record.listener) ?? .local)
+        account(record)
+    }
+
+    private func account(_ record: AccessRecord) {
+        let source = record.listener == DownstreamHandler.Listener.tunnel.rawValue ? (record.caller ?? "unknown") : record.source
+        let destination = record.destination ?? "none"
+        let service = record.service ?? "none"
+        let key = RequestMetricKey(source: source, destination: destination, service: service, status: record.status)
+        if let counter = requestCounters[key] {
+            counter.increment()
+        } else {
+            let counter = context.metrics.requestCounter(source: source, destination: destination, service: service, status: record.status)
+            requestCounters[key] = counter
+            counter.increment()
+        }
+        let durationKey = DurationMetricKey(source: source, destination: destination, service: service)
+        let histogram: DurationHistogram
+        if let existing = durations[durationKey] {
+            histogram = existing
+        } else {
+            histogram = context.metrics.requestDuration(source: source, destination: destination, service: service)
+            durations[durationKey] = histogram
+        }
+        histogram.recordNanoseconds(Int64(record.durationSeconds * 1e9))
+        context.accessLog.write(record)
+    }
+}
+
+extension HTTPRequestHead {
+    /// Whether a body follows the head (a content length above zero, or chunked).
+    var hasBody: Bool {
+        if let length = headers.first(name: "content-length"), let value = Int(length) { return value > 0 }
+        return headers.contains(name: "transfer-encoding")
+    }
+}

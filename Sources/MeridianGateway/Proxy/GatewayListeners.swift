@@ -1,0 +1,109 @@
+import Logging
+import MeridianPKI
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+
+/// Binds the gateway's two traffic listeners.
+enum GatewayListeners {
+    /// The local listener: HTTP/1.1 and h2c (prior knowledge) on one port, told apart by ``ProtocolDetector``.
+    static func bindLocal(group: any EventLoopGroup, host: String, port: Int, workers: WorkerSet, context: DataPlaneContext) async throws -> any Channel {
+        let idle = context.configuration.idleTimeout.timeAmount
+        let maxHeaderBytes = context.configuration.maxHeaderBytes
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let worker = workers.worker(for: channel.eventLoop)
+                    try channel.pipeline.syncOperations.addHandler(ProtocolDetector { channel, wire in
+                        let sync = channel.pipeline.syncOperations
+                        switch wire {
+                        case .http1:
+                            try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                            var limits = NIOHTTPDecoderLimitConfiguration()
+                            limits.maxHeaderListSize = maxHeaderBytes
+                            limits.maxHeaderFieldSize = maxHeaderBytes
+                            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
+                                leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
+                            try sync.addHandler(HTTPResponseEncoder())
+                            try sync.addHandler(HTTPServerPipelineHandler())
+                            try sync.addHandler(HTTPServerProtocolErrorHandler())
+                            try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
+                        case .http2:
+                            try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                            _ = try sync.configureHTTP2Pipeline(
+                                mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes),
+                                streamConfiguration: HTTP2Tuning.stream
+                            ) { stream in
+                                stream.eventLoop.makeCompletedFuture {
+                                    try stream.pipeline.syncOperations.addHandlers([
+                                        HTTP2FramePayloadToHTTP1ServerCodec(),
+                                        DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true),
+                                    ])
+                                }
+                            }
+                            try sync.addHandler(HTTP2IdleConnectionHandler())
+                        }
+                    })
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+    }
+
+    /// The tunnel listener: mTLS 1.3 with ALPN h2 (``MeshTLS``), the peer's SPIFFE identity checked by the verifier,
+    /// then HTTP/2 streams, each behind `HTTP2FramePayloadToHTTP1ServerCodec` and a ``DownstreamHandler``.
+    static func bindTunnel(group: any EventLoopGroup, host: String, port: Int, workers: WorkerSet, context: DataPlaneContext) async throws -> any Channel {
+        let logger = context.logger
+        let maxHeaderBytes = context.configuration.maxHeaderBytes
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let worker = workers.worker(for: channel.eventLoop)
+                    let remote = channel.remoteAddress.map { "\($0)" } ?? "?"
+                    let handlers = MeshTLS.makeServerHandlers(context: context.tls.server, verifier: context.verifier) { failure in
+                        logger.warning("tunnel peer refused", metadata: [
+                            "meridian.peer.address": "\(remote)", "meridian.peer.reason": "\(failure.reason.rawValue)",
+                            "meridian.peer.message": "\(failure.message)", "meridian.peer.spiffe": "\(failure.spiffeID ?? "-")",
+                        ])
+                    }
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandlers(handlers.all)
+                    try sync.addHandler(HandshakeDeadlineHandler(deadline: .seconds(10)))
+                    _ = try sync.configureHTTP2Pipeline(
+                        mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes),
+                        streamConfiguration: HTTP2Tuning.stream
+                    ) { stream in
+                        stream.eventLoop.makeCompletedFuture {
+                            try stream.pipeline.syncOperations.addHandlers([
+                                HTTP2FramePayloadToHTTP1ServerCodec(),
+                                DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true),
+                            ])
+                        }
+                    }
+                    try sync.addHandler(TunnelErrorHandler())
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+    }
+}
+
+/// Closes a tunnel connection on an error that reached the end of its pipeline (a failed handshake, a protocol
+/// error), so it does not linger.
+final class TunnelErrorHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

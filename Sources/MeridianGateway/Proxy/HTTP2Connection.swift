@@ -1,0 +1,383 @@
+import Logging
+import MeridianPKI
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+
+/// Why an upstream could not be had.
+struct UpstreamConnectError: Error, CustomStringConvertible {
+    enum Kind: String { case unavailable, overflow, closed }
+    var kind: Kind
+    var message: String
+    var description: String { message }
+}
+
+/// One long-lived HTTP/2 connection: to a peer gateway's tunnel (mTLS, ALPN h2, the peer's SPIFFE ID checked) or to
+/// a local h2c endpoint (cleartext, prior knowledge). Streams are multiplexed on it; it connects at once (warm),
+/// reconnects with jittered exponential backoff when it drops, answers probes with an HTTP/2 PING, and limits
+/// concurrent and pending streams (circuit breaking).
+///
+/// Confined to `eventLoop`: every method must be called there. `@unchecked Sendable` only so that channel
+/// initializers (which run on the same loop) can reach it.
+final class HTTP2Connection: @unchecked Sendable {
+    enum Security: Sendable {
+        case mutualTLS(tls: TLSContextStore, verifier: PeerIdentityVerifier, expectedCluster: String)
+        case cleartext
+    }
+
+    private enum State {
+        case idle
+        case connecting
+        case ready(any Channel, NIOHTTP2Handler.StreamMultiplexer)
+        case backingOff(Scheduled<Void>)
+        case closed
+    }
+
+    private struct PendingStream {
+        var handler: UpstreamHandler
+        var completion: (Result<UpstreamHandler, any Error>) -> Void
+    }
+
+    let name: String
+    let host: String
+    let port: Int
+    let eventLoop: any EventLoop
+    private let security: Security
+    private let connectTimeout: TimeAmount
+    private let maxConcurrentStreams: Int
+    private let maxPending: Int
+    private let logger: Logger
+    /// Called with `true` when the connection becomes ready and `false` when it is lost.
+    var onStateChange: ((Bool) -> Void)?
+    /// Called with +1 or -1 when a stream opens or closes.
+    var onStreamCountChange: ((Int) -> Void)?
+
+    private var state: State = .idle
+    private var pending = CircularBuffer<PendingStream>()
+    private var connectingChannel: (any Channel)?
+    private var connectingMultiplexer: NIOHTTP2Handler.StreamMultiplexer?
+    private var failures = 0
+    private var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
+    private var pings: [UInt64: (sent: NIODeadline, promise: EventLoopPromise<TimeAmount>)] = [:]
+    private(set) var activeStreams = 0
+
+    init(name: String, host: String, port: Int, eventLoop: any EventLoop, security: Security, connectTimeout: TimeAmount,
+         maxConcurrentStreams: Int, maxPending: Int, logger: Logger) {
+        self.name = name
+        self.host = host
+        self.port = port
+        self.eventLoop = eventLoop
+        self.security = security
+        self.connectTimeout = connectTimeout
+        self.maxConcurrentStreams = maxConcurrentStreams
+        self.maxPending = maxPending
+        self.logger = logger
+    }
+
+    /// Ready to carry a stream now, or connecting for the first time (a request then waits as pending).
+    var isUsable: Bool {
+        switch state {
+        case .ready: return true
+        case .connecting, .idle: return failures == 0
+        case .backingOff, .closed: return false
+        }
+    }
+
+    var isReady: Bool {
+        if case .ready = state { return true }
+        return false
+    }
+
+    /// Starts connecting (warm).
+    func start() {
+        eventLoop.assertInEventLoop()
+        guard case .idle = state else { return }
+        connect()
+    }
+
+    /// Closes the connection for good; pending streams fail.
+    func close() {
+        eventLoop.assertInEventLoop()
+        let previous = state
+        state = .closed
+        switch previous {
+        case .ready(let channel, _): channel.close(promise: nil)
+        case .backingOff(let scheduled): scheduled.cancel()
+        case .connecting: connectingChannel?.close(promise: nil)
+        case .idle, .closed: break
+        }
+        failPending(UpstreamConnectError(kind: .closed, message: "connection to \(name) closed"))
+        failPings()
+    }
+
+    // MARK: Streams
+
+    /// Opens a stream whose pipeline is the HTTP/1 client codec and `handler`.
+    func openStream(_ handler: UpstreamHandler, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+        eventLoop.assertInEventLoop()
+        switch state {
+        case .ready(_, let multiplexer):
+            guard activeStreams < maxConcurrentStreams else {
+                completion(.failure(UpstreamConnectError(kind: .overflow, message: "\(name): \(activeStreams) streams open, the limit is \(maxConcurrentStreams)")))
+                return
+            }
+            create(handler, on: multiplexer, completion: completion)
+        case .connecting, .idle:
+            guard failures == 0 else {
+                completion(.failure(UpstreamConnectError(kind: .unavailable, message: "\(name) is unreachable (reconnecting)")))
+                return
+            }
+            guard pending.count < maxPending else {
+                completion(.failure(UpstreamConnectError(kind: .overflow, message: "\(name): \(pending.count) requests wait for the connection, the limit is \(maxPending)")))
+                return
+            }
+            pending.append(PendingStream(handler: handler, completion: completion))
+            if case .idle = state { connect() }
+        case .backingOff:
+            completion(.failure(UpstreamConnectError(kind: .unavailable, message: "\(name) is unreachable (reconnecting after \(failures) failures)")))
+        case .closed:
+            completion(.failure(UpstreamConnectError(kind: .closed, message: "connection to \(name) is closed")))
+        }
+    }
+
+    private func create(_ handler: UpstreamHandler, on multiplexer: NIOHTTP2Handler.StreamMultiplexer,
+                        completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+        activeStreams += 1
+        onStreamCountChange?(1)
+        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
+        let promise = eventLoop.makePromise(of: (any Channel).self)
+        multiplexer.createStreamChannel(promise: promise) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandlers([HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https), bound.value])
+            }
+        }
+        promise.futureResult.assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let stream):
+                stream.closeFuture.assumeIsolated().whenComplete { _ in
+                    self.activeStreams -= 1
+                    self.onStreamCountChange?(-1)
+                }
+                completion(.success(handler))
+            case .failure(let error):
+                self.activeStreams -= 1
+                self.onStreamCountChange?(-1)
+                completion(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot open a stream to \(self.name): \(error)")))
+            }
+        }
+    }
+
+    // MARK: Probes
+
+    /// Sends an HTTP/2 PING and measures the round trip; fails after `timeout` (and then drops the connection, which
+    /// is likely dead).
+    func ping(timeout: TimeAmount) -> EventLoopFuture<TimeAmount> {
+        eventLoop.assertInEventLoop()
+        guard case .ready(let channel, _) = state else {
+            return eventLoop.makeFailedFuture(UpstreamConnectError(kind: .unavailable, message: "no connection to \(name)"))
+        }
+        let promise = eventLoop.makePromise(of: TimeAmount.self)
+        let data = random.next()
+        pings[data] = (NIODeadline.now(), promise)
+        channel.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: data), ack: false)), promise: nil)
+        let timer = eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            guard let waiter = self.pings.removeValue(forKey: data) else { return }
+            waiter.promise.fail(UpstreamConnectError(kind: .unavailable, message: "\(self.name) did not answer a PING within \(timeout)"))
+            if case .ready(let current, _) = self.state, current === channel {
+                self.logger.warning("peer connection unresponsive, reconnecting", metadata: ["meridian.peer": "\(self.name)"])
+                channel.close(promise: nil)
+            }
+        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        return promise.futureResult
+    }
+
+    func pingAcknowledged(_ data: HTTP2PingData) {
+        guard let waiter = pings.removeValue(forKey: data.integer) else { return }
+        waiter.promise.succeed(NIODeadline.now() - waiter.sent)
+    }
+
+    private func failPings() {
+        let waiters = pings
+        pings.removeAll()
+        for waiter in waiters.values {
+            waiter.promise.fail(UpstreamConnectError(kind: .closed, message: "connection to \(name) closed"))
+        }
+    }
+
+    // MARK: Connecting
+
+    private func connect() {
+        state = .connecting
+        let security = self.security
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if case .mutualTLS(let tls, let verifier, let expected) = security {
+                        let handlers = try MeshTLS.makeClientHandlers(context: tls.client, verifier: verifier, expectedCluster: expected,
+                                                                      serverHostname: self.host) { failure in
+                            self.logger.warning("peer refused", metadata: ["meridian.peer": "\(expected)", "meridian.peer.reason": "\(failure.reason.rawValue)",
+                                                                           "meridian.peer.message": "\(failure.message)"])
+                        }
+                        try sync.addHandlers(handlers.all)
+                    }
+                    let multiplexer = try sync.configureHTTP2Pipeline(
+                        mode: .client, connectionConfiguration: HTTP2Tuning.connection, streamConfiguration: HTTP2Tuning.stream,
+                        inboundStreamInitializer: { stream in stream.close() })
+                    try sync.addHandler(HTTP2ConnectionObserver(connection: self))
+                    self.connectingChannel = channel
+                    self.connectingMultiplexer = multiplexer
+                }
+            }
+        bootstrap.connect(host: host, port: port).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let channel):
+                if case .cleartext = security { self.established(channel) }
+            // mTLS: ready once the observer sees the verified handshake.
+            case .failure(let error):
+                self.lost(channel: nil, error: error)
+            }
+        }
+    }
+
+    /// The connection is usable (TCP up; for mTLS, the peer verified).
+    func established(_ channel: any Channel) {
+        guard case .connecting = state, channel === connectingChannel, let multiplexer = connectingMultiplexer else { return }
+        state = .ready(channel, multiplexer)
+        connectingChannel = nil
+        connectingMultiplexer = nil
+        if failures > 0 {
+            logger.info("peer connection restored", metadata: ["meridian.peer": "\(name)", "meridian.peer.failures": "\(failures)"])
+        }
+        failures = 0
+        onStateChange?(true)
+        let waiting = pending
+        pending.removeAll()
+        for stream in waiting { create(stream.handler, on: multiplexer, completion: stream.completion) }
+    }
+
+    /// The connection failed or closed.
+    func lost(channel: (any Channel)?, error: (any Error)?) {
+        switch state {
+        case .ready(let current, _):
+            guard channel == nil || channel === current else { return }
+        case .connecting:
+            guard channel == nil || channel === connectingChannel else { return }
+        case .idle, .backingOff, .closed:
+            return
+        }
+        let wasReady = isReady
+        connectingChannel = nil
+        connectingMultiplexer = nil
+        failPings()
+        if wasReady {
+            onStateChange?(false)
+            logger.warning("peer connection lost", metadata: ["meridian.peer": "\(name)", "meridian.error": "\(error.map { "\($0)" } ?? "closed")"])
+        } else {
+            failures += 1
+            if failures == 1 || failures % 10 == 0 {
+                logger.warning("cannot connect", metadata: ["meridian.peer": "\(name)", "meridian.address": "\(host):\(port)",
+                                                            "meridian.error": "\(error.map { "\($0)" } ?? "closed during handshake")",
+                                                            "meridian.peer.failures": "\(failures)"])
+            }
+            failPending(UpstreamConnectError(kind: .unavailable, message: "cannot connect to \(name) at \(HostPort.format(host: host, port: port)): \(error.map { "\($0)" } ?? "closed")"))
+        }
+        // A connection that was up reconnects at once; failed attempts back off (50 ms doubling to 5 s, +-20 %).
+        let delay: TimeAmount
+        if wasReady {
+            delay = .milliseconds(0)
+        } else {
+            let base = min(50 * (Int64(1) << Int64(min(failures - 1, 10))), 5000)
+            let jitter = 0.8 + Double(random.next() % 400) / 1000
+            delay = .milliseconds(Int64(Double(base) * jitter))
+        }
+        let scheduled = eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            guard case .backingOff = self.state else { return }
+            self.connect()
+        }
+        state = .backingOff(scheduled)
+    }
+
+    private func failPending(_ error: any Error) {
+        let waiting = pending
+        pending.removeAll()
+        for stream in waiting { stream.completion(.failure(error)) }
+    }
+}
+
+/// HTTP/2 settings for the tunnel and h2c: large windows so one stream can fill a long fat pipe, generous
+/// concurrency.
+enum HTTP2Tuning {
+    static let window = 4 * 1024 * 1024
+
+    static var connection: NIOHTTP2Handler.ConnectionConfiguration {
+        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+        configuration.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
+            HTTP2Setting(parameter: .initialWindowSize, value: window),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
+            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
+        ]
+        configuration.targetWindowSize = 4 * window
+        return configuration
+    }
+
+    static func serverConnection(maxHeaderBytes: Int) -> NIOHTTP2Handler.ConnectionConfiguration {
+        var configuration = connection
+        configuration.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
+            HTTP2Setting(parameter: .initialWindowSize, value: window),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: maxHeaderBytes),
+        ]
+        return configuration
+    }
+
+    static var stream: NIOHTTP2Handler.StreamConfiguration {
+        var configuration = NIOHTTP2Handler.StreamConfiguration()
+        configuration.targetWindowSize = window
+        configuration.outboundBufferSizeHighWatermark = 256 * 1024
+        configuration.outboundBufferSizeLowWatermark = 64 * 1024
+        return configuration
+    }
+}
+
+/// Sits after the `NIOHTTP2Handler` of an outbound connection: tells the ``HTTP2Connection`` when the peer is
+/// verified (mTLS), when the connection is gone, and when a PING is answered.
+final class HTTP2ConnectionObserver: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    private let connection: HTTP2Connection
+
+    init(connection: HTTP2Connection) {
+        self.connection = connection
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        if case .ping(let data, ack: true) = frame.payload {
+            connection.pingAcknowledged(data)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is PeerVerifiedEvent {
+            connection.established(context.channel)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        connection.lost(channel: context.channel, error: nil)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        connection.lost(channel: context.channel, error: error)
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,330 @@
+import MeridianModel
+import NIOCore
+import NIOHTTP1
+
+/// One proxied request: the glue between the client's channel (``DownstreamHandler``) and an upstream stream or
+/// connection (``UpstreamHandler``), on one event loop, with no hop between threads or tasks.
+///
+/// Request parts go upstream as they arrive (held in memory only while the upstream is being connected, and kept
+/// for a retry only up to ``ResilienceSettings/retryBufferBytes``); response parts go to the client as they
+/// arrive, flushed at the end of every read so a token stream's first event is not delayed. Reads stop on one side
+/// while the other is not writable. Lifecycle decisions come from ``ExchangeStateMachine``.
+final class ProxyExchange {
+    let worker: ForwardingWorker
+    private var downstream: DownstreamHandler?
+    private let downstreamVersion: HTTPVersion
+    private let keepAlive: Bool
+    private let isGRPC: Bool
+    private var upstreamHead: HTTPRequestHead
+    private var plan: ForwardPlan
+    private var machine: ExchangeStateMachine
+    private var upstream: UpstreamHandler?
+    private var target: UpstreamTarget?
+    private var unsent = CircularBuffer<HTTPClientRequestPart>()
+    private var unsentBytes = 0
+    /// Every request part so far, for a retry; `nil` once the body outgrew the retry buffer.
+    private var retained: [HTTPClientRequestPart]? = []
+    private var retainedBytes = 0
+    private var everAttached = false
+    private var timer: Scheduled<Void>?
+    private(set) var record: AccessRecord
+    private let started: NIODeadline
+    private var requestBytes: Int64 = 0
+    private var responseBytes: Int64 = 0
+
+    /// Request bytes held while the upstream is connecting before reads pause.
+    private static let holdThreshold = 256 * 1024
+
+    init(worker: ForwardingWorker, downstream: DownstreamHandler, requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead,
+         plan: ForwardPlan, record: AccessRecord) {
+        self.worker = worker
+        self.downstream = downstream
+        self.downstreamVersion = requestHead.version
+        self.keepAlive = downstream.isHTTP2Stream || requestHead.isKeepAlive
+        self.isGRPC = requestHead.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+        self.upstreamHead = upstreamHead
+        self.plan = plan
+        let retryHeader = requestHead.headers.first(name: RequestTarget.Header.retry)?.lowercased() == "true"
+        self.machine = ExchangeStateMachine(idempotent: requestHead.method.isIdempotent || retryHeader,
+                                            maxAttempts: worker.context.configuration.resilience.maxAttempts)
+        self.record = record
+        self.started = .now()
+    }
+
+    var requestEnded: Bool { machine.requestEnded }
+    var downstreamWritable: Bool { downstream?.isWritable ?? true }
+
+    /// Whether the client's reads should wait: the upstream is not there yet and enough is held, or it cannot take
+    /// more.
+    var shouldHoldDownstreamReads: Bool {
+        if machine.phase == .finished { return false }
+        if let upstream, machine.phase != .connecting { return !upstream.isWritable }
+        return unsentBytes >= Self.holdThreshold
+    }
+
+    private var replayable: Bool { retained != nil || !everAttached }
+
+    // MARK: Lifecycle
+
+    func start() {
+        let timeout = plan.timeout
+        timer = worker.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            self?.timedOut(after: timeout)
+        }
+        attempt()
+    }
+
+    private func attempt() {
+        machine.startAttempt()
+        guard let next = worker.nextTarget(&plan) else {
+            fail(status: 503, code: .upstreamUnavailable,
+                 message: machine.attempts > 1 ? "every destination of '\(plan.service)' failed" : "no destination of '\(plan.service)' is available",
+                 decision: "unavailable")
+            return
+        }
+        target = next
+        record.destination = next.cluster
+        record.endpoint = next.endpoint?.description
+        record.level = next.level
+        record.reason = next.reason
+        record.attempts = machine.attempts
+        worker.openUpstream(next, grpc: isGRPC) { [self] result in
+            connected(result, to: next)
+        }
+    }
+
+    private func connected(_ result: Result<UpstreamHandler, any Error>, to connectedTarget: UpstreamTarget) {
+        guard machine.phase == .connecting, connectedTarget == target else {
+            // The exchange ended (client gone, timeout) while connecting.
+            if case .success(let handler) = result { handler.release(reusable: true, checkIn: worker.checkIn) }
+            return
+        }
+        switch result {
+        case .success(let handler):
+            attach(handler)
+        case .failure(let error):
+            let overflow = (error as? UpstreamConnectError)?.kind == .overflow
+            if !overflow { worker.context.health.recordFailure(connectedTarget.healthKey) }
+            record.error = "\(error)"
+            handle(machine.connectFailed(replayable: replayable, retryAllowed: retryAllowed), error: error)
+        }
+    }
+
+    private func attach(_ handler: UpstreamHandler) {
+        upstream = handler
+        handler.bind(self)
+        var head = upstreamHead
+        if case .local = target, !(target?.endpoint?.wireProtocol == .h2c || isGRPC) {
+            head.version = .http1_1
+        }
+        handler.write(.head(head))
+        if everAttached, let retained {
+            for part in retained { handler.write(part) }
+        } else {
+            while let part = unsent.popFirst() { handler.write(part) }
+        }
+        unsent.removeAll()
+        unsentBytes = 0
+        everAttached = true
+        handler.flush()
+        machine.attached()
+        downstream?.resumeReading()
+    }
+
+    // MARK: From the client
+
+    func requestBody(_ buffer: ByteBuffer) {
+        guard machine.phase != .finished else { return }
+        requestBytes += Int64(buffer.readableBytes)
+        if let limit = worker.context.configuration.maxRequestBodyBytes, requestBytes > limit {
+            fail(status: 413, code: .bodyTooLarge, message: "the request body exceeds \(limit) bytes", decision: "too-large")
+            return
+        }
+        forward(.body(.byteBuffer(buffer)), bytes: buffer.readableBytes)
+    }
+
+    func requestEnd(_ trailers: HTTPHeaders?) {
+        machine.requestEnd()
+        guard machine.phase != .finished else { return }
+        forward(.end(trailers), bytes: 0)
+    }
+
+    private func forward(_ part: HTTPClientRequestPart, bytes: Int) {
+        if retained != nil {
+            if retainedBytes + bytes <= worker.context.configuration.resilience.retryBufferBytes {
+                retained!.append(part)
+                retainedBytes += bytes
+            } else {
+                retained = nil
+            }
+        }
+        if let upstream, machine.phase != .connecting {
+            upstream.write(part)
+        } else {
+            unsent.append(part)
+            unsentBytes += bytes
+        }
+    }
+
+    func downstreamReadComplete() {
+        if machine.phase != .connecting { upstream?.flush() }
+    }
+
+    func downstreamBecameWritable() {
+        upstream?.resumeReading()
+    }
+
+    func downstreamClosed() {
+        guard machine.phase != .finished else { return }
+        machine.finish()
+        releaseUpstream(reusable: false)
+        complete(status: record.status == 0 ? 499 : record.status, error: "client closed the connection")
+    }
+
+    // MARK: From the upstream
+
+    func upstreamReceived(_ part: HTTPClientResponsePart, from handler: UpstreamHandler) {
+        guard handler === upstream else { return }
+        switch part {
+        case .head(var head):
+            guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
+            switch machine.responseHead(status: Int(head.status.code), replayable: replayable, retryAllowed: retryAllowed) {
+            case .retry:
+                if let target { worker.context.health.recordFailure(target.healthKey) }
+                record.error = "destination answered \(head.status.code)"
+                releaseUpstream(reusable: false)
+                worker.countRetry(service: plan.service)
+                attempt()
+            case .forward:
+                record.status = Int(head.status.code)
+                head.headers.removeHopByHop()
+                if let downstream, !downstream.isHTTP2Stream {
+                    head.version = downstreamVersion
+                    if !keepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
+                }
+                downstream?.write(.head(head))
+            case .ignore:
+                break
+            }
+        case .body(let buffer):
+            guard machine.phase == .streamingResponse else { return }
+            responseBytes += Int64(buffer.readableBytes)
+            downstream?.write(.body(.byteBuffer(buffer)))
+        case .end(let trailers):
+            guard machine.phase == .streamingResponse else { return }
+            let reusable = machine.responseEnd()
+            downstream?.writeEnd(trailers, close: !keepAlive || !machine.requestEnded)
+            if let target {
+                if record.status >= 500 { worker.context.health.recordFailure(target.healthKey) } else { worker.context.health.recordSuccess(target.healthKey) }
+            }
+            releaseUpstream(reusable: reusable)
+            complete(status: record.status, error: nil)
+        }
+    }
+
+    func upstreamReadComplete() {
+        downstream?.flush()
+    }
+
+    func upstreamBecameWritable() {
+        downstream?.resumeReading()
+    }
+
+    func upstreamClosed(_ handler: UpstreamHandler, error: (any Error)?) {
+        guard handler === upstream else { return }
+        upstream = nil
+        if let target { worker.context.health.recordFailure(target.healthKey) }
+        let reason = error.map { "\($0)" } ?? "the destination closed the stream"
+        record.error = reason
+        handle(machine.upstreamFailed(replayable: replayable, retryAllowed: retryAllowed), error: error)
+    }
+
+    // MARK: Outcomes
+
+    private func retryAllowed() -> Bool {
+        worker.tryAcquireRetry()
+    }
+
+    private func handle(_ action: ExchangeStateMachine.FailureAction, error: (any Error)?) {
+        switch action {
+        case .retry:
+            releaseUpstream(reusable: false)
+            worker.countRetry(service: plan.service)
+            attempt()
+        case .respond(let status):
+            let overflow = (error as? UpstreamConnectError)?.kind == .overflow
+            fail(status: status, code: overflow ? .overflow : .upstreamUnavailable,
+                 message: "'\(plan.service)' at \(target?.cluster ?? "?") failed: \(error.map { "\($0)" } ?? "the destination closed the stream")",
+                 decision: overflow ? "overflow" : "upstream-failed")
+        case .abortDownstream:
+            releaseUpstream(reusable: false)
+            downstream?.abort()
+            complete(status: record.status, error: record.error ?? "aborted")
+        case .none:
+            break
+        }
+    }
+
+    private func timedOut(after timeout: TimeAmount) {
+        timer = nil
+        switch machine.timedOut() {
+        case .respond:
+            releaseUpstream(reusable: false)
+            respond(APIError(status: 504, code: .upstreamTimeout,
+                             message: "'\(plan.service)' did not answer within \(Double(timeout.nanoseconds) / 1e9) s (the service's timeout)"),
+                    decision: "timeout")
+        case .abortDownstream:
+            record.error = "the service's timeout passed mid-response"
+            releaseUpstream(reusable: false)
+            downstream?.abort()
+            complete(status: record.status, error: record.error)
+        case .retry, .none:
+            break
+        }
+    }
+
+    /// Answers the client with a gateway error; nothing has been sent to it yet.
+    private func fail(status: Int, code: APIError.Code, message: String, decision: String) {
+        if machine.phase == .streamingResponse {
+            record.error = message
+            machine.finish()
+            releaseUpstream(reusable: false)
+            downstream?.abort()
+            complete(status: record.status, error: message)
+            return
+        }
+        machine.finish()
+        releaseUpstream(reusable: false)
+        respond(APIError(status: status, code: code, message: message), decision: decision)
+    }
+
+    private func respond(_ error: APIError, decision: String) {
+        downstream?.respond(error, decision: "\(decision); table=\(record.tableVersion.map(String.init) ?? "none")",
+                            version: downstreamVersion, close: !keepAlive || !machine.requestEnded)
+        complete(status: error.status, error: error.message)
+    }
+
+    private func releaseUpstream(reusable: Bool) {
+        guard let handler = upstream else { return }
+        upstream = nil
+        handler.release(reusable: reusable, checkIn: worker.checkIn)
+    }
+
+    private func complete(status: Int, error: String?) {
+        timer?.cancel()
+        timer = nil
+        record.status = status
+        if let error, record.error == nil || status >= 500 { record.error = error }
+        record.attempts = max(1, machine.attempts)
+        record.durationSeconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+        record.requestBytes = requestBytes
+        record.responseBytes = responseBytes
+        worker.completed(record)
+        if let downstream {
+            self.downstream = nil
+            downstream.exchangeFinished(self)
+        }
+        unsent.removeAll()
+        retained = nil
+    }
+}

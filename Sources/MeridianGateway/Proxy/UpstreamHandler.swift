@@ -1,0 +1,144 @@
+import NIOCore
+import NIOHTTP1
+
+/// The upstream end of a proxied request: the last handler of an HTTP/2 stream to a peer or a local h2c endpoint
+/// (behind `HTTP2FramePayloadToHTTP1ClientCodec`), or of an HTTP/1.1 keep-alive connection to a local endpoint
+/// (behind NIO's HTTP/1 client codec, reused for one request after another).
+///
+/// It hands response parts to its ``ProxyExchange`` synchronously on the event loop and writes request parts the
+/// exchange gives it; it holds back `read` while the client side cannot take more (backpressure).
+final class UpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    enum Kind {
+        /// One HTTP/2 stream, used once.
+        case stream
+        /// An HTTP/1.1 connection to a local endpoint, returned to the worker's idle list after a clean exchange.
+        case connection(LocalEndpoint)
+    }
+
+    let kind: Kind
+    private(set) var exchange: ProxyExchange?
+    private var context: ChannelHandlerContext?
+    private var readHeld = false
+    private var idleTimer: Scheduled<Void>?
+    /// Called when an idle keep-alive connection closes, so the worker forgets it.
+    var onIdleClose: ((UpstreamHandler) -> Void)?
+
+    init(kind: Kind) {
+        self.kind = kind
+    }
+
+    var isActive: Bool { context?.channel.isActive ?? false }
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+    var channel: (any Channel)? { context?.channel }
+
+    // MARK: Used by the exchange
+
+    func bind(_ exchange: ProxyExchange) {
+        self.exchange = exchange
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    func write(_ part: HTTPClientRequestPart) {
+        context?.write(wrapOutboundOut(part), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    /// Lets a held `read` through (the client side can take more).
+    func resumeReading() {
+        guard readHeld, let context else { return }
+        readHeld = false
+        context.read()
+    }
+
+    /// Detaches from the exchange: an HTTP/1.1 connection goes back to the idle list when `reusable`, everything
+    /// else is closed (an HTTP/2 stream that is still open is reset).
+    func release(reusable: Bool, checkIn: (UpstreamHandler) -> Void) {
+        exchange = nil
+        guard let context else { return }
+        switch kind {
+        case .stream:
+            if context.channel.isActive { context.close(promise: nil) }
+        case .connection:
+            if reusable && context.channel.isActive {
+                resumeReading()
+                checkIn(self)
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    /// Closes an idle keep-alive connection after `timeout`.
+    func scheduleIdleClose(after timeout: TimeAmount) {
+        guard let context else { return }
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
+            guard self.exchange == nil else { return }
+            self.context?.close(promise: nil)
+        }
+    }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if let exchange {
+            exchange.upstreamReceived(part, from: self)
+        } else if case .connection = kind {
+            // An idle keep-alive connection got bytes nobody asked for: it cannot be trusted any more.
+            context.close(promise: nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { exchange?.upstreamBecameWritable() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
+        if let exchange {
+            self.exchange = nil
+            exchange.upstreamClosed(self, error: nil)
+        } else {
+            onIdleClose?(self)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let exchange {
+            self.exchange = nil
+            exchange.upstreamClosed(self, error: error)
+        }
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let exchange, !exchange.downstreamWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+}

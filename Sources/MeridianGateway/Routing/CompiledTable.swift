@@ -1,0 +1,64 @@
+import MeridianModel
+import NIOCore
+
+/// A routing table prepared for the hot path: entries by key, peers by cluster, and each entry's levels filtered
+/// once more against residency (defence in depth: a destination the policy forbids is dropped even if a table
+/// named it).
+public struct CompiledTable: Sendable {
+    /// One route, ready to use.
+    public struct Route: Sendable {
+        public var entry: RouteEntry
+        /// The entry's levels, minus destinations the policy forbids for this class from here.
+        public var levels: [PriorityLevel]
+        /// Destinations dropped by the residency check; empty for a correct table.
+        public var forbidden: [String]
+        public var timeout: TimeAmount
+    }
+
+    public let table: RoutingTable
+    public let routes: [RouteKey: Route]
+    public let peers: [String: PeerGateway]
+
+    public init(_ table: RoutingTable) {
+        self.table = table
+        var peers: [String: PeerGateway] = [:]
+        for peer in table.peers { peers[peer.cluster] = peer }
+        self.peers = peers
+        var routes: [RouteKey: Route] = [:]
+        for entry in table.entries {
+            var forbidden: [String] = []
+            let levels = entry.levels.compactMap { level -> PriorityLevel? in
+                let kept = level.destinations.filter { destination in
+                    if destination.cluster == table.source { return true }
+                    guard let peer = peers[destination.cluster],
+                          table.policy.permits(dataClass: entry.dataClass, origin: table.local.jurisdiction, destination: peer.jurisdiction)
+                    else {
+                        forbidden.append(destination.cluster)
+                        return false
+                    }
+                    return true
+                }
+                return kept.isEmpty ? nil : PriorityLevel(destinations: kept)
+            }
+            let seconds = entry.timeoutSeconds.isFinite && entry.timeoutSeconds > 0 ? entry.timeoutSeconds : 300
+            routes[RouteKey(service: entry.service, dataClass: entry.dataClass)] = Route(
+                entry: entry, levels: levels, forbidden: forbidden, timeout: .milliseconds(Int64(seconds * 1000)))
+        }
+        self.routes = routes
+    }
+
+    public var version: Int64 { table.version }
+    public var localCluster: String { table.source }
+
+    /// The route for a key.
+    public func route(_ key: RouteKey) -> Route? { routes[key] }
+
+    /// Every peer cluster some entry may send to.
+    public var destinationPeers: Set<String> {
+        var result = Set<String>()
+        for route in routes.values {
+            for level in route.levels { for destination in level.destinations where destination.cluster != table.source { result.insert(destination.cluster) } }
+        }
+        return result
+    }
+}

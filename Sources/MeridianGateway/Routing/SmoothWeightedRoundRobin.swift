@@ -1,0 +1,31 @@
+/// Smooth weighted round-robin, as nginx does it: every pick adds each candidate's weight to its running score, takes
+/// the highest score and subtracts the total from it. Over `n` picks each candidate gets its share, interleaved
+/// (weights 5:1:1 give `a a b a c a a`, not `a a a a a b c`).
+///
+/// Weights may change between picks (slow start after an ejection); a candidate with weight zero or less is skipped.
+public struct SmoothWeightedRoundRobin: Sendable, Hashable {
+    private var scores: [Double]
+
+    /// Creates the state for `count` candidates.
+    public init(count: Int) {
+        scores = Array(repeating: 0, count: count)
+    }
+
+    /// Picks a candidate.
+    ///
+    /// - Parameter weights: the current weight of each candidate (same count as at `init`); zero or less skips it.
+    /// - Returns: the index picked, or `nil` when no candidate has a positive weight.
+    public mutating func next(weights: [Double]) -> Int? {
+        if scores.count != weights.count { scores = Array(repeating: 0, count: weights.count) }
+        var total = 0.0
+        var best: Int? = nil
+        for index in weights.indices where weights[index] > 0 {
+            scores[index] += weights[index]
+            total += weights[index]
+            if best == nil || scores[index] > scores[best!] { best = index }
+        }
+        guard let best else { return nil }
+        scores[best] -= total
+        return best
+    }
+}

@@ -1,0 +1,92 @@
+import Prometheus
+import Synchronization
+
+/// The gateway's Prometheus metrics, registered in a `PrometheusCollectorRegistry` that the caller passes in (and
+/// serves on the metrics listener).
+///
+/// | metric | labels |
+/// | --- | --- |
+/// | `meridian_gateway_requests_total` | source, destination, service, status |
+/// | `meridian_gateway_request_duration_seconds` (histogram) | source, destination, service |
+/// | `meridian_gateway_active_requests` | listener (`local`, `tunnel`) |
+/// | `meridian_gateway_retries_total` | service |
+/// | `meridian_gateway_peer_up` | peer (1 when a warm connection is ready) |
+/// | `meridian_gateway_peer_ejected` | peer (1 while ejected) |
+/// | `meridian_gateway_peer_ejections_total` | peer |
+/// | `meridian_gateway_peer_rtt_seconds` | peer (latest probe) |
+/// | `meridian_gateway_peer_active_streams` | peer |
+/// | `meridian_gateway_table_version` | |
+/// | `meridian_gateway_certificate_expiry_seconds` | (seconds left) |
+/// | `meridian_gateway_hub_up` | (1 when the last hub call succeeded) |
+/// | `meridian_gateway_hub_errors_total` | operation |
+public final class GatewayMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    /// Latency buckets, 1 ms to 10 minutes (inference streams are long).
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+        .seconds(30), .seconds(60), .seconds(300), .seconds(600),
+    ]
+
+    public let tableVersion: Gauge
+    public let certificateExpirySeconds: Gauge
+    public let hubUp: Gauge
+    public let localActiveRequests: Gauge
+    public let tunnelActiveRequests: Gauge
+
+    public init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        tableVersion = registry.makeGauge(descriptor: Self.name("table", "version", "Version of the routing table applied"))
+        certificateExpirySeconds = registry.makeGauge(descriptor: Self.name("certificate_expiry", "seconds", "Seconds until the gateway certificate expires"))
+        hubUp = registry.makeGauge(descriptor: Self.name("hub", "up", "1 when the last call to a hub succeeded"))
+        let active = Self.name("active", "requests", "Requests in flight")
+        localActiveRequests = registry.makeGauge(descriptor: active, labels: [("listener", "local")])
+        tunnelActiveRequests = registry.makeGauge(descriptor: active, labels: [("listener", "tunnel")])
+    }
+
+    static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "meridian", subsystem: "gateway", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    /// The request counter for one label set.
+    func requestCounter(source: String, destination: String, service: String, status: Int) -> Counter {
+        registry.makeCounter(descriptor: Self.name("requests", "total", "Requests by source, destination, service and status"),
+                             labels: [("source", source), ("destination", destination), ("service", service), ("status", String(status))])
+    }
+
+    /// The latency histogram for one label set.
+    func requestDuration(source: String, destination: String, service: String) -> DurationHistogram {
+        registry.makeDurationHistogram(descriptor: Self.name("request_duration", "seconds", "Request latency until the response ended"),
+                                       labels: [("source", source), ("destination", destination), ("service", service)],
+                                       buckets: Self.latencyBuckets)
+    }
+
+    func retries(service: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name("retries", "total", "Retries on another destination"), labels: [("service", service)])
+    }
+
+    func peerUp(_ peer: String) -> Gauge {
+        registry.makeGauge(descriptor: Self.name("peer", "up", "1 when a warm connection to the peer is ready"), labels: [("peer", peer)])
+    }
+
+    func peerEjected(_ peer: String) -> Gauge {
+        registry.makeGauge(descriptor: Self.name("peer", "ejected", "1 while the peer is ejected"), labels: [("peer", peer)])
+    }
+
+    func peerEjections(_ peer: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name("peer_ejections", "total", "Ejections of a peer"), labels: [("peer", peer)])
+    }
+
+    func peerRTT(_ peer: String) -> Gauge {
+        registry.makeGauge(descriptor: Self.name("peer_rtt", "seconds", "Latest probe round-trip time"), labels: [("peer", peer)])
+    }
+
+    func peerActiveStreams(_ peer: String) -> Gauge {
+        registry.makeGauge(descriptor: Self.name("peer_active", "streams", "Streams open to a peer"), labels: [("peer", peer)])
+    }
+
+    func hubErrors(_ operation: String) -> Counter {
+        registry.makeCounter(descriptor: Self.name("hub_errors", "total", "Failed calls to the hub"), labels: [("operation", operation)])
+    }
+}

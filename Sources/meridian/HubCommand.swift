@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeridianHub
+import ServiceLifecycle
+import UnixSignals
+
+struct HubCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "hub", abstract: "Run a hub: API, mesh CA, routing and failure detection.")
+
+    @Option(help: "Data directory (CA, TLS identity, embedded PostgreSQL)")
+    var dataDir: String = ".meridian/hub"
+
+    @Option(help: "postgres://USER:PASSWORD@HOST:PORT/DB (env MERIDIAN_DATABASE_URL); default: an embedded PostgreSQL in the data directory")
+    var databaseURL: String?
+
+    @Option(help: "API listen address HOST:PORT")
+    var listen: String = "127.0.0.1:8443"
+
+    @Option(help: "SPIFFE trust domain")
+    var trustDomain: String = "meridian.local"
+
+    @Option(help: "Region catalog YAML (default: regions/regions.yaml)")
+    var regions: String?
+
+    @Option(help: "Seconds without heartbeat before a cluster is down")
+    var heartbeatTimeout: Double = 6
+
+    @Option(help: "Seconds after which inventory is stale")
+    var staleAfter: Double = 60
+
+    @Flag(help: "Estimate RTT from region coordinates only (ignore gateway probes)")
+    var estimatedRTTOnly = false
+
+    @Option(help: "Log level")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        var logger = Logger(label: "meridian.hub")
+        logger.logLevel = logLevel
+        let (host, port) = try parseHostPort(listen, option: "--listen")
+        var configuration = HubConfiguration(dataDirectory: dataDir, databaseURL: databaseURL ?? environment["MERIDIAN_DATABASE_URL"],
+                                             host: host, port: port, trustDomain: trustDomain, regionCatalogPath: regions,
+                                             adminToken: environment["MERIDIAN_ADMIN_TOKEN"], staleInventoryAfter: staleAfter,
+                                             heartbeatTimeout: heartbeatTimeout)
+        configuration.useMeasuredRTT = !estimatedRTTOnly
+        let hub = Hub(configuration: configuration, logger: logger) { ready in
+            print("meridian hub listening on \(ready.url)")
+            print("  CA bundle: \(ready.caFile)")
+            if let token = ready.bootstrapAdminToken {
+                print("  admin token (shown once): \(token)")
+            }
+            print("  export MERIDIAN_HUB=\(ready.url) MERIDIAN_CA_FILE=\(ready.caFile)")
+        }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: hub)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+func parseHostPort(_ text: String, option: String) throws -> (String, Int) {
+    guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        throw ValidationError("\(option) must be HOST:PORT, got '\(text)'")
+    }
+    return (String(text[..<colon]), port)
+}

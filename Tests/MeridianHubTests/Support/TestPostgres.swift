@@ -1,0 +1,35 @@
+import Foundation
+import Logging
+import MeridianStore
+import Synchronization
+
+/// One PostgreSQL server for the whole test process, started by the embedded launcher (as the hub does);
+/// every test gets its own database in it. Stopped at process exit.
+enum TestPostgres {
+    private static let shared = Mutex<EmbeddedPostgres?>(nil)
+
+    static func server() throws -> EmbeddedPostgres {
+        try shared.withLock { current in
+            if let current { return current }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-test-pg-\(getpid())").path
+            let postgres = try EmbeddedPostgres(configuration: .init(dataDirectory: directory), logger: Logger(label: "test.postgres"))
+            try postgres.start()
+            current = postgres
+            atexit {
+                TestPostgres.shared.withLock { postgres in
+                    try? postgres?.stop()
+                    if let directory = postgres?.configuration.dataDirectory { try? FileManager.default.removeItem(atPath: directory) }
+                }
+            }
+            return postgres
+        }
+    }
+
+    /// A fresh database; returns its URL.
+    static func freshDatabase() throws -> String {
+        let postgres = try server()
+        let name = "t_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "_"))"
+        try postgres.createDatabase(name)
+        return postgres.url(database: name)
+    }
+}
