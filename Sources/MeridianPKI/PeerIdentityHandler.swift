@@ -2,18 +2,6 @@ import NIOCore
 import NIOTLS
 import Synchronization
 
-/// Sent down the pipeline (as an inbound user event) right after the TLS handshake completed, carrying the peer's
-/// verified identity.
-public struct PeerVerifiedEvent: Sendable, Hashable {
-    /// Who the peer is.
-    public var identity: PeerIdentity
-
-    /// Creates the event.
-    public init(identity: PeerIdentity) {
-        self.identity = identity
-    }
-}
-
 /// Sits right after the mesh's `NIOSSLHandler` and makes the peer's verified identity available to the connection:
 /// ``peerIdentity`` once the handshake completed, and a ``PeerVerifiedEvent`` fired after `TLSUserEvent.handshakeCompleted`.
 ///

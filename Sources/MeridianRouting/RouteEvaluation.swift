@@ -26,6 +26,8 @@ struct RouteEvaluation {
     struct Candidate {
         let cluster: Int
         var drop: Drop?
+        /// Why the candidate cannot serve at all, whatever the class: `.unhealthy` or `.noEndpoints`.
+        var unavailable: Drop?
         var rttMs: Double
         var rttMeasured: Bool
         /// Price per GPU-hour as reported; nil when unknown.
@@ -55,18 +57,11 @@ struct RouteEvaluation {
 }
 
 extension Router {
-    /// Assesses every exporter of `service` for data of class `classIndex` (nil: a class the policy lacks)
-    /// coming from `source`.
-    func evaluate(source: Int, service: String, classIndex: Int?, className: String,
-                  in context: RoutingContext, measuredRow: [String: Double]?) -> RouteEvaluation {
-        let snapshot = context.snapshot
-        let preference = snapshot.preferences.preference(for: service)
-        let limits = preference.saturation
-        let sourceCluster = context.clusters[source]
-        let origin = context.jurisdictionOfCluster[source]
-        let timeout = preference.timeoutSeconds ?? configuration.defaultTimeoutSeconds
+    /// The class-independent half of an evaluation: every exporter of `service` with its RTT from `source`,
+    /// price, load and capacity. Computed once per (source, service) and shared by the classes.
+    func candidates(source: Int, service: String, limits: SaturationLimits, in context: RoutingContext,
+                    measuredRow: [String: Double]?) -> [RouteEvaluation.Candidate] {
         let exporters = context.exporters[service] ?? []
-
         var candidates: [RouteEvaluation.Candidate] = []
         candidates.reserveCapacity(exporters.count)
         for index in exporters {
@@ -74,10 +69,32 @@ extension Router {
             let rtt = context.rtt(from: source, to: index, measuredRow: measuredRow)
             let state = cluster.services[service] ?? ServiceState()
             let (load, signal) = Self.load(of: state, in: cluster, limits: limits)
-            candidates.append(.init(cluster: index, rttMs: rtt.ms, rttMeasured: rtt.measured, price: cluster.pricePerGPUHour,
+            let unavailable: RouteEvaluation.Drop? = !cluster.healthy ? .unhealthy : (state.healthyEndpoints == 0 ? .noEndpoints : nil)
+            candidates.append(.init(cluster: index, unavailable: unavailable, rttMs: rtt.ms, rttMeasured: rtt.measured, price: cluster.pricePerGPUHour,
                                     load: load, loadSignal: signal, saturated: (load ?? 0) >= 1,
                                     capacity: Double(max(cluster.allocatableGPUs, 1))))
         }
+        return candidates
+    }
+
+    /// Assesses every exporter of `service` for data of class `classIndex` (nil: a class the policy lacks)
+    /// coming from `source`.
+    func evaluate(source: Int, service: String, classIndex: Int?, className: String,
+                  in context: RoutingContext, measuredRow: [String: Double]?) -> RouteEvaluation {
+        let preference = context.snapshot.preferences.preference(for: service)
+        return evaluate(source: source, service: service, classIndex: classIndex, className: className, in: context,
+                        preference: preference,
+                        candidates: candidates(source: source, service: service, limits: preference.saturation, in: context,
+                                               measuredRow: measuredRow))
+    }
+
+    /// Assesses `candidates` (from ``candidates(source:service:limits:in:measuredRow:)``) for one data class.
+    func evaluate(source: Int, service: String, classIndex: Int?, className: String, in context: RoutingContext,
+                  preference: RoutingPreference, candidates: [RouteEvaluation.Candidate]) -> RouteEvaluation {
+        let snapshot = context.snapshot
+        let origin = context.jurisdictionOfCluster[source]
+        let timeout = preference.timeoutSeconds ?? configuration.defaultTimeoutSeconds
+        var candidates = candidates
 
         func refusal(_ status: Int, _ reason: String) -> RouteEvaluation {
             RouteEvaluation(entry: RouteEntry(service: service, dataClass: className, levels: [],
@@ -85,19 +102,20 @@ extension Router {
                             candidates: candidates, allSaturated: false, preference: preference)
         }
 
-        if exporters.isEmpty {
+        if candidates.isEmpty {
             return refusal(503, "no cluster exports service '\(service)'")
         }
         // 0. Authorization: the destination would answer 403 anyway; the source refuses up front.
-        if !snapshot.policy.allowsCaller(sourceCluster.name, service: service) {
+        let sourceName = context.clusters[source].name
+        if !snapshot.policy.allowsCaller(sourceName, service: service) {
             for i in candidates.indices { candidates[i].drop = .caller }
-            return refusal(403, "service '\(service)' does not accept calls from cluster '\(sourceCluster.name)' (services.\(service).allowedCallers)")
+            return refusal(403, "service '\(service)' does not accept calls from cluster '\(sourceName)' (services.\(service).allowedCallers)")
         }
         // 1. Residency, a hard filter, before anything else.
         for i in candidates.indices {
             let destination = context.jurisdictionOfCluster[candidates[i].cluster]
-            let allowed = classIndex.map { context.permits[$0][origin][destination] } ?? false
-            if !allowed { candidates[i].drop = .jurisdiction }
+            if let classIndex, context.permits[classIndex][origin][destination] { continue }
+            candidates[i].drop = .jurisdiction
         }
         guard candidates.contains(where: { $0.drop == nil }) else {
             if classIndex == nil {
@@ -106,13 +124,8 @@ extension Router {
             return refusal(451, "data class '\(className)' from \(context.jurisdictions[origin]) may not be processed in the jurisdiction of any cluster exporting '\(service)'")
         }
         // 2. Health.
-        for i in candidates.indices where candidates[i].drop == nil {
-            let cluster = context.clusters[candidates[i].cluster]
-            if !cluster.healthy {
-                candidates[i].drop = .unhealthy
-            } else if cluster.services[service]?.healthyEndpoints == 0 {
-                candidates[i].drop = .noEndpoints
-            }
+        for i in candidates.indices where candidates[i].drop == nil && candidates[i].unavailable != nil {
+            candidates[i].drop = candidates[i].unavailable
         }
         guard candidates.contains(where: { $0.drop == nil }) else {
             return refusal(503, "every cluster allowed to process '\(className)' for '\(service)' is down or has no healthy endpoint")

@@ -67,9 +67,12 @@ public struct Router: Sendable {
         var entries: [RouteEntry] = []
         entries.reserveCapacity(services.count * context.classes.count)
         for service in services {
+            let preference = context.snapshot.preferences.preference(for: service)
+            let candidates = candidates(source: source, service: service, limits: preference.saturation, in: context,
+                                        measuredRow: measuredRow)
             for (classIndex, name) in context.classes.enumerated() {
                 entries.append(evaluate(source: source, service: service, classIndex: classIndex, className: name,
-                                        in: context, measuredRow: measuredRow).entry)
+                                        in: context, preference: preference, candidates: candidates).entry)
             }
         }
         return entries

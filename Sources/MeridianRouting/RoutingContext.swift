@@ -79,9 +79,12 @@ struct RoutingContext {
         let peers = clusters.map { PeerGateway(cluster: $0.name, address: $0.gatewayAddress, jurisdiction: $0.region.jurisdiction) }
         peerOfCluster = peers
         hasher = RoutingTableHasher(policy: policy, peers: peers)
-        template = RoutingTable(source: "", local: PeerGateway(cluster: "", address: "", jurisdiction: Jurisdiction(country: "")),
-                                peers: [], entries: [], policy: policy,
-                                revokedSerials: Array(Set(snapshot.revokedSerials)).sorted(), trustBundlePEM: snapshot.trustBundlePEM)
+        // Made with an empty policy (RoutingTable.init hashes what it is given), then given the real one.
+        var template = RoutingTable(source: "", local: PeerGateway(cluster: "", address: "", jurisdiction: Jurisdiction(country: "")),
+                                    peers: [], entries: [], policy: ResidencyPolicy(name: "", classes: [:]),
+                                    revokedSerials: Array(Set(snapshot.revokedSerials)).sorted(), trustBundlePEM: snapshot.trustBundlePEM)
+        template.policy = policy
+        self.template = template
     }
 
     /// Every cluster but `source`, sorted by name: gateways keep a warm connection to, and probe, every peer.

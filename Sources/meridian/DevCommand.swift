@@ -25,7 +25,7 @@ struct DevCommand: AsyncParsableCommand {
             configuration.tokens = tokens
             let server = FakeModelServer(configuration: configuration, logger: Logger(label: "meridian.fake-model"))
             let (model, cluster) = (configuration.model, configuration.cluster)
-            try await server.run { port in print("fake model \(model) of \(cluster) on \(host):\(port)") }
+            try await server.run { port in say("fake model \(model) of \(cluster) on \(host):\(port)") }
         }
     }
 }

@@ -46,12 +46,12 @@ struct HubCommand: AsyncParsableCommand {
                                              heartbeatTimeout: heartbeatTimeout)
         configuration.useMeasuredRTT = !estimatedRTTOnly
         let hub = Hub(configuration: configuration, logger: logger) { ready in
-            print("meridian hub listening on \(ready.url)")
-            print("  CA bundle: \(ready.caFile)")
+            say("meridian hub listening on \(ready.url)")
+            say("  CA bundle: \(ready.caFile)")
             if let token = ready.bootstrapAdminToken {
-                print("  admin token (shown once): \(token)")
+                say("  admin token (shown once): \(token)")
             }
-            print("  export MERIDIAN_HUB=\(ready.url) MERIDIAN_CA_FILE=\(ready.caFile)")
+            say("  export MERIDIAN_HUB=\(ready.url) MERIDIAN_CA_FILE=\(ready.caFile)")
         }
         let group = ServiceGroup(configuration: .init(services: [.init(service: hub)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

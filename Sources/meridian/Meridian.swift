@@ -1,7 +1,5 @@
 import ArgumentParser
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 
 @main
 struct Meridian: AsyncParsableCommand {
@@ -12,9 +10,9 @@ struct Meridian: AsyncParsableCommand {
                       PriceCommand.self, InventoryCommand.self, ServiceCommand.self, PolicyCommand.self, RouteCommand.self,
                       AuditCommand.self, DevCommand.self])
 
-    /// Line-buffered stdout, so that what the commands print reaches a pipe or a log file at once.
-    static func main() async {
-        setvbuf(stdout, nil, _IOLBF, 0)
-        await main(nil)
-    }
+}
+
+/// Prints a line straight to standard output, unbuffered, so long-running commands show it at once in a pipe or log.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

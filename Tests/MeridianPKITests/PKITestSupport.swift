@@ -50,8 +50,10 @@ enum Fixture {
         return GatewayCredentials(chainPEM: certificate, privateKeyPEM: key, serial: leaf.serialNumber.bytes.map { String(format: "%02x", $0) }.joined())
     }
 
+    /// The first certificate (the leaf) of a PEM chain.
     static func firstCertificate(_ pem: String) throws -> Certificate {
-        try Certificate(pemEncoded: pem)
+        guard let first = try PEMDocument.parseMultiple(pemString: pem).first else { throw CancellationError() }
+        return try Certificate(pemDocument: first)
     }
 }
 

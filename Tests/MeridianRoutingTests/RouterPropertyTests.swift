@@ -14,7 +14,27 @@ struct RouterPropertyTests {
         if !condition() { Issue.record(Comment(rawValue: message()), sourceLocation: sourceLocation) }
     }
 
-    /// Checks `body` over `count` random snapshots.
+    /// One random case: its seed, its snapshot, and the tables compiled from it.
+    struct Case: Sendable {
+        var seed: UInt64
+        var snapshot: RoutingSnapshot
+        var tables: [String: RoutingTable]
+    }
+
+    /// The shared corpus: random topologies, policies and preferences, each compiled once and then checked by
+    /// every invariant below (compiling is what costs in a debug build).
+    static let corpus: [Case] = (UInt64(1_000)..<2_200).map { seed in
+        var generator = TopologyGenerator(seed: seed)
+        let snapshot = generator.snapshot(maxClusters: 10)
+        return Case(seed: seed, snapshot: snapshot, tables: router.compile(snapshot))
+    }
+
+    /// Checks `body` over the corpus.
+    func forAll(_ body: (RoutingSnapshot, [String: RoutingTable], UInt64) -> Void) {
+        for item in Self.corpus { body(item.snapshot, item.tables, item.seed) }
+    }
+
+    /// Checks `body` over `count` fresh random snapshots.
     func forAll(_ count: Int, seed: UInt64, maxClusters: Int = 10, _ body: (RoutingSnapshot, UInt64) -> Void) {
         for offset in 0..<UInt64(count) {
             var generator = TopologyGenerator(seed: seed &+ offset)
@@ -24,8 +44,7 @@ struct RouterPropertyTests {
 
     @Test("no entry names a destination outside its class's allowed jurisdictions for the origin")
     func residencyIsAHardFilter() {
-        forAll(1500, seed: 1_000) { snapshot, seed in
-            let tables = Self.router.compile(snapshot)
+        forAll { snapshot, tables, seed in
             for (source, table) in tables {
                 let origin = snapshot.cluster(source)!.region.jurisdiction
                 for entry in table.entries {
@@ -42,8 +61,8 @@ struct RouterPropertyTests {
 
     @Test("every level is non-empty, every weight positive, and a level's weights sum to 1")
     func weightsSumToOne() {
-        forAll(1500, seed: 2_000) { snapshot, seed in
-            for table in Self.router.compile(snapshot).values {
+        forAll { _, tables, seed in
+            for table in tables.values {
                 for entry in table.entries {
                     check((entry.refusal == nil) == !entry.levels.isEmpty, "seed \(seed)")
                     for level in entry.levels {
@@ -60,8 +79,7 @@ struct RouterPropertyTests {
 
     @Test("one entry per (exported service, class), sorted; every other cluster is a peer")
     func tablesAreComplete() {
-        forAll(500, seed: 3_000) { snapshot, seed in
-            let tables = Self.router.compile(snapshot)
+        forAll { snapshot, tables, seed in
             check(Set(tables.keys) == Set(snapshot.clusters.map(\.name)), "seed \(seed)")
             let services = Set(snapshot.clusters.flatMap { $0.services.keys })
             let expected = services.sorted().flatMap { service in snapshot.policy.classes.keys.sorted().map { "\(service)/\($0)" } }
@@ -77,7 +95,7 @@ struct RouterPropertyTests {
 
     @Test("same snapshot, in any order: identical tables and hashes")
     func deterministic() {
-        forAll(600, seed: 4_000) { snapshot, seed in
+        forAll(250, seed: 4_000) { snapshot, seed in
             let first = Self.router.compile(snapshot)
             let second = Self.router.compile(snapshot)
             var rng = SplitMix64(seed: seed)
@@ -95,7 +113,7 @@ struct RouterPropertyTests {
             check(first == second, "seed \(seed)")
             check(first == third, "seed \(seed)")
             check(first.mapValues(\.hash) == third.mapValues(\.hash), "seed \(seed)")
-            for table in first.values {
+            if let table = first.values.min(by: { $0.source < $1.source }) {
                 check(Self.router.table(for: table.source, in: shuffled) == table, "seed \(seed)")
             }
         }
@@ -103,8 +121,8 @@ struct RouterPropertyTests {
 
     @Test("no allowed candidate means a refusal (451), never a spill; no available one means 503")
     func refusalNeverSpill() {
-        forAll(1500, seed: 5_000) { snapshot, seed in
-            for (source, table) in Self.router.compile(snapshot) {
+        forAll { snapshot, tables, seed in
+            for (source, table) in tables {
                 let origin = snapshot.cluster(source)!.region.jurisdiction
                 for entry in table.entries {
                     let exporters = snapshot.clusters.filter { $0.services[entry.service] != nil }
@@ -132,7 +150,7 @@ struct RouterPropertyTests {
 
     @Test("a candidate better on one axis and equal on the rest never gets less weight", arguments: Axis.allCases)
     func monotone(axis: Axis) {
-        forAll(400, seed: 6_000 + UInt64(Axis.allCases.firstIndex(of: axis)!) * 10_000, maxClusters: 8) { snapshot, seed in
+        forAll(150, seed: 6_000 + UInt64(Axis.allCases.firstIndex(of: axis)!) * 10_000, maxClusters: 8) { snapshot, seed in
             var rng = SplitMix64(seed: seed ^ 0xABCD)
             var snapshot = snapshot
             // The worse twin W and the better twin B: the same region, the same services, better on one axis.
@@ -193,13 +211,13 @@ struct RouterPropertyTests {
 
     @Test("incremental updates equal a full compile, and report exactly the sources that changed")
     func incrementalEqualsFull() {
-        for seed in UInt64(7_000)..<7_150 {
+        for seed in UInt64(7_000)..<7_060 {
             var generator = TopologyGenerator(seed: seed)
             var snapshot = generator.snapshot(maxClusters: 10)
             var incremental = IncrementalRouter()
             var previous = incremental.update(snapshot).tables
             check(previous == Self.router.compile(snapshot), "seed \(seed) first")
-            for step in 0..<12 {
+            for step in 0..<10 {
                 snapshot = mutate(snapshot, generator: &generator)
                 let (tables, changed) = incremental.update(snapshot)
                 let full = Self.router.compile(snapshot)

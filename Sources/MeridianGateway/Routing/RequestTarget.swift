@@ -1,3 +1,5 @@
+import Foundation
+import Foundation
 import NIOHTTP1
 
 /// What a request asks for: the service (from the `meridian-service` header, else the authority

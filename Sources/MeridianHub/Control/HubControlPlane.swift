@@ -194,6 +194,8 @@ public final class HubControlPlane: Sendable {
             try await Task.sleep(for: .milliseconds(15))
             do {
                 try await recompute()
+            } catch is CancellationError {
+                return
             } catch {
                 logger.error("recompute failed", metadata: ["meridian.error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(200))

@@ -74,6 +74,16 @@ public struct InventoryReport: Codable, Sendable, Hashable {
         self.observedAt = observedAt
     }
 
+    enum CodingKeys: String, CodingKey { case gpus, services, observedAt }
+
+    /// `services` may be omitted (a cluster without model servers yet).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        gpus = try container.decode([GPUPool].self, forKey: .gpus)
+        services = try container.decodeIfPresent([ServiceLoad].self, forKey: .services) ?? []
+        observedAt = try container.decodeIfPresent(Date.self, forKey: .observedAt)
+    }
+
     public func validate() throws(APIError) {
         var seen = Set<String>()
         for (index, pool) in gpus.enumerated() {

@@ -33,7 +33,7 @@ struct TestHub: Sendable {
                                              regionCatalogPath: repositoryRoot + "/regions/regions.yaml", adminToken: adminToken)
         configure(&configuration)
         var logger = Logger(label: "test.hub")
-        logger.logLevel = .warning
+        logger.logLevel = .critical
         let (stream, continuation) = AsyncStream.makeStream(of: HubReady.self)
         let hub = Hub(configuration: configuration, logger: logger) { ready in continuation.yield(ready) }
         let task = Task { try await hub.run() }
@@ -73,7 +73,9 @@ struct TestHub: Sendable {
     func withStore<T: Sendable>(_ body: @Sendable (MeridianStore) async throws -> T) async throws -> T {
         let endpoint = try databaseURL.map { try DatabaseEndpoint(url: $0) }
             ?? DatabaseEndpoint(address: .unixSocket(path: dataDirectory + "/postgres/.s.PGSQL.5432"), username: "meridian", database: "meridian")
-        let client = PostgresClient(configuration: endpoint.clientConfiguration, backgroundLogger: Logger(label: "test.store"))
+        var logger = Logger(label: "test.store")
+        logger.logLevel = .error
+        let client = PostgresClient(configuration: endpoint.clientConfiguration, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { await client.run(); return nil }
             let result = try await body(MeridianStore(client: client, logger: Logger(label: "test.store")))
