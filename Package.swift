@@ -65,6 +65,8 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -137,7 +139,12 @@ let package = Package(
         .testTarget(name: "MeridianRoutingTests", dependencies: ["MeridianRouting", "MeridianModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianStoreTests", dependencies: ["MeridianStore", "MeridianModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianPKITests", dependencies: [
-            "MeridianPKI",
+            "MeridianPKI", "MeridianModel",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: swiftSettings),

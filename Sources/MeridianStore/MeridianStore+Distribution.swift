@@ -9,6 +9,14 @@ public struct ProbeObservation: Sendable, Hashable {
     public var reachable: Bool
     public var rttMs: Double?
     public var observedAt: Date
+
+    public init(from: String, to: String, reachable: Bool, rttMs: Double?, observedAt: Date) {
+        self.from = from
+        self.to = to
+        self.reachable = reachable
+        self.rttMs = rttMs
+        self.observedAt = observedAt
+    }
 }
 
 extension MeridianStore {

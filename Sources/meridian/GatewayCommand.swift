@@ -1,6 +1,151 @@
 import ArgumentParser
+import Foundation
+import Logging
+import MeridianGateway
+import ServiceLifecycle
+import UnixSignals
 
+/// `meridian gateway`: runs the east-west gateway of one cluster. Only reads flags and `MERIDIAN_*` variables into a
+/// ``GatewayConfiguration`` and starts the service; everything else is in the MeridianGateway library.
 struct GatewayCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gateway", abstract: "Run an east-west gateway.")
-    func run() async throws { throw ValidationError("the gateway is being built") }
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Run an east-west gateway: local listener, mTLS tunnel, routing by the hub's table.",
+        discussion: """
+            Join a hub on first start:
+              meridian gateway --cluster eu-west --hub https://hub:8443 --hub-ca ca.pem --join-token T \\
+                --data-dir /var/lib/meridian --endpoint llama=127.0.0.1:8000
+            Without a hub (static table and certificates):
+              meridian gateway --cluster east --table east.json --cert east.pem --key east-key.pem --trust-bundle ca.pem
+            """)
+
+    @Option(help: "This gateway's cluster (env MERIDIAN_CLUSTER)")
+    var cluster: String?
+
+    @Option(name: .customLong("hub"), help: "Hub address https://HOST:PORT; repeat for replicas (env MERIDIAN_HUB, comma-separated)")
+    var hubs: [String] = []
+
+    @Option(help: "PEM file with the hub's CA (env MERIDIAN_CA_FILE)")
+    var hubCA: String?
+
+    @Option(help: "One-time join token (env MERIDIAN_JOIN_TOKEN)")
+    var joinToken: String?
+
+    @Option(help: "Data directory: key, certificate, trust bundle, last good table (env MERIDIAN_DATA_DIR; default .meridian/gateway-CLUSTER)")
+    var dataDir: String?
+
+    @Option(help: "Local listener HOST:PORT (HTTP/1.1 and h2c)")
+    var localListen: String = "127.0.0.1:15001"
+
+    @Option(help: "Tunnel listener HOST:PORT (mTLS, HTTP/2)")
+    var tunnelListen: String = "0.0.0.0:15443"
+
+    @Option(help: "Metrics listener HOST:PORT, or 'off'")
+    var metricsListen: String = "127.0.0.1:15090"
+
+    @Option(name: .customLong("endpoint"), help: "Local endpoint SERVICE=HOST:PORT (or SERVICE=h2c://HOST:PORT); repeatable")
+    var endpoints: [String] = []
+
+    @Option(help: "Routing table JSON file, for running without a hub")
+    var table: String?
+
+    @Option(help: "Gateway certificate chain PEM (without a hub)")
+    var cert: String?
+
+    @Option(help: "Gateway private key PEM (without a hub)")
+    var key: String?
+
+    @Option(help: "Trust bundle PEM (without a hub)")
+    var trustBundle: String?
+
+    @Option(help: "DCGM exporter metrics URL (http://HOST:PORT/metrics)")
+    var dcgmURL: String?
+
+    @Option(name: .customLong("vllm-url"), help: "vLLM metrics SERVICE=URL; repeatable")
+    var vllmURLs: [String] = []
+
+    @Option(help: "SPIFFE trust domain")
+    var trustDomain: String = "meridian.local"
+
+    @Option(help: "Event loop threads (default: one per core)")
+    var threads: Int?
+
+    @Option(help: "Access log: stdout, logger or off")
+    var accessLog: String = "stdout"
+
+    @Option(help: "Heartbeat interval, seconds")
+    var heartbeatInterval: Double = 2
+
+    @Option(help: "Probe interval, seconds")
+    var probeInterval: Double = 1
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let cluster = cluster ?? environment["MERIDIAN_CLUSTER"], !cluster.isEmpty else {
+            throw ValidationError("--cluster is required (or MERIDIAN_CLUSTER)")
+        }
+        var configuration = GatewayConfiguration(
+            cluster: cluster, dataDirectory: dataDir ?? environment["MERIDIAN_DATA_DIR"] ?? ".meridian/gateway-\(cluster)")
+        (configuration.localHost, configuration.localPort) = try Self.hostPort(localListen, option: "--local-listen")
+        (configuration.tunnelHost, configuration.tunnelPort) = try Self.hostPort(tunnelListen, option: "--tunnel-listen")
+        if metricsListen == "off" {
+            configuration.metricsPort = -1
+        } else {
+            (configuration.metricsHost, configuration.metricsPort) = try Self.hostPort(metricsListen, option: "--metrics-listen")
+        }
+        configuration.hubURLs = hubs.isEmpty
+            ? (environment["MERIDIAN_HUB"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            : hubs
+        configuration.hubCAPath = hubCA ?? environment["MERIDIAN_CA_FILE"]
+        configuration.joinToken = joinToken ?? environment["MERIDIAN_JOIN_TOKEN"]
+        configuration.staticTablePath = table
+        configuration.certificatePath = cert
+        configuration.privateKeyPath = key
+        configuration.trustBundlePath = trustBundle
+        configuration.trustDomain = trustDomain
+        configuration.dcgmMetricsURL = dcgmURL
+        for endpoint in endpoints {
+            let (service, address) = try Self.pair(endpoint, option: "--endpoint")
+            guard LocalEndpoint(address) != nil else { throw ValidationError("--endpoint \(endpoint): '\(address)' is not HOST:PORT") }
+            configuration.localEndpoints[service.lowercased(), default: []].append(address)
+        }
+        for url in vllmURLs {
+            let (service, address) = try Self.pair(url, option: "--vllm-url")
+            configuration.vllmMetricsURLs[service.lowercased()] = address
+        }
+        if let threads { configuration.eventLoopThreads = max(1, threads) }
+        switch accessLog {
+        case "stdout": configuration.accessLog = .standardOutput
+        case "logger": configuration.accessLog = .logger
+        case "off", "none": configuration.accessLog = .disabled
+        default: throw ValidationError("--access-log must be stdout, logger or off")
+        }
+        configuration.heartbeatInterval = .milliseconds(Int64(max(0.1, heartbeatInterval) * 1000))
+        configuration.probeInterval = .milliseconds(Int64(max(0.1, probeInterval) * 1000))
+        if configuration.hubURLs.isEmpty && table == nil {
+            FileHandle.standardError.write(Data("meridian gateway: no --hub and no --table; using the saved table of the data directory, if any\n".utf8))
+        }
+
+        var logger = Logger(label: "meridian.gateway")
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+        logger.logLevel = level
+        let gateway = Gateway(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    static func hostPort(_ text: String, option: String) throws -> (String, Int) {
+        guard let (host, port) = HostPort.parse(text) else { throw ValidationError("\(option) must be HOST:PORT, got '\(text)'") }
+        return (host, port)
+    }
+
+    static func pair(_ text: String, option: String) throws -> (String, String) {
+        guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+            throw ValidationError("\(option) must be SERVICE=VALUE, got '\(text)'")
+        }
+        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import MeridianModel
 import Testing
 @testable import MeridianRouting
@@ -7,6 +8,15 @@ import Testing
 @Suite("Router properties")
 struct RouterPropertyTests {
     static let router = Router()
+
+    /// How many cases each property checks, times `MERIDIAN_PROPERTY_SCALE` (default 1: about 1,500 random
+    /// topologies in all, a few seconds in a debug build; set it to 10 for a longer soak).
+    static let scale: Int = {
+        let text = ProcessInfo.processInfo.environment["MERIDIAN_PROPERTY_SCALE"] ?? "1"
+        return max(1, Int(text) ?? 1)
+    }()
+
+    static func cases(_ count: Int) -> Int { count * scale }
 
     /// Records an issue when `condition` fails; cheaper than `#expect` in the tight loops of a property.
     func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
@@ -23,9 +33,9 @@ struct RouterPropertyTests {
 
     /// The shared corpus: random topologies, policies and preferences, each compiled once and then checked by
     /// every invariant below (compiling is what costs in a debug build).
-    static let corpus: [Case] = (UInt64(1_000)..<2_200).map { seed in
+    static let corpus: [Case] = (UInt64(1_000)..<UInt64(1_000 + cases(800))).map { seed in
         var generator = TopologyGenerator(seed: seed)
-        let snapshot = generator.snapshot(maxClusters: 10)
+        let snapshot = generator.snapshot(maxClusters: 9)
         return Case(seed: seed, snapshot: snapshot, tables: router.compile(snapshot))
     }
 
@@ -95,7 +105,7 @@ struct RouterPropertyTests {
 
     @Test("same snapshot, in any order: identical tables and hashes")
     func deterministic() {
-        forAll(250, seed: 4_000) { snapshot, seed in
+        forAll(Self.cases(120), seed: 4_000) { snapshot, seed in
             let first = Self.router.compile(snapshot)
             let second = Self.router.compile(snapshot)
             var rng = SplitMix64(seed: seed)
@@ -150,7 +160,7 @@ struct RouterPropertyTests {
 
     @Test("a candidate better on one axis and equal on the rest never gets less weight", arguments: Axis.allCases)
     func monotone(axis: Axis) {
-        forAll(150, seed: 6_000 + UInt64(Axis.allCases.firstIndex(of: axis)!) * 10_000, maxClusters: 8) { snapshot, seed in
+        forAll(Self.cases(80), seed: 6_000 + UInt64(Axis.allCases.firstIndex(of: axis)!) * 10_000, maxClusters: 8) { snapshot, seed in
             var rng = SplitMix64(seed: seed ^ 0xABCD)
             var snapshot = snapshot
             // The worse twin W and the better twin B: the same region, the same services, better on one axis.
@@ -211,13 +221,13 @@ struct RouterPropertyTests {
 
     @Test("incremental updates equal a full compile, and report exactly the sources that changed")
     func incrementalEqualsFull() {
-        for seed in UInt64(7_000)..<7_060 {
+        for seed in UInt64(7_000)..<UInt64(7_000 + Self.cases(30)) {
             var generator = TopologyGenerator(seed: seed)
             var snapshot = generator.snapshot(maxClusters: 10)
             var incremental = IncrementalRouter()
             var previous = incremental.update(snapshot).tables
             check(previous == Self.router.compile(snapshot), "seed \(seed) first")
-            for step in 0..<10 {
+            for step in 0..<8 {
                 snapshot = mutate(snapshot, generator: &generator)
                 let (tables, changed) = incremental.update(snapshot)
                 let full = Self.router.compile(snapshot)

@@ -39,7 +39,9 @@ extension HubAPI {
         }
         router.get("/v1/gateway/config") { request, context in
             let cluster = try context.requireGateway()
-            let index = Int64(request.query("index") ?? "0") ?? 0
+            guard let index = Int64(request.query("index") ?? "0"), index >= 0 else {
+                throw APIError.invalid("index", "'index' must be the X-Meridian-Index of a previous answer (an integer, 0 to start)")
+            }
             let wait = try Self.parseWait(request.query("wait"), maximum: configuration.maxWatchWait)
             guard let published = await control.cache.watch(cluster: cluster, index: index, timeout: wait) else {
                 return Response(status: .noContent, headers: [HTTPField.Name("X-Meridian-Index")!: "0"])

@@ -124,7 +124,14 @@ struct CanonicalJSONWriter {
         var value = value
         value.withUTF8 { utf8 in
             bytes.append(0x22)
-            if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x2F }) {
+            var plain = true
+            var index = 0
+            while plain && index < utf8.count {
+                let byte = utf8[index]
+                plain = byte >= 0x20 && byte != 0x22 && byte != 0x5C && byte != 0x2F
+                index += 1
+            }
+            if plain {
                 bytes.append(contentsOf: utf8)
             } else {
                 for byte in utf8 { escaped(byte) }

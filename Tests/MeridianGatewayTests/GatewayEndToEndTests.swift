@@ -1,0 +1,162 @@
+import Foundation
+import MeridianGateway
+import MeridianModel
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// Two (or three) gateways on loopback with real mTLS, static tables, and a tiny HTTP/1.1 model server behind west.
+@Suite("Gateway end to end", .serialized, .timeLimit(.minutes(2)))
+struct GatewayEndToEndTests {
+    /// east -> west, where west serves `chat` from `upstream`.
+    static func eastWest<R: Sendable>(_ upstream: TestUpstream, timeout: Double = 30,
+                                      configure: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
+                                      _ body: @Sendable (Mesh) async throws -> R) async throws -> R {
+        try await Mesh.run(
+            endpoints: ["east": [:], "west": ["chat": ["127.0.0.1:\(upstream.port)"]]],
+            tables: { tunnel in
+                [
+                    "east": TestTables.table(source: "east", address: tunnel["east"]!, peers: ["west": tunnel["west"]!], levels: [[("west", 1)]], timeout: timeout),
+                    "west": TestTables.table(source: "west", address: tunnel["west"]!, peers: ["east": tunnel["east"]!, "north": "127.0.0.1:9"],
+                                             levels: [[("west", 1)]], timeout: timeout),
+                ]
+            },
+            configure: configure, body)
+    }
+
+    @Test("an HTTP/1.1 request goes east -> west -> model server, with the mesh headers and a new span")
+    func http1ThroughTwoGateways() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let response = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models",
+                                                     headers: [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
+            #expect(response.status == 200)
+            let json = try #require(response.json)
+            #expect(json["upstream"] as? String == "west-model")
+            #expect(json["path"] as? String == "/v1/models")
+            let headers = try #require(json["headers"] as? [String: String])
+            #expect(headers["meridian-source-cluster"] == "east")
+            #expect(headers["meridian-service"] == "chat")
+            #expect(headers["meridian-data-class"] == "public")
+            let trace = try #require(headers["traceparent"])
+            #expect(trace.hasPrefix("00-4bf92f3577b34da6a3ce929d0e0e4736-"))
+            #expect(!trace.contains("00f067aa0ba902b7"))
+
+            // The service may also be named by header, with any authority; a POST with a body works too.
+            let post = try await TestClient.send(port: mesh.port("east"), .POST, "/v1/chat/completions", host: "localhost",
+                                                 headers: [("meridian-service", "chat")], body: #"{"prompt":"hi"}"#)
+            #expect(post.status == 200)
+        }
+    }
+
+    @Test("an SSE stream's first event reaches the client before the model server writes the last")
+    func serverSentEventsStream() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let connection = try await TestClient.connect(port: mesh.port("east"))
+            let events = try await connection.executeThenClose { inbound, outbound in
+                try await outbound.write(.head(TestClient.head(.POST, "/sse", host: "chat.meridian", headers: [("content-length", "0")])))
+                try await outbound.write(.end(nil))
+                var received = ""
+                var released = false
+                for try await part in inbound {
+                    switch part {
+                    case .head(let head):
+                        #expect(head.status == .ok)
+                        #expect(head.headers.first(name: "content-type") == "text/event-stream")
+                    case .body(let buffer):
+                        received += String(buffer: buffer)
+                        if !released && received.contains("data: first") {
+                            // Only now may the model server produce its last event.
+                            #expect(!received.contains("data: last"))
+                            released = true
+                            upstream.releaseStream()
+                        }
+                    case .end:
+                        return received
+                    }
+                }
+                return received
+            }
+            #expect(events == "data: first\n\ndata: last\n\n")
+        }
+    }
+
+    @Test("a refused entry is answered 451 by the source gateway, with the decision and a JSON error")
+    func refusalAtSource() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let response = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models", headers: [("meridian-data-class", "eu-only")])
+            #expect(response.status == 451)
+            #expect(response.headers.first(name: "meridian-decision")?.hasPrefix("refused") == true)
+            let error = try #require(response.json?["error"] as? [String: Any])
+            #expect(error["code"] as? String == "residency_refused")
+            #expect((error["message"] as? String)?.contains("EU") == true)
+            #expect(upstream.requests.value.isEmpty, "nothing reached the model server")
+
+            let unknown = try await TestClient.send(port: mesh.port("east"), .GET, "/", host: "localhost")
+            #expect(unknown.status == 400)
+            let field = (unknown.json?["error"] as? [String: Any])?["field"] as? String
+            #expect(field == "meridian-service")
+        }
+    }
+
+    @Test("the destination refuses a forged request: 451 for a class its jurisdiction may not process, 403 for a caller policy does not allow")
+    func enforcementAtDestination() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let pki = mesh.pki
+            let bundle = try String(contentsOfFile: pki.path("trust-bundle.pem"), encoding: .utf8)
+            let westTunnel = mesh.addresses["west"]!.tunnelPort
+            func call(as cluster: String, dataClass: String) async throws -> TestResponse {
+                try await TunnelTestClient.send(
+                    port: westTunnel, chainPEM: try String(contentsOfFile: pki.path("\(cluster).pem"), encoding: .utf8),
+                    keyPEM: try String(contentsOfFile: pki.path("\(cluster)-key.pem"), encoding: .utf8), trustBundlePEM: bundle,
+                    expectedCluster: "west", path: "/v1/models",
+                    headers: [("meridian-service", "chat"), ("meridian-data-class", dataClass), ("meridian-source-cluster", "west")])
+            }
+            // east skips its own 451 and sends an EU-only request straight to the US gateway.
+            let forged = try await call(as: "east", dataClass: "eu-only")
+            #expect(forged.status == 451)
+            #expect((forged.json?["error"] as? [String: Any])?["code"] as? String == "residency_refused")
+            // north has a valid mesh certificate, but policy does not let it call chat.
+            let north = try await call(as: "north", dataClass: "public")
+            #expect(north.status == 403)
+            #expect((north.json?["error"] as? [String: Any])?["code"] as? String == "caller_not_allowed")
+            #expect(upstream.requests.value.isEmpty)
+            // The same call as east with a permitted class goes through, and the source header is the verified one.
+            let allowed = try await call(as: "east", dataClass: "public")
+            #expect(allowed.status == 200)
+            let headers = allowed.json?["headers"] as? [String: String]
+            #expect(headers?["meridian-source-cluster"] == "east")
+        }
+    }
+
+    @Test("a 50 MB upload streams through with bounded memory: the model server reads before the client finishes")
+    func largeUploadStreams() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let total = 50 * 1024 * 1024
+            let chunk = 64 * 1024
+            let connection = try await TestClient.connect(port: mesh.port("east"))
+            let (response, finishedSending) = try await connection.executeThenClose { inbound, outbound in
+                try await outbound.write(.head(TestClient.head(.PUT, "/upload", host: "chat.meridian", headers: [("content-length", String(total))])))
+                let payload = ByteBuffer(repeating: 0x61, count: chunk)
+                for _ in 0..<(total / chunk) { try await outbound.write(.body(.byteBuffer(payload))) }
+                try await outbound.write(.end(nil))
+                let sent = ContinuousClock.now
+                return (try await TestClient.collect(inbound), sent)
+            }
+            #expect(response.status == 200)
+            #expect(response.body == "received \(total)")
+            #expect(upstream.uploadedBytes.value == total)
+            let firstByte = try #require(upstream.firstUploadByte.value)
+            #expect(firstByte < finishedSending, "the gateways buffered the body instead of streaming it")
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import MeridianModel
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import Testing
+
+@testable import MeridianGateway
+
+@Suite("Parsing")
+struct ParsingTests {
+    @Test("traceparent: kept trace id, new span per hop, a new trace when absent or malformed")
+    func traceContext() {
+        var random = SplitMix64(seed: 42)
+        let incoming = TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")!
+        let hop = incoming.nextHop(using: &random)
+        #expect(hop.traceID == "4bf92f3577b34da6a3ce929d0e0e4736")
+        #expect(hop.spanID != incoming.spanID)
+        #expect(hop.spanID.count == 16)
+        #expect(TraceContext(traceparent: hop.traceparent) == hop)
+        #expect(TraceContext(traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01") == nil)
+        #expect(TraceContext(traceparent: "garbage") == nil)
+        let fresh = TraceContext.start(using: &random)
+        #expect(fresh.traceID.count == 32 && fresh.flags == "01")
+    }
+
+    @Test("the service comes from the header, else the authority SERVICE.meridian")
+    func requestTarget() {
+        func head(_ headers: [(String, String)]) -> HTTPRequestHead {
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: HTTPHeaders(headers))
+        }
+        #expect(RequestTarget(head: head([("host", "llama.meridian:15001")]))?.service == "llama")
+        #expect(RequestTarget(head: head([("host", "Llama.Meridian")]))?.service == "llama")
+        #expect(RequestTarget(head: head([("host", "localhost:15001"), ("meridian-service", "chat")]))?.service == "chat")
+        #expect(RequestTarget(head: head([("host", "example.com")])) == nil)
+        #expect(RequestTarget(head: head([("host", "a.b.meridian")])) == nil)
+        let target = RequestTarget(head: head([("host", "chat.meridian"), ("meridian-data-class", "eu-only")]))
+        #expect(target?.requestedClass == "eu-only")
+    }
+
+    @Test("h2 preface tells h2c from HTTP/1.1")
+    func protocolDetection() {
+        #expect(ProtocolDetector.detect(Array("GET / HTTP/1.1\r\n".utf8)) == .http1)
+        #expect(ProtocolDetector.detect(Array("PRI * HT".utf8)) == nil)
+        #expect(ProtocolDetector.detect(ProtocolDetector.preface) == .http2)
+        #expect(ProtocolDetector.detect(Array("PRIX".utf8)) == .http1)
+    }
+
+    @Test("the detector replays the bytes into the pipeline it configured")
+    func detectorOnEmbeddedChannel() throws {
+        let channel = EmbeddedChannel()
+        let chosen = Locked<ProtocolDetector.WireProtocol?>(nil)
+        try channel.pipeline.syncOperations.addHandler(ProtocolDetector { _, wire in chosen.withLock { $0 = wire } })
+        try channel.writeInbound(ByteBuffer(string: "PRI * HTTP/2.0\r\n"))
+        #expect(chosen.value == nil)
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+        try channel.writeInbound(ByteBuffer(string: "\r\nSM\r\n\r\nrest"))
+        #expect(chosen.value == .http2)
+        let replayed = try channel.readInbound(as: ByteBuffer.self)
+        #expect(replayed.map { String(buffer: $0) } == "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nrest")
+        #expect(throws: (any Error).self) { try channel.pipeline.syncOperations.handler(type: ProtocolDetector.self) }
+        _ = try channel.finish()
+    }
+
+    @Test("hop-by-hop headers are dropped, te: trailers kept")
+    func hopByHop() {
+        var headers = HTTPHeaders([("connection", "keep-alive, x-private"), ("keep-alive", "5"), ("x-private", "1"), ("te", "trailers"),
+                                   ("upgrade", "h2c"), ("content-type", "application/grpc"), ("transfer-encoding", "chunked")])
+        headers.removeHopByHop()
+        #expect(headers.first(name: "te") == "trailers")
+        #expect(headers.first(name: "content-type") == "application/grpc")
+        #expect(headers.first(name: "transfer-encoding") == "chunked")
+        for name in ["connection", "keep-alive", "x-private", "upgrade"] { #expect(!headers.contains(name: name)) }
+    }
+
+    @Test("DCGM exporter and vLLM text become GPU pools and service load")
+    func inventory() {
+        let dcgm = """
+            # HELP DCGM_FI_DEV_GPU_UTIL GPU utilization (in %).
+            # TYPE DCGM_FI_DEV_GPU_UTIL gauge
+            DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-a",device="nvidia0",modelName="NVIDIA H100 80GB HBM3",Hostname="n1"} 37
+            DCGM_FI_DEV_GPU_UTIL{gpu="1",UUID="GPU-b",device="nvidia1",modelName="NVIDIA H100 80GB HBM3",Hostname="n1"} 0
+            DCGM_FI_DEV_FB_USED{gpu="0",UUID="GPU-a",modelName="NVIDIA H100 80GB HBM3"} 40000
+            DCGM_FI_DEV_FB_FREE{gpu="0",UUID="GPU-a",modelName="NVIDIA H100 80GB HBM3"} 41920
+            DCGM_FI_DEV_FB_USED{gpu="1",UUID="GPU-b",modelName="NVIDIA H100 80GB HBM3"} 0
+            DCGM_FI_DEV_FB_FREE{gpu="1",UUID="GPU-b",modelName="NVIDIA H100 80GB HBM3"} 81920
+            DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-c",modelName="NVIDIA A100-SXM4-80GB"} 90
+            """
+        let pools = InventoryScraper.gpuPools(from: PrometheusText.parse(dcgm))
+        #expect(pools.map(\.model) == ["A100", "H100"])
+        let h100 = pools.first { $0.model == "H100" }!
+        #expect(h100.total == 2 && h100.inUse == 1)
+        #expect(abs(h100.utilization - 0.185) < 0.0001)
+        #expect(h100.memoryGiB == 80)
+
+        let vllm = """
+            vllm:num_requests_waiting{model_name="meta-llama/Llama-3.1-8B"} 3
+            vllm:num_requests_running{model_name="meta-llama/Llama-3.1-8B"} 7
+            vllm:gpu_cache_usage_perc{model_name="meta-llama/Llama-3.1-8B"} 0.41
+            """
+        let load = InventoryScraper.serviceLoad(service: "llama", from: PrometheusText.parse(vllm), healthyEndpoints: 2)
+        #expect(load == ServiceLoad(service: "llama", queueDepth: 3, kvCacheUtilization: 0.41, healthyEndpoints: 2))
+    }
+
+    @Test("Prometheus text: escapes, special values, timestamps")
+    func prometheusText() {
+        let samples = PrometheusText.parse("""
+            a{l="x\\"y",m="1"} +Inf 1700000000
+            b 2.5
+            c{} NaN
+            bad{unterminated="x} 1
+            """)
+        #expect(samples.count == 3)
+        #expect(samples[0].labels == ["l": "x\"y", "m": "1"])
+        #expect(samples[0].value == .infinity)
+        #expect(samples[1].value == 2.5)
+        #expect(samples[2].value.isNaN)
+    }
+
+    @Test("local endpoints: HOST:PORT, h2c://, IPv6")
+    func endpoints() {
+        #expect(LocalEndpoint("127.0.0.1:8000") == LocalEndpoint(host: "127.0.0.1", port: 8000))
+        #expect(LocalEndpoint("h2c://grpc:50051")?.wireProtocol == .h2c)
+        #expect(LocalEndpoint("[::1]:8000")?.host == "::1")
+        #expect(LocalEndpoint("nohost") == nil)
+        #expect(LocalEndpoint("host:99999") == nil)
+    }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A response as a test sees it.
+struct TestResponse: Sendable {
+    var status: Int
+    var headers: HTTPHeaders
+    var body: String
+
+    var json: [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+    }
+}
+
+/// An HTTP/1.1 client built on `NIOAsyncChannel`, for requests through the local listener.
+enum TestClient {
+    typealias Connection = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
+
+    static func connect(port: Int) async throws -> Connection {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try Connection(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
+    static func head(_ method: HTTPMethod, _ path: String, host: String, headers: [(String, String)]) -> HTTPRequestHead {
+        var fields = HTTPHeaders([("host", host)])
+        for (name, value) in headers { fields.add(name: name, value: value) }
+        return HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: fields)
+    }
+
+    /// Sends one request and collects the response.
+    static func send(port: Int, _ method: HTTPMethod = .GET, _ path: String, host: String = "chat.meridian",
+                     headers: [(String, String)] = [], body: String? = nil) async throws -> TestResponse {
+        let connection = try await connect(port: port)
+        return try await connection.executeThenClose { inbound, outbound in
+            var head = head(method, path, host: host, headers: headers)
+            if let body { head.headers.add(name: "content-length", value: String(body.utf8.count)) }
+            try await outbound.write(.head(head))
+            if let body { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body)))) }
+            try await outbound.write(.end(nil))
+            return try await collect(inbound)
+        }
+    }
+
+    static func collect(_ inbound: NIOAsyncChannelInboundStream<HTTPClientResponsePart>) async throws -> TestResponse {
+        var response = TestResponse(status: 0, headers: [:], body: "")
+        for try await part in inbound {
+            switch part {
+            case .head(let head):
+                response.status = Int(head.status.code)
+                response.headers = head.headers
+            case .body(let buffer):
+                response.body += String(buffer: buffer)
+            case .end:
+                return response
+            }
+        }
+        return response
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A tiny HTTP/1.1 model server for the tests.
+///
+/// - `/sse`: an event stream; sends `data: first`, then waits for ``releaseStream()`` before `data: last`;
+/// - `/upload`: counts body bytes (noting when the first arrived) and answers `received N`;
+/// - anything else: answers JSON with its name, the path and the request headers.
+final class TestUpstream: Sendable {
+    let name: String
+    let channel: any Channel
+    let requests = Locked<[HTTPRequestHead]>([])
+    let firstUploadByte = Locked<ContinuousClock.Instant?>(nil)
+    let uploadedBytes = Locked<Int>(0)
+    private let streamGate: EventLoopPromise<Void>
+
+    var port: Int { channel.localAddress?.port ?? 0 }
+
+    private init(name: String, channel: any Channel, streamGate: EventLoopPromise<Void>) {
+        self.name = name
+        self.channel = channel
+        self.streamGate = streamGate
+    }
+
+    static func start(name: String) async throws -> TestUpstream {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let gate = group.next().makePromise(of: Void.self)
+        let box = Locked<TestUpstream?>(nil)
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Handler(upstream: { box.value! }, gate: gate.futureResult))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let upstream = TestUpstream(name: name, channel: channel, streamGate: gate)
+        box.withLock { $0 = upstream }
+        return upstream
+    }
+
+    /// Lets `/sse` send its last event.
+    func releaseStream() {
+        streamGate.succeed()
+    }
+
+    func stop() async {
+        try? await channel.close()
+    }
+
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private let upstream: @Sendable () -> TestUpstream
+        private let gate: EventLoopFuture<Void>
+        private var head: HTTPRequestHead?
+        private var received = 0
+
+        init(upstream: @escaping @Sendable () -> TestUpstream, gate: EventLoopFuture<Void>) {
+            self.upstream = upstream
+            self.gate = gate
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                received = 0
+                upstream().requests.withLock { $0.append(head) }
+                if head.uri == "/sse" { startStream(context: context, head: head) }
+            case .body(let buffer):
+                if received == 0 { upstream().firstUploadByte.withLock { if $0 == nil { $0 = .now } } }
+                received += buffer.readableBytes
+            case .end:
+                guard let head else { return }
+                if head.uri == "/upload" {
+                    upstream().uploadedBytes.withLock { $0 = received }
+                    respond(context: context, head: head, status: .ok, body: "received \(received)")
+                } else if head.uri != "/sse" {
+                    var fields: [String: String] = [:]
+                    for (name, value) in head.headers { fields[name.lowercased()] = value }
+                    let json = try! JSONSerialization.data(withJSONObject: ["upstream": upstream().name, "path": head.uri, "headers": fields], options: [.sortedKeys])
+                    respond(context: context, head: head, status: .ok, body: String(decoding: json, as: UTF8.self))
+                }
+            }
+        }
+
+        private func respond(context: ChannelHandlerContext, head: HTTPRequestHead, status: HTTPResponseStatus, body: String) {
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/json")
+            headers.add(name: "content-length", value: String(body.utf8.count))
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+
+        private func startStream(context: ChannelHandlerContext, head: HTTPRequestHead) {
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "text/event-stream")
+            headers.add(name: "cache-control", value: "no-cache")
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "data: first\n\n")))), promise: nil)
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            gate.hop(to: context.eventLoop).whenSuccess {
+                let (handler, context) = loopBound.value
+                context.write(handler.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "data: last\n\n")))), promise: nil)
+                context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
