@@ -114,8 +114,12 @@ let package = Package(
         .target(
             name: "MeridianDemo",
             dependencies: [
-                "MeridianModel", "MeridianClient",
+                "MeridianModel", "MeridianClient", "MeridianRouting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

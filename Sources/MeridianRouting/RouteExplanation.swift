@@ -212,14 +212,14 @@ public struct RouteExplanation: Codable, Sendable, Hashable {
         }
         if candidate.saturated {
             return allSaturated
-                ? "saturated (load \(number(load, 2)): \(detail)), kept: every allowed, healthy cluster is saturated"
-                : "saturated (load \(number(load, 2)): \(detail)): dropped"
+                ? "saturated (load \(number(load, 3)): \(detail)), kept: every allowed, healthy cluster is saturated"
+                : "saturated (load \(number(load, 3)): \(detail)): dropped"
         }
-        return "load \(number(load, 2)) (\(detail)), headroom \(number(max(1 - load, 0), 2))"
+        return "load \(number(load, 3)) (\(detail)), headroom \(number(max(1 - load, 0), 3))"
     }
 
     static func scoreFormula(_ candidate: RouteEvaluation.Candidate, objective: RoutingObjective, configuration: RouterConfiguration) -> String {
-        let base = "\(number(candidate.capacity, 0)) GPUs x headroom \(number(candidate.headroom, 2))"
+        let base = "\(number(candidate.capacity, 0)) GPUs x headroom \(number(candidate.headroom, 3))"
         let rtt = number(max(candidate.rttMs, configuration.minimumRTTMs), 1)
         switch objective {
         case .latency: return "\(base) / RTT \(rtt) ms"

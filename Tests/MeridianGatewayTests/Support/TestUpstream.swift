@@ -48,6 +48,7 @@ final class TestUpstream: Sendable {
     }
 
     func stop() async {
+        streamGate.succeed()
         try? await channel.close()
     }
 
