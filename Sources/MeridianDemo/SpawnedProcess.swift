@@ -12,7 +12,7 @@ public struct SpawnedProcess: Sendable, Hashable {
 
     /// Starts `executable` with `arguments`; stdout and stderr go to `logPath`.
     public static func start(name: String, executable: String, arguments: [String], logPath: String,
-                             environment: [String: String] = [:]) throws -> SpawnedProcess {
+                             environment: [String: String] = [:], followParent: Bool = true) throws -> SpawnedProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -36,7 +36,16 @@ public struct SpawnedProcess: Sendable, Hashable {
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard result == 0 else { throw DemoError("cannot start \(name) (\(executable)): \(String(cString: strerror(result)))") }
-        return SpawnedProcess(name: name, pid: pid, logPath: logPath)
+        let process = SpawnedProcess(name: name, pid: pid, logPath: logPath)
+        if followParent { try process.watchParent() }
+        return process
+    }
+
+    /// A detached watchdog sends SIGTERM to the child when this process exits, however it exits, so that no
+    /// hub, gateway or model server outlives the demo or a test run.
+    func watchParent() throws {
+        let script = "while kill -0 \(getpid()) 2>/dev/null; do sleep 0.5; done; kill -TERM \(pid) 2>/dev/null; sleep 10; kill -KILL \(pid) 2>/dev/null"
+        _ = try SpawnedProcess.start(name: "\(name)-watchdog", executable: "/bin/sh", arguments: ["-c", script], logPath: "/dev/null", followParent: false)
     }
 
     /// Sends a signal.

@@ -14,6 +14,8 @@ public final class TrafficClient: Sendable {
         public var decision: String?
         public var startedAt: ContinuousClock.Instant
         public var firstByteAt: ContinuousClock.Instant?
+        /// Wall-clock time of the first event (to compare with the model server's `produced_at`).
+        public var firstEventWallClock: Date?
         public var finishedAt: ContinuousClock.Instant
         /// Server-sent events received, in order, with their arrival time.
         public var events: [(ContinuousClock.Instant, String)]
@@ -33,6 +35,7 @@ public final class TrafficClient: Sendable {
 
     public func shutdown() async throws { try await http.shutdown() }
 
+    /// The body of the last JSON response (non-streaming) or the concatenated events.
     /// `POST /v1/chat/completions` to `service` through the gateway at `gateway` (`HOST:PORT`).
     public func chat(gateway: String, service: String, dataClass: String?, stream: Bool = true, retryable: Bool = false,
                      timeout: Duration = .seconds(30)) async -> Outcome {
@@ -49,7 +52,7 @@ public final class TrafficClient: Sendable {
             let response = try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
             var outcome = Outcome(status: Int(response.status.code), servedBy: response.headers.first(name: "x-served-by"),
                                   decision: response.headers.first(name: "meridian-decision"), startedAt: started, firstByteAt: nil,
-                                  finishedAt: started, events: [], error: nil)
+                                  firstEventWallClock: nil, finishedAt: started, events: [], error: nil)
             var pending = ""
             for try await chunk in response.body {
                 let now = ContinuousClock.now
@@ -58,14 +61,17 @@ public final class TrafficClient: Sendable {
                 while let range = pending.range(of: "\n\n") {
                     let event = String(pending[..<range.lowerBound])
                     pending = String(pending[range.upperBound...])
-                    if event.hasPrefix("data: ") { outcome.events.append((now, String(event.dropFirst(6)))) }
+                    if event.hasPrefix("data: ") {
+                        if outcome.events.isEmpty { outcome.firstEventWallClock = Date() }
+                        outcome.events.append((now, String(event.dropFirst(6))))
+                    }
                 }
             }
             if !stream, !pending.isEmpty { outcome.events.append((ContinuousClock.now, pending)) }
             outcome.finishedAt = ContinuousClock.now
             return outcome
         } catch {
-            return Outcome(status: 0, servedBy: nil, decision: nil, startedAt: started, firstByteAt: nil, finishedAt: ContinuousClock.now,
+            return Outcome(status: 0, servedBy: nil, decision: nil, startedAt: started, firstByteAt: nil, firstEventWallClock: nil, finishedAt: ContinuousClock.now,
                            events: [], error: "\(error)")
         }
     }

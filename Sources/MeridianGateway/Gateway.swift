@@ -178,21 +178,24 @@ public final class Gateway: Service {
 
         let bound: GatewayAddresses
         do {
-            let local = try await GatewayListeners.bindLocal(group: group, host: configuration.localHost, port: configuration.localPort, workers: workers, context: context)
-            runtime.channels.withLock { $0.append(local) }
-            let tunnel = try await GatewayListeners.bindTunnel(group: group, host: configuration.tunnelHost, port: configuration.tunnelPort, workers: workers, context: context)
-            runtime.channels.withLock { $0.append(tunnel) }
+            let local = try await listen("local", configuration.localHost, configuration.localPort, runtime) {
+                try await GatewayListeners.bindLocal(group: group, host: configuration.localHost, port: configuration.localPort, workers: workers, context: context)
+            }
+            let tunnel = try await listen("tunnel", configuration.tunnelHost, configuration.tunnelPort, runtime) {
+                try await GatewayListeners.bindTunnel(group: group, host: configuration.tunnelHost, port: configuration.tunnelPort, workers: workers, context: context)
+            }
             var metricsAddress: SocketAddress? = nil
             if configuration.metricsPort >= 0 {
-                let metricsChannel = try await MetricsListener.bind(group: group, host: configuration.metricsHost, port: configuration.metricsPort,
-                                                                    registry: metrics.registry) { [weak self] in self?.appliedTable != nil }
-                runtime.channels.withLock { $0.append(metricsChannel) }
+                let metricsChannel = try await listen("metrics", configuration.metricsHost, configuration.metricsPort, runtime) {
+                    try await MetricsListener.bind(group: group, host: configuration.metricsHost, port: configuration.metricsPort,
+                                                   registry: metrics.registry) { [weak self] in self?.appliedTable != nil }
+                }
                 metricsAddress = metricsChannel.localAddress
             }
             bound = GatewayAddresses(local: local.localAddress!, tunnel: tunnel.localAddress!, metrics: metricsAddress)
         } catch {
             for channel in runtime.channels.withLock({ $0 }) { try? await channel.close() }
-            throw GatewayError(.bindFailed, "cannot listen: \(error)")
+            throw error
         }
         logger.info("gateway listening", metadata: [
             "meridian.local": "\(bound.local)", "meridian.tunnel": "\(bound.tunnel)", "meridian.metrics": "\(bound.metrics.map { "\($0)" } ?? "off")",
@@ -219,6 +222,17 @@ public final class Gateway: Service {
         accessLog.flush()
         await hub?.shutdown()
         logger.info("gateway stopped")
+    }
+
+    private func listen(_ name: String, _ host: String, _ port: Int, _ runtime: Runtime,
+                        _ bind: () async throws -> any Channel) async throws -> any Channel {
+        do {
+            let channel = try await bind()
+            runtime.channels.withLock { $0.append(channel) }
+            return channel
+        } catch {
+            throw GatewayError(.bindFailed, "cannot listen on \(HostPort.format(host: host, port: port)) (\(name) listener): \(error)")
+        }
     }
 
     private func validate() throws(GatewayError) {

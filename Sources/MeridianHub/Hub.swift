@@ -46,7 +46,9 @@ public struct Hub: Service {
         if let url = configuration.databaseURL {
             endpoint = try DatabaseEndpoint(url: url)
         } else {
-            let postgres = try EmbeddedPostgres(configuration: .init(dataDirectory: dataDirectory + "/postgres"), logger: logger)
+            var postgresConfiguration = EmbeddedPostgres.Configuration(dataDirectory: dataDirectory + "/postgres")
+            postgresConfiguration.stopWhenProcessExits = configuration.embeddedDatabaseFollowsProcess
+            let postgres = try EmbeddedPostgres(configuration: postgresConfiguration, logger: logger)
             try postgres.start()
             embedded = postgres
             endpoint = .embedded(postgres)

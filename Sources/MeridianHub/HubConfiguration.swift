@@ -37,6 +37,9 @@ public struct HubConfiguration: Sendable {
     /// Feed gateways' measured RTTs to the router (else RTT is estimated from region coordinates). Default true;
     /// the loopback demo turns it off, since every "region" there is one machine.
     public var useMeasuredRTT: Bool = true
+    /// Stop the embedded PostgreSQL when this process exits, even if killed (tests). Default false: a hub that
+    /// is killed leaves its PostgreSQL running, and the next start reuses it.
+    public var embeddedDatabaseFollowsProcess: Bool = false
 
     public init(dataDirectory: String = ".meridian/hub", databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,
                 serverNames: [String] = [], trustDomain: String = "meridian.local", regionCatalogPath: String? = nil,

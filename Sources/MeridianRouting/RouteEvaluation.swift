@@ -199,17 +199,22 @@ extension Router {
     }
 
     /// Scores to weights that sum to one: proportional, rounded to six decimals (at least 0.000001), and the
-    /// rounding remainder given to the largest weight (shared equally when several tie), so that the sum is one
-    /// within 1e-9.
+    /// rounding remainder (a few millionths) given to the largest weight (shared when several tie), so that the
+    /// sum is one within 1e-9.
     static func normalizedWeights(_ scores: [Double]) -> [Double] {
         guard !scores.isEmpty else { return [] }
         let total = scores.reduce(0, +)
         var weights = scores.map { total > 0 && total.isFinite && $0.isFinite ? $0 / total : 1 / Double(scores.count) }
         weights = weights.map { max(($0 * 1_000_000).rounded() / 1_000_000, 0.000_001) }
-        let remainder = 1 - weights.reduce(0, +)
-        if remainder != 0, let largest = weights.max() {
+        // The remainder is a whole number of millionths; share it among the largest weights (in order when it
+        // does not divide evenly), so that every weight keeps six decimals and the sum is one.
+        let units = Int(((1 - weights.reduce(0, +)) * 1_000_000).rounded())
+        if units != 0, let largest = weights.max() {
             let ties = weights.indices.filter { weights[$0] == largest }
-            for i in ties { weights[i] += remainder / Double(ties.count) }
+            for (position, i) in ties.enumerated() {
+                let share = units / ties.count + (position < abs(units % ties.count) ? units.signum() : 0)
+                weights[i] = ((weights[i] * 1_000_000).rounded() + Double(share)) / 1_000_000
+            }
         }
         return weights
     }

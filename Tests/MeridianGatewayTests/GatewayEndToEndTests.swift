@@ -160,3 +160,67 @@ struct GatewayEndToEndTests {
         }
     }
 }
+
+/// gRPC shape: h2c client -> east (local listener, h2c prior knowledge) -> mTLS h2 -> west -> h2c model server.
+@Suite("Gateway gRPC (h2c) end to end", .serialized, .timeLimit(.minutes(2)))
+struct GatewayGRPCTests {
+    @Test("a bidirectional h2 stream with trailers passes end to end; responses stream while the request is open")
+    func grpcStreamWithTrailers() async throws {
+        let upstream = try await TestGRPCUpstream.start()
+        defer { Task { await upstream.stop() } }
+        try await Mesh.run(
+            endpoints: ["east": [:], "west": ["chat": ["127.0.0.1:\(upstream.port)"]]],
+            tables: { tunnel in
+                [
+                    "east": TestTables.table(source: "east", address: tunnel["east"]!, peers: ["west": tunnel["west"]!], levels: [[("west", 1)]]),
+                    "west": TestTables.table(source: "west", address: tunnel["west"]!, peers: ["east": tunnel["east"]!], levels: [[("west", 1)]]),
+                ]
+            }
+        ) { mesh in
+            try await TestH2CClient.withConnection(port: mesh.port("east")) { openStream in
+                for round in 0..<3 {
+                    let stream = try await openStream()
+                    try await stream.executeThenClose { inbound, outbound in
+                        var head = TestClient.head(.POST, "/meridian.test.Echo/Chat", host: "chat.meridian",
+                                                   headers: [("content-type", "application/grpc"), ("te", "trailers")])
+                        head.version = .http2
+                        try await outbound.write(.head(head))
+                        var iterator = inbound.makeAsyncIterator()
+                        // Bidirectional: each message's echo arrives before the next is sent.
+                        var echoed = 0
+                        guard case .head(let response) = try await iterator.next() else {
+                            Issue.record("no response head")
+                            return
+                        }
+                        #expect(response.status == .ok)
+                        #expect(response.headers.first(name: "content-type") == "application/grpc")
+                        for _ in 0..<3 {
+                            try await outbound.write(.body(.byteBuffer(ByteBuffer(repeating: 0x61, count: 100))))
+                            guard case .body(let echo) = try await iterator.next() else {
+                                Issue.record("no echo for a message")
+                                return
+                            }
+                            echoed += echo.readableBytes
+                        }
+                        try await outbound.write(.end(nil))
+                        var trailers: HTTPHeaders?
+                        while let part = try await iterator.next() {
+                            switch part {
+                            case .body(let buffer): echoed += buffer.readableBytes
+                            case .end(let end): trailers = end
+                            case .head: Issue.record("a second head")
+                            }
+                        }
+                        #expect(echoed == 300, "round \(round)")
+                        #expect(trailers?.first(name: "grpc-status") == "0")
+                        #expect(trailers?.first(name: "x-echo-bytes") == "300")
+                    }
+                }
+            }
+            let seen = upstream.requests.value
+            #expect(seen.count == 3)
+            #expect(seen.first?.headers.first(name: "te") == "trailers")
+            #expect(seen.first?.headers.first(name: "meridian-source-cluster") == "east")
+        }
+    }
+}

@@ -237,8 +237,17 @@ final class HTTP2Connection: @unchecked Sendable {
         bootstrap.connect(host: host, port: port).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
-                if case .cleartext = security { self.established(channel) }
-            // mTLS: ready once the observer sees the verified handshake.
+                if case .cleartext = security {
+                    self.established(channel)
+                    return
+                }
+                // mTLS: ready once the observer sees the verified handshake; a peer that stalls mid-handshake is
+                // dropped after the connect timeout.
+                self.eventLoop.assumeIsolated().scheduleTask(in: self.connectTimeout) {
+                    guard case .connecting = self.state, self.connectingChannel === channel else { return }
+                    self.lost(channel: channel, error: UpstreamConnectError(kind: .unavailable, message: "TLS handshake with \(self.name) did not finish within \(self.connectTimeout)"))
+                    channel.close(promise: nil)
+                }
             case .failure(let error):
                 self.lost(channel: nil, error: error)
             }

@@ -21,6 +21,11 @@ public struct EmbeddedPostgres: Sendable {
         public var database: String
         /// System user that runs the server when this process is root; default `postgres`.
         public var systemUser: String
+        /// Stop the server (and optionally delete the directory) when this process exits, however it exits:
+        /// a detached watchdog waits for our pid. For tests; default false.
+        public var stopWhenProcessExits: Bool = false
+        /// With `stopWhenProcessExits`, also remove the data directory afterwards.
+        public var removeDirectoryOnExit: Bool = false
 
         public init(dataDirectory: String, binDirectory: String? = nil, superuser: String = "meridian",
                     database: String = "meridian", systemUser: String = "postgres") {
@@ -79,6 +84,16 @@ public struct EmbeddedPostgres: Sendable {
             try run(binDirectory + "/pg_ctl", ["-D", dir, "-l", dir + "/server.log", "-o", options, "-w", "-t", "60", "start"], asServerUser: asRoot)
         }
         try ensureDatabase()
+        if configuration.stopWhenProcessExits { try startWatchdog() }
+    }
+
+    private func startWatchdog() throws {
+        let pgctl = binDirectory + "/pg_ctl"
+        let stop = geteuid() == 0
+            ? "/usr/sbin/runuser -u \(configuration.systemUser) -- \(pgctl) -D '\(configuration.dataDirectory)' -m immediate stop"
+            : "\(pgctl) -D '\(configuration.dataDirectory)' -m immediate stop"
+        let remove = configuration.removeDirectoryOnExit ? "; rm -rf '\(configuration.dataDirectory)'" : ""
+        try ChildProcess.spawnDetached("while kill -0 \(getpid()) 2>/dev/null; do sleep 0.5; done; \(stop)\(remove)")
     }
 
     /// Stops the server (fast shutdown: active transactions roll back, committed data stays).

@@ -31,6 +31,7 @@ struct TestHub: Sendable {
         let url: String? = embedded ? nil : try (databaseURL ?? TestPostgres.freshDatabase())
         var configuration = HubConfiguration(dataDirectory: directory, databaseURL: url, host: "127.0.0.1", port: 0,
                                              regionCatalogPath: repositoryRoot + "/regions/regions.yaml", adminToken: adminToken)
+        configuration.embeddedDatabaseFollowsProcess = true
         configure(&configuration)
         var logger = Logger(label: "test.hub")
         logger.logLevel = .critical

@@ -4,7 +4,7 @@ import MeridianStore
 import Synchronization
 
 /// One PostgreSQL server for the whole test process, started by the embedded launcher (as the hub does);
-/// every test gets its own database in it. Stopped at process exit.
+/// every test gets its own database in it. A watchdog stops it when the test process exits.
 enum TestPostgres {
     private static let shared = Mutex<EmbeddedPostgres?>(nil)
 
@@ -12,15 +12,12 @@ enum TestPostgres {
         try shared.withLock { current in
             if let current { return current }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-test-pg-\(getpid())").path
-            let postgres = try EmbeddedPostgres(configuration: .init(dataDirectory: directory), logger: Logger(label: "test.postgres"))
+            var configuration = EmbeddedPostgres.Configuration(dataDirectory: directory)
+            configuration.stopWhenProcessExits = true
+            configuration.removeDirectoryOnExit = true
+            let postgres = try EmbeddedPostgres(configuration: configuration, logger: Logger(label: "test.postgres"))
             try postgres.start()
             current = postgres
-            atexit {
-                TestPostgres.shared.withLock { postgres in
-                    try? postgres?.stop()
-                    if let directory = postgres?.configuration.dataDirectory { try? FileManager.default.removeItem(atPath: directory) }
-                }
-            }
             return postgres
         }
     }
