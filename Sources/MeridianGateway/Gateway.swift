@@ -251,6 +251,7 @@ public final class Gateway: Service {
             return channels
         }
         for channel in channels { try? await channel.close() }
+        await runtime.workers.forEach { $0.startDraining() }
         let deadline = ContinuousClock.now + configuration.drainTimeout
         while runtime.context.inFlight.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))

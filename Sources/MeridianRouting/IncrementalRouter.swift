@@ -97,8 +97,16 @@ public struct IncrementalRouter: Sendable {
                 if !entriesChanged && !entries[lower..<upper].elementsEqual(replacement) { entriesChanged = true }
                 entries.replaceSubrange(lower..<upper, with: replacement)
             }
-            if entriesChanged || peersChanged || envelopeChanged {
+            if peersChanged {
                 result[name] = router.makeTable(source: source, entries: entries, in: context)
+            } else if entriesChanged || envelopeChanged {
+                // Same peers: keep the old table's peer list (no copy) and hash it again.
+                var table = old
+                table.entries = entries
+                table.revokedSerials = context.template.revokedSerials
+                table.trustBundlePEM = context.template.trustBundlePEM
+                table.hash = context.hasher.hash(table, peersAreAllBut: source)
+                result[name] = table
             } else {
                 result[name] = old
             }

@@ -90,7 +90,7 @@ public struct Router: Sendable {
         table.local = context.peerOfCluster[source]
         table.peers = context.peers(excluding: source)
         table.entries = entries
-        table.hash = context.hasher.hash(table)
+        table.hash = context.hasher.hash(table, peersAreAllBut: source)
         return table
     }
 }

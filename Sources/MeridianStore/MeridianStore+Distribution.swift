@@ -29,18 +29,25 @@ extension MeridianStore {
             var current: [String: (Int64, String)] = [:]
             for try await (cluster, version, hash) in rows.decode((String, Int64, String).self) { current[cluster] = (version, hash) }
             var published: [RoutingTable] = []
+            var names: [String] = [], versions: [Int64] = [], hashes: [String] = [], bodies: [String] = []
             for var table in tables.sorted(by: { $0.source < $1.source }) {
-                if let (version, hash) = current[table.source], hash == table.hash { _ = version; continue }
+                if let (_, hash) = current[table.source], hash == table.hash { continue }
                 table.version = (current[table.source]?.0 ?? 0) + 1
-                let body = String(decoding: try table.canonicalJSON(), as: UTF8.self)
-                try await connection.query("""
-                    INSERT INTO routing_tables (cluster, version, hash, body, published_at) VALUES (\(table.source), \(table.version), \(table.hash), \(body), clock_timestamp())
-                    ON CONFLICT (cluster) DO UPDATE SET version = EXCLUDED.version, hash = EXCLUDED.hash, body = EXCLUDED.body,
-                        published_at = EXCLUDED.published_at
-                    """, logger: logger)
-                try await connection.query("SELECT pg_notify(\(Self.tableChannel), \(table.source))", logger: logger)
+                names.append(table.source)
+                versions.append(table.version)
+                hashes.append(table.hash)
+                bodies.append(String(decoding: try table.canonicalJSON(), as: UTF8.self))
                 published.append(table)
             }
+            guard !published.isEmpty else { return [] }
+            // One statement for the rows and one for the notifications, however many tables changed.
+            try await connection.query("""
+                INSERT INTO routing_tables (cluster, version, hash, body, published_at)
+                SELECT c, v, h, b, clock_timestamp() FROM unnest(\(names)::text[], \(versions)::bigint[], \(hashes)::text[], \(bodies)::text[]) AS t(c, v, h, b)
+                ON CONFLICT (cluster) DO UPDATE SET version = EXCLUDED.version, hash = EXCLUDED.hash, body = EXCLUDED.body,
+                    published_at = EXCLUDED.published_at
+                """, logger: logger)
+            try await connection.query("SELECT pg_notify(\(Self.tableChannel), c) FROM unnest(\(names)::text[]) AS c", logger: logger)
             return published
         }
     }
@@ -53,6 +60,19 @@ extension MeridianStore {
         var result: [(RoutingTable, Date)] = []
         for try await (body, at) in rows.decode((String, Date).self) {
             result.append((try Self.decode(RoutingTable.self, body), at))
+        }
+        return result
+    }
+
+    /// Published tables as stored (canonical JSON), of the named clusters or of all; one query.
+    public func publishedTableBodies(clusters: [String]?) async throws -> [(cluster: String, version: Int64, hash: String, publishedAt: Date, body: Data)] {
+        let rows = try await client.query("""
+            SELECT cluster, version, hash, published_at, body FROM routing_tables
+            WHERE \(clusters == nil) OR cluster = ANY(\(clusters ?? []))
+            """, logger: logger)
+        var result: [(String, Int64, String, Date, Data)] = []
+        for try await (cluster, version, hash, at, body) in rows.decode((String, Int64, String, Date, String).self) {
+            result.append((cluster, version, hash, at, Data(body.utf8)))
         }
         return result
     }

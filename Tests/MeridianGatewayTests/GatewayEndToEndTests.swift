@@ -28,7 +28,7 @@ struct GatewayEndToEndTests {
     func http1ThroughTwoGateways() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
         defer { Task { await upstream.stop() } }
-        try await Self.eastWest(upstream) { mesh in
+        try await Self.eastWest(upstream, configure: { $0.metricsPort = 0 }) { mesh in
             let response = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models",
                                                      headers: [("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
             #expect(response.status == 200)
@@ -47,6 +47,33 @@ struct GatewayEndToEndTests {
             let post = try await TestClient.send(port: mesh.port("east"), .POST, "/v1/chat/completions", host: "localhost",
                                                  headers: [("meridian-service", "chat")], body: #"{"prompt":"hi"}"#)
             #expect(post.status == 200)
+
+            // Metrics: requests by source, destination, service and status; table version; peer up.
+            let metrics = try await TestClient.send(port: mesh.addresses["east"]!.metricsPort!, .GET, "/metrics", host: "localhost")
+            #expect(metrics.status == 200)
+            #expect(metrics.body.contains(#"meridian_gateway_requests_total{source="east",destination="west",service="chat",status="200"} 2"#))
+            #expect(metrics.body.contains("meridian_gateway_table_version 1"))
+            #expect(metrics.body.contains(#"meridian_gateway_peer_up{peer="west"} 1"#))
+            #expect(metrics.body.contains("meridian_gateway_request_duration_seconds_bucket"))
+            let westMetrics = try await TestClient.send(port: mesh.addresses["west"]!.metricsPort!, .GET, "/metrics", host: "localhost")
+            #expect(westMetrics.body.contains(#"meridian_gateway_requests_total{source="east",destination="west",service="chat",status="200"} 2"#))
+            let ready = try await TestClient.send(port: mesh.addresses["east"]!.metricsPort!, .GET, "/readyz", host: "localhost")
+            #expect(ready.status == 200)
+        }
+    }
+
+    @Test("a malformed request or an oversized header gets its error, and the gateway keeps serving")
+    func badRequestsDoNotHurtOthers() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let huge = try await TestClient.send(port: mesh.port("east"), .GET, "/", headers: [("x-huge", String(repeating: "a", count: 100_000))])
+            #expect(huge.status == 400 || huge.status == 431)
+            let fine = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
+            #expect(fine.status == 200)
+            let noClass = try await TestClient.send(port: mesh.port("east"), .GET, "/", headers: [("meridian-data-class", "secret")])
+            #expect(noClass.status == 400)
+            #expect((noClass.json?["error"] as? [String: Any])?["field"] as? String == "meridian-data-class")
         }
     }
 
@@ -136,7 +163,7 @@ struct GatewayEndToEndTests {
         }
     }
 
-    @Test("a 50 MB upload streams through with bounded memory: the model server reads before the client finishes")
+    @Test("a 50 MB upload streams through: the model server reads while the client is still sending")
     func largeUploadStreams() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
         defer { Task { await upstream.stop() } }
@@ -147,7 +174,12 @@ struct GatewayEndToEndTests {
             let (response, finishedSending) = try await connection.executeThenClose { inbound, outbound in
                 try await outbound.write(.head(TestClient.head(.PUT, "/upload", host: "chat.meridian", headers: [("content-length", String(total))])))
                 let payload = ByteBuffer(repeating: 0x61, count: chunk)
-                for _ in 0..<(total / chunk) { try await outbound.write(.body(.byteBuffer(payload))) }
+                // 1 MiB first; the rest only once the model server has started receiving. A gateway that stored the
+                // body before forwarding it would never let the first byte through, and this would time out.
+                for _ in 0..<16 { try await outbound.write(.body(.byteBuffer(payload))) }
+                let started = try await eventually(timeout: .seconds(20)) { upstream.firstUploadByte.value != nil }
+                #expect(started, "the model server received nothing of the first MiB")
+                for _ in 16..<(total / chunk) { try await outbound.write(.body(.byteBuffer(payload))) }
                 try await outbound.write(.end(nil))
                 let sent = ContinuousClock.now
                 return (try await TestClient.collect(inbound), sent)

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MeridianModel
 import MeridianRouting
 
@@ -12,8 +17,18 @@ func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-func pad(_ text: String, _ width: Int) -> String {
-    text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+/// CPU seconds this thread has used: steadier than wall time on a shared machine.
+func cpuSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+/// Wall and CPU seconds of `body`.
+func measure(_ body: () -> Void) -> (wall: Double, cpu: Double) {
+    let cpu = cpuSeconds()
+    let wall = clock.measure(body)
+    return (seconds(wall), cpuSeconds() - cpu)
 }
 
 func fixed(_ value: Double, _ decimals: Int) -> String {
@@ -33,8 +48,8 @@ func fixed(_ value: Double, _ decimals: Int) -> String {
 struct Row {
     var clusters: Int
     var entries: Int
-    var compile: Double
-    var update: Double
+    var compile: (wall: Double, cpu: Double)
+    var update: (wall: Double, cpu: Double)
     var changed: Int
 }
 
@@ -46,7 +61,7 @@ for count in clusterCounts {
     var incremental = IncrementalRouter()
     // Full compile: the first update of an incremental router is a full Router.compile.
     var tables: [String: RoutingTable] = [:]
-    let compile = clock.measure { tables = incremental.update(snapshot).tables }
+    let compile = measure { tables = incremental.update(snapshot).tables }
     let entries = tables.values.reduce(0) { $0 + $1.entries.count }
     tables = [:]
 
@@ -57,17 +72,17 @@ for count in clusterCounts {
     changed.clusters[index].pricePerGPUHour = 1.23
     for service in changed.clusters[index].services.keys { changed.clusters[index].services[service]?.queueDepth += 7 }
     var changedSources = 0
-    let update = clock.measure { changedSources = incremental.update(changed).changedSources.count }
-    rows.append(Row(clusters: count, entries: entries, compile: seconds(compile), update: seconds(update), changed: changedSources))
-    print("  \(count) clusters: full compile \(fixed(seconds(compile), 3)) s, one-cluster update \(fixed(seconds(update) * 1000, 1)) ms (\(changedSources) tables changed)")
+    let update = measure { changedSources = incremental.update(changed).changedSources.count }
+    rows.append(Row(clusters: count, entries: entries, compile: compile, update: update, changed: changedSources))
+    print("  \(count) clusters: full compile \(fixed(compile.wall, 3)) s (CPU \(fixed(compile.cpu, 3)) s), one-cluster update \(fixed(update.wall, 3)) s (CPU \(fixed(update.cpu, 3)) s), \(changedSources) tables changed")
 }
 
 let base = rows.first!
 print("")
-print("| clusters | entries | full compile (s) | growth | one-cluster update (s) | growth | tables changed |")
-print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| clusters | entries | full compile, CPU s | growth | one-cluster update, CPU s | growth | update / compile | tables changed |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for row in rows {
-    print("| \(row.clusters) | \(row.entries) | \(fixed(row.compile, 3)) | \(fixed(row.compile / base.compile, 1))x | \(fixed(row.update, 3)) | \(fixed(row.update / base.update, 1))x | \(row.changed) |")
+    print("| \(row.clusters) | \(row.entries) | \(fixed(row.compile.cpu, 3)) | \(fixed(row.compile.cpu / base.compile.cpu, 1))x | \(fixed(row.update.cpu, 3)) | \(fixed(row.update.cpu / base.update.cpu, 1))x | \(fixed(100 * row.update.cpu / row.compile.cpu, 0))% | \(row.changed) |")
 }
 print("")
 print("growth = time at N / time at \(base.clusters) clusters (clusters grow \(rows.map { "\($0.clusters / base.clusters)x" }.joined(separator: ", ")))")

@@ -30,6 +30,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// The rest of a request that was already answered is read and dropped.
     private var discarding = false
     private var readHeld = false
+    private var closeWhenIdle = false
     private var context: ChannelHandlerContext?
 
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool) {
@@ -39,6 +40,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// The gateway is draining: this HTTP/1.1 connection closes after the response in flight.
+    var closeAfterResponse: Bool { closeWhenIdle }
 
     // MARK: Used by the exchange
 
@@ -102,6 +105,16 @@ final class DownstreamHandler: ChannelDuplexHandler {
         resumeReading()
     }
 
+    /// Graceful shutdown of an HTTP/1.1 connection: closed now when idle, else after the response in flight.
+    func drain() {
+        guard !isHTTP2Stream, let context else { return }
+        if exchange == nil {
+            context.close(promise: nil)
+        } else {
+            closeWhenIdle = true
+        }
+    }
+
     /// Cuts the client off mid-response (the upstream failed after the head went out).
     func abort() {
         context?.close(promise: nil)
@@ -111,6 +124,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if !isHTTP2Stream { worker.trackInbound(http1: self, channel: context.channel) }
         if listener == .tunnel, let parent = context.channel.parent {
             caller = try? parent.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity
         }

@@ -3,6 +3,7 @@ import MeridianPKI
 import MeridianModel
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import Prometheus
 
@@ -28,6 +29,11 @@ final class ForwardingWorker: @unchecked Sendable {
     private var durations: [DurationMetricKey: DurationHistogram] = [:]
     private var retryCounters: [String: Counter] = [:]
     private var closed = false
+    /// Accepted HTTP/2 connections (tunnel and h2c), for GOAWAY on drain.
+    private var inboundHTTP2: [ObjectIdentifier: any Channel] = [:]
+    /// Accepted HTTP/1.1 connections' handlers, to close idle ones on drain.
+    private var inboundHTTP1: [ObjectIdentifier: DownstreamHandler] = [:]
+    private(set) var draining = false
 
     private struct RequestMetricKey: Hashable {
         var source: String
@@ -100,6 +106,38 @@ final class ForwardingWorker: @unchecked Sendable {
         peers.removeAll()
         h2cEndpoints.removeAll()
         idleHTTP1.removeAll()
+    }
+
+    // MARK: Inbound connections
+
+    /// Remembers an accepted HTTP/2 connection until it closes.
+    func trackInbound(http2 channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        if draining {
+            Self.sendGoAway(on: channel)
+        }
+        inboundHTTP2[key] = channel
+        channel.closeFuture.assumeIsolated().whenComplete { _ in self.inboundHTTP2[key] = nil }
+    }
+
+    func trackInbound(http1 handler: DownstreamHandler, channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        inboundHTTP1[key] = handler
+        channel.closeFuture.assumeIsolated().whenComplete { _ in self.inboundHTTP1[key] = nil }
+    }
+
+    /// Graceful shutdown: HTTP/2 clients and peers get a GOAWAY (no new streams; those in flight finish), idle
+    /// HTTP/1.1 connections close, busy ones close after their response.
+    func startDraining() {
+        eventLoop.assertInEventLoop()
+        draining = true
+        for channel in inboundHTTP2.values { Self.sendGoAway(on: channel) }
+        for handler in inboundHTTP1.values { handler.drain() }
+    }
+
+    private static func sendGoAway(on channel: any Channel) {
+        channel.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil)),
+                              promise: nil)
     }
 
     // MARK: Admission

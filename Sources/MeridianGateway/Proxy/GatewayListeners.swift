@@ -47,6 +47,7 @@ enum GatewayListeners {
                                 }
                             }
                             try sync.addHandler(HTTP2IdleConnectionHandler())
+                            worker.trackInbound(http2: channel)
                         }
                     })
                 }
@@ -89,6 +90,7 @@ enum GatewayListeners {
                         }
                     }
                     try sync.addHandler(TunnelErrorHandler())
+                    worker.trackInbound(http2: channel)
                 }
             }
             .bind(host: host, port: port)

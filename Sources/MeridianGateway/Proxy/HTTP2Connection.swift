@@ -194,6 +194,14 @@ final class HTTP2Connection: @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// The peer is shutting down (GOAWAY): no new stream goes on this connection; streams on it finish, and a new
+    /// connection is tried at once (it fails while the peer is gone, which takes it out of rotation).
+    func goAwayReceived(on channel: any Channel) {
+        guard case .ready(let current, _) = state, current === channel else { return }
+        logger.info("peer is draining (GOAWAY); reconnecting", metadata: ["meridian.peer": "\(name)"])
+        lost(channel: channel, error: UpstreamConnectError(kind: .closed, message: "\(name) sent GOAWAY"), closing: false)
+    }
+
     func pingAcknowledged(_ data: HTTP2PingData) {
         guard let waiter = pings.removeValue(forKey: data.integer) else { return }
         waiter.promise.succeed(NIODeadline.now() - waiter.sent)
@@ -270,8 +278,8 @@ final class HTTP2Connection: @unchecked Sendable {
         for stream in waiting { create(stream.handler, on: multiplexer, completion: stream.completion) }
     }
 
-    /// The connection failed or closed.
-    func lost(channel: (any Channel)?, error: (any Error)?) {
+    /// The connection failed or closed (or, `closing: false`, is draining).
+    func lost(channel: (any Channel)?, error: (any Error)?, closing: Bool = true) {
         switch state {
         case .ready(let current, _):
             guard channel == nil || channel === current else { return }
@@ -368,8 +376,13 @@ final class HTTP2ConnectionObserver: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
-        if case .ping(let data, ack: true) = frame.payload {
+        switch frame.payload {
+        case .ping(let data, ack: true):
             connection.pingAcknowledged(data)
+        case .goAway:
+            connection.goAwayReceived(on: context.channel)
+        default:
+            break
         }
     }
 

@@ -26,6 +26,8 @@ final class ProxyExchange {
     private var retained: [HTTPClientRequestPart]? = []
     private var retainedBytes = 0
     private var everAttached = false
+    /// Cleared when the upstream said it closes its connection after this response.
+    private var upstreamKeepsAlive = true
     private var timer: Scheduled<Void>?
     private(set) var record: AccessRecord
     private let started: NIODeadline
@@ -197,10 +199,11 @@ final class ProxyExchange {
                 attempt()
             case .forward:
                 record.status = Int(head.status.code)
+                if !head.isKeepAlive { upstreamKeepsAlive = false }
                 head.headers.removeHopByHop()
                 if let downstream, !downstream.isHTTP2Stream {
                     head.version = downstreamVersion
-                    if !keepAlive { head.headers.replaceOrAdd(name: "connection", value: "close") }
+                    if !keepAlive || downstream.closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "close") }
                 }
                 downstream?.write(.head(head))
             case .ignore:
@@ -213,11 +216,11 @@ final class ProxyExchange {
         case .end(let trailers):
             guard machine.phase == .streamingResponse else { return }
             let reusable = machine.responseEnd()
-            downstream?.writeEnd(trailers, close: !keepAlive || !machine.requestEnded)
+            downstream?.writeEnd(trailers, close: !keepAlive || !machine.requestEnded || downstream?.closeAfterResponse == true)
             if let target {
                 if record.status >= 500 { worker.context.health.recordFailure(target.healthKey) } else { worker.context.health.recordSuccess(target.healthKey) }
             }
-            releaseUpstream(reusable: reusable)
+            releaseUpstream(reusable: reusable && upstreamKeepsAlive)
             complete(status: record.status, error: nil)
         }
     }
@@ -300,7 +303,7 @@ final class ProxyExchange {
 
     private func respond(_ error: APIError, decision: String) {
         downstream?.respond(error, decision: "\(decision); table=\(record.tableVersion.map(String.init) ?? "none")",
-                            version: downstreamVersion, close: !keepAlive || !machine.requestEnded)
+                            version: downstreamVersion, close: !keepAlive || !machine.requestEnded || downstream?.closeAfterResponse == true)
         complete(status: error.status, error: error.message)
     }
 

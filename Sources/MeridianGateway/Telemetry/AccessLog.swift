@@ -40,7 +40,7 @@ public struct AccessRecord: Sendable {
 
     /// The JSON object, one line.
     public var json: String {
-        var line = "{\"ts\":" + String(format: "%.3f", Date().timeIntervalSince1970)
+        var line = "{\"ts\":" + Self.fixed3(Date().timeIntervalSince1970)
         func add(_ key: String, _ value: String?) {
             guard let value else { return }
             line += ",\"" + key + "\":" + JSONText.quote(value)
@@ -63,12 +63,21 @@ public struct AccessRecord: Sendable {
         add("table_version", number: tableVersion.map(String.init))
         add("status", number: String(status))
         add("attempts", number: String(attempts))
-        add("duration_ms", number: String(format: "%.3f", durationSeconds * 1000))
+        add("duration_ms", number: Self.fixed3(durationSeconds * 1000))
         add("bytes_in", number: String(requestBytes))
         add("bytes_out", number: String(responseBytes))
         add("traceparent", traceparent)
         add("error", error)
         return line + "}"
+    }
+
+    /// `value` with three decimals, without Foundation's formatter (this runs once per request).
+    static func fixed3(_ value: Double) -> String {
+        guard value.isFinite else { return "0" }
+        let thousandths = Int64((abs(value) * 1000).rounded())
+        let fraction = thousandths % 1000
+        let digits = String(fraction)
+        return (value < 0 ? "-" : "") + String(thousandths / 1000) + "." + String(repeating: "0", count: 3 - digits.count) + digits
     }
 }
 

@@ -48,7 +48,7 @@ extension HubAPI {
             }
             return Response(status: .ok, headers: [
                 .contentType: "application/json",
-                HTTPField.Name("X-Meridian-Index")!: String(published.table.version),
+                HTTPField.Name("X-Meridian-Index")!: String(published.version),
                 HTTPField.Name("X-Meridian-Published-At")!: String(published.publishedAt.timeIntervalSince1970),
             ], body: .init(byteBuffer: ByteBuffer(bytes: published.body)))
         }
@@ -56,7 +56,7 @@ extension HubAPI {
             let cluster = try context.requireGateway()
             let body = try await StrictJSONBody(TableAck.fields).decode(TableAck.self, from: request, maxBytes: maxBodyBytes)
             var convergence: Double? = nil
-            if let published = await control.cache.table(for: cluster), published.table.version == body.version {
+            if let published = await control.cache.table(for: cluster), published.version == body.version {
                 convergence = max(0, Date().timeIntervalSince(published.publishedAt) * 1000)
                 control.metrics.makeDurationHistogram(name: "meridian_hub_proxy_convergence_seconds", buckets: HubControlPlane.latencyBuckets)
                     .recordNanoseconds(Int64((convergence ?? 0) * 1_000_000))

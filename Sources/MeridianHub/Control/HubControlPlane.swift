@@ -99,18 +99,30 @@ public final class HubControlPlane: Sendable {
                 attempt = 0
                 do {
                     try await reloadAllTables()
+                    // Table notifications arrive in bursts (one per cluster on every recompute): collect the names
+                    // and load each burst with one query.
+                    let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+                    let pending = PendingNames()
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
                             for try await notification in try await connection.listen(MeridianStore.tableChannel) {
-                                try await self.reloadTable(notification.payload)
+                                pending.insert(notification.payload)
+                                changed.yield()
                             }
                         }
                         group.addTask {
                             for try await notification in try await connection.listen(MeridianStore.changeChannel) {
                                 if notification.payload.hasPrefix("cluster:") {
-                                    try await self.reloadTable(String(notification.payload.dropFirst("cluster:".count)))
+                                    pending.insert(String(notification.payload.dropFirst("cluster:".count)))
+                                    changed.yield()
                                 }
                                 self.trigger.yield()
+                            }
+                        }
+                        group.addTask {
+                            for await _ in changes {
+                                let names = pending.take()
+                                if !names.isEmpty { try await self.reloadTables(names) }
                             }
                         }
                         try await group.next()
@@ -131,16 +143,19 @@ public final class HubControlPlane: Sendable {
     }
 
     private func reloadAllTables() async throws {
-        for (table, publishedAt) in try await store.publishedTables() {
-            await cache.update(PublishedTable(table: table, publishedAt: publishedAt, body: try table.canonicalJSON()))
+        for row in try await store.publishedTableBodies(clusters: nil) {
+            await cache.update(PublishedTable(cluster: row.cluster, version: row.version, hash: row.hash, publishedAt: row.publishedAt, body: row.body))
         }
     }
 
-    private func reloadTable(_ cluster: String) async throws {
-        if let (table, publishedAt) = try await store.publishedTables(cluster: cluster).first {
-            await cache.update(PublishedTable(table: table, publishedAt: publishedAt, body: try table.canonicalJSON()))
-            metrics.makeGauge(name: "meridian_hub_table_version", labels: [("cluster", cluster)]).set(Double(table.version))
-        } else if try await store.cluster(named: cluster) == nil {
+    private func reloadTables(_ clusters: Set<String>) async throws {
+        let loaded = try await store.publishedTableBodies(clusters: Array(clusters))
+        for row in loaded {
+            await cache.update(PublishedTable(cluster: row.cluster, version: row.version, hash: row.hash, publishedAt: row.publishedAt, body: row.body))
+            metrics.makeGauge(name: "meridian_hub_table_version", labels: [("cluster", row.cluster)]).set(Double(row.version))
+        }
+        let missing = clusters.subtracting(loaded.map(\.cluster))
+        for cluster in missing where try await store.cluster(named: cluster) == nil {
             await cache.remove(cluster)
         }
     }
@@ -233,4 +248,11 @@ public final class HubControlPlane: Sendable {
 extension Duration {
     var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
     var milliseconds: Double { Double(nanoseconds) / 1_000_000 }
+}
+
+/// Cluster names whose tables changed, collected between two loads.
+final class PendingNames: Sendable {
+    private let names = Mutex(Set<String>())
+    func insert(_ name: String) { names.withLock { _ = $0.insert(name) } }
+    func take() -> Set<String> { names.withLock { names in defer { names.removeAll() }; return names } }
 }

