@@ -252,9 +252,17 @@ public final class Gateway: Service {
         }
         for channel in channels { try? await channel.close() }
         await runtime.workers.forEach { $0.startDraining() }
-        let deadline = ContinuousClock.now + configuration.drainTimeout
-        while runtime.context.inFlight.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(50))
+        // Sleeps here ignore cancellation: a cancelled service still drains (boundedly) instead of spinning.
+        let loop = runtime.group.next()
+        func pause(_ duration: Duration) async {
+            try? await loop.scheduleTask(in: duration.timeAmount) {}.futureResult.get()
+        }
+        let start = ContinuousClock.now
+        let deadline = start + configuration.drainTimeout
+        let grace = start + min(configuration.drainGrace, configuration.drainTimeout)
+        while ContinuousClock.now < deadline
+            && (ContinuousClock.now < grace || runtime.context.inFlight.load(ordering: .relaxed) > 0) {
+            await pause(.milliseconds(50))
         }
         let left = runtime.context.inFlight.load(ordering: .relaxed)
         if left > 0 { logger.warning("closing with requests in flight", metadata: ["meridian.in_flight": "\(left)"]) }

@@ -69,6 +69,9 @@ public struct GatewayConfiguration: Sendable {
     public var watchWait: Duration = .seconds(30)
     /// On graceful shutdown, how long requests in flight may take to finish. Default 10 s.
     public var drainTimeout: Duration = .seconds(10)
+    /// On graceful shutdown, how long connections stay open after the GOAWAY even when idle, so that peers and
+    /// clients see it before a stream they started meanwhile is cut. Default 1 s.
+    public var drainGrace: Duration = .seconds(1)
 
     public init(cluster: String, dataDirectory: String) {
         self.cluster = cluster

@@ -87,4 +87,37 @@ struct GatewayResilienceTests {
             #expect(ejected)
         }
     }
+
+    @Test("a gateway shutting down gracefully sends GOAWAY: non-idempotent requests move to the next level without failing")
+    func gracefulDrain() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        let backup = try await TestUpstream.start(name: "south-model")
+        defer { Task { await upstream.stop(); await backup.stop() } }
+        try await Mesh.run(
+            endpoints: ["east": [:], "west": ["chat": ["127.0.0.1:\(upstream.port)"]], "south": ["chat": ["127.0.0.1:\(backup.port)"]]],
+            tables: { tunnel in
+                let all = ["east": tunnel["east"]!, "west": tunnel["west"]!, "south": tunnel["south"]!]
+                return [
+                    "east": TestTables.table(source: "east", address: all["east"]!, peers: all.filter { $0.key != "east" },
+                                             levels: [[("west", 1)], [("south", 1)]]),
+                    "west": TestTables.table(source: "west", address: all["west"]!, peers: all.filter { $0.key != "west" }, levels: [[("west", 1)]]),
+                    "south": TestTables.table(source: "south", address: all["south"]!, peers: all.filter { $0.key != "south" }, levels: [[("south", 1)]]),
+                ]
+            },
+            configure: { $0.drainTimeout = .seconds(2) }
+        ) { mesh in
+            var statuses: [Int] = []
+            var servedBy: [String] = []
+            for index in 0..<40 {
+                if index == 10 { mesh.stop("west") }
+                let response = try await TestClient.send(port: mesh.port("east"), .POST, "/v1/completions", body: "{}")
+                statuses.append(response.status)
+                servedBy.append(response.json?["upstream"] as? String ?? "-")
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+            #expect(servedBy.prefix(10).allSatisfy { $0 == "west-model" })
+            #expect(servedBy.suffix(10).allSatisfy { $0 == "south-model" })
+        }
+    }
 }

@@ -122,6 +122,10 @@ struct ControlPlaneTests {
         let started = ContinuousClock.now
         _ = try await hubA.client().applyPolicy(kind: "residency", yaml: policy, dryRun: false)
         table = try #require(try await next)
+        // Other changes (the cluster coming up) may publish first; keep watching until the policy arrives.
+        while table.policy.classes["eu-personal"] == nil, ContinuousClock.now - started < .seconds(5) {
+            if let newer = try await fraOnB.watchTable(index: table.version, wait: .seconds(5)) { table = newer }
+        }
         #expect(ContinuousClock.now - started < .seconds(2))
         #expect(table.policy.classes.keys.sorted() == ["eu-personal", "public"])
         #expect(table.entry(service: "llama", dataClass: "eu-personal") != nil)
