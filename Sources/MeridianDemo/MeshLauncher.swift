@@ -55,8 +55,12 @@ public final class MeshLauncher: Sendable {
 
     func log(_ name: String) -> String { configuration.workDirectory + "/logs/\(name).log" }
 
+    /// Crashes print their message; the backtracer is off, since it can hold a dead process's sockets for minutes.
+    static let childEnvironment = ["SWIFT_BACKTRACE": "enable=no"]
+
     private func start(_ name: String, _ arguments: [String]) throws -> SpawnedProcess {
-        let process = try SpawnedProcess.start(name: name, executable: configuration.executable, arguments: arguments, logPath: log(name))
+        let process = try SpawnedProcess.start(name: name, executable: configuration.executable, arguments: arguments, logPath: log(name),
+                                               environment: Self.childEnvironment)
         processes.withLock { $0[name] = process }
         return process
     }
@@ -77,7 +81,7 @@ public final class MeshLauncher: Sendable {
             arguments: ["hub", "--data-dir", hubDirectory, "--listen", "127.0.0.1:\(configuration.hubPort)",
                         "--regions", configuration.repositoryRoot + "/regions/regions.yaml", "--estimated-rtt-only",
                         "--heartbeat-timeout", String(configuration.heartbeatTimeout), "--log-level", "notice"],
-            logPath: log("hub"), environment: ["MERIDIAN_ADMIN_TOKEN": configuration.adminToken])
+            logPath: log("hub"), environment: Self.childEnvironment.merging(["MERIDIAN_ADMIN_TOKEN": configuration.adminToken]) { $1 })
         processes.withLock { $0["hub"] = process }
         let url = "https://127.0.0.1:\(configuration.hubPort)"
         let caFile = hubDirectory + "/ca/trust-bundle.pem"

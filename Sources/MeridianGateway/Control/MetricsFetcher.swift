@@ -20,16 +20,23 @@ enum MetricsFetcher {
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: String.self)
         let requestPath = path
-        let channel = try await ClientBootstrap(group: eventLoop)
-            .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(BodyCollector(promise: promise, limit: limit))
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(timeout)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                        try channel.pipeline.syncOperations.addHandler(BodyCollector(promise: promise, limit: limit))
+                    }
                 }
-            }
-            .connect(host: host, port: port)
-            .get()
+                .connect(host: host, port: port)
+                .get()
+        } catch {
+            // The promise must be completed on every path: a leaked promise is a crash in debug builds.
+            promise.fail(error)
+            throw error
+        }
         let timer = eventLoop.scheduleTask(in: timeout) {
             promise.fail(FetchError(description: "\(url) did not answer within \(timeout)"))
         }
