@@ -156,6 +156,7 @@ let package = Package(
             "MeridianHub", "MeridianStore", "MeridianModel", "MeridianClient", "MeridianPKI", "MeridianRouting",
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Yams", package: "Yams"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianGatewayTests", dependencies: [

@@ -20,6 +20,7 @@ H2_STREAMS="${H2_STREAMS:-10}"
 FIXED_RPS="${FIXED_RPS:-500}"
 PROXIES="${PROXIES:-meridian haproxy envoy}"
 WORK="$(mktemp -d /tmp/meridian-bench.XXXXXX)"
+chmod 755 "$WORK"   # nginx's workers run unprivileged
 RESULTS="$WORK/results.jsonl"
 PIDS=()
 
@@ -101,6 +102,7 @@ http {
     scgi_temp_path $WORK/nginx;
     server {
         listen 127.0.0.1:18080 reuseport;
+        listen 127.0.0.1:18081 http2;
         root $WORK/www;
         location / { index index.html; }
     }
@@ -112,22 +114,25 @@ PIDS+=($!)
 # --- helpers ---------------------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 TICKS="$(getconf CLK_TCK)"
 
 wait_port() {
     for _ in $(seq 1 200); do
-        if curl -s -o /dev/null -H 'Host: bench.meridian' -H 'meridian-service: bench' "http://127.0.0.1:$1/"; then return 0; fi
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.meridian' -H 'meridian-service: bench' "http://127.0.0.1:$1/")" = 200 ]; then return 0; fi
         sleep 0.05
     done
     log "nothing answers on port $1"; return 1
 }
 
-# Samples the two proxies' RSS every 200 ms into $WORK/rss-max until stopped.
+# Samples the two proxies' RSS (and its anonymous, private part) every 200 ms into $WORK/rss-max until stopped.
 sample_rss() {
-    local east=$1 west=$2 max=0
+    local east=$1 west=$2 max=0 anon=0
     while true; do
-        local sum=$(( $(rss_kb "$east") + $(rss_kb "$west") ))
-        [ "$sum" -gt "$max" ] && max=$sum && echo "$max" > "$WORK/rss-max"
+        local sum=$(( $(rss_kb "$east") + $(rss_kb "$west") )) private=$(( $(anon_kb "$east") + $(anon_kb "$west") ))
+        [ "$sum" -gt "$max" ] && max=$sum
+        [ "$private" -gt "$anon" ] && anon=$private
+        echo "$max $anon" > "$WORK/rss-max"
         sleep 0.2
     done
 }
@@ -136,9 +141,10 @@ sample_rss() {
 run_load() {
     local proxy=$1 label=$2 east=$3 west=$4 port=$5 kind=$6
     shift 6
-    local out="$WORK/$proxy-${label// /_}.txt" logf="$WORK/$proxy-${label// /_}.log"
+    local slug="${label//[^a-zA-Z0-9]/_}"
+    local out="$WORK/$proxy-$slug.txt" logf="$WORK/$proxy-$slug.log"
     local before=$(( $(cpu_ticks "$east") + $(cpu_ticks "$west") ))
-    echo 0 > "$WORK/rss-max"
+    echo "0 0" > "$WORK/rss-max"
     sample_rss "$east" "$west" &
     local sampler=$!
     case "$kind" in
@@ -153,9 +159,10 @@ run_load() {
 import json, sys
 r = json.loads(sys.argv[1])
 cpu = (int(sys.argv[5]) - int(sys.argv[4])) / int(sys.argv[6])
+rss, anon = (int(x) for x in sys.argv[7].split())
 r.update(proxy=sys.argv[2], client=sys.argv[3], cpu_s=cpu,
          req_per_cpu_s=(r["requests"] / cpu if cpu > 0 else None),
-         rss_load_mb=f"{int(sys.argv[7]) / 1024:.1f}", rss_idle_mb=sys.argv[8])
+         rss_load_mb=f"{rss / 1024:.1f}", anon_load_mb=f"{anon / 1024:.1f}", rss_idle_mb=sys.argv[8])
 print(json.dumps(r))
 PY
     tail -1 "$RESULTS" >&2
@@ -165,21 +172,22 @@ run_suite() {
     local proxy=$1 east=$2 west=$3 port=$4
     wait_port "$port"
     sleep 1
-    RSS_IDLE="$(awk -v a="$(rss_kb "$east")" -v b="$(rss_kb "$west")" 'BEGIN { printf "%.1f", (a + b) / 1024 }')"
-    log "== $proxy: RSS idle (east + west) $RSS_IDLE MB"
+    RSS_IDLE="$(awk -v a="$(rss_kb "$east")" -v b="$(rss_kb "$west")" -v c="$(anon_kb "$east")" -v d="$(anon_kb "$west")" \
+        'BEGIN { printf "%.1f/%.1f", (a + b) / 1024, (c + d) / 1024 }')"
+    log "== $proxy: RSS idle (east + west, total/anonymous) $RSS_IDLE MB"
     # Warm-up.
     wrk -t1 -c4 -d1s -H 'Host: bench.meridian' "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
     run_load "$proxy" "wrk http/1.1" "$east" "$west" "$port" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H 'Host: bench.meridian'
     run_load "$proxy" "h2load h2c" "$east" "$west" "$port" h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -D"$DURATION" -H 'meridian-service: bench'
     run_load "$proxy" "wrk new conn/request" "$east" "$west" "$port" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H 'Host: bench.meridian' -H 'Connection: close'
-    run_load "$proxy" "h2load h1 ${FIXED_RPS} rps" "$east" "$west" "$port" h2load --h1 -c10 --rps=$(( FIXED_RPS / 10 )) -D"$DURATION" -H 'meridian-service: bench'
+    run_load "$proxy" "h2load h2c ${FIXED_RPS} rps" "$east" "$west" "$port" h2load -c10 -m1 --rps=$(( FIXED_RPS / 10 )) -D"$DURATION" -H 'meridian-service: bench'
 }
 
 # --- baseline: nginx alone (latency reference for the fixed-rate run) ----------------------------------
-NGINX_PID="$(cat "$WORK/nginx/nginx.pid" 2>/dev/null || echo "${PIDS[0]}")"
 wait_port 18080
+NGINX_PID="$(pgrep -P "${PIDS[0]}" | head -1)"   # the worker
 RSS_IDLE="-"
-run_load "nginx" "h2load h1 ${FIXED_RPS} rps" "$NGINX_PID" "$NGINX_PID" 18080 h2load --h1 -c10 --rps=$(( FIXED_RPS / 10 )) -D"$DURATION"
+run_load "nginx" "h2load h2c ${FIXED_RPS} rps" "$NGINX_PID" "$NGINX_PID" 18081 h2load -c10 -m1 --rps=$(( FIXED_RPS / 10 )) -D"$DURATION"
 
 # --- Meridian --------------------------------------------------------------------------------------
 if [[ " $PROXIES " == *" meridian "* ]]; then
@@ -243,7 +251,7 @@ if [[ " $PROXIES " == *" envoy "* ]]; then
     tls_common() {
         cat <<YAML
         common_tls_context:
-          tls_params: { tls_minimum_protocol_version: TLSv1_3 }
+          tls_params: { tls_minimum_protocol_version: TLSv1_3, tls_maximum_protocol_version: TLSv1_3 }
           alpn_protocols: [h2]
           tls_certificates: [{ certificate_chain: { filename: $CERTS/$1.pem }, private_key: { filename: $CERTS/$1-key.pem } }]
           validation_context:

@@ -42,7 +42,7 @@ public struct Hub: Service {
         let dataDirectory = URL(fileURLWithPath: configuration.dataDirectory).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         var embedded: EmbeddedPostgres? = nil
-        let endpoint: DatabaseEndpoint
+        var endpoint: DatabaseEndpoint
         if let url = configuration.databaseURL {
             endpoint = try DatabaseEndpoint(url: url)
         } else {
@@ -58,11 +58,13 @@ public struct Hub: Service {
                 do { try embedded.stop() } catch { logger.error("could not stop the embedded PostgreSQL", metadata: ["meridian.error": "\(error)"]) }
             }
         }
+        endpoint.maximumConnections = configuration.databasePoolSize
         let client = PostgresClient(configuration: endpoint.clientConfiguration, backgroundLogger: logger)
+        let pooled = endpoint
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            try await serve(client: client, endpoint: endpoint, dataDirectory: dataDirectory, group: &group)
+            try await serve(client: client, endpoint: pooled, dataDirectory: dataDirectory, group: &group)
         }
     }
 

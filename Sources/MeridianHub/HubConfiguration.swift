@@ -40,6 +40,8 @@ public struct HubConfiguration: Sendable {
     /// Stop the embedded PostgreSQL when this process exits, even if killed (tests). Default false: a hub that
     /// is killed leaves its PostgreSQL running, and the next start reuses it.
     public var embeddedDatabaseFollowsProcess: Bool = false
+    /// Pooled PostgreSQL connections of this hub (plus two dedicated ones: notifications and leadership). Default 20.
+    public var databasePoolSize: Int = 20
 
     public init(dataDirectory: String = ".meridian/hub", databaseURL: String? = nil, host: String = "127.0.0.1", port: Int = 8443,
                 serverNames: [String] = [], trustDomain: String = "meridian.local", regionCatalogPath: String? = nil,

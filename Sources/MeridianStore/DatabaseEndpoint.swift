@@ -45,6 +45,9 @@ public struct DatabaseEndpoint: Sendable, Hashable {
                          database: postgres.configuration.database)
     }
 
+    /// Largest number of pooled connections. Default 20.
+    public var maximumConnections: Int = 20
+
     /// Pool configuration.
     public var clientConfiguration: PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
@@ -54,7 +57,7 @@ public struct DatabaseEndpoint: Sendable, Hashable {
         case .unixSocket(let path):
             configuration = .init(unixSocketPath: path, username: username, password: password, database: database)
         }
-        configuration.options.maximumConnections = 40
+        configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = .seconds(5)
         return configuration
     }

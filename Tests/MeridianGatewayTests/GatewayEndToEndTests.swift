@@ -62,6 +62,31 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("hundreds of requests share the warm connection: finished streams are not reset (no GOAWAY from the peer's reset limit)")
+    func manyRequestsOneConnection() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let connection = try await TestClient.connect(port: mesh.port("east"))
+            let statuses = try await connection.executeThenClose { inbound, outbound in
+                var statuses: [Int] = []
+                var iterator = inbound.makeAsyncIterator()
+                for _ in 0..<300 {
+                    try await outbound.write(.head(TestClient.head(.GET, "/v1/models", host: "chat.meridian", headers: [])))
+                    try await outbound.write(.end(nil))
+                    while let part = try await iterator.next() {
+                        if case .head(let head) = part { statuses.append(Int(head.status.code)) }
+                        if case .end = part { break }
+                    }
+                }
+                return statuses
+            }
+            #expect(statuses.count == 300)
+            #expect(statuses.allSatisfy { $0 == 200 })
+            #expect(mesh.gateways["east"]!.isConnected(toPeer: "west"))
+        }
+    }
+
     @Test("a malformed request or an oversized header gets its error, and the gateway keeps serving")
     func badRequestsDoNotHurtOthers() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")

@@ -59,6 +59,7 @@ final class HTTP2Connection: @unchecked Sendable {
     private var connectingChannel: (any Channel)?
     private var connectingMultiplexer: NIOHTTP2Handler.StreamMultiplexer?
     private var failures = 0
+    private var readySince: NIODeadline?
     private var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
     private var pings: [UInt64: (sent: NIODeadline, promise: EventLoopPromise<TimeAmount>)] = [:]
     private(set) var activeStreams = 0
@@ -266,6 +267,7 @@ final class HTTP2Connection: @unchecked Sendable {
     func established(_ channel: any Channel) {
         guard case .connecting = state, channel === connectingChannel, let multiplexer = connectingMultiplexer else { return }
         state = .ready(channel, multiplexer)
+        readySince = .now()
         connectingChannel = nil
         connectingMultiplexer = nil
         if failures > 0 {
@@ -304,11 +306,13 @@ final class HTTP2Connection: @unchecked Sendable {
             }
             failPending(UpstreamConnectError(kind: .unavailable, message: "cannot connect to \(name) at \(HostPort.format(host: host, port: port)): \(error.map { "\($0)" } ?? "closed")"))
         }
-        // A connection that was up reconnects at once; failed attempts back off (50 ms doubling to 5 s, +-20 %).
+        // A connection that was up for a while reconnects at once; failed attempts, and connections that die young
+        // (a peer that keeps refusing us), back off: 50 ms doubling to 5 s, +-20 %.
         let delay: TimeAmount
-        if wasReady {
+        if wasReady, let since = readySince, NIODeadline.now() - since > .seconds(1) {
             delay = .milliseconds(0)
         } else {
+            if wasReady { failures += 1 }
             let base = min(50 * (Int64(1) << Int64(min(failures - 1, 10))), 5000)
             let jitter = 0.8 + Double(random.next() % 400) / 1000
             delay = .milliseconds(Int64(Double(base) * jitter))

@@ -199,7 +199,7 @@ final class ProxyExchange {
                 attempt()
             case .forward:
                 record.status = Int(head.status.code)
-                if !head.isKeepAlive { upstreamKeepsAlive = false }
+                if head.version.major == 1 && !head.isKeepAlive { upstreamKeepsAlive = false }
                 head.headers.removeHopByHop()
                 if let downstream, !downstream.isHTTP2Stream {
                     head.version = downstreamVersion

@@ -58,14 +58,17 @@ final class UpstreamHandler: ChannelDuplexHandler {
         context.read()
     }
 
-    /// Detaches from the exchange: an HTTP/1.1 connection goes back to the idle list when `reusable`, everything
-    /// else is closed (an HTTP/2 stream that is still open is reset).
+    /// Detaches from the exchange. `reusable` means the exchange ended cleanly (request sent whole, response
+    /// ended): an HTTP/1.1 connection then goes back to the idle list and an HTTP/2 stream is left to close by
+    /// itself (both ends sent END_STREAM). Otherwise the connection is closed, or the stream reset.
     func release(reusable: Bool, checkIn: (UpstreamHandler) -> Void) {
         exchange = nil
         guard let context else { return }
         switch kind {
         case .stream:
-            if context.channel.isActive { context.close(promise: nil) }
+            // Closing a finished stream's channel early would send RST_STREAM for every request (and trip the
+            // peer's reset-rate limit).
+            if !reusable && context.channel.isActive { context.close(promise: nil) }
         case .connection:
             if reusable && context.channel.isActive {
                 resumeReading()

@@ -25,8 +25,11 @@ public final class HubControlPlane: Sendable {
     let router = Router()
     let metrics: PrometheusCollectorRegistry
     private let state = Mutex(State())
-    private let triggers: AsyncStream<Void>
-    private let trigger: AsyncStream<Void>.Continuation
+    /// The leader's router: keeps the last snapshot and tables, and recomputes only what a change can affect.
+    private let incremental = Mutex(IncrementalRouter())
+    /// Recompute requests of the current leadership session. A stream ends when its consumer's task is
+    /// cancelled, so every session makes its own.
+    private let trigger = Mutex<AsyncStream<Void>.Continuation?>(nil)
 
     struct State {
         var isLeader = false
@@ -40,8 +43,9 @@ public final class HubControlPlane: Sendable {
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
-        (triggers, trigger) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
+
+    private var isFirstPublish: Bool { state.withLock { $0.lastPublishAt == nil } }
 
     /// Whether this replica currently leads.
     public var isLeader: Bool { state.withLock { $0.isLeader } }
@@ -53,7 +57,7 @@ public final class HubControlPlane: Sendable {
     }
 
     /// Asks the leader (if this replica is it) to recompute now.
-    public func requestRecompute() { trigger.yield() }
+    public func requestRecompute() { _ = trigger.withLock { $0?.yield() } }
 
     /// Runs the listener and the leader election until cancelled.
     public func run() async throws {
@@ -76,8 +80,10 @@ public final class HubControlPlane: Sendable {
     public func recompute() async throws -> [RoutingTable] {
         let started = ContinuousClock.now
         let snapshot = try await self.snapshot()
-        let tables = router.compile(snapshot)
-        let published = try await store.publishTables(Array(tables.values))
+        let (tables, changed) = incremental.withLock { router in router.update(snapshot) }
+        let candidates = isFirstPublish ? Array(tables.values) : changed.compactMap { tables[$0] }
+        let published = try await store.publishTables(candidates)
+        state.withLock { $0.lastPublishAt = Date() }
         let elapsed = ContinuousClock.now - started
         metrics.makeDurationHistogram(name: "meridian_hub_recompute_seconds", buckets: Self.latencyBuckets).recordNanoseconds(elapsed.nanoseconds)
         if !published.isEmpty {
@@ -116,7 +122,7 @@ public final class HubControlPlane: Sendable {
                                     pending.insert(String(notification.payload.dropFirst("cluster:".count)))
                                     changed.yield()
                                 }
-                                self.trigger.yield()
+                                self.requestRecompute()
                             }
                         }
                         group.addTask {
@@ -166,35 +172,14 @@ public final class HubControlPlane: Sendable {
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(configuration: endpoint.connectionConfiguration, id: 2, logger: logger)
-                defer { Task { try? await connection.close() } }
-                while !Task.isCancelled {
-                    let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.leaderLockKey))", logger: logger)
-                    var acquired = false
-                    for try await value in rows.decode(Bool.self) { acquired = value }
-                    if acquired { break }
-                    try await Task.sleep(for: .milliseconds(500))
+                do {
+                    try await lead(on: connection)
+                } catch {
+                    // Closing the session releases the advisory lock at once, so another replica can take over.
+                    try? await connection.close()
+                    throw error
                 }
-                try Task.checkCancellation()
-                state.withLock { $0.isLeader = true }
-                metrics.makeGauge(name: "meridian_hub_leader").set(Double(1))
-                logger.info("this hub leads: it publishes tables and runs the failure detector")
-                defer {
-                    state.withLock { $0.isLeader = false }
-                    metrics.makeGauge(name: "meridian_hub_leader").set(Double(0))
-                }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await self.recomputeLoop() }
-                    group.addTask { try await self.detectorLoop() }
-                    group.addTask {
-                        // The lock lives as long as this session; if the session dies, leadership ends here too.
-                        while true {
-                            try await Task.sleep(for: .seconds(1))
-                            try await connection.query("SELECT 1", logger: self.logger)
-                        }
-                    }
-                    try await group.next()
-                    group.cancelAll()
-                }
+                try? await connection.close()
             } catch {
                 if !Task.isCancelled { logger.warning("leadership ended; will try again", metadata: ["meridian.error": "\(error)"]) }
             }
@@ -202,8 +187,48 @@ public final class HubControlPlane: Sendable {
         }
     }
 
+    /// Waits for the leader lock on `connection`, then leads until the session or the task ends.
+    private func lead(on connection: PostgresConnection) async throws {
+        while !Task.isCancelled {
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.leaderLockKey))", logger: logger)
+            var acquired = false
+            for try await value in rows.decode(Bool.self) { acquired = value }
+            if acquired { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        try Task.checkCancellation()
+        // Another leader may have published meanwhile: start from a full compile, compared by hash.
+        incremental.withLock { $0 = IncrementalRouter() }
+        state.withLock { $0.isLeader = true; $0.lastPublishAt = nil }
+        metrics.makeGauge(name: "meridian_hub_leader").set(Double(1))
+        logger.info("this hub leads: it publishes tables and runs the failure detector")
+        defer {
+            state.withLock { $0.isLeader = false }
+            metrics.makeGauge(name: "meridian_hub_leader").set(Double(0))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.recomputeLoop() }
+            group.addTask { try await self.detectorLoop() }
+            group.addTask {
+                // The lock lives as long as this session; if the session dies, leadership ends here too.
+                while true {
+                    try await Task.sleep(for: .seconds(1))
+                    try await connection.query("SELECT 1", logger: self.logger)
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
     private func recomputeLoop() async throws {
-        trigger.yield()
+        let (triggers, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        trigger.withLock { $0 = continuation }
+        defer {
+            continuation.finish()
+            trigger.withLock { $0 = nil }
+        }
+        continuation.yield()
         for await _ in triggers {
             // Coalesce a burst of changes into one recompute.
             try await Task.sleep(for: .milliseconds(15))
@@ -214,7 +239,7 @@ public final class HubControlPlane: Sendable {
             } catch {
                 logger.error("recompute failed", metadata: ["meridian.error": "\(error)"])
                 try await Task.sleep(for: .milliseconds(200))
-                trigger.yield()
+                continuation.yield()
             }
         }
     }
@@ -240,7 +265,7 @@ public final class HubControlPlane: Sendable {
                 logger.error("failure detector pass failed", metadata: ["meridian.error": "\(error)"])
             }
             // Measured RTTs drift without a notification; refresh every ten passes.
-            if ticks % 10 == 0 { trigger.yield() }
+            if ticks % 10 == 0 { requestRecompute() }
         }
     }
 }

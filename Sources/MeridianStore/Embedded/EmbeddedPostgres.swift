@@ -80,7 +80,7 @@ public struct EmbeddedPostgres: Sendable {
         if isRunning() {
             logger.info("reusing the embedded PostgreSQL already running", metadata: ["meridian.postgres.dir": "\(dir)"])
         } else {
-            let options = "-c listen_addresses='' -c unix_socket_directories='\(dir)' -c fsync=on -c max_connections=200"
+            let options = "-c listen_addresses='' -c unix_socket_directories='\(dir)' -c fsync=on -c max_connections=500"
             try run(binDirectory + "/pg_ctl", ["-D", dir, "-l", dir + "/server.log", "-o", options, "-w", "-t", "60", "start"], asServerUser: asRoot)
         }
         try ensureDatabase()

@@ -32,6 +32,8 @@ struct TestHub: Sendable {
         var configuration = HubConfiguration(dataDirectory: directory, databaseURL: url, host: "127.0.0.1", port: 0,
                                              regionCatalogPath: repositoryRoot + "/regions/regions.yaml", adminToken: adminToken)
         configuration.embeddedDatabaseFollowsProcess = true
+        // Many hubs share the test server at once: keep each pool small.
+        configuration.databasePoolSize = 6
         configure(&configuration)
         var logger = Logger(label: "test.hub")
         logger.logLevel = ProcessInfo.processInfo.environment["MERIDIAN_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
@@ -72,10 +74,11 @@ struct TestHub: Sendable {
 
     /// A store on the hub's database, to look behind the API.
     func withStore<T: Sendable>(_ body: @Sendable (MeridianStore) async throws -> T) async throws -> T {
-        let endpoint = try databaseURL.map { try DatabaseEndpoint(url: $0) }
+        var endpoint = try databaseURL.map { try DatabaseEndpoint(url: $0) }
             ?? DatabaseEndpoint(address: .unixSocket(path: dataDirectory + "/postgres/.s.PGSQL.5432"), username: "meridian", database: "meridian")
         var logger = Logger(label: "test.store")
         logger.logLevel = .error
+        endpoint.maximumConnections = 2
         let client = PostgresClient(configuration: endpoint.clientConfiguration, backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { await client.run(); return nil }
