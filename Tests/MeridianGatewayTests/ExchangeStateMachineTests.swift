@@ -74,4 +74,13 @@ struct ExchangeStateMachineTests {
         _ = whole.responseHead(status: 200, replayable: true, retryAllowed: { true })
         #expect(whole.responseEnd() == true)
     }
+
+    @Test("a refused stream (REFUSED_STREAM) is retried even for a POST")
+    func refusedStream() {
+        var post = ExchangeStateMachine(idempotent: false, maxAttempts: 3)
+        post.startAttempt()
+        post.attached()
+        #expect(post.upstreamRefused(replayable: true, retryAllowed: { true }) == .retry)
+        #expect(post.upstreamFailed(replayable: true, retryAllowed: { true }) == .respond(status: 502))
+    }
 }

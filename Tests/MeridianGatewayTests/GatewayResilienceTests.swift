@@ -104,7 +104,7 @@ struct GatewayResilienceTests {
                     "south": TestTables.table(source: "south", address: all["south"]!, peers: all.filter { $0.key != "south" }, levels: [[("south", 1)]]),
                 ]
             },
-            configure: { $0.drainTimeout = .seconds(2); $0.accessLog = .standardOutput }
+            configure: { $0.drainTimeout = .seconds(2) }
         ) { mesh in
             var statuses: [Int] = []
             var servedBy: [String] = []

@@ -7,7 +7,7 @@ import NIOHTTP1
 import PostgresNIO
 import Testing
 
-@Suite("Registry survives restarts; imports, audit and join tokens")
+@Suite("Registry survives restarts; imports, audit and join tokens", .timeLimit(.minutes(4)))
 struct PersistenceTests {
     @Test("a restart of the hub with its embedded PostgreSQL keeps every object and the CA")
     func restartKeepsEverything() async throws {

@@ -2,8 +2,8 @@
 /// to do when something happens. ``ProxyExchange`` feeds it events and carries out the actions; it never touches a
 /// channel itself, so it is tested without sockets.
 ///
-/// Retry rules: a connect failure (nothing reached the destination) is retried on the next destination whatever
-/// the method; a reset before the response head, or a 502/503/504 head, is retried only for idempotent requests
+/// Retry rules: a connect failure (nothing reached the destination) or a refused stream (`REFUSED_STREAM`: the
+/// destination did not process it) is retried on the next destination whatever the method; a reset before the response head, or a 502/503/504 head, is retried only for idempotent requests
 /// (GET, HEAD, OPTIONS, PUT, DELETE, TRACE, or `meridian-retry: true`). Every retry needs the request to be
 /// replayable (its body still held, see ``ResilienceSettings/retryBufferBytes``), an attempt left, and the retry
 /// budget's consent (asked last, so a retry that is not otherwise possible does not spend budget).
@@ -88,6 +88,22 @@ public struct ExchangeStateMachine: Sendable, Hashable {
             if idempotent && replayable && attemptsLeft && retryAllowed() { return .retry }
             phase = .finished
             return .respond(status: 502)
+        case .streamingResponse:
+            phase = .finished
+            return .abortDownstream
+        case .finished:
+            return .none
+        }
+    }
+
+    /// The destination refused the stream unprocessed (HTTP/2 `REFUSED_STREAM`, RFC 9113 8.7): like a connect
+    /// failure, safe to retry whatever the method.
+    public mutating func upstreamRefused(replayable: Bool, retryAllowed: () -> Bool) -> FailureAction {
+        switch phase {
+        case .connecting, .awaitingResponse:
+            if replayable && attemptsLeft && retryAllowed() { return .retry }
+            phase = .finished
+            return .respond(status: 503)
         case .streamingResponse:
             phase = .finished
             return .abortDownstream

@@ -1,6 +1,7 @@
 import MeridianModel
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 /// One proxied request: the glue between the client's channel (``DownstreamHandler``) and an upstream stream or
 /// connection (``UpstreamHandler``), on one event loop, with no hop between threads or tasks.
@@ -236,9 +237,14 @@ final class ProxyExchange {
     func upstreamClosed(_ handler: UpstreamHandler, error: (any Error)?) {
         guard handler === upstream else { return }
         upstream = nil
-        if let target { worker.context.health.recordFailure(target.healthKey) }
         let reason = error.map { "\($0)" } ?? "the destination closed the stream"
         record.error = reason
+        if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .refusedStream {
+            // Not processed (a draining peer): retry elsewhere, and it says nothing about the peer's health.
+            handle(machine.upstreamRefused(replayable: replayable, retryAllowed: retryAllowed), error: error)
+            return
+        }
+        if let target { worker.context.health.recordFailure(target.healthKey) }
         handle(machine.upstreamFailed(replayable: replayable, retryAllowed: retryAllowed), error: error)
     }
 

@@ -32,8 +32,6 @@ struct TestHub: Sendable {
         var configuration = HubConfiguration(dataDirectory: directory, databaseURL: url, host: "127.0.0.1", port: 0,
                                              regionCatalogPath: repositoryRoot + "/regions/regions.yaml", adminToken: adminToken)
         configuration.embeddedDatabaseFollowsProcess = true
-        // Many hubs share the test server at once: keep each pool small.
-        configuration.databasePoolSize = 6
         configure(&configuration)
         var logger = Logger(label: "test.hub")
         logger.logLevel = ProcessInfo.processInfo.environment["MERIDIAN_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
