@@ -162,6 +162,11 @@ let package = Package(
         .testTarget(name: "MeridianGatewayTests", dependencies: [
             "MeridianGateway", "MeridianPKI", "MeridianModel",
             .product(name: "NIOEmbedded", package: "swift-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["MeridianModel", "MeridianClient", "MeridianPKI", "MeridianDemo"], swiftSettings: swiftSettings),
     ]

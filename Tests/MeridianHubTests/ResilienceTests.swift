@@ -39,8 +39,9 @@ struct ResilienceTests {
         await first.stop()
         let stopped = ContinuousClock.now
         _ = try await viaSecond.registerCluster(ClusterRegistration(name: "sto", region: "aws-eu-north-1", gatewayAddress: "10.0.0.2:15443"))
-        try await Self.waitUntil("the surviving hub publishes the change") { try await Self.tableVersion(viaSecond, "fra") > before }
-        #expect(ContinuousClock.now - stopped < .seconds(5))
+        try await Self.waitUntil("the surviving hub publishes the change", timeout: .seconds(30)) { try await Self.tableVersion(viaSecond, "fra") > before }
+        let takeover = ContinuousClock.now - stopped
+        #expect(takeover < .seconds(10), "takeover took \(takeover)")
         let metrics = String(decoding: try await viaSecond.send(.GET, "/metrics").body, as: UTF8.self)
         #expect(metrics.contains("meridian_hub_leader 1"), "the second hub leads now")
     }

@@ -6,14 +6,6 @@ import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
-/// Why an upstream could not be had.
-struct UpstreamConnectError: Error, CustomStringConvertible {
-    enum Kind: String { case unavailable, overflow, closed }
-    var kind: Kind
-    var message: String
-    var description: String { message }
-}
-
 /// One long-lived HTTP/2 connection: to a peer gateway's tunnel (mTLS, ALPN h2, the peer's SPIFFE ID checked) or to
 /// a local h2c endpoint (cleartext, prior knowledge). Streams are multiplexed on it; it connects at once (warm),
 /// reconnects with jittered exponential backoff when it drops, answers probes with an HTTP/2 PING, and limits
@@ -328,82 +320,5 @@ final class HTTP2Connection: @unchecked Sendable {
         let waiting = pending
         pending.removeAll()
         for stream in waiting { stream.completion(.failure(error)) }
-    }
-}
-
-/// HTTP/2 settings for the tunnel and h2c: large windows so one stream can fill a long fat pipe, generous
-/// concurrency.
-enum HTTP2Tuning {
-    static let window = 4 * 1024 * 1024
-
-    static var connection: NIOHTTP2Handler.ConnectionConfiguration {
-        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
-        configuration.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
-            HTTP2Setting(parameter: .initialWindowSize, value: window),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
-            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
-        ]
-        configuration.targetWindowSize = 4 * window
-        return configuration
-    }
-
-    static func serverConnection(maxHeaderBytes: Int) -> NIOHTTP2Handler.ConnectionConfiguration {
-        var configuration = connection
-        configuration.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
-            HTTP2Setting(parameter: .initialWindowSize, value: window),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: maxHeaderBytes),
-        ]
-        return configuration
-    }
-
-    static var stream: NIOHTTP2Handler.StreamConfiguration {
-        var configuration = NIOHTTP2Handler.StreamConfiguration()
-        configuration.targetWindowSize = window
-        configuration.outboundBufferSizeHighWatermark = 256 * 1024
-        configuration.outboundBufferSizeLowWatermark = 64 * 1024
-        return configuration
-    }
-}
-
-/// Sits after the `NIOHTTP2Handler` of an outbound connection: tells the ``HTTP2Connection`` when the peer is
-/// verified (mTLS), when the connection is gone, and when a PING is answered.
-final class HTTP2ConnectionObserver: ChannelInboundHandler {
-    typealias InboundIn = HTTP2Frame
-
-    private let connection: HTTP2Connection
-
-    init(connection: HTTP2Connection) {
-        self.connection = connection
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        switch frame.payload {
-        case .ping(let data, ack: true):
-            connection.pingAcknowledged(data)
-        case .goAway:
-            connection.goAwayReceived(on: context.channel)
-        default:
-            break
-        }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is PeerVerifiedEvent {
-            connection.established(context.channel)
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        connection.lost(channel: context.channel, error: nil)
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        connection.lost(channel: context.channel, error: error)
-        context.close(promise: nil)
     }
 }

@@ -1,22 +1,5 @@
 import MeridianModel
 
-/// Where the selector sends one attempt of a request.
-public struct RouteChoice: Sendable, Hashable {
-    /// The destination cluster (the table's source for the local cluster).
-    public var cluster: String
-    /// The priority level it came from (0 for P0).
-    public var level: Int
-    /// Why: `primary` (the first available level), `failover` (a lower level because the ones above are ejected or
-    /// were tried), `panic` (every destination is ejected, so the selector ignores ejection rather than fail).
-    public var reason: String
-
-    public init(cluster: String, level: Int, reason: String) {
-        self.cluster = cluster
-        self.level = level
-        self.reason = reason
-    }
-}
-
 /// Chooses a destination for a route: the first priority level that has an available destination not yet tried,
 /// then smooth weighted round-robin inside that level with the hub's weights scaled by each destination's current
 /// availability (1 when healthy, between 0 and 1 while it ramps up after an ejection, nothing when ejected).
@@ -70,17 +53,4 @@ public struct RouteSelector: Sendable {
         }
         return nil
     }
-}
-
-/// A route's key in a table: service and data class.
-public struct RouteKey: Sendable, Hashable, CustomStringConvertible {
-    public var service: String
-    public var dataClass: String
-
-    public init(service: String, dataClass: String) {
-        self.service = service
-        self.dataClass = dataClass
-    }
-
-    public var description: String { "\(service)/\(dataClass)" }
 }

@@ -172,14 +172,16 @@ public final class HubControlPlane: Sendable {
         while !Task.isCancelled {
             do {
                 let connection = try await PostgresConnection.connect(configuration: endpoint.connectionConfiguration, id: 2, logger: logger)
+                // Closing the session releases the advisory lock at once, so another replica can take over. The
+                // close runs in a task of its own, so that it completes even when this one is cancelled (a hub
+                // shutting down), and it is awaited, so that the connection is closed before it is released.
                 do {
                     try await lead(on: connection)
                 } catch {
-                    // Closing the session releases the advisory lock at once, so another replica can take over.
-                    try? await connection.close()
+                    await Task.detached { try? await connection.close() }.value
                     throw error
                 }
-                try? await connection.close()
+                await Task.detached { try? await connection.close() }.value
             } catch {
                 if !Task.isCancelled { logger.warning("leadership ended; will try again", metadata: ["meridian.error": "\(error)"]) }
             }
