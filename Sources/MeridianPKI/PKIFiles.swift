@@ -36,6 +36,10 @@ enum PKIFiles {
     ///
     /// The temporary file is opened with `mode` so a private key is never readable by others, not even briefly.
     static func write(_ contents: String, to path: String, mode: mode_t) throws(MeshPKIError) {
+        try write(Array(contents.utf8), to: path, mode: mode)
+    }
+
+    static func write(_ bytes: [UInt8], to path: String, mode: mode_t) throws(MeshPKIError) {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else {
@@ -43,7 +47,6 @@ enum PKIFiles {
         }
         // umask may have removed bits; it can never have added any, but set the mode exactly anyway.
         _ = fchmod(fd, mode)
-        let bytes = Array(contents.utf8)
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { buffer in
@@ -96,4 +99,12 @@ private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) 
     #else
     return Glibc.write(fd, buffer, count)
     #endif
+}
+
+/// Atomic, mode-exact file writes (temporary file opened with its final mode, written, synced, renamed), for
+/// key material and other state a component keeps on disk.
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String, mode: mode_t) throws(MeshPKIError) {
+        try PKIFiles.write(bytes, to: path, mode: mode)
+    }
 }

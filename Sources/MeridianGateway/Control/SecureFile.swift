@@ -1,4 +1,5 @@
 import Foundation
+import MeridianPKI
 
 #if canImport(Glibc)
 import Glibc
@@ -16,30 +17,10 @@ enum SecureFile {
     }
 
     static func write(_ bytes: [UInt8], to path: String, mode: mode_t) throws(GatewayError) {
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw GatewayError(.fileSystem, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        _ = fchmod(fd, mode)
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { buffer in
-                systemWrite(fd, buffer.baseAddress! + written, buffer.count - written)
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw GatewayError(.fileSystem, "cannot write \(temporary): \(reason)")
-            }
-            written += result
-        }
-        _ = fsync(fd)
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw GatewayError(.fileSystem, "cannot rename \(temporary) to \(path): \(reason)")
+        do {
+            try AtomicFile.write(bytes, to: path, mode: mode)
+        } catch {
+            throw GatewayError(.fileSystem, error.message)
         }
     }
 
@@ -66,15 +47,4 @@ enum SecureFile {
     static func path(_ directory: String, _ name: String) -> String {
         (directory as NSString).appendingPathComponent(name)
     }
-}
-
-@inline(__always)
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Darwin)
-    return Darwin.write(fd, buffer, count)
-    #elseif canImport(Musl)
-    return Musl.write(fd, buffer, count)
-    #else
-    return Glibc.write(fd, buffer, count)
-    #endif
 }
