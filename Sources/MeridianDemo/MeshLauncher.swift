@@ -22,6 +22,8 @@ public final class MeshLauncher: Sendable {
         public var hubPort: Int = 18443
         /// Seconds without heartbeat before the hub marks a cluster down.
         public var heartbeatTimeout: Double = 3
+        /// Lifetime of gateway certificates, seconds; nil keeps the hub's default (24 h).
+        public var gatewayCertificateLifetime: Double?
         /// Time to first token of the fake models, ms.
         public var timeToFirstTokenMs: Int = 120
         public var tokenIntervalMs: Int = 25
@@ -80,7 +82,8 @@ public final class MeshLauncher: Sendable {
             name: "hub", executable: configuration.executable,
             arguments: ["hub", "--data-dir", hubDirectory, "--listen", "127.0.0.1:\(configuration.hubPort)",
                         "--regions", configuration.repositoryRoot + "/regions/regions.yaml", "--estimated-rtt-only",
-                        "--heartbeat-timeout", String(configuration.heartbeatTimeout), "--log-level", "notice"],
+                        "--heartbeat-timeout", String(configuration.heartbeatTimeout), "--log-level", "notice"]
+                + (configuration.gatewayCertificateLifetime.map { ["--gateway-certificate-lifetime", String($0)] } ?? []),
             logPath: log("hub"), environment: Self.childEnvironment.merging(["MERIDIAN_ADMIN_TOKEN": configuration.adminToken]) { $1 })
         processes.withLock { $0["hub"] = process }
         let url = "https://127.0.0.1:\(configuration.hubPort)"

@@ -38,7 +38,7 @@ public final class TrafficClient: Sendable {
     /// The body of the last JSON response (non-streaming) or the concatenated events.
     /// `POST /v1/chat/completions` to `service` through the gateway at `gateway` (`HOST:PORT`).
     public func chat(gateway: String, service: String, dataClass: String?, stream: Bool = true, retryable: Bool = false,
-                     timeout: Duration = .seconds(30)) async -> Outcome {
+                     maxTokens: Int? = nil, timeout: Duration = .seconds(30)) async -> Outcome {
         let started = ContinuousClock.now
         var request = HTTPClientRequest(url: "http://\(gateway)/v1/chat/completions")
         request.method = .POST
@@ -46,7 +46,8 @@ public final class TrafficClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         if let dataClass { request.headers.add(name: "meridian-data-class", value: dataClass) }
         if retryable { request.headers.add(name: "meridian-retry", value: "true") }
-        let body = #"{"model":"\#(service)","stream":\#(stream),"messages":[{"role":"user","content":"Where are you?"}]}"#
+        let limit = maxTokens.map { #","max_tokens":\#($0)"# } ?? ""
+        let body = #"{"model":"\#(service)","stream":\#(stream)\#(limit),"messages":[{"role":"user","content":"Where are you?"}]}"#
         request.body = .bytes(ByteBuffer(string: body))
         do {
             let response = try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))

@@ -181,8 +181,7 @@ extension Gateway {
         let (key, csr) = try GatewayKeyPair.generate(cluster: configuration.cluster)
         let client = try await hub.client(for: runtime.identity)
         let issued = try await client.renew(csrPEM: csr)
-        let trust = runtime.identity.trustBundlePEM.isEmpty ? issued.trustBundlePEM : issued.trustBundlePEM
-        let fresh = try await GatewayIdentity(chainPEM: issued.chainPEM, privateKeyPEM: key, trustBundlePEM: trust,
+        let fresh = try await GatewayIdentity(chainPEM: issued.chainPEM, privateKeyPEM: key, trustBundlePEM: issued.trustBundlePEM,
                                               cluster: configuration.cluster, trustDomain: configuration.trustDomain)
         try fresh.write(to: configuration.dataDirectory)
         try runtime.tls.replace(chainPEM: fresh.chainPEM, privateKeyPEM: fresh.privateKeyPEM, trustBundle: TrustBundle(pem: fresh.trustBundlePEM))

@@ -29,11 +29,20 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds after which inventory is stale")
     var staleAfter: Double = 60
 
+    @Option(help: "Lifetime of gateway certificates in seconds (renewed at two thirds); at least 10")
+    var gatewayCertificateLifetime: Double = 24 * 3600
+
     @Flag(help: "Estimate RTT from region coordinates only (ignore gateway probes)")
     var estimatedRTTOnly = false
 
     @Option(help: "Log level")
     var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard gatewayCertificateLifetime >= 10 else {
+            throw ValidationError("--gateway-certificate-lifetime must be at least 10 seconds, got \(gatewayCertificateLifetime)")
+        }
+    }
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
@@ -45,6 +54,7 @@ struct HubCommand: AsyncParsableCommand {
                                              adminToken: environment["MERIDIAN_ADMIN_TOKEN"], staleInventoryAfter: staleAfter,
                                              heartbeatTimeout: heartbeatTimeout)
         configuration.useMeasuredRTT = !estimatedRTTOnly
+        configuration.gatewayCertificateLifetime = gatewayCertificateLifetime
         let hub = Hub(configuration: configuration, logger: logger) { ready in
             say("meridian hub listening on \(ready.url)")
             say("  CA bundle: \(ready.caFile)")

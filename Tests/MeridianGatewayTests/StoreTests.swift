@@ -21,11 +21,27 @@ struct StoreTests {
         let mode = try FileManager.default.attributesOfItem(atPath: directory + "/gateway-key.pem")[.posixPermissions] as? Int
         #expect(mode == 0o600)
         let loaded = try await GatewayIdentity.load(directory: directory, cluster: "east", trustDomain: TestPKI.trustDomain)
-        #expect(loaded == identity)
+        #expect(loaded.chainPEM == identity.chainPEM && loaded.privateKeyPEM == identity.privateKeyPEM)
+        #expect(loaded.serial == identity.serial && loaded.trustBundlePEM == identity.trustBundlePEM)
+        // Loaded from disk, the certificate counts as obtained when its file was written.
+        #expect(abs(loaded.obtainedAt.timeIntervalSince(identity.obtainedAt)) < 5)
         // Another cluster's certificate is refused.
         await #expect(throws: GatewayError.self) {
             _ = try await GatewayIdentity.load(directory: directory, cluster: "west", trustDomain: TestPKI.trustDomain)
         }
+    }
+
+    @Test("a short-lived certificate renews two thirds after it arrived, not at once (notBefore is backdated 5 minutes)")
+    func shortLifetimeRenewal() async throws {
+        let pki = try TestPKI()
+        defer { pki.cleanup() }
+        let (chain, key) = try pki.issue("east", lifetime: 30)
+        let arrived = Date()
+        let identity = try await GatewayIdentity(chainPEM: chain, privateKeyPEM: key, trustBundlePEM: pki.ca.trustBundlePEM,
+                                                 cluster: "east", trustDomain: TestPKI.trustDomain, obtainedAt: arrived)
+        #expect(identity.notBefore < arrived.addingTimeInterval(-250))
+        let renewIn = identity.renewalDate.timeIntervalSince(arrived)
+        #expect(renewIn > 18 && renewIn < 21, "renews \(renewIn) s after arrival")
     }
 
     @Test("the last good table survives a restart")

@@ -19,10 +19,14 @@ public struct GatewayIdentity: Sendable, Hashable {
     public var serial: String
     public var notBefore: Date
     public var notAfter: Date
+    /// When this gateway received the certificate (the chain file's time when loaded from disk). The hub backdates
+    /// `notBefore` by five minutes for clock skew, so the lifetime that renewal divides starts here.
+    public var obtainedAt: Date
 
     /// Checks the chain against the bundle (it must be a gateway certificate of `cluster` in `trustDomain`, valid
     /// now) and reads its dates.
-    public init(chainPEM: String, privateKeyPEM: String, trustBundlePEM: String, cluster: String, trustDomain: String) async throws(GatewayError) {
+    public init(chainPEM: String, privateKeyPEM: String, trustBundlePEM: String, cluster: String, trustDomain: String,
+                obtainedAt: Date = Date()) async throws(GatewayError) {
         let verifier: PeerIdentityVerifier
         do {
             verifier = try PeerIdentityVerifier(trustBundlePEM: trustBundlePEM, trustDomain: trustDomain)
@@ -54,11 +58,13 @@ public struct GatewayIdentity: Sendable, Hashable {
         self.serial = identity.serial
         self.notAfter = identity.notAfter
         self.notBefore = Date(timeIntervalSince1970: TimeInterval(leaf.notValidBefore))
+        self.obtainedAt = min(max(obtainedAt, notBefore), notAfter)
     }
 
-    /// When to renew: two thirds into the certificate's lifetime.
+    /// When to renew: two thirds into the certificate's lifetime, counted from when it was obtained (a 24 h
+    /// certificate is renewed 16 h after it arrived; a 30 s one after 20 s).
     public var renewalDate: Date {
-        notBefore.addingTimeInterval(notAfter.timeIntervalSince(notBefore) * 2 / 3)
+        obtainedAt.addingTimeInterval(notAfter.timeIntervalSince(obtainedAt) * 2 / 3)
     }
 
     /// Whether the data directory holds an identity.
@@ -68,8 +74,10 @@ public struct GatewayIdentity: Sendable, Hashable {
 
     /// Loads the identity from PEM files.
     public static func load(chainPath: String, keyPath: String, trustBundlePath: String, cluster: String, trustDomain: String) async throws(GatewayError) -> GatewayIdentity {
-        try await GatewayIdentity(chainPEM: SecureFile.read(chainPath), privateKeyPEM: SecureFile.read(keyPath),
-                                  trustBundlePEM: SecureFile.read(trustBundlePath), cluster: cluster, trustDomain: trustDomain)
+        let written = (try? FileManager.default.attributesOfItem(atPath: chainPath)[.modificationDate]) as? Date
+        return try await GatewayIdentity(chainPEM: SecureFile.read(chainPath), privateKeyPEM: SecureFile.read(keyPath),
+                                         trustBundlePEM: SecureFile.read(trustBundlePath), cluster: cluster, trustDomain: trustDomain,
+                                         obtainedAt: written ?? .distantPast)
     }
 
     /// Loads the identity from the data directory.

@@ -20,9 +20,9 @@ struct TestPKI {
 
     /// Issues `cluster`'s gateway certificate through the join path and writes `CLUSTER.pem` / `CLUSTER-key.pem`.
     @discardableResult
-    func issue(_ cluster: String) throws -> (chainPEM: String, keyPEM: String) {
+    func issue(_ cluster: String, lifetime: TimeInterval = 3600) throws -> (chainPEM: String, keyPEM: String) {
         let (key, csr) = try GatewayKeyPair.generate(cluster: cluster)
-        let issued = try ca.issueGatewayCertificate(csrPEM: csr, cluster: cluster, lifetime: 3600)
+        let issued = try ca.issueGatewayCertificate(csrPEM: csr, cluster: cluster, lifetime: lifetime)
         try issued.chainPEM.write(toFile: path("\(cluster).pem"), atomically: true, encoding: .utf8)
         try key.write(toFile: path("\(cluster)-key.pem"), atomically: true, encoding: .utf8)
         return (issued.chainPEM, key)
