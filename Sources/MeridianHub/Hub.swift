@@ -68,6 +68,31 @@ public struct Hub: Service {
         }
     }
 
+    /// The mesh CA: from the data directory (key file 0600), or, given the operator's encryption key, from the
+    /// database with its key sealed. The first hub stores it there (creating it, or taking the data directory's);
+    /// every replica started with the same key then shares it.
+    private func loadCA(store: MeridianStore, directory: String) async throws -> MeshCA {
+        guard let keyText = configuration.caEncryptionKey else {
+            return try MeshCA.loadOrCreate(directory: directory, trustDomain: configuration.trustDomain)
+        }
+        let key = try CAEncryptionKey(base64: keyText)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if let sealed = try await store.sealedMeshCA() {
+            logger.info("mesh CA loaded from the database", metadata: ["meridian.ca.key_id": "\(key.id)"])
+            return try MeshCA(unsealing: sealed, with: key, trustDomain: configuration.trustDomain)
+        }
+        let keyFile = directory + "/" + MeshCA.privateKeyFileName
+        let onDisk = FileManager.default.fileExists(atPath: keyFile)
+        let ca = onDisk ? try MeshCA.loadOrCreate(directory: directory, trustDomain: configuration.trustDomain)
+                        : try MeshCA.create(trustDomain: configuration.trustDomain)
+        let stored = try await store.storeMeshCAIfAbsent(try ca.sealed(with: key), actor: "system")
+        if onDisk {
+            logger.notice("the data directory's CA is now kept in the database, its key sealed; \(keyFile) can be removed",
+                          metadata: ["meridian.ca.key_id": "\(key.id)"])
+        }
+        return try MeshCA(unsealing: stored, with: key, trustDomain: configuration.trustDomain)
+    }
+
     private func serve(client: PostgresClient, endpoint: DatabaseEndpoint, dataDirectory: String, group: inout ThrowingTaskGroup<Void, any Error>) async throws {
         let store = MeridianStore(client: client, logger: logger)
         try await withRetries { try await store.migrate() }
@@ -81,7 +106,7 @@ public struct Hub: Service {
 
         let admin = try await store.bootstrapAdminToken(secret: configuration.adminToken)
 
-        let ca = try MeshCA.loadOrCreate(directory: dataDirectory + "/ca", trustDomain: configuration.trustDomain)
+        let ca = try await loadCA(store: store, directory: dataDirectory + "/ca")
         let authority = MeshAuthority(ca)
         try ca.writeTrustBundle(to: dataDirectory + "/ca")
         let caFile = dataDirectory + "/ca/trust-bundle.pem"

@@ -24,6 +24,9 @@ public struct HubConfiguration: Sendable {
     public var heartbeatTimeout: TimeInterval
     /// How often the failure detector looks. Default 1 s.
     public var detectorInterval: TimeInterval
+    /// The operator's key (32 bytes, base64) under which the CA's private key is sealed in the database, so that
+    /// replicas share one CA. nil (default): the CA lives in the data directory, its key in a 0600 file.
+    public var caEncryptionKey: String?
     /// Lifetime of gateway certificates. Default 24 h.
     public var gatewayCertificateLifetime: TimeInterval
     /// Largest JSON body. Default 1 MiB.

@@ -29,6 +29,8 @@ public struct MeshPKIError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let incompleteCA = Code(rawValue: "incomplete_ca")
         /// A trust bundle holds no root, or a rotation step would leave it without the signing root.
         public static let emptyTrustBundle = Code(rawValue: "empty_trust_bundle")
+        /// The operator's CA encryption key is malformed, or is not the key that sealed the CA in the database.
+        public static let invalidKey = Code(rawValue: "invalid_key")
         /// A rotation step was asked for out of order (for example promoting before staging).
         public static let rotationState = Code(rawValue: "rotation_state")
     }

@@ -29,6 +29,9 @@ struct HubCommand: AsyncParsableCommand {
     @Option(help: "Seconds after which inventory is stale")
     var staleAfter: Double = 60
 
+    @Option(help: "File holding the operator's CA encryption key (32 bytes, base64; env MERIDIAN_CA_ENCRYPTION_KEY). With it the CA lives in the database, its key sealed, shared by every replica")
+    var caEncryptionKeyFile: String?
+
     @Option(help: "Lifetime of gateway certificates in seconds (renewed at two thirds); at least 10")
     var gatewayCertificateLifetime: Double = 24 * 3600
 
@@ -55,6 +58,15 @@ struct HubCommand: AsyncParsableCommand {
                                              heartbeatTimeout: heartbeatTimeout)
         configuration.useMeasuredRTT = !estimatedRTTOnly
         configuration.gatewayCertificateLifetime = gatewayCertificateLifetime
+        if let caEncryptionKeyFile {
+            do {
+                configuration.caEncryptionKey = try String(contentsOfFile: caEncryptionKeyFile, encoding: .utf8)
+            } catch {
+                throw ValidationError("--ca-encryption-key-file: cannot read \(caEncryptionKeyFile): \(error.localizedDescription)")
+            }
+        } else {
+            configuration.caEncryptionKey = environment["MERIDIAN_CA_ENCRYPTION_KEY"]
+        }
         let hub = Hub(configuration: configuration, logger: logger) { ready in
             say("meridian hub listening on \(ready.url)")
             say("  CA bundle: \(ready.caFile)")

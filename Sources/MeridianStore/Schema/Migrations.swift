@@ -164,5 +164,19 @@ enum Migrations {
             )
             """,
         ]),
+        Migration(version: 3, name: "sealed-ca", sql: [
+            """
+            CREATE TABLE mesh_ca (
+                id smallint PRIMARY KEY CHECK (id = 1),
+                trust_domain text NOT NULL,
+                certificate_pem text NOT NULL,
+                chain_pem text NOT NULL,
+                trust_bundle_pem text NOT NULL,
+                sealed_key bytea NOT NULL,
+                key_id text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+        ]),
     ]
 }
