@@ -29,6 +29,13 @@ final class ProxyExchange {
     private var everAttached = false
     /// Cleared when the upstream said it closes its connection after this response.
     private var upstreamKeepsAlive = true
+    /// The last attempt was refused by circuit breaking (its destination at its stream or pending limit).
+    private var lastAttemptOverflowed = false
+    /// The metadata of a gRPC Trailers-Only response (one HEADERS frame with END_STREAM and `grpc-status`, how gRPC
+    /// servers answer an error before any message). The HTTP/1-style server codec cannot write a HEADERS frame that
+    /// ends the stream, so the client gets a head with the status and content type, then this as trailers: the same
+    /// call to a gRPC client, which otherwise sees no `grpc-status` trailer and reports UNKNOWN.
+    private var trailersOnlyMetadata: HTTPHeaders?
     private var timer: Scheduled<Void>?
     private(set) var record: AccessRecord
     private let started: NIODeadline
@@ -80,6 +87,13 @@ final class ProxyExchange {
     private func attempt() {
         machine.startAttempt()
         guard let next = worker.nextTarget(&plan) else {
+            if lastAttemptOverflowed {
+                // Circuit breaking, not a failure: say so (503 `overflow`), as the docs promise.
+                fail(status: 503, code: .overflow,
+                     message: "every destination of '\(plan.service)' is at its limit (circuit breaking): \(record.error ?? "overflow")",
+                     decision: "overflow")
+                return
+            }
             fail(status: 503, code: .upstreamUnavailable,
                  message: machine.attempts > 1 ? "every destination of '\(plan.service)' failed" : "no destination of '\(plan.service)' is available",
                  decision: "unavailable")
@@ -107,6 +121,7 @@ final class ProxyExchange {
             attach(handler)
         case .failure(let error):
             let overflow = (error as? UpstreamConnectError)?.kind == .overflow
+            lastAttemptOverflowed = overflow
             if !overflow { worker.context.health.recordFailure(connectedTarget.healthKey) }
             record.error = "\(error)"
             handle(machine.connectFailed(replayable: replayable, retryAllowed: retryAllowed), error: error)
@@ -194,6 +209,7 @@ final class ProxyExchange {
             switch machine.responseHead(status: Int(head.status.code), replayable: replayable, retryAllowed: retryAllowed) {
             case .retry:
                 if let target { worker.context.health.recordFailure(target.healthKey) }
+                lastAttemptOverflowed = false
                 record.error = "destination answered \(head.status.code)"
                 releaseUpstream(reusable: false)
                 worker.countRetry(service: plan.service)
@@ -202,6 +218,12 @@ final class ProxyExchange {
                 record.status = Int(head.status.code)
                 if head.version.major == 1 && !head.isKeepAlive { upstreamKeepsAlive = false }
                 head.headers.removeHopByHop()
+                if isGRPC, downstream?.isHTTP2Stream == true, head.headers.contains(name: "grpc-status") {
+                    var metadata = head.headers
+                    metadata.remove(name: "content-type")
+                    trailersOnlyMetadata = metadata
+                    head.headers = HTTPHeaders(head.headers.filter { $0.name.lowercased() == "content-type" }.map { ($0.name, $0.value) })
+                }
                 if let downstream, !downstream.isHTTP2Stream {
                     head.version = downstreamVersion
                     if !keepAlive || downstream.closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "close") }
@@ -214,8 +236,12 @@ final class ProxyExchange {
             guard machine.phase == .streamingResponse else { return }
             responseBytes += Int64(buffer.readableBytes)
             downstream?.write(.body(.byteBuffer(buffer)))
-        case .end(let trailers):
+        case .end(var trailers):
             guard machine.phase == .streamingResponse else { return }
+            if var metadata = trailersOnlyMetadata {
+                if let trailers { metadata.add(contentsOf: trailers) }
+                trailers = metadata
+            }
             let reusable = machine.responseEnd()
             downstream?.writeEnd(trailers, close: !keepAlive || !machine.requestEnded || downstream?.closeAfterResponse == true)
             if let target {
@@ -237,6 +263,7 @@ final class ProxyExchange {
     func upstreamClosed(_ handler: UpstreamHandler, error: (any Error)?) {
         guard handler === upstream else { return }
         upstream = nil
+        lastAttemptOverflowed = false
         let reason = error.map { "\($0)" } ?? "the destination closed the stream"
         record.error = reason
         if let closed = error as? NIOHTTP2Errors.StreamClosed, closed.errorCode == .refusedStream {
