@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Time to the first byte of a token stream, straight from a model server and through the Meridian gateway pair:
+#
+#   client --HTTP/1.1--> east --mTLS 1.3, HTTP/2--> west --HTTP/1.1--> meridian dev fake-model
+#                                                   (SSE: 4 events 5 ms apart, no time to first token)
+#
+# N sequential streaming requests to each (interleaved, keep-alive), p50/p99 of each and the difference, which is
+# what the two gateways add before the first event reaches the client (issue #5: "not more than 1 ms"); also
+# through west's local listener alone (one gateway, no tunnel), and the time to the stream's last byte.
+#
+#   Benchmarks/streaming/first-byte.sh            # N=200
+#   N=1000 SKIP_BUILD=1 Benchmarks/streaming/first-byte.sh
+#   PORT_BASE=26000 ...                           # ports PORT_BASE + 1, 2, 80, 443, 444 are used
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+N="${N:-200}"
+PORT_BASE="${PORT_BASE:-16000}"
+MODEL_PORT=$((PORT_BASE + 80))
+EAST_LOCAL=$((PORT_BASE + 1)); WEST_LOCAL=$((PORT_BASE + 2))
+EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443))
+THREADS="${THREADS:-1}"
+WORK="$(mktemp -d /tmp/meridian-first-byte.XXXXXX)"
+PIDS=()
+
+log() { printf '%s\n' "$*" >&2; }
+
+cleanup() {
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+command -v openssl >/dev/null || { log "openssl is needed"; exit 1; }
+command -v curl >/dev/null || { log "curl is needed"; exit 1; }
+
+# --- build -----------------------------------------------------------------------------------------
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    log "building meridian (release)"
+    (cd "$ROOT" && swift build -c release --product meridian >&2)
+fi
+MERIDIAN="$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian"
+
+# --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west (as Benchmarks/proxy) --
+CERTS="$WORK/certs"
+mkdir -p "$CERTS"
+(
+    cd "$CERTS"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca-key.pem 2>/dev/null
+    openssl req -x509 -new -key ca-key.pem -subj "/CN=Meridian bench CA" -days 2 -out ca.pem \
+        -addext "basicConstraints=critical,CA:TRUE,pathlen:0" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -addext "subjectKeyIdentifier=hash" 2>/dev/null
+    for cluster in east west; do
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$cluster-key.pem" 2>/dev/null
+        openssl req -new -key "$cluster-key.pem" -subj "/O=Meridian/CN=$cluster" -out "$cluster.csr" 2>/dev/null
+        cat > "$cluster.ext" <<EXT
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth,clientAuth
+subjectAltName=URI:spiffe://bench.local/cluster/$cluster/gateway
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+EXT
+        openssl x509 -req -in "$cluster.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -sha256 \
+            -extfile "$cluster.ext" -out "$cluster.pem" 2>/dev/null
+    done
+)
+
+# --- static tables: east sends `chat` to west; west serves it from the fake model --------------------------
+python3 - "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL" <<'PY'
+import json, sys
+out, east_tunnel, west_tunnel = sys.argv[1:4]
+everywhere = {"any": True, "countries": [], "blocs": []}
+nowhere = {"any": False, "countries": [], "blocs": []}
+policy = {"name": "bench", "defaultClass": "public", "services": {},
+          "classes": {"public": {"name": "public", "rules": [{"from": everywhere, "allow": everywhere, "deny": nowhere}]}}}
+germany = {"country": "DE", "blocs": ["EU"]}
+def table(source, local, peer, peer_address):
+    return {"source": source, "version": 1, "hash": "first-byte",
+            "local": {"cluster": source, "address": local, "jurisdiction": germany},
+            "peers": [{"cluster": peer, "address": peer_address, "jurisdiction": germany}],
+            "entries": [{"service": "chat", "dataClass": "public", "timeoutSeconds": 60,
+                         "levels": [{"destinations": [{"cluster": "west", "weight": 1}]}]}],
+            "policy": policy, "revokedSerials": []}
+json.dump(table("east", east_tunnel, "west", west_tunnel), open(f"{out}/east.json", "w"))
+json.dump(table("west", west_tunnel, "east", east_tunnel), open(f"{out}/west.json", "w"))
+PY
+
+# --- the fake model server (one token, no time to first token) and the pair ------------------------------
+"$MERIDIAN" dev fake-model --listen "127.0.0.1:$MODEL_PORT" --cluster west --model chat --ttft-ms 0 --token-ms 5 --tokens 4 \
+    > "$WORK/fake-model.log" 2>&1 &
+PIDS+=($!)
+common=(--trust-bundle "$CERTS/ca.pem" --trust-domain bench.local --threads "$THREADS" --access-log off --metrics-listen off --log-level warning)
+"$MERIDIAN" gateway --cluster west --table "$WORK/west.json" --cert "$CERTS/west.pem" --key "$CERTS/west-key.pem" "${common[@]}" \
+    --data-dir "$WORK/west" --local-listen "127.0.0.1:$WEST_LOCAL" --tunnel-listen "127.0.0.1:$WEST_TUNNEL" \
+    --endpoint "chat=127.0.0.1:$MODEL_PORT" > "$WORK/west.log" 2>&1 &
+PIDS+=($!)
+"$MERIDIAN" gateway --cluster east --table "$WORK/east.json" --cert "$CERTS/east.pem" --key "$CERTS/east-key.pem" "${common[@]}" \
+    --data-dir "$WORK/east" --local-listen "127.0.0.1:$EAST_LOCAL" --tunnel-listen "127.0.0.1:$EAST_TUNNEL" \
+    > "$WORK/east.log" 2>&1 &
+PIDS+=($!)
+
+ready() {
+    for _ in $(seq 1 200); do
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' -H "Host: $2" \
+            -d '{"stream":true,"max_tokens":1}' "http://127.0.0.1:$1/v1/chat/completions")" = 200 ]; then return 0; fi
+        sleep 0.05
+    done
+    log "nothing answers on port $1 (logs in $WORK; KEEP=1 keeps them)"; cat "$WORK"/*.log >&2; return 1
+}
+ready "$MODEL_PORT" localhost
+ready "$EAST_LOCAL" chat.meridian
+ready "$WEST_LOCAL" chat.meridian
+
+log "== time to first SSE byte, N=$N sequential requests each (gateway threads: $THREADS)"
+python3 "$HERE/first_byte.py" "$MODEL_PORT" "$EAST_LOCAL" "$N" "$WEST_LOCAL"
