@@ -58,7 +58,9 @@ extension HubAPI {
             var convergence: Double? = nil
             if let published = await control.cache.table(for: cluster), published.version == body.version {
                 convergence = max(0, Date().timeIntervalSince(published.publishedAt) * 1000)
-                control.metrics.makeDurationHistogram(name: "meridian_hub_proxy_convergence_seconds", buckets: HubControlPlane.latencyBuckets)
+                control.metrics.makeDurationHistogram(
+                    descriptor: HubControlPlane.metric("proxy_convergence", "seconds", "Time from a table's publication to the gateway's acknowledgement"),
+                    buckets: HubControlPlane.latencyBuckets)
                     .recordNanoseconds(Int64((convergence ?? 0) * 1_000_000))
             }
             try await store.acknowledgeTable(cluster: cluster, version: body.version, hash: body.hash, convergenceMs: convergence)

@@ -14,6 +14,14 @@ import Synchronization
 /// lock is released, and another replica takes over within a second.
 public final class HubControlPlane: Sendable {
     static let leaderLockKey: Int64 = 7_431_100
+
+    /// A hub metric's name: `meridian_hub_METRIC_UNIT`.
+    static func metric(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "meridian", subsystem: "hub", metricName: metric, unitName: unit, helpText: help)
+    }
+    /// How long a round of database work of the control loops (a snapshot, a publication, a detector pass) may
+    /// take before it is abandoned and retried.
+    static let databaseDeadline: Duration = .seconds(30)
     static let latencyBuckets: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
                                              .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5)]
 
@@ -79,13 +87,14 @@ public final class HubControlPlane: Sendable {
     @discardableResult
     public func recompute() async throws -> [RoutingTable] {
         let started = ContinuousClock.now
-        let snapshot = try await self.snapshot()
+        let snapshot = try await withDeadline(Self.databaseDeadline, "reading the routing snapshot") { try await self.snapshot() }
         let (tables, changed) = incremental.withLock { router in router.update(snapshot) }
         let candidates = isFirstPublish ? Array(tables.values) : changed.compactMap { tables[$0] }
-        let published = try await store.publishTables(candidates)
+        let store = self.store
+        let published = try await withDeadline(Self.databaseDeadline, "publishing tables") { try await store.publishTables(candidates) }
         state.withLock { $0.lastPublishAt = Date() }
         let elapsed = ContinuousClock.now - started
-        metrics.makeDurationHistogram(name: "meridian_hub_recompute_seconds", buckets: Self.latencyBuckets).recordNanoseconds(elapsed.nanoseconds)
+        metrics.makeDurationHistogram(descriptor: Self.metric("recompute", "seconds", "Time to read, compile and publish tables"), buckets: Self.latencyBuckets).recordNanoseconds(elapsed.nanoseconds)
         if !published.isEmpty {
             logger.info("published routing tables", metadata: [
                 "meridian.route.clusters": "\(published.map { "\($0.source)@\($0.version)" }.joined(separator: ","))",
@@ -104,25 +113,29 @@ public final class HubControlPlane: Sendable {
                 let connection = try await PostgresConnection.connect(configuration: endpoint.connectionConfiguration, id: 1, logger: logger)
                 attempt = 0
                 do {
-                    try await reloadAllTables()
+                    try await withDeadline(Self.databaseDeadline, "loading the published tables") { try await self.reloadAllTables() }
                     // Table notifications arrive in bursts (one per cluster on every recompute): collect the names
                     // and load each burst with one query.
                     let (changes, changed) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
                     let pending = PendingNames()
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask {
-                            for try await notification in try await connection.listen(MeridianStore.tableChannel) {
-                                pending.insert(notification.payload)
-                                changed.yield()
+                            try await connection.listen(on: MeridianStore.tableChannel) { notifications in
+                                for try await notification in notifications {
+                                    pending.insert(notification.payload)
+                                    changed.yield()
+                                }
                             }
                         }
                         group.addTask {
-                            for try await notification in try await connection.listen(MeridianStore.changeChannel) {
-                                if notification.payload.hasPrefix("cluster:") {
-                                    pending.insert(String(notification.payload.dropFirst("cluster:".count)))
-                                    changed.yield()
+                            try await connection.listen(on: MeridianStore.changeChannel) { notifications in
+                                for try await notification in notifications {
+                                    if notification.payload.hasPrefix("cluster:") {
+                                        pending.insert(String(notification.payload.dropFirst("cluster:".count)))
+                                        changed.yield()
+                                    }
+                                    self.requestRecompute()
                                 }
-                                self.requestRecompute()
                             }
                         }
                         group.addTask {
@@ -137,7 +150,7 @@ public final class HubControlPlane: Sendable {
                 } catch {
                     if !Task.isCancelled { logger.warning("lost the database notification channel; reconnecting", metadata: ["meridian.error": "\(error)"]) }
                 }
-                try? await connection.close()
+                await close(connection)
             } catch {
                 attempt += 1
                 if attempt == 1 || attempt % 10 == 0 {
@@ -158,7 +171,7 @@ public final class HubControlPlane: Sendable {
         let loaded = try await store.publishedTableBodies(clusters: Array(clusters))
         for row in loaded {
             await cache.update(PublishedTable(cluster: row.cluster, version: row.version, hash: row.hash, publishedAt: row.publishedAt, body: row.body))
-            metrics.makeGauge(name: "meridian_hub_table_version", labels: [("cluster", row.cluster)]).set(Double(row.version))
+            metrics.makeGauge(descriptor: Self.metric("table", "version", "Version of the table last published for a cluster"), labels: [("cluster", row.cluster)]).set(Double(row.version))
         }
         let missing = clusters.subtracting(loaded.map(\.cluster))
         for cluster in missing where try await store.cluster(named: cluster) == nil {
@@ -178,10 +191,10 @@ public final class HubControlPlane: Sendable {
                 do {
                     try await lead(on: connection)
                 } catch {
-                    await Task.detached { try? await connection.close() }.value
+                    await close(connection)
                     throw error
                 }
-                await Task.detached { try? await connection.close() }.value
+                await close(connection)
             } catch {
                 if !Task.isCancelled { logger.warning("leadership ended; will try again", metadata: ["meridian.error": "\(error)"]) }
             }
@@ -189,12 +202,28 @@ public final class HubControlPlane: Sendable {
         }
     }
 
+    /// Closes a dedicated connection in a task of its own, so that it completes even when the caller is cancelled
+    /// (a hub shutting down must end its leader session, or the lock stays with a dead hub), waiting at most two
+    /// seconds: a connection whose server vanished may never confirm.
+    func close(_ connection: PostgresConnection) async {
+        if await !finishDetached(within: .seconds(2), { try? await connection.close() }) {
+            logger.warning("a PostgreSQL connection did not confirm its close within 2 s; going on")
+        }
+    }
+
+    /// How long a query of the control loops may take before the loop gives up on its connection.
+    static let queryDeadline: Duration = .seconds(5)
+
     /// Waits for the leader lock on `connection`, then leads until the session or the task ends.
     private func lead(on connection: PostgresConnection) async throws {
+        let logger = self.logger
         while !Task.isCancelled {
-            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.leaderLockKey))", logger: logger)
-            var acquired = false
-            for try await value in rows.decode(Bool.self) { acquired = value }
+            let acquired = try await withDeadline(Self.queryDeadline, "the leader lock query") {
+                let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.leaderLockKey))", logger: logger)
+                var acquired = false
+                for try await value in rows.decode(Bool.self) { acquired = value }
+                return acquired
+            }
             if acquired { break }
             try await Task.sleep(for: .milliseconds(500))
         }
@@ -202,20 +231,24 @@ public final class HubControlPlane: Sendable {
         // Another leader may have published meanwhile: start from a full compile, compared by hash.
         incremental.withLock { $0 = IncrementalRouter() }
         state.withLock { $0.isLeader = true; $0.lastPublishAt = nil }
-        metrics.makeGauge(name: "meridian_hub_leader").set(Double(1))
+        let leaderGauge = metrics.makeGauge(descriptor: Self.metric("leader", "", "1 while this hub leads"))
+        leaderGauge.set(Double(1))
         logger.info("this hub leads: it publishes tables and runs the failure detector")
         defer {
             state.withLock { $0.isLeader = false }
-            metrics.makeGauge(name: "meridian_hub_leader").set(Double(0))
+            leaderGauge.set(Double(0))
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.recomputeLoop() }
             group.addTask { try await self.detectorLoop() }
             group.addTask {
-                // The lock lives as long as this session; if the session dies, leadership ends here too.
+                // The lock lives as long as this session; if the session dies or stops answering, leadership ends
+                // here too (a query in flight when PostgreSQL shuts down can hang rather than fail).
                 while true {
                     try await Task.sleep(for: .seconds(1))
-                    try await connection.query("SELECT 1", logger: self.logger)
+                    try await withDeadline(Self.queryDeadline, "the leader session's ping") {
+                        _ = try await connection.query("SELECT 1", logger: logger)
+                    }
                 }
             }
             try await group.next()
@@ -253,14 +286,19 @@ public final class HubControlPlane: Sendable {
             try await Task.sleep(for: .seconds(configuration.detectorInterval))
             ticks += 1
             do {
-                let now = try await store.now()
-                let clusters = try await store.clusters(ClusterFilter(limit: 1000)).items
-                let probes = try await store.probes()
+                let store = self.store
+                let (now, clusters, probes) = try await withDeadline(Self.databaseDeadline, "the failure detector's reads") {
+                    (try await store.now(), try await store.clusters(ClusterFilter(limit: 1000)).items, try await store.probes())
+                }
                 for transition in detector.evaluate(clusters: clusters, probes: probes, now: now) {
-                    if try await store.setClusterStatus(transition.cluster, transition.status, reason: transition.reason) {
+                    let changed = try await withDeadline(Self.databaseDeadline, "recording a cluster's status") {
+                        try await store.setClusterStatus(transition.cluster, transition.status, reason: transition.reason)
+                    }
+                    if changed {
                         logger.warning("cluster \(transition.status == .down ? "DOWN" : "UP")", metadata: [
                             "meridian.cluster": "\(transition.cluster)", "meridian.reason": "\(transition.reason)"])
-                        metrics.makeCounter(name: "meridian_hub_cluster_transitions_total", labels: [("status", transition.status.rawValue)]).increment()
+                        metrics.makeCounter(descriptor: Self.metric("cluster_transitions", "total", "Clusters marked down or up by the failure detector"),
+                                            labels: [("status", transition.status.rawValue)]).increment()
                     }
                 }
             } catch {

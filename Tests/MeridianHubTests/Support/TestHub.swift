@@ -34,6 +34,7 @@ struct TestHub: Sendable {
         configuration.embeddedDatabaseFollowsProcess = true
         configure(&configuration)
         var logger = Logger(label: "test.hub")
+        logger[metadataKey: "test.hub"] = "\(URL(fileURLWithPath: directory).lastPathComponent)"
         logger.logLevel = ProcessInfo.processInfo.environment["MERIDIAN_TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let (stream, continuation) = AsyncStream.makeStream(of: HubReady.self)
         let hub = Hub(configuration: configuration, logger: logger) { ready in continuation.yield(ready) }
