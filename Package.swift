@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "MeridianDemo",
             dependencies: [
-                "MeridianModel", "MeridianClient", "MeridianRouting", "MeridianPKI",
+                "MeridianModel", "MeridianClient", "MeridianRouting", "MeridianPKI", "MeridianStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

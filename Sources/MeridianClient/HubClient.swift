@@ -5,6 +5,7 @@ import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// A client of the hub's API, for the CLI (bearer token) and for gateways (mesh client certificate).
 /// It verifies the hub against the mesh trust bundle.
@@ -29,6 +30,9 @@ public final class HubClient: Sendable {
     }
 
     public let baseURLs: [String]
+    /// The replica that answered last: requests go there first, so a dead replica costs one connect timeout, not
+    /// one per request.
+    private let preferred = Mutex(0)
     let http: HTTPClient
     let credentials: Credentials
     let timeout: TimeAmount
@@ -83,11 +87,14 @@ public final class HubClient: Sendable {
         public var body: Data
     }
 
-    /// Sends a request to the first hub that answers; a hub that cannot be reached is skipped.
+    /// Sends a request to the replica that answered last, then to the others in order; a hub that cannot be reached
+    /// is skipped.
     public func send(_ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String = "application/json",
                      timeout: TimeAmount? = nil) async throws -> RawResponse {
         var lastError: (any Error)? = nil
-        for base in baseURLs {
+        let first = preferred.withLock { $0 }
+        for index in [first] + baseURLs.indices.filter({ $0 != first }) {
+            let base = baseURLs[index]
             var request = HTTPClientRequest(url: base + path)
             request.method = method
             if case .token(let token) = credentials { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -98,6 +105,7 @@ public final class HubClient: Sendable {
             do {
                 let response = try await http.execute(request, timeout: timeout ?? self.timeout)
                 let buffer = try await response.body.collect(upTo: 64 << 20)
+                if index != first { preferred.withLock { $0 = index } }
                 return RawResponse(status: Int(response.status.code), headers: response.headers, body: Data(buffer.readableBytesView))
             } catch {
                 lastError = error

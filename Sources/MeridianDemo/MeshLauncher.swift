@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MeridianClient
 import MeridianModel
+import MeridianStore
 import NIOCore
 import NIOHTTP1
 import Synchronization
@@ -22,6 +23,12 @@ public final class MeshLauncher: Sendable {
         public var hubPort: Int = 18443
         /// Seconds without heartbeat before the hub marks a cluster down.
         public var heartbeatTimeout: Double = 3
+        /// A second hub (replica) on the first one's PostgreSQL listens here when ``MeshLauncher/startReplica()`` is
+        /// called; gateways then get both addresses, the replica's first.
+        public var replicaPort: Int = 18444
+        /// The operator's CA encryption key (base64) given to every hub, so replicas share the CA through the
+        /// database. nil: the CA stays in the first hub's data directory.
+        public var caEncryptionKey: String?
         /// Lifetime of gateway certificates, seconds; nil keeps the hub's default (24 h).
         public var gatewayCertificateLifetime: Double?
         /// Time to first token of the fake models, ms.
@@ -41,6 +48,7 @@ public final class MeshLauncher: Sendable {
     public let topology: DemoTopology
     private let processes = Mutex<[String: SpawnedProcess]>([:])
     private let hubState = Mutex<(url: String, caFile: String)?>(nil)
+    private let replicaURL = Mutex<String?>(nil)
 
     public init(configuration: Configuration, topology: DemoTopology) {
         self.configuration = configuration
@@ -77,29 +85,49 @@ public final class MeshLauncher: Sendable {
         let fm = FileManager.default
         if fresh { try? fm.removeItem(atPath: configuration.workDirectory) }
         try fm.createDirectory(atPath: configuration.workDirectory + "/logs", withIntermediateDirectories: true)
-        let hubDirectory = configuration.workDirectory + "/hub"
+        let url = try await launchHub("hub", directory: hubDirectory, port: configuration.hubPort, arguments: [])
+        hubState.withLock { $0 = (url, hubDirectory + "/ca/trust-bundle.pem") }
+    }
+
+    /// Starts a second hub, `hub-b`, on the first hub's embedded PostgreSQL (it must be running), and waits until it
+    /// answers. Gateways started afterwards watch it first and fall back to the first hub.
+    public func startReplica() async throws {
+        let database = "postgres://meridian@localhost/meridian?host=\(hubDirectory)/postgres"
+        let url = try await launchHub("hub-b", directory: configuration.workDirectory + "/hub-b", port: configuration.replicaPort,
+                                      arguments: ["--database-url", database])
+        replicaURL.withLock { $0 = url }
+    }
+
+    /// Every hub address a gateway is given, the replica's first.
+    public var hubURLs: [String] { (replicaURL.withLock { $0 }.map { [$0] } ?? []) + [hubURL] }
+
+    var hubDirectory: String { configuration.workDirectory + "/hub" }
+
+    private func launchHub(_ name: String, directory: String, port: Int, arguments extra: [String]) async throws -> String {
+        var environment = Self.childEnvironment.merging(["MERIDIAN_ADMIN_TOKEN": configuration.adminToken]) { $1 }
+        if let key = configuration.caEncryptionKey { environment["MERIDIAN_CA_ENCRYPTION_KEY"] = key }
         let process = try SpawnedProcess.start(
-            name: "hub", executable: configuration.executable,
-            arguments: ["hub", "--data-dir", hubDirectory, "--listen", "127.0.0.1:\(configuration.hubPort)",
+            name: name, executable: configuration.executable,
+            arguments: ["hub", "--data-dir", directory, "--listen", "127.0.0.1:\(port)",
                         "--regions", configuration.repositoryRoot + "/regions/regions.yaml", "--estimated-rtt-only",
                         "--heartbeat-timeout", String(configuration.heartbeatTimeout), "--log-level", "notice"]
-                + (configuration.gatewayCertificateLifetime.map { ["--gateway-certificate-lifetime", String($0)] } ?? []),
-            logPath: log("hub"), environment: Self.childEnvironment.merging(["MERIDIAN_ADMIN_TOKEN": configuration.adminToken]) { $1 })
-        processes.withLock { $0["hub"] = process }
-        let url = "https://127.0.0.1:\(configuration.hubPort)"
-        let caFile = hubDirectory + "/ca/trust-bundle.pem"
-        try await waitUntil("the hub answers at \(url)", timeout: .seconds(90), process: process) {
+                + (configuration.gatewayCertificateLifetime.map { ["--gateway-certificate-lifetime", String($0)] } ?? []) + extra,
+            logPath: log(name), environment: environment)
+        processes.withLock { $0[name] = process }
+        let url = "https://127.0.0.1:\(port)"
+        let caFile = directory + "/ca/trust-bundle.pem"
+        try await waitUntil("\(name) answers at \(url)", timeout: .seconds(90), process: process) {
             guard let pem = try? String(contentsOfFile: caFile, encoding: .utf8) else { return false }
             let client = try HubClient(baseURLs: [url], credentials: .none, caPEM: pem, timeout: .seconds(2))
             defer { Task { try? await client.shutdown() } }
             return (try? await client.send(.GET, "/v1/health"))?.status == 200
         }
-        hubState.withLock { $0 = (url, caFile) }
+        return url
     }
 
-    /// Stops the hub (SIGTERM: it stops its embedded PostgreSQL too), or kills it.
-    public func stopHub(kill: Bool = false) async {
-        guard let hub = process("hub") else { return }
+    /// Stops a hub (SIGTERM: the first one stops its embedded PostgreSQL too), or kills it.
+    public func stopHub(_ name: String = "hub", kill: Bool = false) async {
+        guard let hub = process(name) else { return }
         if kill { hub.signal(SIGKILL); _ = hub.isRunning() } else { await hub.stop(grace: .seconds(20)) }
     }
 
@@ -150,10 +178,11 @@ public final class MeshLauncher: Sendable {
     public func startGateway(_ name: String, join: Bool = true) async throws {
         guard let cluster = topology.cluster(name) else { throw DemoError("unknown cluster \(name)") }
         let dataDirectory = configuration.workDirectory + "/gateway-\(name)"
-        var arguments = ["gateway", "--cluster", name, "--hub", hubURL, "--hub-ca", caFile, "--data-dir", dataDirectory,
+        var arguments = ["gateway", "--cluster", name, "--hub-ca", caFile, "--data-dir", dataDirectory,
                          "--local-listen", "\(cluster.address):\(DemoPorts.local)", "--tunnel-listen", "\(cluster.address):\(DemoPorts.tunnel)",
                          "--metrics-listen", "\(cluster.address):\(DemoPorts.metrics)", "--threads", "1", "--access-log", "off",
                          "--heartbeat-interval", "1", "--probe-interval", "0.5", "--log-level", "notice"]
+        for hub in hubURLs { arguments += ["--hub", hub] }
         for service in cluster.services {
             arguments += ["--endpoint", "\(service)=\(cluster.address):\(modelPort(service))",
                           "--vllm-url", "\(service)=http://\(cluster.address):\(modelPort(service))/metrics"]
@@ -193,8 +222,13 @@ public final class MeshLauncher: Sendable {
     /// Stops everything this launcher started: gateways and models first, the hub last.
     public func stopAll() async {
         let all = processes.withLock { $0 }
-        for (name, process) in all where name != "hub" { await process.stop(grace: .seconds(3)) }
+        for (name, process) in all where !name.hasPrefix("hub") { await process.stop(grace: .seconds(3)) }
+        await stopHub("hub-b")
         await stopHub()
+        // A killed first hub leaves its PostgreSQL running (a restart reuses it); nothing may outlive the launcher.
+        if FileManager.default.fileExists(atPath: hubDirectory + "/postgres/postmaster.pid") {
+            try? EmbeddedPostgres(configuration: .init(dataDirectory: hubDirectory + "/postgres"), logger: Logger(label: "meridian.demo")).stop()
+        }
     }
 
     /// Polls `condition` until it holds; fails with the component's log when a process dies or time runs out.

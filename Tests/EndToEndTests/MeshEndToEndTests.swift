@@ -149,8 +149,11 @@ struct MeshEndToEndTests {
         var timeToMove: Duration
         var euOutside: Int
         var servedAfterByVictim: Int
+        /// The failed requests: retryable or not, status, error, and when they started relative to the kill.
+        var failures: [String] = []
         var description: String {
             "\(requests) requests, \(failedAfterKill) failed after the kill (\(retryableFailures) retryable), moved in \(timeToMove), \(euOutside) EU requests outside the EU"
+                + (failures.isEmpty ? "" : "; failed: \(failures.joined(separator: "; "))")
         }
     }
 
@@ -188,8 +191,12 @@ struct MeshEndToEndTests {
         let lastBad = afterKill.filter { !$0.1.succeeded || $0.1.servedBy == victim }.map(\.1.finishedAt).max()
         let euOutside = outcomes.filter { $0.0 && $0.1.succeeded && !Self.eu.contains($0.1.servedBy ?? "") }.count
         let servedLater = outcomes.filter { $0.1.startedAt >= killAt + .seconds(1) && $0.1.servedBy == victim }.count
+        let failures = failed.map { retryable, outcome in
+            "\(retryable ? "retryable" : "not retryable") \(outcome.status) \(outcome.error ?? "") started \(outcome.startedAt - killAt) after the kill, took \(outcome.finishedAt - outcome.startedAt)"
+        }
         return FailoverReport(requests: outcomes.count, failedAfterKill: failed.count, retryableFailures: failed.filter(\.0).count,
-                              timeToMove: lastBad.map { $0 - killAt } ?? .zero, euOutside: euOutside, servedAfterByVictim: servedLater)
+                              timeToMove: lastBad.map { $0 - killAt } ?? .zero, euOutside: euOutside, servedAfterByVictim: servedLater,
+                              failures: failures)
     }
 
     static func producedAt(_ event: String) -> Double? {

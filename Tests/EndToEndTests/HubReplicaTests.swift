@@ -1,0 +1,121 @@
+import Foundation
+import MeridianClient
+import MeridianDemo
+import MeridianModel
+import NIOHTTP1
+import Testing
+
+/// Two hub processes on one PostgreSQL, sharing the CA through the database, and gateways given both addresses:
+/// a change made through one hub reaches gateways watching the other; when the hub they watch dies they move to the
+/// other (which takes over the leader's jobs if needed); with both hubs dead, traffic flows and fails over.
+@Suite("End to end: hub replicas", .serialized)
+struct HubReplicaTests {
+    static let clusters = ["fra", "sto", "bom"]
+
+    @Test("a change through hub A reaches gateways watching hub B; B dies, A serves; both die, traffic still flows and fails over",
+          .timeLimit(.minutes(5)))
+    func replicas() async throws {
+        var configuration = MeshLauncher.Configuration(
+            executable: try MeshEndToEndTests.executable(), repositoryRoot: MeshEndToEndTests.repositoryRoot,
+            workDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("meridian-e2e-replicas-\(getpid())").path)
+        configuration.hubPort = 28445
+        configuration.replicaPort = 28446
+        configuration.caEncryptionKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        configuration.timeToFirstTokenMs = 20
+        configuration.tokenIntervalMs = 10
+        let topology = try DemoTopology(yaml: String(contentsOfFile: MeshEndToEndTests.repositoryRoot + "/regions/demo-topology.yaml", encoding: .utf8),
+                                        firstAddress: 51)
+        let mesh = MeshLauncher(configuration: configuration, topology: topology)
+        let traffic = TrafficClient()
+        do {
+            try await run(mesh, traffic)
+        } catch {
+            await mesh.stopAll()
+            try? await traffic.shutdown()
+            throw error
+        }
+        await mesh.stopAll()
+        try? await traffic.shutdown()
+    }
+
+    func run(_ mesh: MeshLauncher, _ traffic: TrafficClient) async throws {
+        try await mesh.startHub()
+        try await mesh.registerAll()
+        try await mesh.startReplica()
+        let hubA = mesh.hubURL
+        let hubB = try #require(mesh.hubURLs.first { $0 != hubA })
+        let caPEM = try String(contentsOfFile: mesh.caFile, encoding: .utf8)
+        let viaA = try HubClient(baseURLs: [hubA], credentials: .token(mesh.adminToken), caPEM: caPEM)
+        defer { Task { try? await viaA.shutdown() } }
+        let viaB = try HubClient(baseURLs: [hubB], credentials: .token(mesh.adminToken), caPEM: caPEM)
+        defer { Task { try? await viaB.shutdown() } }
+        // One CA for both: a client trusting hub A's bundle talks to hub B.
+        #expect(try await viaB.send(.GET, "/v1/health").status == 200)
+
+        for cluster in Self.clusters { try await mesh.startCluster(cluster) }
+        try await mesh.waitUntilConverged(Self.clusters, timeout: .seconds(90))
+        // The gateways watch hub B (given first): B records their acknowledgements, A none.
+        #expect(try await acknowledgements(viaB) > 0)
+        #expect(try await acknowledgements(viaA) == 0)
+
+        // A change through hub A reaches every gateway through hub B.
+        try await changeAndWait(through: viaA, observedVia: viaB, cluster: "extra-1", what: "a change made through hub A")
+
+        // Hub B dies: the gateways move to hub A, and A publishes (it leads now, if B led).
+        await mesh.stopHub("hub-b", kill: true)
+        try await changeAndWait(through: viaA, observedVia: viaA, cluster: "extra-2", what: "a change after hub B died")
+        #expect(try await acknowledgements(viaA) > 0, "the gateways acknowledge to hub A now")
+
+        // Both hubs dead: traffic flows on the last tables and fails over on the gateways' own probes.
+        await mesh.stopHub(kill: true)
+        let bom = "\(mesh.topology.cluster("bom")!.address):\(DemoPorts.local)"
+        let stillFlowing = await traffic.chat(gateway: bom, service: "triage-assistant", dataClass: "eu-personal", stream: false)
+        #expect(stillFlowing.succeeded && MeshEndToEndTests.eu.contains(stillFlowing.servedBy ?? ""),
+                "with no hub: \(stillFlowing.status) from \(stillFlowing.servedBy ?? "nobody")")
+        let report = try await MeshEndToEndTests().failover(mesh, traffic, from: "bom", victim: "sto")
+        print("failover with both hubs dead: \(report)")
+        #expect(report.euOutside == 0, "eu-personal answered outside the EU \(report.euOutside) times")
+        #expect(report.retryableFailures == 0, "retryable requests failed: \(report.retryableFailures)")
+        #expect(report.timeToMove < .seconds(1), "traffic took \(report.timeToMove) to move")
+
+        // Hub A comes back on the same PostgreSQL; the surviving gateways reconnect.
+        try await mesh.startHub(fresh: false)
+        try await mesh.waitUntilConverged(["fra", "bom"], timeout: .seconds(60))
+    }
+
+    /// Registers `cluster` through one hub (every table gains a peer) and waits until every gateway has applied the
+    /// new version, as the other hub reports it.
+    func changeAndWait(through hub: HubClient, observedVia observer: HubClient, cluster: String, what: String) async throws {
+        let before = try await applied(observer)
+        _ = try await hub.registerCluster(ClusterRegistration(name: cluster, region: "aws-eu-west-1", gatewayAddress: "192.0.2.1:15443"))
+        let started = ContinuousClock.now
+        try await waitUntil("\(what) is applied by every gateway", timeout: .seconds(20)) {
+            let now = try await applied(observer)
+            return Self.clusters.allSatisfy { (now[$0] ?? 0) > (before[$0] ?? 0) }
+        }
+        print("\(what): applied by every gateway in \(ContinuousClock.now - started)")
+    }
+
+    func applied(_ client: HubClient) async throws -> [String: Int64] {
+        let statuses = try await client.request(.GET, "/v1/config-status", as: Page<ConfigStatus>.self).items
+        var versions: [String: Int64] = [:]
+        for status in statuses { if let version = status.appliedVersion { versions[status.cluster] = version } }
+        return versions
+    }
+
+    /// How many table acknowledgements a hub has recorded (its convergence histogram's count).
+    func acknowledgements(_ client: HubClient) async throws -> Int {
+        let text = String(decoding: try await client.send(.GET, "/metrics").body, as: UTF8.self)
+        let counts = text.split(separator: "\n").filter { $0.hasPrefix("meridian_hub_proxy_convergence_seconds_count") }
+        return counts.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+    }
+
+    func waitUntil(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw DemoError("timed out after \(timeout) waiting until \(what)")
+    }
+}
