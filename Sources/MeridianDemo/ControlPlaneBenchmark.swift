@@ -12,6 +12,8 @@ public struct ControlPlaneBenchmark: Sendable {
         public var gateways: Int
         public var samples: [Double]
         public var baselineMs: Double
+        /// Size of one gateway's table as served (JSON bytes): every change sends one to each gateway.
+        public var tableBytes: Int
         public func percentile(_ p: Double) -> Double {
             let sorted = samples.sorted()
             guard !sorted.isEmpty else { return .nan }
@@ -106,7 +108,8 @@ public struct ControlPlaneBenchmark: Sendable {
                 samples += versions.arrivals().map { milliseconds($0 - started) }
             }
             group.cancelAll()
-            return Result(gateways: count, samples: samples, baselineMs: baseline.sorted()[baseline.count / 2])
+            let tableBytes = try await admin.send(.GET, "/v1/routes/g1").body.count
+            return Result(gateways: count, samples: samples, baselineMs: baseline.sorted()[baseline.count / 2], tableBytes: tableBytes)
         }
         for client in clients { try? await client.shutdown() }
         try? await admin.shutdown()

@@ -46,11 +46,12 @@ struct DevCommand: AsyncParsableCommand {
                                                   workDirectory: URL(fileURLWithPath: workDir).standardizedFileURL.path, say: say)
             let results = try await benchmark.run(counts: counts, rounds: rounds)
             say("")
-            say("gateways  samples  p50 ms  p99 ms  max ms  baseline RTT ms  p50/baseline  p99/baseline")
+            say("gateways  samples  first ms  p50 ms  p99 ms  max ms  baseline RTT ms  p50/baseline  p99/baseline  table KB  MB per change")
             for r in results {
-                let p50 = r.percentile(0.5), p99 = r.percentile(0.99), max = r.samples.max() ?? .nan
-                say(String(format: "%8d  %7d  %6.1f  %6.1f  %6.1f  %15.2f  %12.1f  %12.1f", r.gateways, r.samples.count, p50, p99, max, r.baselineMs,
-                           p50 / r.baselineMs, p99 / r.baselineMs))
+                let first = r.samples.min() ?? .nan, p50 = r.percentile(0.5), p99 = r.percentile(0.99), max = r.samples.max() ?? .nan
+                say(String(format: "%8d  %7d  %8.1f  %6.1f  %6.1f  %6.1f  %15.2f  %12.1f  %12.1f  %8.1f  %12.1f", r.gateways, r.samples.count, first, p50, p99, max,
+                           r.baselineMs, p50 / r.baselineMs, p99 / r.baselineMs, Double(r.tableBytes) / 1024,
+                           Double(r.tableBytes * r.gateways) / 1_048_576))
             }
         }
     }
