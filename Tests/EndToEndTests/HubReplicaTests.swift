@@ -58,12 +58,20 @@ struct HubReplicaTests {
         #expect(try await acknowledgements(viaB) > 0)
         #expect(try await acknowledgements(viaA) == 0)
 
-        // A change through hub A reaches every gateway through hub B.
-        try await changeAndWait(through: viaA, observedVia: viaB, cluster: "extra-1", what: "a change made through hub A")
+        // A policy change through hub A reaches the gateways through hub B: llama-3-70b's price ceiling drops below
+        // the H100 pools' list price.
+        let routing = try String(contentsOfFile: MeshEndToEndTests.repositoryRoot + "/policies/routing.yaml", encoding: .utf8)
+        let stricter = routing.replacingOccurrences(of: "priceCeilingPerGPUHour: 14.0", with: "priceCeilingPerGPUHour: 10.0")
+        #expect(stricter != routing)
+        try await changeAndWait(observedVia: viaB, what: "a policy change made through hub A") {
+            _ = try await viaA.applyPolicy(kind: "routing", yaml: stricter, dryRun: false)
+        }
 
         // Hub B dies: the gateways move to hub A, and A publishes (it leads now, if B led).
         await mesh.stopHub("hub-b", kill: true)
-        try await changeAndWait(through: viaA, observedVia: viaA, cluster: "extra-2", what: "a change after hub B died")
+        try await changeAndWait(observedVia: viaA, what: "a change after hub B died") {
+            _ = try await viaA.registerCluster(ClusterRegistration(name: "extra", region: "aws-eu-west-1", gatewayAddress: "192.0.2.1:15443"))
+        }
         #expect(try await acknowledgements(viaA) > 0, "the gateways acknowledge to hub A now")
 
         // Both hubs dead: traffic flows on the last tables and fails over on the gateways' own probes.
@@ -83,24 +91,23 @@ struct HubReplicaTests {
         try await mesh.waitUntilConverged(["fra", "bom"], timeout: .seconds(60))
     }
 
-    /// Registers `cluster` through one hub (every table gains a peer) and waits until every gateway has applied the
-    /// new version, as the other hub reports it.
-    func changeAndWait(through hub: HubClient, observedVia observer: HubClient, cluster: String, what: String) async throws {
-        let before = try await applied(observer)
-        _ = try await hub.registerCluster(ClusterRegistration(name: cluster, region: "aws-eu-west-1", gatewayAddress: "192.0.2.1:15443"))
+    /// Makes a change and waits until some gateway's table changed and every gateway has applied its latest table,
+    /// as `observer` reports it.
+    func changeAndWait(observedVia observer: HubClient, what: String, change: () async throws -> Void) async throws {
+        let before = try await statuses(observer)
+        try await change()
         let started = ContinuousClock.now
         try await waitUntil("\(what) is applied by every gateway", timeout: .seconds(20)) {
-            let now = try await applied(observer)
-            return Self.clusters.allSatisfy { (now[$0] ?? 0) > (before[$0] ?? 0) }
+            let now = try await statuses(observer)
+            let moved = Self.clusters.filter { (now[$0]?.publishedVersion ?? 0) > (before[$0]?.publishedVersion ?? 0) }
+            return !moved.isEmpty && Self.clusters.allSatisfy { now[$0]?.appliedVersion != nil && now[$0]?.appliedVersion == now[$0]?.publishedVersion }
         }
         print("\(what): applied by every gateway in \(ContinuousClock.now - started)")
     }
 
-    func applied(_ client: HubClient) async throws -> [String: Int64] {
+    func statuses(_ client: HubClient) async throws -> [String: ConfigStatus] {
         let statuses = try await client.request(.GET, "/v1/config-status", as: Page<ConfigStatus>.self).items
-        var versions: [String: Int64] = [:]
-        for status in statuses { if let version = status.appliedVersion { versions[status.cluster] = version } }
-        return versions
+        return Dictionary(statuses.map { ($0.cluster, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// How many table acknowledgements a hub has recorded (its convergence histogram's count).
