@@ -110,7 +110,8 @@ public final class MeshLauncher: Sendable {
             name: name, executable: configuration.executable,
             arguments: ["hub", "--data-dir", directory, "--listen", "127.0.0.1:\(port)",
                         "--regions", configuration.repositoryRoot + "/regions/regions.yaml", "--estimated-rtt-only",
-                        "--heartbeat-timeout", String(configuration.heartbeatTimeout), "--log-level", "notice"]
+                        "--heartbeat-timeout", String(configuration.heartbeatTimeout),
+                        "--log-level", ProcessInfo.processInfo.environment["MERIDIAN_HUB_LOG_LEVEL"] ?? "notice"]
                 + (configuration.gatewayCertificateLifetime.map { ["--gateway-certificate-lifetime", String($0)] } ?? []) + extra,
             logPath: log(name), environment: environment)
         processes.withLock { $0[name] = process }

@@ -30,13 +30,14 @@ extension MeridianStore {
             for try await (cluster, version, hash) in rows.decode((String, Int64, String).self) { current[cluster] = (version, hash) }
             var published: [RoutingTable] = []
             var names: [String] = [], versions: [Int64] = [], hashes: [String] = [], bodies: [String] = []
+            let writer = RoutingTableHasher(policy: tables.first?.policy ?? .permissive)
             for var table in tables.sorted(by: { $0.source < $1.source }) {
                 if let (_, hash) = current[table.source], hash == table.hash { continue }
                 table.version = (current[table.source]?.0 ?? 0) + 1
                 names.append(table.source)
                 versions.append(table.version)
                 hashes.append(table.hash)
-                bodies.append(String(decoding: try table.canonicalJSON(), as: UTF8.self))
+                bodies.append(String(decoding: try writer.canonicalJSON(table), as: UTF8.self))
                 published.append(table)
             }
             guard !published.isEmpty else { return [] }

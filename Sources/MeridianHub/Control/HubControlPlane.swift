@@ -88,7 +88,9 @@ public final class HubControlPlane: Sendable {
     public func recompute() async throws -> [RoutingTable] {
         let started = ContinuousClock.now
         let snapshot = try await withDeadline(Self.databaseDeadline, "reading the routing snapshot") { try await self.snapshot() }
+        let read = ContinuousClock.now
         let (tables, changed) = incremental.withLock { router in router.update(snapshot) }
+        let routed = ContinuousClock.now
         let candidates = isFirstPublish ? Array(tables.values) : changed.compactMap { tables[$0] }
         let store = self.store
         let published = try await withDeadline(Self.databaseDeadline, "publishing tables") { try await store.publishTables(candidates) }
@@ -99,6 +101,9 @@ public final class HubControlPlane: Sendable {
             logger.info("published routing tables", metadata: [
                 "meridian.route.clusters": "\(published.map { "\($0.source)@\($0.version)" }.joined(separator: ","))",
                 "meridian.route.compile_ms": "\(elapsed.milliseconds)",
+                "meridian.route.read_ms": "\((read - started).milliseconds)",
+                "meridian.route.route_ms": "\((routed - read).milliseconds)",
+                "meridian.route.publish_ms": "\((ContinuousClock.now - routed).milliseconds)",
             ])
         }
         return published
