@@ -181,7 +181,7 @@ if __name__ == "__main__":
         static func start(script: String, directory: String) async throws -> Server {
             let portFile = (directory as NSString).appendingPathComponent("grpc-server.port")
             let process = try ChildProcess.start(["python3", script, "server", portFile], directory: directory, name: "grpc-server")
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(60)
             while ContinuousClock.now < deadline {
                 if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) {
                     return Server(process: process, port: port)
@@ -190,7 +190,7 @@ if __name__ == "__main__":
                 try await Task.sleep(for: .milliseconds(20))
             }
             process.terminate()
-            throw MeshError(description: "the Python gRPC server did not start: \(process.standardError())")
+            throw MeshError(description: "the Python gRPC server did not write its port within 60 s (running: \(process.isRunning)): \(process.standardError())")
         }
 
         func stop() {
