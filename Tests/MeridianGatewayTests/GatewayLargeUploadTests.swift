@@ -11,7 +11,9 @@ import Testing
 /// The gateways run in the measuring process, so its resident memory is theirs (plus the client's and the
 /// counter's, which hold one chunk at a time). That process is a child (a Swift Testing exit test) so that suites
 /// running in parallel in the test process do not add their own allocations to the figure.
-/// `MERIDIAN_TEST_UPLOAD_BYTES` overrides the size (default 1 GiB).
+/// `MERIDIAN_TEST_UPLOAD_BYTES` overrides the size (default 1 GiB); for investigating, `MERIDIAN_TEST_UPLOAD_IN_PROCESS=1`
+/// runs without the child, `MERIDIAN_TEST_UPLOAD_TIMELINE=1` prints bytes and RSS every 250 ms, and
+/// `MERIDIAN_TEST_UPLOAD_DIRECT=1` sends straight to the model server (no gateways).
 @Suite("Gateway large upload", .serialized, .timeLimit(.minutes(5)))
 struct GatewayLargeUploadTests {
     static let defaultSize = 1 << 30
@@ -45,7 +47,8 @@ struct GatewayLargeUploadTests {
     }
 
     @Test("1 GiB with a model server that stops reading for 4 s: the client is held back and RSS stays under 96 MiB",
-          .disabled("open: after the model server's pause the test process's RSS grows by 65-290 MiB, or spikes to the body's size (docs/gateway.md)"))
+          .enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_STALLED"] == "1",
+                   "open, set MERIDIAN_TEST_UPLOAD_STALLED=1 to run: after the model server's pause RSS grows by 65-290 MiB through the gateways (0 MiB without them); docs/gateway.md"))
     func oneGiBWithStalledConsumer() async throws {
         if ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_IN_PROCESS"] == "1" {
             try await Self.uploadAndMeasure(pausing: true, reportPath: nil)
@@ -98,7 +101,7 @@ struct GatewayLargeUploadTests {
             let highest = Locked<Int>(baseline)
             let sent = Locked<Int>(0)
             let started = ContinuousClock.now
-            let connection = try await TestClient.connect(port: mesh.port("east"))
+            let connection = try await TestClient.connect(port: ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_DIRECT"] == "1" ? sink.port : mesh.port("east"))
             let (response, stall) = try await connection.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: (Int, Int)?.self) { group in
                     // Samples memory, and how far the client gets while the model server does not read.
