@@ -50,6 +50,7 @@ extension HubAPI {
                 .contentType: "application/json",
                 HTTPField.Name("X-Meridian-Index")!: String(published.version),
                 HTTPField.Name("X-Meridian-Published-At")!: String(published.publishedAt.timeIntervalSince1970),
+                HTTPField.Name("X-Meridian-Hash")!: published.hash,
             ], body: .init(byteBuffer: ByteBuffer(bytes: published.body)))
         }
         router.post("/v1/gateway/config/ack") { request, context in
