@@ -20,16 +20,17 @@ struct GatewayLargeUploadTests {
     static var size: Int {
         ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_BYTES"].flatMap { Int($0) } ?? defaultSize
     }
-    /// Growth of the resident set allowed while the body streams (measured: about 20 MiB). Buffering the body would
-    /// grow it by the size of the body.
-    static let allowedGrowth = 64 << 20
+    /// Growth of the resident set allowed while the body streams. Measured 16-63 MiB (more when the transfer runs
+    /// faster; see the open item in docs/gateway.md), so 64 MiB would be flaky; buffering the body would grow it by
+    /// the size of the body.
+    static let allowedGrowth = 96 << 20
     /// The same while the model server pauses: what the gateways then hold is bounded by the HTTP/2 windows (4 MiB
     /// per stream, 16 MiB per connection), the streams' write buffers and TLS records.
     static let allowedGrowthWhilePausing = 96 << 20
     /// How long the model server stops reading.
     static let pause: Duration = .seconds(4)
 
-    @Test("1 GiB streams through the pair with flat memory: every byte arrives, RSS grows by less than 64 MiB")
+    @Test("1 GiB streams through the pair with flat memory: every byte arrives, RSS grows by less than 96 MiB")
     func oneGiBFlatMemory() async throws {
         if ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_IN_PROCESS"] == "1" {
             // For debugging: no child process (memory figures then include whatever else runs).
@@ -46,7 +47,7 @@ struct GatewayLargeUploadTests {
         Self.report(at: reportPath)
     }
 
-    @Test("1 GiB with a model server that stops reading for 4 s: the client is held back and RSS stays under 96 MiB",
+    @Test("1 GiB with a model server that stops reading for 4 s: the client is held back and RSS stays under 96 MiB too",
           .enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_STALLED"] == "1",
                    "open, set MERIDIAN_TEST_UPLOAD_STALLED=1 to run: after the model server's pause RSS grows by 65-290 MiB through the gateways (0 MiB without them); docs/gateway.md"))
     func oneGiBWithStalledConsumer() async throws {
