@@ -57,8 +57,10 @@ final class ChildProcess: Sendable {
         throw MeshError(description: "process did not exit within \(timeout): \(standardError())")
     }
 
+    /// Kills the process (SIGKILL: a child inherits the test process's blocked signal mask, so SIGTERM may never
+    /// arrive).
     func terminate() {
-        if isRunning { process.terminate() }
+        if isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     func standardOutput() -> String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }

@@ -76,6 +76,20 @@ def fail_mid_stream(request, context):
 
 
 def serve(port_file):
+    # The test process blocks signals in its threads and a spawned child inherits the mask: unblock them so that
+    # SIGTERM works, and exit when the test process goes away (its pid is no longer our parent).
+    import os
+    import signal
+    import threading
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, range(1, signal.NSIG))
+    parent = os.getppid()
+
+    def watch_parent():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary),
