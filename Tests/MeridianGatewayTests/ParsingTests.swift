@@ -23,6 +23,32 @@ struct ParsingTests {
         #expect(fresh.traceID.count == 32 && fresh.flags == "01")
     }
 
+    @Test("traceparent edge cases: case, versions, lengths")
+    func traceContextEdgeCases() {
+        let upper = TraceContext(traceparent: "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01")
+        #expect(upper?.traceID == "4bf92f3577b34da6a3ce929d0e0e4736" && upper?.spanID == "00f067aa0ba902b7")
+        #expect(TraceContext(traceparent: "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") == nil)
+        #expect(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab") == nil)
+        #expect(TraceContext(traceparent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab")?.flags == "01")
+        #expect(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01") == nil)
+        #expect(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01") == nil)
+        #expect(TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0") == nil)
+        #expect(TraceContext(traceID: "0000000000000000000000000000000a", spanID: TraceContext.hex(0xab)).traceparent
+                == "00-0000000000000000000000000000000a-00000000000000ab-01")
+    }
+
+    @Test("authorities and header values: case, ports, trailing dot, whitespace")
+    func requestTargetEdgeCases() {
+        #expect(RequestTarget.service(fromAuthority: "llama.meridian.") == "llama")
+        #expect(RequestTarget.service(fromAuthority: "LLAMA.MERIDIAN:8080") == "llama")
+        #expect(RequestTarget.service(fromAuthority: ".meridian") == nil)
+        #expect(RequestTarget.service(fromAuthority: "meridian") == nil)
+        #expect(RequestTarget.service(fromAuthority: "[::1]:15001") == nil)
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/",
+                                   headers: HTTPHeaders([("meridian-service", " \tChat "), ("meridian-data-class", "  ")]))
+        #expect(RequestTarget(head: head) == RequestTarget(service: "chat", requestedClass: nil))
+    }
+
     @Test("the service comes from the header, else the authority SERVICE.meridian")
     func requestTarget() {
         func head(_ headers: [(String, String)]) -> HTTPRequestHead {

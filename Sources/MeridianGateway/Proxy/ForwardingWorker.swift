@@ -181,8 +181,9 @@ final class ForwardingWorker: @unchecked Sendable {
             upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.dataClass, value: plan.dataClass)
             let incoming = record.traceparent.flatMap(TraceContext.init(traceparent:))
             let hop = incoming.map { $0.nextHop(using: &random) } ?? TraceContext.start(using: &random)
-            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.traceparent, value: hop.traceparent)
-            record.traceparent = hop.traceparent
+            let traceparent = hop.traceparent
+            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.traceparent, value: traceparent)
+            record.traceparent = traceparent
             retryBudget.recordRequest(at: .now())
             context.requestStarted(listener: downstream.listener)
             return ProxyExchange(worker: self, downstream: downstream, requestHead: head, upstreamHead: upstreamHead,

@@ -36,7 +36,7 @@ enum GatewayListeners {
                         case .http2:
                             try sync.addHandler(IdleStateHandler(allTimeout: idle))
                             _ = try sync.configureHTTP2Pipeline(
-                                mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes),
+                                mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes, tunnel: false),
                                 streamConfiguration: HTTP2Tuning.stream
                             ) { stream in
                                 stream.eventLoop.makeCompletedFuture {
@@ -79,7 +79,7 @@ enum GatewayListeners {
                     try sync.addHandlers(handlers.all)
                     try sync.addHandler(HandshakeDeadlineHandler(deadline: .seconds(10)))
                     _ = try sync.configureHTTP2Pipeline(
-                        mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes),
+                        mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes, tunnel: true),
                         streamConfiguration: HTTP2Tuning.stream
                     ) { stream in
                         stream.eventLoop.makeCompletedFuture {

@@ -227,8 +227,9 @@ final class HTTP2Connection: @unchecked Sendable {
                         }
                         try sync.addHandlers(handlers.all)
                     }
+                    let tunnel = if case .mutualTLS = security { true } else { false }
                     let multiplexer = try sync.configureHTTP2Pipeline(
-                        mode: .client, connectionConfiguration: HTTP2Tuning.connection, streamConfiguration: HTTP2Tuning.stream,
+                        mode: .client, connectionConfiguration: HTTP2Tuning.connection(tunnel: tunnel), streamConfiguration: HTTP2Tuning.stream,
                         inboundStreamInitializer: { stream in stream.close() })
                     try sync.addHandler(HTTP2ConnectionObserver(connection: self))
                     self.connectingChannel = channel

@@ -1,5 +1,3 @@
-import Foundation
-import Foundation
 import NIOHTTP1
 
 /// What a request asks for: the service (from the `meridian-service` header, else the authority
@@ -29,7 +27,7 @@ public struct RequestTarget: Sendable, Hashable {
 
     /// Reads the target from a request head; `nil` when no service is named.
     public init?(head: HTTPRequestHead) {
-        let named = head.headers.first(name: Header.service).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let named = head.headers.first(name: Header.service).map { $0.trimmingOptionalWhitespace.asciiLowercased }
         if let named, !named.isEmpty {
             service = named
         } else if let host = head.headers.first(name: "host"), let service = Self.service(fromAuthority: host) {
@@ -37,19 +35,23 @@ public struct RequestTarget: Sendable, Hashable {
         } else {
             return nil
         }
-        let dataClass = head.headers.first(name: Header.dataClass)?.trimmingCharacters(in: .whitespaces)
-        requestedClass = dataClass?.isEmpty == false ? dataClass : nil
+        let dataClass = head.headers.first(name: Header.dataClass)?.trimmingOptionalWhitespace
+        requestedClass = dataClass?.isEmpty == false ? String(dataClass!) : nil
     }
 
     /// `llama.meridian:15001` -> `llama`; `nil` for any other authority.
     public static func service(fromAuthority authority: String) -> String? {
-        var host = Substring(authority.lowercased())
-        if !host.hasPrefix("["), let colon = host.lastIndex(of: ":") { host = host[..<colon] }
-        if host.hasSuffix(".") { host = host.dropLast() }
-        guard host.hasSuffix(serviceDomain) else { return nil }
-        let name = host.dropLast(serviceDomain.count)
-        guard !name.isEmpty, !name.contains(".") else { return nil }
-        return String(name)
+        let utf8 = authority.utf8
+        var end = utf8.endIndex
+        if utf8.first != UInt8(ascii: "["), let colon = utf8.lastIndex(of: UInt8(ascii: ":")) { end = colon }
+        if end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: ".") { end = utf8.index(before: end) }
+        let suffix = serviceDomain.utf8
+        guard utf8.distance(from: utf8.startIndex, to: end) > suffix.count else { return nil }
+        let nameEnd = utf8.index(end, offsetBy: -suffix.count)
+        guard zip(utf8[nameEnd..<end], suffix).allSatisfy({ $0.asciiLowercased == $1 }),
+              !utf8[utf8.startIndex..<nameEnd].contains(UInt8(ascii: "."))
+        else { return nil }
+        return authority[authority.startIndex..<nameEnd].asciiLowercased
     }
 }
 

@@ -10,18 +10,35 @@ public struct TraceContext: Sendable, Hashable {
     /// Two hex digits; `01` is sampled.
     public var flags: String
 
-    /// Parses a `traceparent` header; `nil` for anything malformed (then a new trace starts).
+    /// Parses a `traceparent` header; `nil` for anything malformed (then a new trace starts). Works on the UTF-8
+    /// bytes: it runs on every request.
     public init?(traceparent: String) {
-        let parts = traceparent.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff",
-              parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-              parts.allSatisfy({ $0.allSatisfy(\.isHexDigit) }) else { return nil }
-        if parts[0] == "00" && parts.count != 4 { return nil }
-        let trace = parts[1].lowercased(), span = parts[2].lowercased()
-        guard trace != String(repeating: "0", count: 32), span != String(repeating: "0", count: 16) else { return nil }
-        traceID = trace
-        spanID = span
-        flags = parts[3].lowercased()
+        var header = traceparent
+        guard let parsed = header.withUTF8(Self.parse) else { return nil }
+        (traceID, spanID, flags) = parsed
+    }
+
+    /// `VV-TRACEID-SPANID-FF[-more, versions after 00 only]`, hex digits, ids not all zero; ids and flags lowercased.
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> (String, String, String)? {
+        let dash = UInt8(ascii: "-")
+        guard bytes.count >= 55, bytes[2] == dash, bytes[35] == dash, bytes[52] == dash else { return nil }
+        func hexDigits(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy(\.isASCIIHexDigit) }
+        func lowercased(_ range: Range<Int>) -> String {
+            String(unsafeUninitializedCapacity: range.count) { buffer in
+                for (offset, index) in range.enumerated() { buffer[offset] = bytes[index].asciiLowercased }
+                return range.count
+            }
+        }
+        guard hexDigits(0..<2), hexDigits(3..<35), hexDigits(36..<52), hexDigits(53..<55) else { return nil }
+        let version = (bytes[0].asciiLowercased, bytes[1].asciiLowercased)
+        guard version != (UInt8(ascii: "f"), UInt8(ascii: "f")) else { return nil }
+        if bytes.count > 55 {
+            guard version != (UInt8(ascii: "0"), UInt8(ascii: "0")), bytes[55] == dash,
+                  bytes[56...].allSatisfy({ $0 == dash || $0.isASCIIHexDigit }) else { return nil }
+        }
+        guard bytes[3..<35].contains(where: { $0 != UInt8(ascii: "0") }),
+              bytes[36..<52].contains(where: { $0 != UInt8(ascii: "0") }) else { return nil }
+        return (lowercased(3..<35), lowercased(36..<52), lowercased(53..<55))
     }
 
     /// Creates a context from parts.
@@ -33,7 +50,7 @@ public struct TraceContext: Sendable, Hashable {
 
     /// A new trace (sampled) with random ids.
     public static func start(using generator: inout some RandomNumberGenerator) -> TraceContext {
-        TraceContext(traceID: hex(generator.next() | 1) + hex(generator.next()), spanID: hex(generator.next() | 1), flags: "01")
+        TraceContext(traceID: hex(generator.next() | 1, generator.next()), spanID: hex(generator.next() | 1), flags: "01")
     }
 
     /// The same trace with a new span id: what this hop sends on.
@@ -42,10 +59,29 @@ public struct TraceContext: Sendable, Hashable {
     }
 
     /// The header value.
-    public var traceparent: String { "00-\(traceID)-\(spanID)-\(flags)" }
+    public var traceparent: String {
+        var value = "00-"
+        value.reserveCapacity(55)
+        value += traceID
+        value += "-"
+        value += spanID
+        value += "-"
+        value += flags
+        return value
+    }
 
-    static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
+    /// The values as lowercase hex, 16 digits each, most significant first.
+    static func hex(_ values: UInt64...) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 16 * values.count) { buffer in
+            var index = 0
+            for value in values {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    buffer[index] = digits.utf8Start[Int((value >> UInt64(shift)) & 0xf)]
+                    index += 1
+                }
+            }
+            return index
+        }
     }
 }

@@ -1,0 +1,40 @@
+extension String {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace), without Foundation: this runs on
+    /// every request.
+    var trimmingOptionalWhitespace: Substring {
+        let utf8 = self.utf8
+        guard let first = utf8.firstIndex(where: { !$0.isOptionalWhitespace }) else { return "" }
+        let last = utf8.lastIndex(where: { !$0.isOptionalWhitespace })!
+        return self[first...last]
+    }
+}
+
+extension StringProtocol {
+    /// Lowercased, with a fast path for ASCII (header values, host names); anything else goes through Unicode
+    /// `lowercased()`.
+    var asciiLowercased: String {
+        let utf8 = self.utf8
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return lowercased() }
+        guard utf8.contains(where: { $0.isASCIIUppercase }) else { return String(self) }
+        return String(unsafeUninitializedCapacity: utf8.count) { buffer in
+            var index = 0
+            for byte in utf8 {
+                buffer[index] = byte.asciiLowercased
+                index += 1
+            }
+            return index
+        }
+    }
+}
+
+extension UInt8 {
+    var isOptionalWhitespace: Bool { self == UInt8(ascii: " ") || self == UInt8(ascii: "\t") }
+    var isASCIIUppercase: Bool { self >= UInt8(ascii: "A") && self <= UInt8(ascii: "Z") }
+    var asciiLowercased: UInt8 { isASCIIUppercase ? self | 0x20 : self }
+    var isASCIIHexDigit: Bool {
+        switch self {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): return true
+        default: return false
+        }
+    }
+}
