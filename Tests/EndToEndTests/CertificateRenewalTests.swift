@@ -15,26 +15,11 @@ struct CertificateRenewalTests {
 
     @Test("gateways renew at two thirds of a short lifetime without dropping a stream or failing a request", .timeLimit(.minutes(4)))
     func renewalUnderLiveTraffic() async throws {
-        var configuration = MeshLauncher.Configuration(
-            executable: try MeshEndToEndTests.executable(), repositoryRoot: MeshEndToEndTests.repositoryRoot,
-            workDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("meridian-e2e-renewal-\(getpid())").path)
-        configuration.hubPort = 28444
-        configuration.gatewayCertificateLifetime = 30
-        configuration.timeToFirstTokenMs = 50
-        configuration.tokenIntervalMs = 60
-        let topology = try DemoTopology(yaml: String(contentsOfFile: MeshEndToEndTests.repositoryRoot + "/regions/demo-topology.yaml", encoding: .utf8),
-                                        firstAddress: 41)
-        let mesh = MeshLauncher(configuration: configuration, topology: topology)
-        let traffic = TrafficClient()
-        do {
-            try await run(mesh, traffic)
-        } catch {
-            await mesh.stopAll()
-            try? await traffic.shutdown()
-            throw error
-        }
-        await mesh.stopAll()
-        try? await traffic.shutdown()
+        try await MeshEndToEndTests.withMesh("renewal", firstAddress: 41, hubPort: 28444, configure: { configuration in
+            configuration.gatewayCertificateLifetime = 30
+            configuration.timeToFirstTokenMs = 50
+            configuration.tokenIntervalMs = 60
+        }, run)
     }
 
     func run(_ mesh: MeshLauncher, _ traffic: TrafficClient) async throws {

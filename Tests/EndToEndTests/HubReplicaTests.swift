@@ -15,27 +15,12 @@ struct HubReplicaTests {
     @Test("a change through hub A reaches gateways watching hub B; B dies, A serves; both die, traffic still flows and fails over",
           .timeLimit(.minutes(5)))
     func replicas() async throws {
-        var configuration = MeshLauncher.Configuration(
-            executable: try MeshEndToEndTests.executable(), repositoryRoot: MeshEndToEndTests.repositoryRoot,
-            workDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("meridian-e2e-replicas-\(getpid())").path)
-        configuration.hubPort = 28445
-        configuration.replicaPort = 28446
-        configuration.caEncryptionKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-        configuration.timeToFirstTokenMs = 20
-        configuration.tokenIntervalMs = 10
-        let topology = try DemoTopology(yaml: String(contentsOfFile: MeshEndToEndTests.repositoryRoot + "/regions/demo-topology.yaml", encoding: .utf8),
-                                        firstAddress: 51)
-        let mesh = MeshLauncher(configuration: configuration, topology: topology)
-        let traffic = TrafficClient()
-        do {
-            try await run(mesh, traffic)
-        } catch {
-            await mesh.stopAll()
-            try? await traffic.shutdown()
-            throw error
-        }
-        await mesh.stopAll()
-        try? await traffic.shutdown()
+        try await MeshEndToEndTests.withMesh("replicas", firstAddress: 51, hubPort: 28445, configure: { configuration in
+            configuration.replicaPort = 28446
+            configuration.caEncryptionKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+            configuration.timeToFirstTokenMs = 20
+            configuration.tokenIntervalMs = 10
+        }, run)
     }
 
     func run(_ mesh: MeshLauncher, _ traffic: TrafficClient) async throws {

@@ -27,7 +27,10 @@ struct MeshEndToEndTests {
         throw DemoError("the meridian executable is not built; run swift build first")
     }
 
-    static func launcher(_ name: String, firstAddress: Int, hubPort: Int) throws -> MeshLauncher {
+    /// Runs `body` with a launcher of the demo's topology (addresses from 127.0.0.`firstAddress`) and a traffic
+    /// client, and stops every process it started however `body` ends.
+    static func withMesh(_ name: String, firstAddress: Int, hubPort: Int, configure: (inout MeshLauncher.Configuration) -> Void = { _ in },
+                         _ body: (MeshLauncher, TrafficClient) async throws -> Void) async throws {
         var configuration = MeshLauncher.Configuration(
             executable: try executable(), repositoryRoot: repositoryRoot,
             workDirectory: FileManager.default.temporaryDirectory.appendingPathComponent("meridian-e2e-\(name)-\(getpid())").path)
@@ -35,19 +38,13 @@ struct MeshEndToEndTests {
         configuration.timeToFirstTokenMs = 80
         configuration.tokenIntervalMs = 60
         configuration.tokens = 10
+        configure(&configuration)
         let topology = try DemoTopology(yaml: String(contentsOfFile: repositoryRoot + "/regions/demo-topology.yaml", encoding: .utf8),
                                         firstAddress: firstAddress)
-        return MeshLauncher(configuration: configuration, topology: topology)
-    }
-
-    static let eu: Set<String> = ["fra", "sto"]
-
-    @Test("join, route by residency, stream without buffering, fail over, survive the hub", .timeLimit(.minutes(5)))
-    func scenario() async throws {
-        let mesh = try Self.launcher("scenario", firstAddress: 31, hubPort: 28443)
+        let mesh = MeshLauncher(configuration: configuration, topology: topology)
         let traffic = TrafficClient()
         do {
-            try await run(mesh, traffic)
+            try await body(mesh, traffic)
         } catch {
             await mesh.stopAll()
             try? await traffic.shutdown()
@@ -55,6 +52,13 @@ struct MeshEndToEndTests {
         }
         await mesh.stopAll()
         try? await traffic.shutdown()
+    }
+
+    static let eu: Set<String> = ["fra", "sto"]
+
+    @Test("join, route by residency, stream without buffering, fail over, survive the hub", .timeLimit(.minutes(5)))
+    func scenario() async throws {
+        try await Self.withMesh("scenario", firstAddress: 31, hubPort: 28443, run)
     }
 
     func gateway(_ mesh: MeshLauncher, _ cluster: String) -> String {

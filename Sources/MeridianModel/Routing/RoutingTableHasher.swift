@@ -89,17 +89,7 @@ public struct RoutingTableHasher: Sendable {
         } else {
             writer.bytes.append(contentsOf: (try? RoutingTable.canonicalEncoder.encode(table.policy)) ?? Data())
         }
-        writer.raw(",\"revokedSerials\":[")
-        for (index, serial) in table.revokedSerials.enumerated() {
-            if index > 0 { writer.raw(",") }
-            writer.string(serial)
-        }
-        writer.raw("],\"source\":")
-        writer.string(table.source)
-        if let pem = table.trustBundlePEM {
-            writer.raw(",\"trustBundlePEM\":")
-            writer.string(pem)
-        }
+        writer.tail(of: table)
         writer.raw(",\"version\":0}")
         // JSONEncoder refuses NaN and infinities, and contentHash() then hashes nothing: defer to it.
         if writer.sawNonFinite { return table.contentHash() }
@@ -132,17 +122,7 @@ public struct RoutingTableHasher: Sendable {
         } else {
             writer.bytes.append(contentsOf: try RoutingTable.canonicalEncoder.encode(table.policy))
         }
-        writer.raw(",\"revokedSerials\":[")
-        for (index, serial) in table.revokedSerials.enumerated() {
-            if index > 0 { writer.raw(",") }
-            writer.string(serial)
-        }
-        writer.raw("],\"source\":")
-        writer.string(table.source)
-        if let pem = table.trustBundlePEM {
-            writer.raw(",\"trustBundlePEM\":")
-            writer.string(pem)
-        }
+        writer.tail(of: table)
         writer.raw(",\"version\":")
         writer.bytes.append(contentsOf: String(table.version).utf8)
         writer.raw("}")
@@ -171,6 +151,21 @@ struct CanonicalJSONWriter {
     var bytes: [UInt8] = []
     /// Set when a NaN or an infinity was written (JSONEncoder would have refused the value).
     var sawNonFinite = false
+
+    /// The keys after `policy`, up to `version`: revoked serials, source, trust bundle.
+    mutating func tail(of table: RoutingTable) {
+        raw(",\"revokedSerials\":[")
+        for (index, serial) in table.revokedSerials.enumerated() {
+            if index > 0 { raw(",") }
+            string(serial)
+        }
+        raw("],\"source\":")
+        string(table.source)
+        if let pem = table.trustBundlePEM {
+            raw(",\"trustBundlePEM\":")
+            string(pem)
+        }
+    }
 
     mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
