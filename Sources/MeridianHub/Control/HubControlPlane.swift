@@ -112,10 +112,11 @@ public final class HubControlPlane: Sendable {
     // MARK: - Listener: keep the table cache in step with the database
 
     private func listenLoop() async {
+        let logger = self.logger
         var attempt = 0
         while !Task.isCancelled {
             do {
-                let connection = try await PostgresConnection.connect(configuration: endpoint.connectionConfiguration, id: 1, logger: logger)
+                let connection = try await connect(id: 1)
                 attempt = 0
                 do {
                     try await withDeadline(Self.databaseDeadline, "loading the published tables") { try await self.reloadAllTables() }
@@ -146,7 +147,24 @@ public final class HubControlPlane: Sendable {
                         group.addTask {
                             for await _ in changes {
                                 let names = pending.take()
-                                if !names.isEmpty { try await self.reloadTables(names) }
+                                if !names.isEmpty {
+                                    try await withDeadline(Self.databaseDeadline, "loading published tables") { try await self.reloadTables(names) }
+                                }
+                            }
+                        }
+                        group.addTask {
+                            // A notification stream can outlive its server (PostgresNIO does not always end it when
+                            // PostgreSQL restarts): ping, and on silence close the connection, which ends the streams.
+                            while true {
+                                try await Task.sleep(for: .seconds(1))
+                                do {
+                                    try await withDeadline(Self.queryDeadline, "the notification session's ping") {
+                                        _ = try await connection.query("SELECT 1", logger: logger)
+                                    }
+                                } catch {
+                                    await self.close(connection)
+                                    throw error
+                                }
                             }
                         }
                         try await group.next()
@@ -189,7 +207,7 @@ public final class HubControlPlane: Sendable {
     private func leaderLoop() async {
         while !Task.isCancelled {
             do {
-                let connection = try await PostgresConnection.connect(configuration: endpoint.connectionConfiguration, id: 2, logger: logger)
+                let connection = try await connect(id: 2)
                 // Closing the session releases the advisory lock at once, so another replica can take over. The
                 // close runs in a task of its own, so that it completes even when this one is cancelled (a hub
                 // shutting down), and it is awaited, so that the connection is closed before it is released.
@@ -216,12 +234,29 @@ public final class HubControlPlane: Sendable {
         }
     }
 
+    /// Opens a dedicated connection (notifications, leadership), giving up after the query deadline.
+    func connect(id: Int) async throws -> PostgresConnection {
+        let (configuration, logger) = (endpoint.connectionConfiguration, self.logger)
+        let connecting = Task { try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger) }
+        do {
+            return try await withDeadline(Self.queryDeadline, "connecting to PostgreSQL") { try await connecting.value }
+        } catch {
+            // A connection that arrives after the deadline must still be closed (PostgresNIO insists).
+            Task.detached { if let late = try? await connecting.value { try? await late.close() } }
+            throw error
+        }
+    }
+
+    /// Seconds a leader's session may stay idle (it pings every second) before another hub ends it.
+    static let staleLeaderSeconds: Double = 5
+
     /// How long a query of the control loops may take before the loop gives up on its connection.
     static let queryDeadline: Duration = .seconds(5)
 
     /// Waits for the leader lock on `connection`, then leads until the session or the task ends.
     private func lead(on connection: PostgresConnection) async throws {
         let logger = self.logger
+        var attempts = 0
         while !Task.isCancelled {
             let acquired = try await withDeadline(Self.queryDeadline, "the leader lock query") {
                 let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.leaderLockKey))", logger: logger)
@@ -230,6 +265,30 @@ public final class HubControlPlane: Sendable {
                 return acquired
             }
             if acquired { break }
+            attempts += 1
+            if attempts % 20 == 0 { logger.info("another hub leads; waiting for the leader lock", metadata: ["meridian.attempts": "\(attempts)"]) }
+            // A leader pings its session every second. A holder idle for longer than the stale limit is a dead hub
+            // whose session PostgreSQL has not noticed (a vanished host, a stopped process whose connection lingers):
+            // end that session, which releases the lock. (The candidates are materialised first: in one WHERE clause
+            // PostgreSQL may call pg_terminate_backend before the other conditions have filtered the rows.)
+            let ended = try await withDeadline(Self.queryDeadline, "ending a stale leader session") {
+                let rows = try await connection.query("""
+                    WITH stale AS MATERIALIZED (
+                        SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                        WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = \(Self.leaderLockKey)::oid
+                          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                          AND a.pid <> pg_backend_pid() AND a.state = 'idle'
+                          AND a.state_change < now() - make_interval(secs => \(Self.staleLeaderSeconds))
+                    )
+                    SELECT pid FROM stale WHERE pg_terminate_backend(pid)
+                    """, logger: logger)
+                var pids: [Int32] = []
+                for try await pid in rows.decode(Int32.self) { pids.append(pid) }
+                return pids
+            }
+            if !ended.isEmpty {
+                logger.warning("ended the session of a leader that stopped answering; taking over", metadata: ["meridian.postgres.pids": "\(ended)"])
+            }
             try await Task.sleep(for: .milliseconds(500))
         }
         try Task.checkCancellation()
