@@ -59,6 +59,9 @@ public struct GatewayConfiguration: Sendable {
     public var upstreamIdleTimeout: Duration = .seconds(4)
     /// Time to establish a connection to a peer or a local endpoint. Default 2 s.
     public var connectTimeout: Duration = .seconds(2)
+    /// A tunnel connection whose peer has not finished the TLS handshake (and been verified) by then is closed, so a
+    /// peer that stalls mid-handshake holds no socket for long. Default 10 s.
+    public var handshakeTimeout: Duration = .seconds(10)
     /// Request timeout when the table has no entry to take it from (tunnel side). Default 300 s.
     public var defaultRequestTimeout: Duration = .seconds(300)
     /// Settings of retries, outlier ejection and circuit breaking.

@@ -82,6 +82,33 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical")
     var logLevel: String = "info"
 
+    @Option(help: "Seconds a client connection may sit idle with no request in flight")
+    var idleTimeout: Double = 300
+
+    @Option(help: "Seconds to connect to a peer gateway or a local endpoint")
+    var connectTimeout: Double = 2
+
+    @Option(help: "Seconds a tunnel peer has to finish its TLS handshake and be verified")
+    var handshakeTimeout: Double = 10
+
+    @Option(help: "Seconds a request may take when the routing table gives no timeout (tunnel side)")
+    var requestTimeout: Double = 300
+
+    @Option(help: "Largest request header block, bytes")
+    var maxHeaderBytes: Int = 64 * 1024
+
+    @Option(help: "Largest request body, bytes (default: any size, streamed)")
+    var maxRequestBodyBytes: Int64?
+
+    @Option(help: "Most concurrent streams to one peer gateway or h2c endpoint (circuit breaking)")
+    var maxStreamsPerPeer: Int = 1000
+
+    @Option(help: "Most requests waiting for a peer's connection (circuit breaking)")
+    var maxPendingPerPeer: Int = 256
+
+    @Option(help: "Seconds requests in flight get to finish on shutdown")
+    var drainTimeout: Double = 10
+
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         guard let cluster = cluster ?? environment["MERIDIAN_CLUSTER"], !cluster.isEmpty else {
@@ -125,6 +152,21 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         configuration.heartbeatInterval = .milliseconds(Int64(max(0.1, heartbeatInterval) * 1000))
         configuration.probeInterval = .milliseconds(Int64(max(0.1, probeInterval) * 1000))
+        configuration.idleTimeout = try Self.seconds(idleTimeout, option: "--idle-timeout")
+        configuration.connectTimeout = try Self.seconds(connectTimeout, option: "--connect-timeout")
+        configuration.handshakeTimeout = try Self.seconds(handshakeTimeout, option: "--handshake-timeout")
+        configuration.defaultRequestTimeout = try Self.seconds(requestTimeout, option: "--request-timeout")
+        configuration.drainTimeout = try Self.seconds(drainTimeout, option: "--drain-timeout")
+        guard maxHeaderBytes >= 1024 else { throw ValidationError("--max-header-bytes must be at least 1024 (got \(maxHeaderBytes))") }
+        configuration.maxHeaderBytes = maxHeaderBytes
+        if let maxRequestBodyBytes {
+            guard maxRequestBodyBytes >= 0 else { throw ValidationError("--max-request-body-bytes must be 0 or more (got \(maxRequestBodyBytes))") }
+            configuration.maxRequestBodyBytes = maxRequestBodyBytes
+        }
+        guard maxStreamsPerPeer >= 1 else { throw ValidationError("--max-streams-per-peer must be at least 1 (got \(maxStreamsPerPeer))") }
+        guard maxPendingPerPeer >= 0 else { throw ValidationError("--max-pending-per-peer must be 0 or more (got \(maxPendingPerPeer))") }
+        configuration.resilience.maxConcurrentStreamsPerPeer = maxStreamsPerPeer
+        configuration.resilience.maxPendingPerPeer = maxPendingPerPeer
         if configuration.hubURLs.isEmpty && table == nil {
             FileHandle.standardError.write(Data("meridian gateway: no --hub and no --table; using the saved table of the data directory, if any\n".utf8))
         }
@@ -135,6 +177,12 @@ struct GatewayCommand: AsyncParsableCommand {
         let gateway = Gateway(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// A positive number of seconds, as a `Duration` (millisecond precision).
+    static func seconds(_ value: Double, option: String) throws -> Duration {
+        guard value.isFinite, value >= 0.001 else { throw ValidationError("\(option) must be a positive number of seconds (got \(value))") }
+        return .milliseconds(Int64((value * 1000).rounded()))
     }
 
     static func hostPort(_ text: String, option: String) throws -> (String, Int) {

@@ -61,6 +61,7 @@ enum GatewayListeners {
     static func bindTunnel(group: any EventLoopGroup, host: String, port: Int, workers: WorkerSet, context: DataPlaneContext) async throws -> any Channel {
         let logger = context.logger
         let maxHeaderBytes = context.configuration.maxHeaderBytes
+        let handshakeTimeout = context.configuration.handshakeTimeout.timeAmount
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -77,7 +78,7 @@ enum GatewayListeners {
                     }
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandlers(handlers.all)
-                    try sync.addHandler(HandshakeDeadlineHandler(deadline: .seconds(10)))
+                    try sync.addHandler(HandshakeDeadlineHandler(deadline: handshakeTimeout))
                     _ = try sync.configureHTTP2Pipeline(
                         mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes, tunnel: true),
                         streamConfiguration: HTTP2Tuning.stream
