@@ -232,15 +232,17 @@ public final class MeshLauncher: Sendable {
         }
     }
 
-    /// Polls `condition` until it holds; fails with the component's log when a process dies or time runs out.
-    public func waitUntil(_ what: String, timeout: Duration, process: SpawnedProcess?, condition: () async throws -> Bool) async throws {
+    /// Polls `condition` (`every` apart) until it holds; fails with the component's log when a process dies or time
+    /// runs out.
+    public func waitUntil(_ what: String, timeout: Duration, process: SpawnedProcess?, every interval: Duration = .milliseconds(200),
+                          condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if (try? await condition()) == true { return }
             if let process, !process.isRunning() {
                 throw DemoError("\(process.name) exited while waiting until \(what); its log (\(process.logPath)):\n\(process.log().suffix(3000))")
             }
-            try await Task.sleep(for: .milliseconds(200))
+            try await Task.sleep(for: interval)
         }
         throw DemoError("timed out after \(timeout) waiting until \(what)")
     }

@@ -48,13 +48,13 @@ struct HubReplicaTests {
         let routing = try String(contentsOfFile: MeshEndToEndTests.repositoryRoot + "/policies/routing.yaml", encoding: .utf8)
         let stricter = routing.replacingOccurrences(of: "priceCeilingPerGPUHour: 14.0", with: "priceCeilingPerGPUHour: 10.0")
         #expect(stricter != routing)
-        try await changeAndWait(observedVia: viaB, what: "a policy change made through hub A") {
+        try await changeAndWait(mesh, observedVia: viaB, what: "a policy change made through hub A") {
             _ = try await viaA.applyPolicy(kind: "routing", yaml: stricter, dryRun: false)
         }
 
         // Hub B dies: the gateways move to hub A, and A publishes (it leads now, if B led).
         await mesh.stopHub("hub-b", kill: true)
-        try await changeAndWait(observedVia: viaA, what: "a change after hub B died") {
+        try await changeAndWait(mesh, observedVia: viaA, what: "a change after hub B died") {
             _ = try await viaA.registerCluster(ClusterRegistration(name: "extra", region: "aws-eu-west-1", gatewayAddress: "192.0.2.1:15443"))
         }
         #expect(try await acknowledgements(viaA) > 0, "the gateways acknowledge to hub A now")
@@ -78,11 +78,11 @@ struct HubReplicaTests {
 
     /// Makes a change and waits until some gateway's table changed and every gateway has applied its latest table,
     /// as `observer` reports it.
-    func changeAndWait(observedVia observer: HubClient, what: String, change: () async throws -> Void) async throws {
+    func changeAndWait(_ mesh: MeshLauncher, observedVia observer: HubClient, what: String, change: () async throws -> Void) async throws {
         let before = try await statuses(observer)
         try await change()
         let started = ContinuousClock.now
-        try await waitUntil("\(what) is applied by every gateway", timeout: .seconds(20)) {
+        try await mesh.waitUntil("\(what) is applied by every gateway", timeout: .seconds(20), process: nil, every: .milliseconds(100)) {
             let now = try await statuses(observer)
             let moved = Self.clusters.filter { (now[$0]?.publishedVersion ?? 0) > (before[$0]?.publishedVersion ?? 0) }
             return !moved.isEmpty && Self.clusters.allSatisfy { now[$0]?.appliedVersion != nil && now[$0]?.appliedVersion == now[$0]?.publishedVersion }
@@ -100,14 +100,5 @@ struct HubReplicaTests {
         let text = String(decoding: try await client.send(.GET, "/metrics").body, as: UTF8.self)
         let counts = text.split(separator: "\n").filter { $0.hasPrefix("meridian_hub_proxy_convergence_seconds_count") }
         return counts.compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
-    }
-
-    func waitUntil(_ what: String, timeout: Duration, _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? await condition()) == true { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw DemoError("timed out after \(timeout) waiting until \(what)")
     }
 }

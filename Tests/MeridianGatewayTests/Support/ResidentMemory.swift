@@ -6,6 +6,14 @@ enum ResidentMemory {
     static var current: Int? { field("VmRSS") }
     /// Peak resident set size (`VmHWM`), in bytes.
     static var peak: Int? { field("VmHWM") }
+    /// Prints glibc's `malloc_stats()` to standard error: per arena, the bytes taken from the system and the bytes
+    /// in use (live heap, as opposed to pages the allocator keeps for reuse). For investigating only.
+    static func printAllocatorStatistics() {
+        #if os(Linux)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_stats") else { return }
+        unsafeBitCast(symbol, to: (@convention(c) () -> Void).self)()
+        #endif
+    }
 
     private static func field(_ name: String) -> Int? {
         // `/proc` files report a size of 0, so read to the end rather than `String(contentsOfFile:)`.
@@ -20,3 +28,4 @@ enum ResidentMemory {
         return nil
     }
 }
+
