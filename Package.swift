@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "meridian", targets: ["meridian"]),
+        .executable(name: "meridian-gateway", targets: ["meridian-gateway"]),
         .library(name: "MeridianModel", targets: ["MeridianModel"]),
         .library(name: "MeridianRouting", targets: ["MeridianRouting"]),
     ],
@@ -125,11 +126,33 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `meridian gateway`'s command, shared with the `meridian-gateway` executable.
+        .target(
+            name: "MeridianGatewayCommand",
+            dependencies: [
+                "MeridianGateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The gateway alone: no hub, PostgreSQL client, Hummingbird or demo linked in, so a gateway maps and touches
+        // fewer pages (resident memory) than the all-in-one `meridian`.
+        .executableTarget(
+            name: "meridian-gateway",
+            dependencies: [
+                "MeridianGatewayCommand",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "meridian",
             dependencies: [
                 "MeridianModel", "MeridianRouting", "MeridianStore", "MeridianPKI",
-                "MeridianHub", "MeridianGateway", "MeridianClient", "MeridianDemo",
+                "MeridianHub", "MeridianGateway", "MeridianGatewayCommand", "MeridianClient", "MeridianDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

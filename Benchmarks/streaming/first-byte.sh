@@ -39,9 +39,9 @@ command -v curl >/dev/null || { log "curl is needed"; exit 1; }
 # --- build -----------------------------------------------------------------------------------------
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "building meridian (release)"
-    (cd "$ROOT" && swift build -c release --product meridian >&2)
+    (cd "$ROOT" && swift build -c release --product meridian-gateway >&2)
 fi
-MERIDIAN="$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian"
+MERIDIAN="$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian-gateway"
 
 # --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west ---------------
 . "$ROOT/Benchmarks/lib/certs.sh"

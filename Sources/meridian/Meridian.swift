@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeridianGatewayCommand
 
 @main
 struct Meridian: AsyncParsableCommand {

@@ -5,10 +5,11 @@ import MeridianGateway
 import ServiceLifecycle
 import UnixSignals
 
-/// `meridian gateway`: runs the east-west gateway of one cluster. Only reads flags and `MERIDIAN_*` variables into a
-/// ``GatewayConfiguration`` and starts the service; everything else is in the MeridianGateway library.
-struct GatewayCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `meridian gateway` (and the `meridian-gateway` executable): runs the east-west gateway of one cluster. Only reads
+/// flags and `MERIDIAN_*` variables into a ``GatewayConfiguration`` and starts the service; everything else is in the
+/// MeridianGateway library.
+public struct GatewayCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "gateway",
         abstract: "Run an east-west gateway: local listener, mTLS tunnel, routing by the hub's table.",
         discussion: """
@@ -109,7 +110,9 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Seconds requests in flight get to finish on shutdown")
     var drainTimeout: Double = 10
 
-    func run() async throws {
+    public init() {}
+
+    public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         guard let cluster = cluster ?? environment["MERIDIAN_CLUSTER"], !cluster.isEmpty else {
             throw ValidationError("--cluster is required (or MERIDIAN_CLUSTER)")
