@@ -229,7 +229,8 @@ final class ForwardingWorker: @unchecked Sendable {
         }
         if let refusal = route.entry.refusal {
             let code: APIError.Code = refusal.status == 451 ? .residencyRefused : .unavailable
-            return .failure(Refusal(error: APIError(status: refusal.status, code: code, message: refusal.reason),
+            return .failure(Refusal(error: APIError(status: refusal.status, code: code, message: refusal.reason,
+                                                    field: refusal.status == 451 ? RequestTarget.Header.dataClass : nil),
                                     decision: "refused", service: target.service, dataClass: dataClass))
         }
         guard !route.levels.isEmpty else {
@@ -237,7 +238,8 @@ final class ForwardingWorker: @unchecked Sendable {
             return .failure(Refusal(error: APIError(status: forbidden ? 451 : 503, code: forbidden ? .residencyRefused : .unavailable,
                                                     message: forbidden
                                                         ? "data class '\(dataClass)' may not leave for \(route.forbidden.joined(separator: ", ")) under policy '\(policy.name)'"
-                                                        : "the route for '\(target.service)' has no destination"),
+                                                        : "the route for '\(target.service)' has no destination",
+                                                    field: forbidden ? RequestTarget.Header.dataClass : nil),
                                     decision: forbidden ? "forbidden" : "no-destination", service: target.service, dataClass: dataClass))
         }
         return .success((ForwardPlan(scope: .route(key, route), service: target.service, dataClass: dataClass, timeout: route.timeout),
