@@ -13,8 +13,13 @@ public struct ResilienceSettings: Sendable, Hashable {
     /// Streams open at once to one peer, per event loop; more are refused as overflow (503 or the next destination).
     /// Default 1000.
     public var maxConcurrentStreamsPerPeer: Int = 1000
-    /// Requests waiting for a peer connection being established, per event loop. Default 256.
+    /// Requests waiting, per event loop: for a peer connection being established, or for a connection to a local
+    /// HTTP/1.1 endpoint to come free when ``maxConnectionsPerEndpoint`` are open. More are refused as overflow.
+    /// Default 256.
     public var maxPendingPerPeer: Int = 256
+    /// HTTP/1.1 connections open at once to one local endpoint, per event loop (in use or idle); a request that finds
+    /// none free waits (up to ``maxPendingPerPeer``) for one to be checked in or closed. Default 1024.
+    public var maxConnectionsPerEndpoint: Int = 1024
     /// A probe that has no answer after this long failed. Default 1 s.
     public var probeTimeout: Duration = .seconds(1)
 

@@ -104,8 +104,11 @@ public struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Most concurrent streams to one peer gateway or h2c endpoint (circuit breaking)")
     var maxStreamsPerPeer: Int = 1000
 
-    @Option(help: "Most requests waiting for a peer's connection (circuit breaking)")
+    @Option(help: "Most requests waiting for a peer's connection or a local endpoint's free connection (circuit breaking)")
     var maxPendingPerPeer: Int = 256
+
+    @Option(help: "Most HTTP/1.1 connections open to one local endpoint (circuit breaking)")
+    var maxConnectionsPerEndpoint: Int = 1024
 
     @Option(help: "Seconds requests in flight get to finish on shutdown")
     var drainTimeout: Double = 10
@@ -170,6 +173,8 @@ public struct GatewayCommand: AsyncParsableCommand {
         guard maxPendingPerPeer >= 0 else { throw ValidationError("--max-pending-per-peer must be 0 or more (got \(maxPendingPerPeer))") }
         configuration.resilience.maxConcurrentStreamsPerPeer = maxStreamsPerPeer
         configuration.resilience.maxPendingPerPeer = maxPendingPerPeer
+        guard maxConnectionsPerEndpoint >= 1 else { throw ValidationError("--max-connections-per-endpoint must be at least 1 (got \(maxConnectionsPerEndpoint))") }
+        configuration.resilience.maxConnectionsPerEndpoint = maxConnectionsPerEndpoint
         if configuration.hubURLs.isEmpty && table == nil {
             FileHandle.standardError.write(Data("meridian gateway: no --hub and no --table; using the saved table of the data directory, if any\n".utf8))
         }

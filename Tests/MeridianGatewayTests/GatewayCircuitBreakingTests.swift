@@ -98,4 +98,49 @@ struct GatewayCircuitBreakingTests {
             }
         }
     }
+
+    @Test("with 2 connections per local endpoint, 2 slow streams hold them, 1 request waits and is served on a freed connection, the next gets 503 overflow")
+    func endpointConnectionLimit() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await GatewayEndToEndTests.eastWest(upstream, configure: { configuration in
+            guard configuration.cluster == "west" else { return }
+            configuration.eventLoopThreads = 1
+            configuration.resilience.maxConnectionsPerEndpoint = 2
+            configuration.resilience.maxPendingPerPeer = 1
+        }) { mesh in
+            let port = mesh.port("east")
+            try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                // Two event streams hold west's two connections to the model server until it is released.
+                for _ in 0..<2 {
+                    group.addTask { try await TestClient.send(port: port, .GET, "/sse") }
+                }
+                let bothOpen = try await eventually { upstream.requests.value.count == 2 }
+                try #require(bothOpen, "the two streams did not reach the model server")
+
+                // A third waits at west for a connection (the pending limit is 1)...
+                group.addTask { try await TestClient.send(port: port, .GET, "/v1/models") }
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(upstream.requests.value.count == 2, "the waiting request did not open a third connection")
+
+                // ... and a fourth finds the queue full: west answers overflow, east has no other destination.
+                let started = ContinuousClock.now
+                let excess = try await TestClient.send(port: port, .GET, "/v1/models")
+                Self.expectOverflow(excess)
+                #expect(ContinuousClock.now - started < .seconds(1), "overflow is answered at once")
+                #expect(!mesh.gateways["east"]!.isEjected("west"), "the peer's overflow is not a failure of the peer")
+
+                upstream.releaseStream()
+                var bodies: [String] = []
+                for try await response in group {
+                    #expect(response.status == 200)
+                    bodies.append(response.body)
+                }
+                #expect(bodies.filter { $0 == "data: first\n\ndata: last\n\n" }.count == 2)
+                #expect(bodies.filter { $0.contains("west-model") }.count == 1, "the waiting request was served")
+            }
+            #expect(upstream.requests.value.count == 3)
+            #expect(upstream.connectionsAccepted.value == 2, "the waiting request reused a freed connection")
+        }
+    }
 }

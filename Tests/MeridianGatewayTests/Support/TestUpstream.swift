@@ -14,6 +14,8 @@ final class TestUpstream: Sendable {
     let requests = Locked<[HTTPRequestHead]>([])
     let firstUploadByte = Locked<ContinuousClock.Instant?>(nil)
     let uploadedBytes = Locked<Int>(0)
+    /// Connections accepted so far.
+    let connectionsAccepted = Locked<Int>(0)
     private let streamGate: EventLoopPromise<Void>
 
     var port: Int { channel.localAddress?.port ?? 0 }
@@ -31,7 +33,8 @@ final class TestUpstream: Sendable {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                box.value?.connectionsAccepted.withLock { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(upstream: { box.value! }, gate: gate.futureResult))
                 }
