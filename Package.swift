@@ -184,6 +184,7 @@ let package = Package(
         ], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianGatewayTests", dependencies: [
             "MeridianGateway", "MeridianPKI", "MeridianModel",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

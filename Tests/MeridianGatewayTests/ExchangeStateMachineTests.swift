@@ -1,3 +1,7 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOHTTP2
 import Testing
 
 @testable import MeridianGateway
@@ -82,5 +86,35 @@ struct ExchangeStateMachineTests {
         post.attached()
         #expect(post.upstreamRefused(replayable: true, retryAllowed: { true }) == .retry)
         #expect(post.upstreamFailed(replayable: true, retryAllowed: { true }) == .respond(status: 502))
+    }
+}
+
+/// A stream closed by a peer's GOAWAY was never processed and may be retried, a POST too; other closes may not.
+@Suite("Streams a draining peer did not process")
+struct GoAwayRefusalTests {
+    @Test("above the GOAWAY's last stream: not processed; at or below it, or closed for another reason: maybe processed")
+    func streamsAboveTheLastStreamWereNotProcessed() throws {
+        let channel = EmbeddedChannel()
+        let connection = HTTP2Connection(
+            name: "test", host: "127.0.0.1", port: 9, eventLoop: channel.eventLoop, security: .cleartext, connectTimeout: .seconds(1),
+            maxConcurrentStreams: 10, maxPending: 10, logger: Logger(label: "test"))
+        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionObserver(connection: connection))
+        let cancelled = { (id: Int) in NIOHTTP2Errors.streamClosed(streamID: HTTP2StreamID(id), errorCode: .cancel) }
+
+        // Before any GOAWAY, a cancelled stream may have been processed.
+        #expect(!HTTP2ConnectionObserver.streamWasNotProcessed(cancelled(7), connection: channel))
+        #expect(HTTP2ConnectionObserver.streamWasNotProcessed(
+            NIOHTTP2Errors.streamClosed(streamID: 7, errorCode: .refusedStream), connection: channel))
+
+        // The two-phase shutdown: first "everything", then "up to 5".
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil)))
+        #expect(!HTTP2ConnectionObserver.streamWasNotProcessed(cancelled(7), connection: channel))
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: 5, errorCode: .noError, opaqueData: nil)))
+        #expect(HTTP2ConnectionObserver.streamWasNotProcessed(cancelled(7), connection: channel))
+        #expect(!HTTP2ConnectionObserver.streamWasNotProcessed(cancelled(5), connection: channel))
+        #expect(!HTTP2ConnectionObserver.streamWasNotProcessed(
+            NIOHTTP2Errors.streamClosed(streamID: 7, errorCode: .internalError), connection: channel))
+        #expect(!HTTP2ConnectionObserver.streamWasNotProcessed(ChannelError.ioOnClosedChannel, connection: channel))
+        _ = try? channel.finish()
     }
 }

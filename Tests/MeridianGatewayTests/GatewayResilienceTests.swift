@@ -108,14 +108,16 @@ struct GatewayResilienceTests {
         ) { mesh in
             var statuses: [Int] = []
             var servedBy: [String] = []
+            var failures: [String] = []
             for index in 0..<40 {
                 if index == 10 { mesh.stop("west") }
                 let response = try await TestClient.send(port: mesh.port("east"), .POST, "/v1/completions", body: "{}")
                 statuses.append(response.status)
                 servedBy.append(response.json?["upstream"] as? String ?? "-")
+                if response.status != 200 { failures.append("#\(index): \(response.status) \(response.body)") }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+            #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses) \(failures)")
             #expect(servedBy.prefix(10).allSatisfy { $0 == "west-model" })
             #expect(servedBy.suffix(10).allSatisfy { $0 == "south-model" })
         }

@@ -57,7 +57,7 @@ struct GatewaySlowPeerTests {
                 let after = try #require(closed[name], "the \(name) connection is still open after 10 s")
                 #expect(after >= .seconds(3.5) && after <= .seconds(6.5), "\(name) closed after \(after), the deadline is 4 s")
             }
-            #expect(served >= 8, "requests kept succeeding while the peers stalled: \(served)")
+            #expect(served >= 3, "requests kept succeeding while the peers stalled: \(served)")
             #expect(freshHandshakes == served)
         }
     }

@@ -24,6 +24,10 @@ final class ForwardingWorker: @unchecked Sendable {
     private(set) var peers: [String: HTTP2Connection] = [:]
     private var h2cEndpoints: [String: HTTP2Connection] = [:]
     private var idleHTTP1: [String: [UpstreamHandler]] = [:]
+    /// HTTP/1.1 connections open (connecting, in use or idle) per local endpoint address.
+    private var openHTTP1: [String: Int] = [:]
+    /// Requests waiting for an HTTP/1.1 connection to an endpoint at its connection limit.
+    private var waitingHTTP1: [String: CircularBuffer<(Result<UpstreamHandler, any Error>) -> Void>] = [:]
     private var localCursor: [String: Int] = [:]
     private var requestCounters: [RequestMetricKey: Counter] = [:]
     private var durations: [DurationMetricKey: DurationHistogram] = [:]
@@ -106,6 +110,9 @@ final class ForwardingWorker: @unchecked Sendable {
         peers.removeAll()
         h2cEndpoints.removeAll()
         idleHTTP1.removeAll()
+        let waiting = waitingHTTP1.values.flatMap { $0 }
+        waitingHTTP1.removeAll()
+        for waiter in waiting { waiter(.failure(UpstreamConnectError(kind: .closed, message: "the gateway is shutting down"))) }
     }
 
     // MARK: Inbound connections
@@ -114,7 +121,7 @@ final class ForwardingWorker: @unchecked Sendable {
     func trackInbound(http2 channel: any Channel) {
         let key = ObjectIdentifier(channel)
         if draining {
-            Self.sendGoAway(on: channel)
+            InboundStreamTracker.announceShutdown(on: channel)
         }
         inboundHTTP2[key] = channel
         channel.closeFuture.assumeIsolated().whenComplete { _ in self.inboundHTTP2[key] = nil }
@@ -131,13 +138,15 @@ final class ForwardingWorker: @unchecked Sendable {
     func startDraining() {
         eventLoop.assertInEventLoop()
         draining = true
-        for channel in inboundHTTP2.values { Self.sendGoAway(on: channel) }
+        for channel in inboundHTTP2.values { InboundStreamTracker.announceShutdown(on: channel) }
         for handler in inboundHTTP1.values { handler.drain() }
     }
 
-    private static func sendGoAway(on channel: any Channel) {
-        channel.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil)),
-                              promise: nil)
+    /// The second phase of draining, once clients have had time to see the first GOAWAY: each HTTP/2 client learns
+    /// the last stream that will be served; any later one is refused (never processed, so it may be retried).
+    func finishDraining() {
+        eventLoop.assertInEventLoop()
+        for channel in inboundHTTP2.values { InboundStreamTracker.finishShutdown(on: channel) }
     }
 
     // MARK: Admission
@@ -389,6 +398,25 @@ final class ForwardingWorker: @unchecked Sendable {
                 return
             }
         }
+        let limits = context.configuration.resilience
+        let open = openHTTP1[endpoint.address, default: 0]
+        guard open < limits.maxConnectionsPerEndpoint else {
+            // Circuit breaking: wait for a connection to be checked in or closed, or overflow.
+            let waiting = waitingHTTP1[endpoint.address]?.count ?? 0
+            guard waiting < limits.maxPendingPerPeer else {
+                completion(.failure(UpstreamConnectError(
+                    kind: .overflow,
+                    message: "local endpoint \(endpoint): \(open) connections open (the limit) and \(waiting) requests waiting (the limit)")))
+                return
+            }
+            waitingHTTP1[endpoint.address, default: []].append(completion)
+            return
+        }
+        connectHTTP1(endpoint, completion: completion)
+    }
+
+    private func connectHTTP1(_ endpoint: LocalEndpoint, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+        openHTTP1[endpoint.address, default: 0] += 1
         let handler = UpstreamHandler(kind: .connection(endpoint))
         handler.onIdleClose = { [weak self] closed in self?.forgetIdle(closed, endpoint: endpoint) }
         let bound = NIOLoopBound(handler, eventLoop: eventLoop)
@@ -405,18 +433,35 @@ final class ForwardingWorker: @unchecked Sendable {
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
-                case .success:
+                case .success(let channel):
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in self.http1Closed(endpoint) }
                     completion(.success(handler))
                 case .failure(let error):
+                    self.http1Closed(endpoint)
                     completion(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot connect to local endpoint \(endpoint): \(error)")))
                 }
             }
     }
 
-    /// Takes back an HTTP/1.1 connection after a clean exchange.
+    /// An HTTP/1.1 connection to `endpoint` closed (or never opened): its slot goes to the first waiting request.
+    private func http1Closed(_ endpoint: LocalEndpoint) {
+        openHTTP1[endpoint.address, default: 1] -= 1
+        if let waiter = waitingHTTP1[endpoint.address]?.popFirst() {
+            connectHTTP1(endpoint, completion: waiter)
+        }
+    }
+
+    /// Takes back an HTTP/1.1 connection after a clean exchange: to the first waiting request, else the idle list.
     func checkIn(_ handler: UpstreamHandler) {
         guard case .connection(let endpoint) = handler.kind, !closed else {
             handler.channel?.close(promise: nil)
+            return
+        }
+        if let waiter = waitingHTTP1[endpoint.address]?.popFirst() {
+            // On the next tick: this runs inside the previous exchange's last response part.
+            eventLoop.assumeIsolated().execute {
+                if handler.isActive { waiter(.success(handler)) } else { self.acquireHTTP1(endpoint, completion: waiter) }
+            }
             return
         }
         var list = idleHTTP1[endpoint.address, default: []]

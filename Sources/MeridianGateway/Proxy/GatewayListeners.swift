@@ -46,6 +46,7 @@ enum GatewayListeners {
                                     ])
                                 }
                             }
+                            try sync.addHandler(InboundStreamTracker())
                             try sync.addHandler(HTTP2IdleConnectionHandler())
                             worker.trackInbound(http2: channel)
                         }
@@ -90,6 +91,7 @@ enum GatewayListeners {
                             ])
                         }
                     }
+                    try sync.addHandler(InboundStreamTracker())
                     try sync.addHandler(TunnelErrorHandler())
                     worker.trackInbound(http2: channel)
                 }

@@ -3,11 +3,13 @@ import NIOCore
 import NIOHTTP2
 
 /// Sits after the `NIOHTTP2Handler` of an outbound connection: tells the ``HTTP2Connection`` when the peer is
-/// verified (mTLS), when the connection is gone, and when a PING is answered.
+/// verified (mTLS), when the connection is gone, and when a PING is answered; remembers the peer's GOAWAY.
 final class HTTP2ConnectionObserver: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
 
     private let connection: HTTP2Connection
+    /// The last stream the peer said it will serve, once it sent GOAWAY: streams above it were not processed.
+    private(set) var goAwayLastStreamID: HTTP2StreamID?
 
     init(connection: HTTP2Connection) {
         self.connection = connection
@@ -18,7 +20,9 @@ final class HTTP2ConnectionObserver: ChannelInboundHandler {
         switch frame.payload {
         case .ping(let data, ack: true):
             connection.pingAcknowledged(data)
-        case .goAway:
+        case .goAway(let lastStreamID, _, _):
+            // Seen before swift-nio-http2 closes the streams above `lastStreamID`, so they can be told apart.
+            goAwayLastStreamID = min(lastStreamID, goAwayLastStreamID ?? .maxID)
             connection.goAwayReceived(on: context.channel)
         default:
             break
@@ -40,5 +44,20 @@ final class HTTP2ConnectionObserver: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         connection.lost(channel: context.channel, error: error)
         context.close(promise: nil)
+    }
+}
+
+extension HTTP2ConnectionObserver {
+    /// Whether `error`, which closed a stream of `connection`, means the peer never processed that stream: it was
+    /// refused (`REFUSED_STREAM`), or it is above the last stream of the peer's GOAWAY (swift-nio-http2 closes those
+    /// with `CANCEL`). Such a request may be retried anywhere, a POST too (RFC 9113 §8.7).
+    static func streamWasNotProcessed(_ error: any Error, connection: (any Channel)?) -> Bool {
+        guard let closed = error as? NIOHTTP2Errors.StreamClosed else { return false }
+        if closed.errorCode == .refusedStream { return true }
+        guard closed.errorCode == .cancel, let connection,
+              let observer = try? connection.pipeline.syncOperations.handler(type: HTTP2ConnectionObserver.self),
+              let last = observer.goAwayLastStreamID
+        else { return false }
+        return closed.streamID > last
     }
 }

@@ -208,9 +208,11 @@ final class ProxyExchange {
             guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
             switch machine.responseHead(status: Int(head.status.code), replayable: replayable, retryAllowed: retryAllowed) {
             case .retry:
-                if let target { worker.context.health.recordFailure(target.healthKey) }
-                lastAttemptOverflowed = false
-                record.error = "destination answered \(head.status.code)"
+                // The destination gateway's own circuit breaking (`overflow`) says nothing about its health.
+                let overflowed = head.headers.first(name: RequestTarget.Header.decision)?.hasPrefix("overflow") == true
+                if let target, !overflowed { worker.context.health.recordFailure(target.healthKey) }
+                lastAttemptOverflowed = overflowed
+                record.error = "destination answered \(head.status.code)\(overflowed ? " (overflow)" : "")"
                 releaseUpstream(reusable: false)
                 worker.countRetry(service: plan.service)
                 attempt()

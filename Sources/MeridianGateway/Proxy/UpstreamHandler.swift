@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 /// The upstream end of a proxied request: the last handler of an HTTP/2 stream to a peer or a local h2c endpoint
 /// (behind `HTTP2FramePayloadToHTTP1ClientCodec`), or of an HTTP/1.1 keep-alive connection to a local endpoint
@@ -24,6 +25,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     private var readHeld = false
     private var idleTimer: Scheduled<Void>?
+    /// The request's HEADERS could not be written on this stream.
+    private var headersNotSent = false
     /// Called when an idle keep-alive connection closes, so the worker forgets it.
     var onIdleClose: ((UpstreamHandler) -> Void)?
 
@@ -44,7 +47,16 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func write(_ part: HTTPClientRequestPart) {
-        context?.write(wrapOutboundOut(part), promise: nil)
+        guard let context else { return }
+        if case .stream = kind, case .head = part {
+            // A stream whose HEADERS never left (the peer's GOAWAY arrived first) was not processed: as good as
+            // refused, so the request may go elsewhere, a POST too.
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            promise.futureResult.assumeIsolated().whenFailure { [weak self] _ in self?.headersNotSent = true }
+            context.write(wrapOutboundOut(part), promise: promise)
+            return
+        }
+        context.write(wrapOutboundOut(part), promise: nil)
     }
 
     func flush() {
@@ -122,7 +134,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
         idleTimer = nil
         if let exchange {
             self.exchange = nil
-            exchange.upstreamClosed(self, error: nil)
+            exchange.upstreamClosed(self, error: headersNotSent ? Self.notProcessed(context) : nil)
         } else {
             onIdleClose?(self)
         }
@@ -132,9 +144,20 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let exchange {
             self.exchange = nil
-            exchange.upstreamClosed(self, error: error)
+            if case .stream = kind, headersNotSent || HTTP2ConnectionObserver.streamWasNotProcessed(error, connection: context.channel.parent) {
+                // Never processed (its HEADERS did not leave, or it is above the peer's GOAWAY): as good as refused.
+                exchange.upstreamClosed(self, error: Self.notProcessed(context))
+            } else {
+                exchange.upstreamClosed(self, error: error)
+            }
         }
         context.close(promise: nil)
+    }
+
+    /// The error a stream that the peer never processed reports: `REFUSED_STREAM`, which the exchange retries.
+    private static func notProcessed(_ context: ChannelHandlerContext) -> any Error {
+        let id = (try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)) ?? .rootStream
+        return NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .refusedStream)
     }
 
     func read(context: ChannelHandlerContext) {
