@@ -44,6 +44,10 @@ extension HPACKHeaders {
             case 10 where lowercased == "connection" || lowercased == "keep-alive": continue
             case 16 where lowercased == "proxy-connection": continue
             case 17 where lowercased == "transfer-encoding": continue
+            case 11 where lowercased == "traceparent":
+                // A new value on every request (a new span per hop): indexing it would insert it into both ends'
+                // HPACK tables and evict the fields that do repeat.
+                add(name: lowercased, value: value, indexing: .nonIndexable)
             default: add(name: lowercased, value: value)
             }
         }
