@@ -4,7 +4,8 @@ import NIOCore
 import NIOHTTP1
 
 /// The client end of proxied requests: the last handler of a local HTTP/1.1 connection (behind NIO's server
-/// pipeline), of a local h2c stream or of a tunnel stream (behind `HTTP2FramePayloadToHTTP1ServerCodec`).
+/// pipeline), or, on a local h2c stream or a tunnel stream, the handler behind that stream's
+/// ``HTTP2StreamDownstream`` (which translates frame payloads to its parts and passes it the stream's events).
 ///
 /// For each request head it asks its event loop's ``ForwardingWorker`` for a decision, then either answers at once
 /// (a refusal) or hands the request to a ``ProxyExchange`` that streams it upstream. It holds back `read` while the
@@ -32,6 +33,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var readHeld = false
     private var closeWhenIdle = false
     private var context: ChannelHandlerContext?
+    /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
+    private var stream: HTTP2StreamDownstream?
 
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool) {
         self.worker = worker
@@ -46,11 +49,28 @@ final class DownstreamHandler: ChannelDuplexHandler {
     // MARK: Used by the exchange
 
     func write(_ part: HTTPServerResponsePart) {
-        context?.write(wrapOutboundOut(part), promise: nil)
+        if let stream {
+            stream.write(part, promise: nil)
+        } else {
+            context?.write(wrapOutboundOut(part), promise: nil)
+        }
     }
 
     func flush() {
-        context?.flush()
+        if let stream {
+            stream.flush()
+        } else {
+            context?.flush()
+        }
+    }
+
+    private func writeAndFlush(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        if let stream {
+            stream.write(part, promise: promise)
+            stream.flush()
+        } else {
+            context.writeAndFlush(wrapOutboundOut(part), promise: promise)
+        }
     }
 
     func resumeReading() {
@@ -64,11 +84,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
     func writeEnd(_ trailers: HTTPHeaders?, close: Bool) {
         guard let context else { return }
         guard close else {
-            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            writeAndFlush(.end(trailers), promise: nil, context: context)
             return
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: promise)
+        writeAndFlush(.end(trailers), promise: promise, context: context)
         promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
@@ -130,12 +150,25 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Added behind an HTTP/2 stream's ``HTTP2StreamDownstream``, which then calls this handler's methods with its
+    /// own context.
+    func handlerAdded(context: ChannelHandlerContext, stream: HTTP2StreamDownstream) {
+        self.stream = stream
+        handlerAdded(context: context)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        stream = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        received(unwrapInboundIn(data), context: context)
+    }
+
+    /// A request part, from the connection's HTTP/1 codec or the stream's ``HTTP2StreamDownstream``.
+    func received(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             discarding = false
             if !isHTTP2Stream, head.headers.first(name: "expect")?.lowercased() == "100-continue" {

@@ -38,6 +38,8 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Accepted HTTP/1.1 connections' handlers, to close idle ones on drain.
     private var inboundHTTP1: [ObjectIdentifier: DownstreamHandler] = [:]
     private(set) var draining = false
+    /// The timeouts of this loop's exchanges.
+    let deadlines: ExchangeDeadlines
 
     private struct RequestMetricKey: Hashable {
         var source: String
@@ -58,6 +60,7 @@ final class ForwardingWorker: @unchecked Sendable {
     init(eventLoop: any EventLoop, context: DataPlaneContext) {
         self.eventLoop = eventLoop
         self.context = context
+        deadlines = ExchangeDeadlines(eventLoop: eventLoop)
         retryBudget = RetryBudget(ratio: context.configuration.resilience.retryBudgetRatio,
                                   minimumPerSecond: context.configuration.resilience.retryBudgetMinimumPerSecond)
     }

@@ -40,10 +40,8 @@ enum GatewayListeners {
                                 streamConfiguration: HTTP2Tuning.stream
                             ) { stream in
                                 stream.eventLoop.makeCompletedFuture {
-                                    try stream.pipeline.syncOperations.addHandlers([
-                                        HTTP2FramePayloadToHTTP1ServerCodec(),
-                                        DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true),
-                                    ])
+                                    try stream.pipeline.syncOperations.addHandler(
+                                        HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true)))
                                 }
                             }
                             try sync.addHandler(InboundStreamTracker())
@@ -58,7 +56,7 @@ enum GatewayListeners {
     }
 
     /// The tunnel listener: mTLS 1.3 with ALPN h2 (``MeshTLS``), the peer's SPIFFE identity checked by the verifier,
-    /// then HTTP/2 streams, each behind `HTTP2FramePayloadToHTTP1ServerCodec` and a ``DownstreamHandler``.
+    /// then HTTP/2 streams, each an ``HTTP2StreamDownstream`` in front of a ``DownstreamHandler``.
     static func bindTunnel(group: any EventLoopGroup, host: String, port: Int, workers: WorkerSet, context: DataPlaneContext) async throws -> any Channel {
         let logger = context.logger
         let maxHeaderBytes = context.configuration.maxHeaderBytes
@@ -85,10 +83,8 @@ enum GatewayListeners {
                         streamConfiguration: HTTP2Tuning.stream
                     ) { stream in
                         stream.eventLoop.makeCompletedFuture {
-                            try stream.pipeline.syncOperations.addHandlers([
-                                HTTP2FramePayloadToHTTP1ServerCodec(),
-                                DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true),
-                            ])
+                            try stream.pipeline.syncOperations.addHandler(
+                                HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true)))
                         }
                     }
                     try sync.addHandler(InboundStreamTracker())

@@ -107,7 +107,7 @@ final class HTTP2Connection: @unchecked Sendable {
 
     // MARK: Streams
 
-    /// Opens a stream whose pipeline is the HTTP/1 client codec and `handler`.
+    /// Opens a stream whose pipeline is an ``HTTP2StreamUpstream`` in front of `handler`.
     func openStream(_ handler: UpstreamHandler, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
         eventLoop.assertInEventLoop()
         switch state {
@@ -143,7 +143,7 @@ final class HTTP2Connection: @unchecked Sendable {
         let promise = eventLoop.makePromise(of: (any Channel).self)
         multiplexer.createStreamChannel(promise: promise) { stream in
             stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandlers([HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https), bound.value])
+                try stream.pipeline.syncOperations.addHandler(HTTP2StreamUpstream(upstream: bound.value))
             }
         }
         promise.futureResult.assumeIsolated().whenComplete { result in

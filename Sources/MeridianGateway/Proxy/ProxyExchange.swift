@@ -36,7 +36,8 @@ final class ProxyExchange {
     /// ends the stream, so the client gets a head with the status and content type, then this as trailers: the same
     /// call to a gRPC client, which otherwise sees no `grpc-status` trailer and reports UNKNOWN.
     private var trailersOnlyMetadata: HTTPHeaders?
-    private var timer: Scheduled<Void>?
+    /// The route's timeout, in the worker's ``ExchangeDeadlines``.
+    private var deadline: ExchangeDeadlines.Entry?
     private(set) var record: AccessRecord
     private let started: NIODeadline
     private var requestBytes: Int64 = 0
@@ -77,10 +78,7 @@ final class ProxyExchange {
     // MARK: Lifecycle
 
     func start() {
-        let timeout = plan.timeout
-        timer = worker.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-            self?.timedOut(after: timeout)
-        }
+        deadline = worker.deadlines.add(self, timeout: plan.timeout)
         attempt()
     }
 
@@ -303,8 +301,10 @@ final class ProxyExchange {
         }
     }
 
-    private func timedOut(after timeout: TimeAmount) {
-        timer = nil
+    /// The route's timeout passed (called by ``ExchangeDeadlines``).
+    func deadlinePassed() {
+        deadline = nil
+        let timeout = plan.timeout
         switch machine.timedOut() {
         case .respond:
             releaseUpstream(reusable: false)
@@ -349,8 +349,10 @@ final class ProxyExchange {
     }
 
     private func complete(status: Int, error: String?) {
-        timer?.cancel()
-        timer = nil
+        if let deadline {
+            worker.deadlines.cancel(deadline)
+            self.deadline = nil
+        }
         record.status = status
         if let error, record.error == nil || status >= 500 { record.error = error }
         record.attempts = max(1, machine.attempts)

@@ -2,9 +2,10 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 
-/// The upstream end of a proxied request: the last handler of an HTTP/2 stream to a peer or a local h2c endpoint
-/// (behind `HTTP2FramePayloadToHTTP1ClientCodec`), or of an HTTP/1.1 keep-alive connection to a local endpoint
-/// (behind NIO's HTTP/1 client codec, reused for one request after another).
+/// The upstream end of a proxied request: the last handler of an HTTP/1.1 keep-alive connection to a local endpoint
+/// (behind NIO's HTTP/1 client codec, reused for one request after another), or, on an HTTP/2 stream to a peer or a
+/// local h2c endpoint, the handler behind that stream's ``HTTP2StreamUpstream`` (which translates its parts to frame
+/// payloads and passes it the stream's events).
 ///
 /// It hands response parts to its ``ProxyExchange`` synchronously on the event loop and writes request parts the
 /// exchange gives it; it holds back `read` while the client side cannot take more (backpressure).
@@ -23,10 +24,12 @@ final class UpstreamHandler: ChannelDuplexHandler {
     let kind: Kind
     private(set) var exchange: ProxyExchange?
     private var context: ChannelHandlerContext?
+    /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
+    private var stream: HTTP2StreamUpstream?
     private var readHeld = false
     private var idleTimer: Scheduled<Void>?
-    /// The request's HEADERS could not be written on this stream.
-    private var headersNotSent = false
+    /// The request's HEADERS could not be written on this stream (the peer's GOAWAY arrived first).
+    private var headersNotSent: Bool { stream?.headersNotSent ?? false }
     /// Called when an idle keep-alive connection closes, so the worker forgets it.
     var onIdleClose: ((UpstreamHandler) -> Void)?
 
@@ -47,20 +50,19 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func write(_ part: HTTPClientRequestPart) {
-        guard let context else { return }
-        if case .stream = kind, case .head = part {
-            // A stream whose HEADERS never left (the peer's GOAWAY arrived first) was not processed: as good as
-            // refused, so the request may go elsewhere, a POST too.
-            let promise = context.eventLoop.makePromise(of: Void.self)
-            promise.futureResult.assumeIsolated().whenFailure { [weak self] _ in self?.headersNotSent = true }
-            context.write(wrapOutboundOut(part), promise: promise)
-            return
+        if let stream {
+            stream.write(part)
+        } else {
+            context?.write(wrapOutboundOut(part), promise: nil)
         }
-        context.write(wrapOutboundOut(part), promise: nil)
     }
 
     func flush() {
-        context?.flush()
+        if let stream {
+            stream.flush()
+        } else {
+            context?.flush()
+        }
     }
 
     /// Lets a held `read` through (the client side can take more).
@@ -106,12 +108,24 @@ final class UpstreamHandler: ChannelDuplexHandler {
         self.context = context
     }
 
+    /// Added behind an HTTP/2 stream's ``HTTP2StreamUpstream``, which then calls this handler's methods with its own
+    /// context.
+    func handlerAdded(context: ChannelHandlerContext, stream: HTTP2StreamUpstream) {
+        self.context = context
+        self.stream = stream
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        stream = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
+        received(unwrapInboundIn(data), context: context)
+    }
+
+    /// A response part, from the connection's HTTP/1 codec or the stream's ``HTTP2StreamUpstream``.
+    func received(_ part: HTTPClientResponsePart, context: ChannelHandlerContext) {
         if let exchange {
             exchange.upstreamReceived(part, from: self)
         } else if case .connection = kind {

@@ -1,0 +1,129 @@
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+
+/// The translations between HTTP/1-style heads (what ``ProxyExchange`` and admission work on) and HTTP/2 header
+/// blocks, done once per head by ``HTTP2StreamUpstream`` and ``HTTP2StreamDownstream`` instead of by NIO's
+/// `HTTP2FramePayloadToHTTP1*Codec`s (which build an intermediate `HTTPHeaders`, lowercase every name into a new
+/// string and scan for connection headers several times). Same results as those codecs: pseudo-headers first,
+/// lowercase names, no connection-specific fields; `host` and `:authority` map to each other.
+extension HPACKHeaders {
+    /// A request's header block: `:method`, `:scheme`, `:authority` (from `host`, when there is one), `:path`, then the
+    /// regular fields.
+    init(proxyingRequest head: HTTPRequestHead, scheme: String) {
+        self.init()
+        reserveCapacity(head.headers.count + 3)
+        add(name: ":method", value: head.method.rawValue)
+        add(name: ":scheme", value: scheme)
+        if let host = head.headers.first(name: "host") { add(name: ":authority", value: host) }
+        add(name: ":path", value: head.uri)
+        appendRegularFields(of: head.headers, dropHost: true)
+    }
+
+    /// A response's header block: `:status`, then the regular fields.
+    init(proxyingResponse head: HTTPResponseHead) {
+        self.init()
+        reserveCapacity(head.headers.count + 1)
+        add(name: ":status", value: String(head.status.code))
+        appendRegularFields(of: head.headers, dropHost: false)
+    }
+
+    /// A trailer block.
+    init(proxyingTrailers trailers: HTTPHeaders) {
+        self.init()
+        reserveCapacity(trailers.count)
+        appendRegularFields(of: trailers, dropHost: false)
+    }
+
+    private mutating func appendRegularFields(of headers: HTTPHeaders, dropHost: Bool) {
+        for (name, value) in headers {
+            let lowercased = name.asciiLowercased
+            switch lowercased.utf8.count {
+            case 4 where dropHost && lowercased == "host": continue
+            case 7 where lowercased == "upgrade": continue
+            case 10 where lowercased == "connection" || lowercased == "keep-alive": continue
+            case 16 where lowercased == "proxy-connection": continue
+            case 17 where lowercased == "transfer-encoding": continue
+            case 11 where lowercased == "traceparent":
+                // A new value on every request (a new span per hop): indexing it would insert it into both ends'
+                // HPACK tables and evict the fields that do repeat.
+                add(name: lowercased, value: value, indexing: .nonIndexable)
+            default: add(name: lowercased, value: value)
+            }
+        }
+    }
+
+    /// The value of the pseudo-header `name` (the first one), or `nil`.
+    func pseudoHeader(_ name: String) -> String? {
+        for (fieldName, value, _) in self {
+            guard fieldName.utf8.first == UInt8(ascii: ":") else { return nil }   // pseudo-headers come first
+            if fieldName == name { return value }
+        }
+        return nil
+    }
+}
+
+extension HTTPHeaders {
+    /// The regular (non-pseudo) fields of a header block, with room for `extra` more.
+    init(regularFieldsOf block: HPACKHeaders, reserving extra: Int = 0) {
+        self.init()
+        reserveCapacity(block.count + extra)
+        for (name, value, _) in block where name.utf8.first != UInt8(ascii: ":") {
+            add(name: name, value: value)
+        }
+    }
+}
+
+extension HTTPRequestHead {
+    /// The request a header block carries, as NIO's server codec builds it: `host` from `:authority`, and for methods
+    /// that carry a body, `content-length: 0` (the block ended the stream) or `transfer-encoding: chunked` when the
+    /// block names no length, so an HTTP/1.1 upstream frames the body.
+    init(proxying block: HPACKHeaders, endStream: Bool) throws {
+        var method: String?
+        var path: String?
+        var authority: String?
+        for (name, value, _) in block {
+            guard name.utf8.first == UInt8(ascii: ":") else { break }
+            switch name {
+            case ":method": method = value
+            case ":path": path = value
+            case ":authority": authority = value
+            default: break
+            }
+        }
+        guard let method else { throw NIOHTTP2Errors.missingPseudoHeader(":method") }
+        guard let path else { throw NIOHTTP2Errors.missingPseudoHeader(":path") }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(block.count)
+        if let authority, !block.contains(name: "host") { headers.add(name: "host", value: authority) }
+        let httpMethod = HTTPMethod(rawValue: method)
+        switch httpMethod {
+        case .GET, .HEAD, .DELETE, .CONNECT, .TRACE:
+            break
+        default:
+            if !block.contains(name: "content-length") {
+                headers.add(name: endStream ? "content-length" : "transfer-encoding", value: endStream ? "0" : "chunked")
+            }
+        }
+        for (name, value, _) in block where name.utf8.first != UInt8(ascii: ":") {
+            headers.add(name: name, value: value)
+        }
+        self.init(version: .http2, method: httpMethod, uri: path, headers: headers)
+    }
+}
+
+extension HTTPResponseHead {
+    /// The response a header block carries, as NIO's client codec builds it: when the response may have a body and
+    /// the block names no length, `content-length: 0` (the block ended the stream) or `transfer-encoding: chunked`,
+    /// so an HTTP/1.1 client sees the body framed.
+    init(proxying block: HPACKHeaders, requestMethod: HTTPMethod, endStream: Bool) throws {
+        guard let statusText = block.pseudoHeader(":status") else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
+        guard let code = Int(statusText, radix: 10) else { throw NIOHTTP2Errors.invalidStatusValue(statusText) }
+        var headers = HTTPHeaders(regularFieldsOf: block, reserving: 1)
+        if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT,
+           !block.contains(name: "content-length") {
+            headers.add(name: endStream ? "content-length" : "transfer-encoding", value: endStream ? "0" : "chunked")
+        }
+        self.init(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: headers)
+    }
+}

@@ -1,0 +1,95 @@
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+import Testing
+
+@testable import MeridianGateway
+
+@Suite("HTTP/2 header translation")
+struct HeaderTranslationTests {
+    @Test("a request head becomes pseudo-headers then lowercase fields, without host or connection fields")
+    func requestToBlock() {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: "bench.meridian")
+        headers.add(name: "Content-Type", value: "application/grpc")
+        headers.add(name: "Transfer-Encoding", value: "chunked")
+        headers.add(name: "Connection", value: "keep-alive")
+        headers.add(name: "te", value: "trailers")
+        headers.add(name: "meridian-source-cluster", value: "east")
+        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/svc/Method?x=1", headers: headers)
+        let block = HPACKHeaders(proxyingRequest: head, scheme: "https")
+        #expect(block.map { $0.name } == [":method", ":scheme", ":authority", ":path", "content-type", "te", "meridian-source-cluster"])
+        #expect(block.first(name: ":authority") == "bench.meridian")
+        #expect(block.first(name: ":path") == "/svc/Method?x=1")
+        #expect(block.first(name: ":method") == "POST")
+        #expect(block.first(name: "te") == "trailers")
+    }
+
+    @Test("a header block becomes a request head as NIO's server codec builds it")
+    func blockToRequest() throws {
+        let get = try HTTPRequestHead(proxying: [":method": "GET", ":scheme": "https", ":authority": "a.meridian", ":path": "/x", "accept": "*/*"],
+                                      endStream: true)
+        #expect(get.method == .GET && get.uri == "/x" && get.version == .http2)
+        #expect(Array(get.headers.map { $0.name }) == ["host", "accept"])
+        let post = try HTTPRequestHead(proxying: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: false)
+        #expect(post.headers.first(name: "transfer-encoding") == "chunked")
+        let empty = try HTTPRequestHead(proxying: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: true)
+        #expect(empty.headers.first(name: "content-length") == "0")
+        let sized = try HTTPRequestHead(proxying: [":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "5"], endStream: false)
+        #expect(sized.headers.first(name: "content-length") == "5" && !sized.headers.contains(name: "transfer-encoding"))
+        #expect(!sized.headers.contains(name: "host"))
+        #expect(throws: (any Error).self) { try HTTPRequestHead(proxying: [":path": "/"], endStream: true) }
+    }
+
+    @Test("responses: status, fields, framing added only where a body may follow")
+    func responses() throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/plain")
+        headers.add(name: "Connection", value: "close")
+        let block = HPACKHeaders(proxyingResponse: HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers))
+        #expect(block.map { $0.name } == [":status", "content-type"])
+        #expect(block.first(name: ":status") == "404")
+        let streamed = try HTTPResponseHead(proxying: [":status": "200", "content-type": "text/event-stream"], requestMethod: .GET, endStream: false)
+        #expect(streamed.status == .ok && streamed.headers.first(name: "transfer-encoding") == "chunked")
+        let trailersOnly = try HTTPResponseHead(proxying: [":status": "200", "grpc-status": "5"], requestMethod: .POST, endStream: true)
+        #expect(trailersOnly.headers.first(name: "content-length") == "0" && trailersOnly.headers.first(name: "grpc-status") == "5")
+        let noContent = try HTTPResponseHead(proxying: [":status": "204"], requestMethod: .GET, endStream: true)
+        #expect(noContent.headers.isEmpty)
+        let head = try HTTPResponseHead(proxying: [":status": "200"], requestMethod: .HEAD, endStream: true)
+        #expect(head.headers.isEmpty)
+        #expect(throws: (any Error).self) { try HTTPResponseHead(proxying: ["content-type": "x"], requestMethod: .GET, endStream: true) }
+        #expect(HPACKHeaders(proxyingTrailers: ["Grpc-Status": "0"]).first(name: "grpc-status") == "0")
+    }
+
+    @Test("an upstream stream sends a bodiless request as one HEADERS frame, a body's last DATA frame ends the stream")
+    func upstreamFrames() throws {
+        let channel = EmbeddedChannel()
+        let upstream = UpstreamHandler(kind: .stream)
+        try channel.pipeline.syncOperations.addHandler(HTTP2StreamUpstream(upstream: upstream))
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])
+        upstream.write(.head(head))
+        upstream.write(.end(nil))
+        upstream.flush()
+        guard case .headers(let only) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
+            Issue.record("expected HEADERS")
+            return
+        }
+        #expect(only.endStream)
+        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self).map { _ in true } == nil)
+
+        upstream.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "a"])))
+        upstream.write(.body(.byteBuffer(ByteBuffer(string: "hello"))))
+        upstream.write(.end(nil))
+        upstream.flush()
+        guard case .headers(let headers) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self),
+              case .data(let data) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
+            Issue.record("expected HEADERS then DATA")
+            return
+        }
+        #expect(!headers.endStream && data.endStream && data.data.readableBytes == 5)
+        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self).map { _ in true } == nil)
+        _ = try channel.finish()
+    }
+}
