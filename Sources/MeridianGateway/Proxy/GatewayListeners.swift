@@ -35,10 +35,7 @@ enum GatewayListeners {
                             try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
                         case .http2:
                             try sync.addHandler(IdleStateHandler(allTimeout: idle))
-                            _ = try sync.configureHTTP2Pipeline(
-                                mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes, tunnel: false),
-                                streamConfiguration: HTTP2Tuning.stream
-                            ) { stream in
+                            _ = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes) { stream in
                                 stream.eventLoop.makeCompletedFuture {
                                     try stream.pipeline.syncOperations.addHandler(
                                         HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true)))
@@ -78,10 +75,7 @@ enum GatewayListeners {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandlers(handlers.all)
                     try sync.addHandler(HandshakeDeadlineHandler(deadline: handshakeTimeout))
-                    _ = try sync.configureHTTP2Pipeline(
-                        mode: .server, connectionConfiguration: HTTP2Tuning.serverConnection(maxHeaderBytes: maxHeaderBytes, tunnel: true),
-                        streamConfiguration: HTTP2Tuning.stream
-                    ) { stream in
+                    _ = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes) { stream in
                         stream.eventLoop.makeCompletedFuture {
                             try stream.pipeline.syncOperations.addHandler(
                                 HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true)))

@@ -22,7 +22,7 @@ final class HTTP2Connection: @unchecked Sendable {
     private enum State {
         case idle
         case connecting
-        case ready(any Channel, NIOHTTP2Handler.StreamMultiplexer)
+        case ready(any Channel, HTTP2StreamMultiplexer)
         case backingOff(Scheduled<Void>)
         case closed
     }
@@ -49,7 +49,7 @@ final class HTTP2Connection: @unchecked Sendable {
     private var state: State = .idle
     private var pending = CircularBuffer<PendingStream>()
     private var connectingChannel: (any Channel)?
-    private var connectingMultiplexer: NIOHTTP2Handler.StreamMultiplexer?
+    private var connectingMultiplexer: HTTP2StreamMultiplexer?
     private var failures = 0
     private var readySince: NIODeadline?
     private var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
@@ -135,7 +135,7 @@ final class HTTP2Connection: @unchecked Sendable {
         }
     }
 
-    private func create(_ handler: UpstreamHandler, on multiplexer: NIOHTTP2Handler.StreamMultiplexer,
+    private func create(_ handler: UpstreamHandler, on multiplexer: HTTP2StreamMultiplexer,
                         completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
         activeStreams += 1
         onStreamCountChange?(1)
@@ -228,9 +228,7 @@ final class HTTP2Connection: @unchecked Sendable {
                         try sync.addHandlers(handlers.all)
                     }
                     let tunnel = if case .mutualTLS = security { true } else { false }
-                    let multiplexer = try sync.configureHTTP2Pipeline(
-                        mode: .client, connectionConfiguration: HTTP2Tuning.connection(tunnel: tunnel), streamConfiguration: HTTP2Tuning.stream,
-                        inboundStreamInitializer: { stream in stream.close() })
+                    let multiplexer = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel) { stream in stream.close() }
                     try sync.addHandler(HTTP2ConnectionObserver(connection: self))
                     self.connectingChannel = channel
                     self.connectingMultiplexer = multiplexer

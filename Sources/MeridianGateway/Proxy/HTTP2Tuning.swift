@@ -1,11 +1,14 @@
+import NIOCore
 import NIOHTTP2
 
-/// HTTP/2 settings for the tunnel and h2c: 1 MiB stream windows (4 MiB per connection), generous concurrency.
+/// The HTTP/2 connections of the gateway (tunnel and h2c, both directions): settings, and the pipeline
+/// `NIOHTTP2Handler` -> ``InboundDataCompactor`` -> `HTTP2StreamMultiplexer`.
 ///
-/// The stream window bounds what waits in a stream whose destination stopped reading. Larger windows let one stream
-/// fill a longer, fatter pipe, but the DATA frames that wait are slices of swift-nio-http2's parser buffer, which is
-/// copied whole on every append while a slice lives: the memory they hold grows with the square of the window
-/// (4 MiB windows held 88-290 MiB for one paused upload, 1 MiB windows 16-25 MiB; docs/gateway.md).
+/// Windows are 4 MiB per stream and per connection. The stream window bounds what waits in a stream whose
+/// destination stopped reading; the compactor makes each waiting frame hold only its own bytes, so that is about
+/// 4 MiB per stalled stream (without it, the frames were slices of the parser's buffer and held 88-290 MiB;
+/// docs/gateway.md). The compactor needs the multiplexer as a handler of its own (swift-nio-http2's inline
+/// multiplexer, inside `NIOHTTP2Handler`, leaves no place between parsing and the streams).
 ///
 /// Header-block validation (field names and values, pseudo-headers) is off on the tunnel, in both directions: its peer
 /// is a gateway whose SPIFFE identity was verified, and every header it relays was validated where it entered the
@@ -14,36 +17,25 @@ import NIOHTTP2
 enum HTTP2Tuning {
     static let window = 1024 * 1024
 
-    /// An outbound connection: to a peer's tunnel (`tunnel`, validation off) or to a local h2c endpoint.
-    static func connection(tunnel: Bool) -> NIOHTTP2Handler.ConnectionConfiguration {
-        var configuration = NIOHTTP2Handler.ConnectionConfiguration()
-        if tunnel { configuration.headerBlockValidation = .disabled }
-        configuration.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
-            HTTP2Setting(parameter: .initialWindowSize, value: window),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: 64 * 1024),
-            HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14),
-        ]
-        configuration.targetWindowSize = 4 * window
-        return configuration
-    }
-
-    /// An accepted connection: on the tunnel listener (`tunnel`, validation off) or from a local h2c client.
-    static func serverConnection(maxHeaderBytes: Int, tunnel: Bool) -> NIOHTTP2Handler.ConnectionConfiguration {
-        var configuration = connection(tunnel: tunnel)
-        configuration.initialSettings = [
+    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any) and returns its stream multiplexer.
+    /// `server` settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off.
+    static func configure(_ channel: any Channel, server: Bool, tunnel: Bool, maxHeaderBytes: Int = 64 * 1024,
+                          inboundStreamInitializer: @escaping NIOChannelInitializer) throws -> HTTP2StreamMultiplexer {
+        let mode: NIOHTTP2Handler.ParserMode = server ? .server : .client
+        var settings: HTTP2Settings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
             HTTP2Setting(parameter: .initialWindowSize, value: window),
             HTTP2Setting(parameter: .maxHeaderListSize, value: maxHeaderBytes),
         ]
-        return configuration
-    }
-
-    static var stream: NIOHTTP2Handler.StreamConfiguration {
-        var configuration = NIOHTTP2Handler.StreamConfiguration()
-        configuration.targetWindowSize = window
-        configuration.outboundBufferSizeHighWatermark = 256 * 1024
-        configuration.outboundBufferSizeLowWatermark = 64 * 1024
-        return configuration
+        if !server { settings.append(HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14)) }
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(NIOHTTP2Handler(mode: mode, initialSettings: settings, headerBlockValidation: tunnel ? .disabled : .enabled))
+        try sync.addHandler(InboundDataCompactor())
+        let multiplexer = HTTP2StreamMultiplexer(
+            mode: mode, channel: channel, targetWindowSize: window,
+            outboundBufferSizeHighWatermark: 256 * 1024, outboundBufferSizeLowWatermark: 64 * 1024,
+            inboundStreamInitializer: inboundStreamInitializer)
+        try sync.addHandler(multiplexer)
+        return multiplexer
     }
 }
