@@ -31,11 +31,6 @@ final class ProxyExchange {
     private var upstreamKeepsAlive = true
     /// The last attempt was refused by circuit breaking (its destination at its stream or pending limit).
     private var lastAttemptOverflowed = false
-    /// The metadata of a gRPC Trailers-Only response (one HEADERS frame with END_STREAM and `grpc-status`, how gRPC
-    /// servers answer an error before any message). The HTTP/1-style server codec cannot write a HEADERS frame that
-    /// ends the stream, so the client gets a head with the status and content type, then this as trailers: the same
-    /// call to a gRPC client, which otherwise sees no `grpc-status` trailer and reports UNKNOWN.
-    private var trailersOnlyMetadata: HTTPHeaders?
     /// The route's timeout, in the worker's ``ExchangeDeadlines``.
     private var deadline: ExchangeDeadlines.Entry?
     private(set) var record: AccessRecord
@@ -218,12 +213,9 @@ final class ProxyExchange {
                 record.status = Int(head.status.code)
                 if head.version.major == 1 && !head.isKeepAlive { upstreamKeepsAlive = false }
                 head.headers.removeHopByHop()
-                if isGRPC, downstream?.isHTTP2Stream == true, head.headers.contains(name: "grpc-status") {
-                    var metadata = head.headers
-                    metadata.remove(name: "content-type")
-                    trailersOnlyMetadata = metadata
-                    head.headers = HTTPHeaders(head.headers.filter { $0.name.lowercased() == "content-type" }.map { ($0.name, $0.value) })
-                }
+                // A gRPC Trailers-Only answer (one HEADERS frame with END_STREAM and `grpc-status`) arrives as this
+                // head and the end at once; an HTTP/2 client's ``HTTP2StreamDownstream`` writes the two as one
+                // HEADERS frame with END_STREAM again.
                 if let downstream, !downstream.isHTTP2Stream {
                     head.version = downstreamVersion
                     if !keepAlive || downstream.closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "close") }
@@ -236,12 +228,8 @@ final class ProxyExchange {
             guard machine.phase == .streamingResponse else { return }
             responseBytes += Int64(buffer.readableBytes)
             downstream?.write(.body(.byteBuffer(buffer)))
-        case .end(var trailers):
+        case .end(let trailers):
             guard machine.phase == .streamingResponse else { return }
-            if var metadata = trailersOnlyMetadata {
-                if let trailers { metadata.add(contentsOf: trailers) }
-                trailers = metadata
-            }
             let reusable = machine.responseEnd()
             downstream?.writeEnd(trailers, close: !keepAlive || !machine.requestEnded || downstream?.closeAfterResponse == true)
             if let target {
