@@ -4,11 +4,11 @@ import NIOHTTP2
 /// The HTTP/2 connections of the gateway (tunnel and h2c, both directions): settings, and the pipeline
 /// `NIOHTTP2Handler` -> ``InboundDataCompactor`` -> `HTTP2StreamMultiplexer`.
 ///
-/// Windows are 4 MiB per stream and per connection. The stream window bounds what waits in a stream whose
-/// destination stopped reading; the compactor makes each waiting frame hold only its own bytes, so that is about
-/// 4 MiB per stalled stream (without it, the frames were slices of the parser's buffer and held 88-290 MiB;
-/// docs/gateway.md). The compactor needs the multiplexer as a handler of its own (swift-nio-http2's inline
-/// multiplexer, inside `NIOHTTP2Handler`, leaves no place between parsing and the streams).
+/// Windows are 1 MiB per stream and per connection (the multiplexer's one target serves both). The stream window
+/// bounds what waits in a stream whose destination stopped reading; the compactor makes each waiting frame hold only
+/// its own bytes (as slices of the parser's buffer, frames held 88-290 MiB with 4 MiB windows; docs/gateway.md). The
+/// compactor needs the multiplexer as a handler of its own: swift-nio-http2's inline multiplexer, inside
+/// `NIOHTTP2Handler`, leaves no place between parsing and the streams.
 ///
 /// Header-block validation (field names and values, pseudo-headers) is off on the tunnel, in both directions: its peer
 /// is a gateway whose SPIFFE identity was verified, and every header it relays was validated where it entered the
