@@ -38,10 +38,12 @@ command -v curl >/dev/null || { log "curl is needed"; exit 1; }
 
 # --- build -----------------------------------------------------------------------------------------
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    log "building meridian (release)"
-    (cd "$ROOT" && swift build -c release --product meridian-gateway >&2)
+    log "building meridian and meridian-gateway (release)"
+    (cd "$ROOT" && swift build -c release --product meridian >&2 && swift build -c release --product meridian-gateway >&2)
 fi
-MERIDIAN="$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian-gateway"
+BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
+MERIDIAN="$BIN/meridian"            # the fake model server (meridian dev fake-model)
+GATEWAY="$BIN/meridian-gateway"
 
 # --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west ---------------
 . "$ROOT/Benchmarks/lib/certs.sh"
@@ -73,11 +75,11 @@ PY
     > "$WORK/fake-model.log" 2>&1 &
 PIDS+=($!)
 common=(--trust-bundle "$CERTS/ca.pem" --trust-domain bench.local --threads "$THREADS" --access-log off --metrics-listen off --log-level warning)
-"$MERIDIAN" gateway --cluster west --table "$WORK/west.json" --cert "$CERTS/west.pem" --key "$CERTS/west-key.pem" "${common[@]}" \
+"$GATEWAY" gateway --cluster west --table "$WORK/west.json" --cert "$CERTS/west.pem" --key "$CERTS/west-key.pem" "${common[@]}" \
     --data-dir "$WORK/west" --local-listen "127.0.0.1:$WEST_LOCAL" --tunnel-listen "127.0.0.1:$WEST_TUNNEL" \
     --endpoint "chat=127.0.0.1:$MODEL_PORT" > "$WORK/west.log" 2>&1 &
 PIDS+=($!)
-"$MERIDIAN" gateway --cluster east --table "$WORK/east.json" --cert "$CERTS/east.pem" --key "$CERTS/east-key.pem" "${common[@]}" \
+"$GATEWAY" gateway --cluster east --table "$WORK/east.json" --cert "$CERTS/east.pem" --key "$CERTS/east-key.pem" "${common[@]}" \
     --data-dir "$WORK/east" --local-listen "127.0.0.1:$EAST_LOCAL" --tunnel-listen "127.0.0.1:$EAST_TUNNEL" \
     > "$WORK/east.log" 2>&1 &
 PIDS+=($!)
