@@ -17,6 +17,15 @@ struct GatewayCircuitBreakingTests {
                 "\(response.headers.first(name: "meridian-decision") ?? "no meridian-decision")", sourceLocation: sourceLocation)
     }
 
+    /// Starts two `/sse` requests through east in `group`; they stay open until the model server is released.
+    static func openTwoStreams(port: Int, upstream: TestUpstream, in group: inout ThrowingTaskGroup<TestResponse, any Error>) async throws {
+        for _ in 0..<2 {
+            group.addTask { try await TestClient.send(port: port, .GET, "/sse") }
+        }
+        let bothOpen = try await eventually { upstream.requests.value.count == 2 }
+        try #require(bothOpen, "the two streams did not reach the model server")
+    }
+
     @Test("with 2 streams per peer, 2 slow streams are served and 3 more requests get 503 overflow at once")
     func concurrentStreamLimit() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
@@ -29,11 +38,7 @@ struct GatewayCircuitBreakingTests {
             let port = mesh.port("east")
             try await withThrowingTaskGroup(of: TestResponse.self) { group in
                 // Two event streams that stay open until the model server is released.
-                for _ in 0..<2 {
-                    group.addTask { try await TestClient.send(port: port, .GET, "/sse") }
-                }
-                let bothOpen = try await eventually { upstream.requests.value.count == 2 }
-                try #require(bothOpen, "the two streams did not reach the model server")
+                try await Self.openTwoStreams(port: port, upstream: upstream, in: &group)
 
                 for _ in 0..<3 {
                     let started = ContinuousClock.now
@@ -112,11 +117,7 @@ struct GatewayCircuitBreakingTests {
             let port = mesh.port("east")
             try await withThrowingTaskGroup(of: TestResponse.self) { group in
                 // Two event streams hold west's two connections to the model server until it is released.
-                for _ in 0..<2 {
-                    group.addTask { try await TestClient.send(port: port, .GET, "/sse") }
-                }
-                let bothOpen = try await eventually { upstream.requests.value.count == 2 }
-                try #require(bothOpen, "the two streams did not reach the model server")
+                try await Self.openTwoStreams(port: port, upstream: upstream, in: &group)
 
                 // A third waits at west for a connection (the pending limit is 1)...
                 group.addTask { try await TestClient.send(port: port, .GET, "/v1/models") }
