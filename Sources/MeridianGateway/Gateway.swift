@@ -260,17 +260,13 @@ public final class Gateway: Service {
         let start = ContinuousClock.now
         let deadline = start + configuration.drainTimeout
         let grace = start + min(configuration.drainGrace, configuration.drainTimeout)
-        var finished = false
-        while ContinuousClock.now < deadline
-            && (ContinuousClock.now < grace || runtime.context.inFlight.load(ordering: .relaxed) > 0) {
-            if !finished && ContinuousClock.now >= grace {
-                // Clients have had the grace period to see the first GOAWAY: name the last stream served.
-                finished = true
-                await runtime.workers.forEach { $0.finishDraining() }
-            }
+        while ContinuousClock.now < grace { await pause(.milliseconds(50)) }
+        // Clients have had the grace period to see the first GOAWAY: name the last stream served, and give that
+        // GOAWAY a moment on the wire before any close.
+        await runtime.workers.forEach { $0.finishDraining() }
+        repeat {
             await pause(.milliseconds(50))
-        }
-        if !finished { await runtime.workers.forEach { $0.finishDraining() } }
+        } while ContinuousClock.now < deadline && runtime.context.inFlight.load(ordering: .relaxed) > 0
         let left = runtime.context.inFlight.load(ordering: .relaxed)
         if left > 0 { logger.warning("closing with requests in flight", metadata: ["meridian.in_flight": "\(left)"]) }
         await runtime.workers.forEach { $0.shutdown() }
