@@ -18,7 +18,7 @@ final class HTTP2StreamDownstream: ChannelDuplexHandler {
 
     let downstream: DownstreamHandler
     private var context: ChannelHandlerContext?
-    private var pending: HTTP2Frame.FramePayload?
+    private var held = HeldPayload()
     private var headReceived = false
 
     init(downstream: DownstreamHandler) {
@@ -34,56 +34,40 @@ final class HTTP2StreamDownstream: ChannelDuplexHandler {
         }
         switch part {
         case .head(let head):
-            writePending(context)
+            let headers = HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders(proxyingResponse: head)))
             if head.status.code < 200 {
-                context.write(wrapOutboundOut(.headers(.init(headers: HPACKHeaders(proxyingResponse: head)))), promise: promise)
+                writeHeld(context)
+                context.write(wrapOutboundOut(headers), promise: promise)
                 return
             }
-            hold(.headers(.init(headers: HPACKHeaders(proxyingResponse: head))), promise: promise, context: context)
+            hold(headers, promise: promise, context: context)
         case .body(let body):
-            writePending(context)
             hold(.data(.init(data: body)), promise: promise, context: context)
         case .end(let trailers):
-            if let trailers {
-                writePending(context)
-                context.write(wrapOutboundOut(.headers(.init(headers: HPACKHeaders(proxyingTrailers: trailers), endStream: true))), promise: promise)
-                return
-            }
-            switch pending {
-            case .headers(var headers):
-                headers.endStream = true
-                pending = nil
-                context.write(wrapOutboundOut(.headers(headers)), promise: promise)
-            case .data(var data):
-                data.endStream = true
-                pending = nil
-                context.write(wrapOutboundOut(.data(data)), promise: promise)
-            default:
-                writePending(context)
-                context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), promise: promise)
-            }
+            let (before, last) = held.end(trailers: trailers.map(HPACKHeaders.init(proxyingTrailers:)))
+            if let before { context.write(wrapOutboundOut(before), promise: nil) }
+            context.write(wrapOutboundOut(last), promise: promise)
         }
     }
 
     func flush() {
         guard let context else { return }
-        writePending(context)
+        writeHeld(context)
         context.flush()
     }
 
     /// Keeps `payload` back for the next write or flush (a write with a promise goes out at once).
     private func hold(_ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         if let promise {
+            writeHeld(context)
             context.write(wrapOutboundOut(payload), promise: promise)
-        } else {
-            pending = payload
+        } else if let previous = held.hold(payload) {
+            context.write(wrapOutboundOut(previous), promise: nil)
         }
     }
 
-    private func writePending(_ context: ChannelHandlerContext) {
-        guard let payload = pending else { return }
-        pending = nil
-        context.write(wrapOutboundOut(payload), promise: nil)
+    private func writeHeld(_ context: ChannelHandlerContext) {
+        if let payload = held.take() { context.write(wrapOutboundOut(payload), promise: nil) }
     }
 
     // MARK: ChannelHandler
@@ -95,7 +79,7 @@ final class HTTP2StreamDownstream: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        pending = nil
+        _ = held.take()
         downstream.handlerRemoved(context: context)
     }
 
@@ -138,7 +122,7 @@ final class HTTP2StreamDownstream: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        pending = nil
+        _ = held.take()
         downstream.errorCaught(context: context, error: error)
     }
 

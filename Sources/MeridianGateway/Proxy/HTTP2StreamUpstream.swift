@@ -19,7 +19,7 @@ final class HTTP2StreamUpstream: ChannelDuplexHandler {
     let upstream: UpstreamHandler
     private let scheme: String
     private var context: ChannelHandlerContext?
-    private var pending: HTTP2Frame.FramePayload?
+    private var held = HeldPayload()
     private var requestMethod: HTTPMethod = .GET
     private var finalHeadReceived = false
     /// Whether the request's HEADERS were written (or are on their way) yet.
@@ -40,43 +40,24 @@ final class HTTP2StreamUpstream: ChannelDuplexHandler {
         switch part {
         case .head(let head):
             requestMethod = head.method
-            writePending(context)
-            pending = .headers(.init(headers: HPACKHeaders(proxyingRequest: head, scheme: scheme)))
+            hold(.headers(.init(headers: HPACKHeaders(proxyingRequest: head, scheme: scheme))), context)
         case .body(let body):
-            writePending(context)
-            pending = .data(.init(data: body))
+            hold(.data(.init(data: body)), context)
         case .end(let trailers):
-            if let trailers {
-                writePending(context)
-                context.write(wrapOutboundOut(.headers(.init(headers: HPACKHeaders(proxyingTrailers: trailers), endStream: true))), promise: nil)
-                return
-            }
-            switch pending {
-            case .headers(var headers):
-                headers.endStream = true
-                pending = nil
-                writeChecked(.headers(headers), context)
-            case .data(var data):
-                data.endStream = true
-                pending = nil
-                context.write(wrapOutboundOut(.data(data)), promise: nil)
-            default:
-                writePending(context)
-                context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), promise: nil)
-            }
+            let (before, last) = held.end(trailers: trailers.map(HPACKHeaders.init(proxyingTrailers:)))
+            if let before { writeChecked(before, context) }
+            writeChecked(last, context)
         }
     }
 
     func flush() {
         guard let context else { return }
-        writePending(context)
+        if let payload = held.take() { writeChecked(payload, context) }
         context.flush()
     }
 
-    private func writePending(_ context: ChannelHandlerContext) {
-        guard let payload = pending else { return }
-        pending = nil
-        writeChecked(payload, context)
+    private func hold(_ payload: HTTP2Frame.FramePayload, _ context: ChannelHandlerContext) {
+        if let previous = held.hold(payload) { writeChecked(previous, context) }
     }
 
     /// Writes a payload; the request's HEADERS with a promise, to learn whether they could leave.
@@ -100,7 +81,7 @@ final class HTTP2StreamUpstream: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        pending = nil
+        _ = held.take()
         upstream.handlerRemoved(context: context)
     }
 
@@ -147,7 +128,7 @@ final class HTTP2StreamUpstream: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        pending = nil
+        _ = held.take()
         upstream.errorCaught(context: context, error: error)
     }
 
