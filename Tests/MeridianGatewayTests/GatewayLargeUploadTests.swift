@@ -34,35 +34,29 @@ struct GatewayLargeUploadTests {
 
     @Test("1 GiB streams through the pair with flat memory: every byte arrives, RSS grows by less than 32 MiB")
     func oneGiBFlatMemory() async throws {
-        if ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_IN_PROCESS"] == "1" {
-            // For debugging: no child process (memory figures then include whatever else runs).
-            try await Self.uploadAndMeasure(pausing: false, reportPath: nil)
-            return
-        }
-        // The child writes its report to a file: observing its standard output or error would block a thread of
-        // the (small) cooperative pool reading the pipe for the whole upload, stalling every other suite.
-        let reportPath = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-upload-\(UUID().uuidString).txt").path
-        defer { try? FileManager.default.removeItem(atPath: reportPath) }
-        await #expect(processExitsWith: .success) { [reportPath = reportPath as String] in
-            try await GatewayLargeUploadTests.uploadAndMeasure(pausing: false, reportPath: reportPath)
-        }
-        Self.report(at: reportPath)
+        try await Self.runMeasured(pausing: false)
     }
 
     @Test("1 GiB with a model server that stops reading for 4 s: the client is held back, and RSS grows by less than 56 MiB")
     func oneGiBWithStalledConsumer() async throws {
+        try await Self.runMeasured(pausing: true)
+    }
+
+    /// Runs ``uploadAndMeasure(pausing:reportPath:)`` in a child process and checks its report.
+    static func runMeasured(pausing: Bool) async throws {
         if ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_IN_PROCESS"] == "1" {
-            try await Self.uploadAndMeasure(pausing: true, reportPath: nil)
+            // For debugging: no child process (memory figures then include whatever else runs).
+            try await uploadAndMeasure(pausing: pausing, reportPath: nil)
             return
         }
         // The child writes its report to a file: observing its standard output or error would block a thread of
         // the (small) cooperative pool reading the pipe for the whole upload, stalling every other suite.
         let reportPath = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-upload-\(UUID().uuidString).txt").path
         defer { try? FileManager.default.removeItem(atPath: reportPath) }
-        await #expect(processExitsWith: .success) { [reportPath = reportPath as String] in
-            try await GatewayLargeUploadTests.uploadAndMeasure(pausing: true, reportPath: reportPath)
+        await #expect(processExitsWith: .success) { [reportPath = reportPath as String, pausing = pausing as Bool] in
+            try await GatewayLargeUploadTests.uploadAndMeasure(pausing: pausing, reportPath: reportPath)
         }
-        Self.report(at: reportPath)
+        report(at: reportPath)
     }
 
     static func report(at path: String) {
