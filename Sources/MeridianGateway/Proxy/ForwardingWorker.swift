@@ -425,7 +425,7 @@ final class ForwardingWorker: @unchecked Sendable {
         let bound = NIOLoopBound(handler, eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(context.configuration.connectTimeout.timeAmount)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
