@@ -144,4 +144,30 @@ struct GatewayCircuitBreakingTests {
             #expect(upstream.connectionsAccepted.value == 2, "the waiting request reused a freed connection")
         }
     }
+
+    @Test("an idle keep-alive connection to a model server is reused, then closed after the upstream idle timeout")
+    func idleUpstreamConnectionsClose() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await GatewayEndToEndTests.eastWest(upstream, configure: { configuration in
+            guard configuration.cluster == "west" else { return }
+            configuration.eventLoopThreads = 1
+            configuration.upstreamIdleTimeout = .milliseconds(600)
+        }) { mesh in
+            let port = mesh.port("east")
+            #expect(try await TestClient.send(port: port, .GET, "/v1/models").status == 200)
+            #expect(try await TestClient.send(port: port, .GET, "/v1/models").status == 200)
+            let lastUse = ContinuousClock.now
+            #expect(upstream.connectionsAccepted.value == 1, "the second request reused the idle connection")
+            #expect(upstream.connectionsClosed.value == 0)
+
+            let closed = try await eventually(timeout: .seconds(5)) { upstream.connectionsClosed.value == 1 }
+            let idle = ContinuousClock.now - lastUse
+            #expect(closed, "the idle connection was not closed")
+            #expect(idle >= .milliseconds(600), "closed after \(idle), before the idle timeout")
+
+            #expect(try await TestClient.send(port: port, .GET, "/v1/models").status == 200)
+            #expect(upstream.connectionsAccepted.value == 2, "a new connection after the idle one closed")
+        }
+    }
 }

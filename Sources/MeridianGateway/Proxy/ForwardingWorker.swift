@@ -24,6 +24,9 @@ final class ForwardingWorker: @unchecked Sendable {
     private(set) var peers: [String: HTTP2Connection] = [:]
     private var h2cEndpoints: [String: HTTP2Connection] = [:]
     private var idleHTTP1: [String: [UpstreamHandler]] = [:]
+    /// Closes idle HTTP/1.1 connections past `upstreamIdleTimeout`; scheduled while any are idle (one timer per loop
+    /// rather than one per check-in, which is every request).
+    private var idleSweep: Scheduled<Void>?
     /// HTTP/1.1 connections open (connecting, in use or idle) per local endpoint address.
     private var openHTTP1: [String: Int] = [:]
     /// Requests waiting for an HTTP/1.1 connection to an endpoint at its connection limit.
@@ -110,6 +113,8 @@ final class ForwardingWorker: @unchecked Sendable {
         for connection in peers.values { connection.close() }
         for connection in h2cEndpoints.values { connection.close() }
         for list in idleHTTP1.values { for handler in list { handler.channel?.close(promise: nil) } }
+        idleSweep?.cancel()
+        idleSweep = nil
         peers.removeAll()
         h2cEndpoints.removeAll()
         idleHTTP1.removeAll()
@@ -467,14 +472,34 @@ final class ForwardingWorker: @unchecked Sendable {
             }
             return
         }
-        var list = idleHTTP1[endpoint.address, default: []]
-        guard list.count < Self.maxIdlePerEndpoint else {
+        guard idleHTTP1[endpoint.address, default: []].count < Self.maxIdlePerEndpoint else {
             handler.channel?.close(promise: nil)
             return
         }
-        list.append(handler)
-        idleHTTP1[endpoint.address] = list
-        handler.scheduleIdleClose(after: context.configuration.upstreamIdleTimeout.timeAmount)
+        handler.idleSince = .now()
+        idleHTTP1[endpoint.address, default: []].append(handler)
+        scheduleIdleSweep()
+    }
+
+    /// Every half timeout while connections are idle: closes those idle for `upstreamIdleTimeout` or longer (so one
+    /// closes between 1 and 1.5 timeouts after its last use).
+    private func scheduleIdleSweep() {
+        guard idleSweep == nil, !closed else { return }
+        let timeout = context.configuration.upstreamIdleTimeout.timeAmount
+        idleSweep = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))) {
+            self.idleSweep = nil
+            let expired = NIODeadline.now() - timeout
+            var stale: [UpstreamHandler] = []
+            for (address, list) in self.idleHTTP1 {
+                // Idle lists are used last-in first-out: the stalest connections are at the front.
+                let count = list.prefix { $0.idleSince <= expired }.count
+                guard count > 0 else { continue }
+                stale.append(contentsOf: list.prefix(count))
+                self.idleHTTP1[address]?.removeFirst(count)
+            }
+            for handler in stale { handler.channel?.close(promise: nil) }
+            if self.idleHTTP1.values.contains(where: { !$0.isEmpty }) { self.scheduleIdleSweep() }
+        }
     }
 
     private func forgetIdle(_ handler: UpstreamHandler, endpoint: LocalEndpoint) {

@@ -27,7 +27,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
     private var stream: HTTP2StreamUpstream?
     private var readHeld = false
-    private var idleTimer: Scheduled<Void>?
+    /// When an HTTP/1.1 connection was last checked in idle (the worker closes it after `upstreamIdleTimeout`).
+    var idleSince = NIODeadline.uptimeNanoseconds(0)
     /// The request's HEADERS could not be written on this stream (the peer's GOAWAY arrived first).
     private var headersNotSent: Bool { stream?.headersNotSent ?? false }
     /// Called when an idle keep-alive connection closes, so the worker forgets it.
@@ -45,8 +46,6 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     func bind(_ exchange: ProxyExchange) {
         self.exchange = exchange
-        idleTimer?.cancel()
-        idleTimer = nil
     }
 
     func write(_ part: HTTPClientRequestPart) {
@@ -93,15 +92,6 @@ final class UpstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Closes an idle keep-alive connection after `timeout`.
-    func scheduleIdleClose(after timeout: TimeAmount) {
-        guard let context else { return }
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
-            guard self.exchange == nil else { return }
-            self.context?.close(promise: nil)
-        }
-    }
-
     // MARK: ChannelHandler
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -144,8 +134,6 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        idleTimer?.cancel()
-        idleTimer = nil
         if let exchange {
             self.exchange = nil
             exchange.upstreamClosed(self, error: headersNotSent ? Self.notProcessed(context) : nil)

@@ -26,7 +26,8 @@ public final class DestinationHealth: Sendable {
     }
 
     /// Key of a local endpoint.
-    public static func localKey(_ endpoint: LocalEndpoint) -> String { "local/\(endpoint.address)" }
+    public static func localKey(_ endpoint: LocalEndpoint) -> String { endpoint.healthKey }
+    static func localKey(address: String) -> String { "local/" + address }
 
     /// Weight factor in (0, 1], or `nil` while ejected.
     public func availability(_ destination: String, at now: NIODeadline = .now()) -> Double? {

@@ -8,14 +8,20 @@ public struct LocalEndpoint: Sendable, Hashable, CustomStringConvertible {
         case h2c
     }
 
-    public var host: String
-    public var port: Int
-    public var wireProtocol: WireProtocol
+    public let host: String
+    public let port: Int
+    public let wireProtocol: WireProtocol
+    /// `host:port`, the key for pools and tried endpoints; made once, since every request looks it up.
+    public let address: String
+    /// The key of its health record (``DestinationHealth``).
+    let healthKey: String
 
     public init(host: String, port: Int, wireProtocol: WireProtocol = .http1) {
         self.host = host
         self.port = port
         self.wireProtocol = wireProtocol
+        address = HostPort.format(host: host, port: port)
+        healthKey = DestinationHealth.localKey(address: address)
     }
 
     /// Parses `HOST:PORT`, `http://HOST:PORT`, `h2c://HOST:PORT` or `[V6]:PORT`.
@@ -32,9 +38,6 @@ public struct LocalEndpoint: Sendable, Hashable, CustomStringConvertible {
         guard let (host, port) = HostPort.parse(rest) else { return nil }
         self.init(host: host, port: port, wireProtocol: wire)
     }
-
-    /// `host:port`, the key for health and pools.
-    public var address: String { HostPort.format(host: host, port: port) }
 
     public var description: String { wireProtocol == .h2c ? "h2c://\(address)" : address }
 }

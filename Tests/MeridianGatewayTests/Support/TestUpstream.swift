@@ -16,6 +16,7 @@ final class TestUpstream: Sendable {
     let uploadedBytes = Locked<Int>(0)
     /// Connections accepted so far.
     let connectionsAccepted = Locked<Int>(0)
+    let connectionsClosed = Locked<Int>(0)
     private let streamGate: EventLoopPromise<Void>
 
     var port: Int { channel.localAddress?.port ?? 0 }
@@ -34,6 +35,7 @@ final class TestUpstream: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 box.value?.connectionsAccepted.withLock { $0 += 1 }
+                channel.closeFuture.whenComplete { _ in box.value?.connectionsClosed.withLock { $0 += 1 } }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(upstream: { box.value! }, gate: gate.futureResult))
