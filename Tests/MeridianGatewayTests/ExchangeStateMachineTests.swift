@@ -98,7 +98,7 @@ struct GoAwayRefusalTests {
         let connection = HTTP2Connection(
             name: "test", host: "127.0.0.1", port: 9, eventLoop: channel.eventLoop, security: .cleartext, connectTimeout: .seconds(1),
             maxConcurrentStreams: 10, maxPending: 10, logger: Logger(label: "test"))
-        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionObserver(connection: connection))
+        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionObserver(connection: connection, readyWhenActive: false))
         let cancelled = { (id: Int) in NIOHTTP2Errors.streamClosed(streamID: HTTP2StreamID(id), errorCode: .cancel) }
 
         // Before any GOAWAY, a cancelled stream may have been processed.

@@ -63,33 +63,40 @@ struct HeaderTranslationTests {
         #expect(HPACKHeaders(proxyingTrailers: ["Grpc-Status": "0"]).first(name: "grpc-status") == "0")
     }
 
-    @Test("an upstream stream sends a bodiless request as one HEADERS frame, a body's last DATA frame ends the stream")
+    @Test("an upstream stream sends a bodiless request as one HEADERS frame, a body's last DATA frame ends the stream; IDs follow the first writes")
     func upstreamFrames() throws {
         let channel = EmbeddedChannel()
-        let upstream = UpstreamHandler(kind: .stream)
-        try channel.pipeline.syncOperations.addHandler(HTTP2StreamUpstream(upstream: upstream))
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])
-        upstream.write(.head(head))
-        upstream.write(.end(nil))
-        upstream.flush()
-        guard case .headers(let only) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
-            Issue.record("expected HEADERS")
-            return
-        }
-        #expect(only.endStream)
-        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self).map { _ in true } == nil)
+        let mux = HTTP2StreamMux(server: false, targetWindow: 1 << 20, inboundStreamInitializer: nil)
+        try channel.pipeline.syncOperations.addHandler(mux)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let get = UpstreamHandler(kind: .stream)
+        let post = UpstreamHandler(kind: .stream)
+        _ = HTTP2StreamUpstream(upstream: get).open(on: mux)
+        _ = HTTP2StreamUpstream(upstream: post).open(on: mux)
 
-        upstream.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "a"])))
-        upstream.write(.body(.byteBuffer(ByteBuffer(string: "hello"))))
-        upstream.write(.end(nil))
-        upstream.flush()
-        guard case .headers(let headers) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self),
-              case .data(let data) = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else {
+        // Opened second, written first: it takes the first stream ID, so streams open in increasing order.
+        post.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "a"])))
+        post.write(.body(.byteBuffer(ByteBuffer(string: "hello"))))
+        post.write(.end(nil))
+        post.flush()
+        guard let first = try channel.readOutbound(as: HTTP2Frame.self), case .headers(let headers) = first.payload,
+              let second = try channel.readOutbound(as: HTTP2Frame.self), case .data(let data) = second.payload else {
             Issue.record("expected HEADERS then DATA")
             return
         }
+        #expect(first.streamID == 1 && second.streamID == 1)
         #expect(!headers.endStream && data.endStream && data.data.readableBytes == 5)
-        #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self).map { _ in true } == nil)
+        #expect(try channel.readOutbound(as: HTTP2Frame.self).map { _ in true } == nil)
+
+        get.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
+        get.write(.end(nil))
+        get.flush()
+        guard let only = try channel.readOutbound(as: HTTP2Frame.self), case .headers(let block) = only.payload else {
+            Issue.record("expected HEADERS")
+            return
+        }
+        #expect(only.streamID == 3 && block.endStream)
+        #expect(try channel.readOutbound(as: HTTP2Frame.self).map { _ in true } == nil)
         _ = try channel.finish()
     }
 }

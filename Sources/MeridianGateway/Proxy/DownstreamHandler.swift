@@ -32,17 +32,21 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var discarding = false
     private var readHeld = false
     private var closeWhenIdle = false
+    /// On an HTTP/2 stream: the end of the response was written, so a clean close of the stream is its success.
+    private var responseEnded = false
     private var context: ChannelHandlerContext?
     /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
     private var stream: HTTP2StreamDownstream?
 
-    init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool) {
+    init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil) {
         self.worker = worker
         self.listener = listener
         self.isHTTP2Stream = isHTTP2Stream
+        self.caller = caller
     }
 
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    var isWritable: Bool { stream?.stream.isWritable ?? context?.channel.isWritable ?? false }
+    private var allocator: ByteBufferAllocator { stream?.stream.allocator ?? context?.channel.allocator ?? ByteBufferAllocator() }
     /// The gateway is draining: this HTTP/1.1 connection closes after the response in flight.
     var closeAfterResponse: Bool { closeWhenIdle }
 
@@ -64,37 +68,56 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    private func writeAndFlush(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+    private func writeAndFlush(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?) {
         if let stream {
             stream.write(part, promise: promise)
             stream.flush()
-        } else {
+        } else if let context {
             context.writeAndFlush(wrapOutboundOut(part), promise: promise)
+        } else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
         }
     }
 
     func resumeReading() {
-        guard readHeld, let context else { return }
+        guard readHeld else { return }
         readHeld = false
-        context.read()
+        if let stream {
+            stream.stream.resumeReading()
+        } else {
+            context?.read()
+        }
     }
 
     /// Writes the end of the response and flushes; closes the connection (HTTP/1.1) or resets the stream (HTTP/2)
     /// once it is written when `close` is set.
     func writeEnd(_ trailers: HTTPHeaders?, close: Bool) {
+        if let stream {
+            // Writing the end closes the stream at once when the request has ended too (the exchange is told by
+            // its own call, not by the close).
+            responseEnded = true
+            guard close, let eventLoop = stream.stream.eventLoop else {
+                writeAndFlush(.end(trailers), promise: nil)
+                return
+            }
+            let promise = eventLoop.makePromise(of: Void.self)
+            writeAndFlush(.end(trailers), promise: promise)
+            promise.futureResult.assumeIsolated().whenComplete { _ in stream.stream.reset() }
+            return
+        }
         guard let context else { return }
         guard close else {
-            writeAndFlush(.end(trailers), promise: nil, context: context)
+            writeAndFlush(.end(trailers), promise: nil)
             return
         }
         let promise = context.eventLoop.makePromise(of: Void.self)
-        writeAndFlush(.end(trailers), promise: promise, context: context)
+        writeAndFlush(.end(trailers), promise: promise)
         promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     /// Answers with a gateway error: JSON body, `meridian-decision` header.
     func respond(_ error: APIError, decision: String, version: HTTPVersion, close: Bool) {
-        var body = context?.channel.allocator.buffer(capacity: 256) ?? ByteBuffer()
+        var body = allocator.buffer(capacity: 256)
         body.writeString(error.jsonBody)
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
@@ -108,7 +131,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// Answers a tunnel probe (`GET /meridian/probe`).
     func respondProbe(_ json: String, version: HTTPVersion) {
-        var body = context?.channel.allocator.buffer(capacity: json.utf8.count) ?? ByteBuffer()
+        var body = allocator.buffer(capacity: json.utf8.count)
         body.writeString(json)
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
@@ -137,37 +160,70 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// Cuts the client off mid-response (the upstream failed after the head went out).
     func abort() {
-        context?.close(promise: nil)
+        if let stream {
+            stream.stream.reset()
+        } else {
+            context?.close(promise: nil)
+        }
     }
 
     // MARK: ChannelHandler
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        if !isHTTP2Stream { worker.trackInbound(http1: self, channel: context.channel) }
-        if listener == .tunnel, let parent = context.channel.parent {
-            caller = try? parent.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity
+    // MARK: HTTP/2 stream events (from its ``HTTP2StreamDownstream``)
+
+    /// Bound to an HTTP/2 stream, whose ``HTTP2StreamDownstream`` writes the parts as frame payloads.
+    func attach(_ stream: HTTP2StreamDownstream) {
+        self.stream = stream
+    }
+
+    func streamReadComplete() {
+        exchange?.downstreamReadComplete()
+        if let exchange, exchange.shouldHoldDownstreamReads {
+            readHeld = true
+            stream?.stream.pauseReading()
         }
     }
 
-    /// Added behind an HTTP/2 stream's ``HTTP2StreamDownstream``, which then calls this handler's methods with its
-    /// own context.
-    func handlerAdded(context: ChannelHandlerContext, stream: HTTP2StreamDownstream) {
-        self.stream = stream
-        handlerAdded(context: context)
+    func streamBecameWritable() {
+        exchange?.downstreamBecameWritable()
+    }
+
+    /// The stream closed (cleanly, reset by the client, or with its connection).
+    func streamClosed(_ error: (any Error)?) {
+        stream = nil   // the stream and its owner keep this handler no longer
+        if error == nil && responseEnded { return }
+        if let exchange {
+            self.exchange = nil
+            exchange.downstreamClosed()
+        }
+    }
+
+    /// The request could not be read (a malformed head): the stream is reset.
+    func streamFailed(_ error: any Error) {
+        if let exchange {
+            self.exchange = nil
+            exchange.downstreamClosed()
+        }
+        stream?.stream.reset()
+    }
+
+    // MARK: ChannelHandler (an HTTP/1.1 connection)
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        worker.trackInbound(http1: self, channel: context.channel)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        stream = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received(unwrapInboundIn(data), context: context)
+        received(unwrapInboundIn(data))
     }
 
     /// A request part, from the connection's HTTP/1 codec or the stream's ``HTTP2StreamDownstream``.
-    func received(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    func received(_ part: HTTPServerRequestPart) {
         switch part {
         case .head(let head):
             discarding = false

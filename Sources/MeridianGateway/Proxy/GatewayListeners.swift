@@ -36,10 +36,7 @@ enum GatewayListeners {
                         case .http2:
                             try sync.addHandler(IdleStateHandler(allTimeout: idle))
                             _ = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes) { stream in
-                                stream.eventLoop.makeCompletedFuture {
-                                    try stream.pipeline.syncOperations.addHandler(
-                                        HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true)))
-                                }
+                                _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true), stream: stream)
                             }
                             try sync.addHandler(InboundStreamTracker())
                             try sync.addHandler(HTTP2IdleConnectionHandler())
@@ -53,7 +50,7 @@ enum GatewayListeners {
     }
 
     /// The tunnel listener: mTLS 1.3 with ALPN h2 (``MeshTLS``), the peer's SPIFFE identity checked by the verifier,
-    /// then HTTP/2 streams, each an ``HTTP2StreamDownstream`` in front of a ``DownstreamHandler``.
+    /// then HTTP/2 streams (``HTTP2StreamMux``), each owned by an ``HTTP2StreamDownstream`` in front of a ``DownstreamHandler``.
     static func bindTunnel(group: any EventLoopGroup, host: String, port: Int, workers: WorkerSet, context: DataPlaneContext) async throws -> any Channel {
         let logger = context.logger
         let maxHeaderBytes = context.configuration.maxHeaderBytes
@@ -75,11 +72,12 @@ enum GatewayListeners {
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandlers(handlers.all)
                     try sync.addHandler(HandshakeDeadlineHandler(deadline: handshakeTimeout))
+                    // The peer's verified identity, looked up once: streams open only after the handshake.
+                    var caller: PeerIdentity?
                     _ = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes) { stream in
-                        stream.eventLoop.makeCompletedFuture {
-                            try stream.pipeline.syncOperations.addHandler(
-                                HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true)))
-                        }
+                        if caller == nil { caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity }
+                        _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true, caller: caller),
+                                                  stream: stream)
                     }
                     try sync.addHandler(InboundStreamTracker())
                     try sync.addHandler(TunnelErrorHandler())

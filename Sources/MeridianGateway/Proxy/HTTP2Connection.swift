@@ -22,7 +22,7 @@ final class HTTP2Connection: @unchecked Sendable {
     private enum State {
         case idle
         case connecting
-        case ready(any Channel, HTTP2StreamMultiplexer)
+        case ready(any Channel, HTTP2StreamMux)
         case backingOff(Scheduled<Void>)
         case closed
     }
@@ -49,7 +49,7 @@ final class HTTP2Connection: @unchecked Sendable {
     private var state: State = .idle
     private var pending = CircularBuffer<PendingStream>()
     private var connectingChannel: (any Channel)?
-    private var connectingMultiplexer: HTTP2StreamMultiplexer?
+    private var connectingMux: HTTP2StreamMux?
     private var failures = 0
     private var readySince: NIODeadline?
     private var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
@@ -107,16 +107,16 @@ final class HTTP2Connection: @unchecked Sendable {
 
     // MARK: Streams
 
-    /// Opens a stream whose pipeline is an ``HTTP2StreamUpstream`` in front of `handler`.
+    /// Opens a stream, owned by an ``HTTP2StreamUpstream`` in front of `handler`.
     func openStream(_ handler: UpstreamHandler, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
         eventLoop.assertInEventLoop()
         switch state {
-        case .ready(_, let multiplexer):
+        case .ready(_, let mux):
             guard activeStreams < maxConcurrentStreams else {
                 completion(.failure(UpstreamConnectError(kind: .overflow, message: "\(name): \(activeStreams) streams open, the limit is \(maxConcurrentStreams)")))
                 return
             }
-            create(handler, on: multiplexer, completion: completion)
+            create(handler, on: mux, completion: completion)
         case .connecting, .idle:
             guard failures == 0 else {
                 completion(.failure(UpstreamConnectError(kind: .unavailable, message: "\(name) is unreachable (reconnecting)")))
@@ -135,31 +135,21 @@ final class HTTP2Connection: @unchecked Sendable {
         }
     }
 
-    private func create(_ handler: UpstreamHandler, on multiplexer: HTTP2StreamMultiplexer,
+    private func create(_ handler: UpstreamHandler, on mux: HTTP2StreamMux,
                         completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+        let stream = HTTP2StreamUpstream(upstream: handler).open(on: mux)
+        guard stream.isActive else {
+            completion(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot open a stream to \(name): the connection is closed")))
+            return
+        }
         activeStreams += 1
         onStreamCountChange?(1)
-        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
-        let promise = eventLoop.makePromise(of: (any Channel).self)
-        multiplexer.createStreamChannel(promise: promise) { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(HTTP2StreamUpstream(upstream: bound.value))
-            }
+        stream.onClose = { [weak self] in
+            guard let self else { return }
+            self.activeStreams -= 1
+            self.onStreamCountChange?(-1)
         }
-        promise.futureResult.assumeIsolated().whenComplete { result in
-            switch result {
-            case .success(let stream):
-                stream.closeFuture.assumeIsolated().whenComplete { _ in
-                    self.activeStreams -= 1
-                    self.onStreamCountChange?(-1)
-                }
-                completion(.success(handler))
-            case .failure(let error):
-                self.activeStreams -= 1
-                self.onStreamCountChange?(-1)
-                completion(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot open a stream to \(self.name): \(error)")))
-            }
-        }
+        completion(.success(handler))
     }
 
     // MARK: Probes
@@ -228,19 +218,17 @@ final class HTTP2Connection: @unchecked Sendable {
                         try sync.addHandlers(handlers.all)
                     }
                     let tunnel = if case .mutualTLS = security { true } else { false }
-                    let multiplexer = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel) { stream in stream.close() }
-                    try sync.addHandler(HTTP2ConnectionObserver(connection: self))
+                    let mux = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel)
+                    try sync.addHandler(HTTP2ConnectionObserver(connection: self, readyWhenActive: !tunnel))
                     self.connectingChannel = channel
-                    self.connectingMultiplexer = multiplexer
+                    self.connectingMux = mux
                 }
             }
         bootstrap.connect(host: host, port: port).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let channel):
-                if case .cleartext = security {
-                    self.established(channel)
-                    return
-                }
+                // h2c: ready once active (the observer); it is by now, unless it closed at once.
+                if case .cleartext = security { return }
                 // mTLS: ready once the observer sees the verified handshake; a peer that stalls mid-handshake is
                 // dropped after the connect timeout.
                 self.eventLoop.assumeIsolated().scheduleTask(in: self.connectTimeout) {
@@ -256,11 +244,11 @@ final class HTTP2Connection: @unchecked Sendable {
 
     /// The connection is usable (TCP up; for mTLS, the peer verified).
     func established(_ channel: any Channel) {
-        guard case .connecting = state, channel === connectingChannel, let multiplexer = connectingMultiplexer else { return }
-        state = .ready(channel, multiplexer)
+        guard case .connecting = state, channel === connectingChannel, let mux = connectingMux else { return }
+        state = .ready(channel, mux)
         readySince = .now()
         connectingChannel = nil
-        connectingMultiplexer = nil
+        connectingMux = nil
         if failures > 0 {
             logger.info("peer connection restored", metadata: ["meridian.peer": "\(name)", "meridian.peer.failures": "\(failures)"])
         }
@@ -268,7 +256,7 @@ final class HTTP2Connection: @unchecked Sendable {
         onStateChange?(true)
         let waiting = pending
         pending.removeAll()
-        for stream in waiting { create(stream.handler, on: multiplexer, completion: stream.completion) }
+        for stream in waiting { create(stream.handler, on: mux, completion: stream.completion) }
     }
 
     /// The connection failed or closed (or, `closing: false`, is draining).
@@ -283,7 +271,7 @@ final class HTTP2Connection: @unchecked Sendable {
         }
         let wasReady = isReady
         connectingChannel = nil
-        connectingMultiplexer = nil
+        connectingMux = nil
         failPings()
         if wasReady {
             onStateChange?(false)

@@ -2,17 +2,26 @@ import MeridianPKI
 import NIOCore
 import NIOHTTP2
 
-/// Sits after the `NIOHTTP2Handler` of an outbound connection: tells the ``HTTP2Connection`` when the peer is
-/// verified (mTLS), when the connection is gone, and when a PING is answered; remembers the peer's GOAWAY.
+/// Sits after the `NIOHTTP2Handler` of an outbound connection: tells the ``HTTP2Connection`` when the connection is
+/// usable (active for h2c, the peer verified for mTLS), when the connection is gone, and when a PING is answered; remembers the peer's GOAWAY.
 final class HTTP2ConnectionObserver: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
 
     private let connection: HTTP2Connection
+    /// Cleartext (h2c): the connection is usable once active (`NIOHTTP2Handler` has then sent its preface, which
+    /// must come before any stream; the connect future completes before that).
+    private let readyWhenActive: Bool
     /// The last stream the peer said it will serve, once it sent GOAWAY: streams above it were not processed.
     private(set) var goAwayLastStreamID: HTTP2StreamID?
 
-    init(connection: HTTP2Connection) {
+    init(connection: HTTP2Connection, readyWhenActive: Bool) {
         self.connection = connection
+        self.readyWhenActive = readyWhenActive
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if readyWhenActive { connection.established(context.channel) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

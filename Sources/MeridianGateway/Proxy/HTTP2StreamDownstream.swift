@@ -3,32 +3,31 @@ import NIOHPACK
 import NIOHTTP1
 import NIOHTTP2
 
-/// The only handler of an incoming HTTP/2 stream's pipeline (a tunnel stream or a local h2c stream): it turns the
-/// request's frame payloads into parts for its ``DownstreamHandler`` and the response parts that handler writes into
-/// frame payloads, and passes the stream's events on to that handler.
+/// The owner of an incoming HTTP/2 stream (a tunnel stream or a local h2c stream): it turns the request's frame
+/// payloads into parts for its ``DownstreamHandler`` and the response parts that handler writes into frame payloads,
+/// and passes the stream's events on to that handler.
 ///
-/// It replaces NIO's `HTTP2FramePayloadToHTTP1ServerCodec` + ``DownstreamHandler`` pair: one handler per stream
-/// instead of two, and each head translated once. It holds the last payload back until the next write or flush, so
-/// a response's last DATA frame carries END_STREAM (no empty DATA frame to end the stream), and a head followed by
-/// the end at once is one HEADERS frame with END_STREAM: a gRPC *Trailers-Only* answer goes out as one.
-final class HTTP2StreamDownstream: ChannelDuplexHandler {
-    typealias InboundIn = HTTP2Frame.FramePayload
-    typealias OutboundIn = HTTP2Frame.FramePayload
-    typealias OutboundOut = HTTP2Frame.FramePayload
-
+/// Each head is translated once. It holds the last payload back until the next write or flush, so a response's last
+/// DATA frame carries END_STREAM (no empty DATA frame to end the stream), and a head followed by the end at once is
+/// one HEADERS frame with END_STREAM: a gRPC *Trailers-Only* answer goes out as one.
+final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
     let downstream: DownstreamHandler
-    private var context: ChannelHandlerContext?
+    let stream: HTTP2MuxStream
     private var held = HeldPayload()
     private var headReceived = false
 
-    init(downstream: DownstreamHandler) {
+    /// Becomes the owner of `stream` and binds `downstream` to it.
+    init(downstream: DownstreamHandler, stream: HTTP2MuxStream) {
         self.downstream = downstream
+        self.stream = stream
+        stream.attach(self)
+        downstream.attach(self)
     }
 
     // MARK: Used by the downstream handler
 
     func write(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?) {
-        guard let context else {
+        guard !stream.isClosed else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
@@ -36,101 +35,77 @@ final class HTTP2StreamDownstream: ChannelDuplexHandler {
         case .head(let head):
             let headers = HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders(proxyingResponse: head)))
             if head.status.code < 200 {
-                writeHeld(context)
-                context.write(wrapOutboundOut(headers), promise: promise)
+                writeHeld()
+                stream.write(headers, promise: promise)
                 return
             }
-            hold(headers, promise: promise, context: context)
+            hold(headers, promise: promise)
         case .body(let body):
-            hold(.data(.init(data: body)), promise: promise, context: context)
+            hold(.data(.init(data: body)), promise: promise)
         case .end(let trailers):
             let (before, last) = held.end(trailers: trailers.map(HPACKHeaders.init(proxyingTrailers:)))
-            if let before { context.write(wrapOutboundOut(before), promise: nil) }
-            context.write(wrapOutboundOut(last), promise: promise)
+            if let before { stream.write(before) }
+            stream.write(last, promise: promise)
         }
     }
 
     func flush() {
-        guard let context else { return }
-        writeHeld(context)
-        context.flush()
+        writeHeld()
+        stream.flush()
     }
 
     /// Keeps `payload` back for the next write or flush (a write with a promise goes out at once).
-    private func hold(_ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+    private func hold(_ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?) {
         if let promise {
-            writeHeld(context)
-            context.write(wrapOutboundOut(payload), promise: promise)
+            writeHeld()
+            stream.write(payload, promise: promise)
         } else if let previous = held.hold(payload) {
-            context.write(wrapOutboundOut(previous), promise: nil)
+            stream.write(previous)
         }
     }
 
-    private func writeHeld(_ context: ChannelHandlerContext) {
-        if let payload = held.take() { context.write(wrapOutboundOut(payload), promise: nil) }
+    private func writeHeld() {
+        if let payload = held.take() { stream.write(payload) }
     }
 
-    // MARK: ChannelHandler
+    // MARK: HTTP2MuxStreamDelegate
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        downstream.handlerAdded(context: context, stream: self)
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        _ = held.take()
-        downstream.handlerRemoved(context: context)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+    func streamReceived(_ payload: HTTP2Frame.FramePayload) {
+        switch payload {
         case .headers(let headers):
             guard headReceived else {
                 let head: HTTPRequestHead
                 do {
                     head = try HTTPRequestHead(proxying: headers.headers, endStream: headers.endStream)
                 } catch {
-                    downstream.errorCaught(context: context, error: error)
+                    downstream.streamFailed(error)
                     return
                 }
                 headReceived = true
-                downstream.received(.head(head), context: context)
-                if headers.endStream { downstream.received(.end(nil), context: context) }
+                downstream.received(.head(head))
+                if headers.endStream { downstream.received(.end(nil)) }
                 return
             }
-            downstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)), context: context)
+            downstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
         case .data(let data):
             guard case .byteBuffer(let buffer) = data.data else { return }
-            if buffer.readableBytes > 0 || !data.endStream { downstream.received(.body(buffer), context: context) }
-            if data.endStream { downstream.received(.end(nil), context: context) }
+            if buffer.readableBytes > 0 || !data.endStream { downstream.received(.body(buffer)) }
+            if data.endStream { downstream.received(.end(nil)) }
         default:
-            break   // no HTTP meaning; a reset reaches the handler as an error and the stream's close
+            break
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        downstream.channelReadComplete(context: context)
+    func streamReadComplete() {
+        downstream.streamReadComplete()
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        downstream.channelWritabilityChanged(context: context)
+    func streamBecameWritable() {
+        downstream.streamBecameWritable()
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        downstream.channelInactive(context: context)
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    func streamClosed(_ error: (any Error)?) {
         _ = held.take()
-        downstream.errorCaught(context: context, error: error)
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        downstream.userInboundEventTriggered(context: context, event: event)
-    }
-
-    func read(context: ChannelHandlerContext) {
-        downstream.read(context: context)
+        downstream.streamClosed(error)
     }
 }

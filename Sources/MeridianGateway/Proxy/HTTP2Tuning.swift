@@ -2,13 +2,11 @@ import NIOCore
 import NIOHTTP2
 
 /// The HTTP/2 connections of the gateway (tunnel and h2c, both directions): settings, and the pipeline
-/// `NIOHTTP2Handler` -> ``InboundDataCompactor`` -> `HTTP2StreamMultiplexer`.
+/// `NIOHTTP2Handler` -> ``HTTP2StreamMux``.
 ///
-/// Windows are 1 MiB per stream and per connection (the multiplexer's one target serves both). The stream window
-/// bounds what waits in a stream whose destination stopped reading; the compactor makes each waiting frame hold only
-/// its own bytes (as slices of the parser's buffer, frames held 88-290 MiB with 4 MiB windows; docs/gateway.md). The
-/// compactor needs the multiplexer as a handler of its own: swift-nio-http2's inline multiplexer, inside
-/// `NIOHTTP2Handler`, leaves no place between parsing and the streams.
+/// Windows are 1 MiB per stream and per connection. The stream window bounds what waits in a stream whose destination
+/// stopped reading; the mux copies what a paused stream holds, so that each waiting frame holds only its own bytes
+/// (as slices of the parser's buffer, frames held 88-290 MiB with 4 MiB windows; docs/gateway.md).
 ///
 /// Header-block validation (field names and values, pseudo-headers) is off on the tunnel, in both directions: its peer
 /// is a gateway whose SPIFFE identity was verified, and every header it relays was validated where it entered the
@@ -17,25 +15,23 @@ import NIOHTTP2
 enum HTTP2Tuning {
     static let window = 1024 * 1024
 
-    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any) and returns its stream multiplexer.
-    /// `server` settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off.
+    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any) and returns its stream mux. `server`
+    /// settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off; `inboundStream` gives each
+    /// stream the peer opens its owner (server side).
     static func configure(_ channel: any Channel, server: Bool, tunnel: Bool, maxHeaderBytes: Int = 64 * 1024,
-                          inboundStreamInitializer: @escaping NIOChannelInitializer) throws -> HTTP2StreamMultiplexer {
-        let mode: NIOHTTP2Handler.ParserMode = server ? .server : .client
-        var settings: HTTP2Settings = [
+                          inboundStream: HTTP2StreamMux.InboundStreamInitializer? = nil) throws -> HTTP2StreamMux {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 4096),
             HTTP2Setting(parameter: .initialWindowSize, value: window),
             HTTP2Setting(parameter: .maxHeaderListSize, value: maxHeaderBytes),
         ]
-        if !server { settings.append(HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14)) }
+        if !server { connection.initialSettings.append(HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14)) }
+        connection.headerBlockValidation = tunnel ? .disabled : .enabled
+        let mux = HTTP2StreamMux(server: server, targetWindow: window, inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(NIOHTTP2Handler(mode: mode, initialSettings: settings, headerBlockValidation: tunnel ? .disabled : .enabled))
-        try sync.addHandler(InboundDataCompactor())
-        let multiplexer = HTTP2StreamMultiplexer(
-            mode: mode, channel: channel, targetWindowSize: window,
-            outboundBufferSizeHighWatermark: 256 * 1024, outboundBufferSizeLowWatermark: 64 * 1024,
-            inboundStreamInitializer: inboundStreamInitializer)
-        try sync.addHandler(multiplexer)
-        return multiplexer
+        try sync.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: mux, connectionConfiguration: connection))
+        try sync.addHandler(mux)
+        return mux
     }
 }

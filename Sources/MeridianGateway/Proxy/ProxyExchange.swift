@@ -26,6 +26,8 @@ final class ProxyExchange {
     /// Every request part so far, for a retry; `nil` once the body outgrew the retry buffer.
     private var retained: [HTTPClientRequestPart]? = []
     private var retainedBytes = 0
+    /// `start` is running, inside the read that brought the client's head (whose completion flushes upstream).
+    private var startingInRead = false
     private var everAttached = false
     /// Cleared when the upstream said it closes its connection after this response.
     private var upstreamKeepsAlive = true
@@ -74,7 +76,9 @@ final class ProxyExchange {
 
     func start() {
         deadline = worker.deadlines.add(self, timeout: plan.timeout)
+        startingInRead = true
         attempt()
+        startingInRead = false
     }
 
     private func attempt() {
@@ -137,7 +141,9 @@ final class ProxyExchange {
         unsent.removeAll()
         unsentBytes = 0
         everAttached = true
-        handler.flush()
+        // Attached while the client's head is being read (a warm connection or stream): the read's completion
+        // flushes, so the rest of that read (a GET's end: END_STREAM on the HEADERS frame) leaves with the head.
+        if !startingInRead { handler.flush() }
         machine.attached()
         downstream?.resumeReading()
     }

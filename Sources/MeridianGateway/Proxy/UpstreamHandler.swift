@@ -29,8 +29,6 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var readHeld = false
     /// When an HTTP/1.1 connection was last checked in idle (the worker closes it after `upstreamIdleTimeout`).
     var idleSince = NIODeadline.uptimeNanoseconds(0)
-    /// The request's HEADERS could not be written on this stream (the peer's GOAWAY arrived first).
-    private var headersNotSent: Bool { stream?.headersNotSent ?? false }
     /// Called when an idle keep-alive connection closes, so the worker forgets it.
     var onIdleClose: ((UpstreamHandler) -> Void)?
 
@@ -38,8 +36,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
         self.kind = kind
     }
 
-    var isActive: Bool { context?.channel.isActive ?? false }
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// On an HTTP/2 stream, the stream itself.
+    private var muxStream: HTTP2MuxStream? { stream?.stream }
+    var isActive: Bool { stream != nil ? muxStream?.isActive ?? false : context?.channel.isActive ?? false }
+    var isWritable: Bool { stream != nil ? muxStream?.isWritable ?? false : context?.channel.isWritable ?? false }
+    /// The HTTP/1.1 connection's channel.
     var channel: (any Channel)? { context?.channel }
 
     // MARK: Used by the exchange
@@ -66,9 +67,13 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     /// Lets a held `read` through (the client side can take more).
     func resumeReading() {
-        guard readHeld, let context else { return }
+        guard readHeld else { return }
         readHeld = false
-        context.read()
+        if stream != nil {
+            muxStream?.resumeReading()
+        } else {
+            context?.read()
+        }
     }
 
     /// Detaches from the exchange. `reusable` means the exchange ended cleanly (request sent whole, response
@@ -76,13 +81,13 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// itself (both ends sent END_STREAM). Otherwise the connection is closed, or the stream reset.
     func release(reusable: Bool, checkIn: (UpstreamHandler) -> Void) {
         exchange = nil
-        guard let context else { return }
         switch kind {
         case .stream:
-            // Closing a finished stream's channel early would send RST_STREAM for every request (and trip the
-            // peer's reset-rate limit).
-            if !reusable && context.channel.isActive { context.close(promise: nil) }
+            // Resetting a finished stream would send RST_STREAM for every request (and trip the peer's reset-rate
+            // limit).
+            if !reusable { muxStream?.reset() }
         case .connection:
+            guard let context else { return }
             if reusable && context.channel.isActive {
                 resumeReading()
                 checkIn(self)
@@ -92,35 +97,67 @@ final class UpstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    // MARK: ChannelHandler
+    // MARK: HTTP/2 stream events (from its ``HTTP2StreamUpstream``)
+
+    /// Bound to an HTTP/2 stream, whose ``HTTP2StreamUpstream`` writes the parts as frame payloads.
+    func attach(_ stream: HTTP2StreamUpstream) {
+        self.stream = stream
+    }
+
+    func streamReadComplete() {
+        exchange?.upstreamReadComplete()
+        if let exchange, !exchange.downstreamWritable {
+            readHeld = true
+            muxStream?.pauseReading()
+        }
+    }
+
+    func streamBecameWritable() {
+        exchange?.upstreamBecameWritable()
+    }
+
+    /// The stream closed (cleanly, reset, or with its connection).
+    func streamClosed(_ error: (any Error)?) {
+        // Never processed (its HEADERS did not leave, or it is above the peer's GOAWAY): as good as refused.
+        let notProcessed = stream?.headersNotSent == true
+            || error.map { HTTP2ConnectionObserver.streamWasNotProcessed($0, connection: muxStream?.connection) } == true
+        let id = muxStream?.id ?? .rootStream
+        stream = nil   // the stream and its owner keep this handler no longer
+        guard let exchange else { return }
+        self.exchange = nil
+        exchange.upstreamClosed(self, error: notProcessed ? NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .refusedStream) : error)
+    }
+
+    /// The response could not be read (a malformed head): the exchange fails and the stream is reset.
+    func streamFailed(_ error: any Error) {
+        if let exchange {
+            self.exchange = nil
+            exchange.upstreamClosed(self, error: error)
+        }
+        muxStream?.reset()
+    }
+
+    // MARK: ChannelHandler (an HTTP/1.1 connection)
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
-    /// Added behind an HTTP/2 stream's ``HTTP2StreamUpstream``, which then calls this handler's methods with its own
-    /// context.
-    func handlerAdded(context: ChannelHandlerContext, stream: HTTP2StreamUpstream) {
-        self.context = context
-        self.stream = stream
-    }
-
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        stream = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received(unwrapInboundIn(data), context: context)
+        received(unwrapInboundIn(data))
     }
 
     /// A response part, from the connection's HTTP/1 codec or the stream's ``HTTP2StreamUpstream``.
-    func received(_ part: HTTPClientResponsePart, context: ChannelHandlerContext) {
+    func received(_ part: HTTPClientResponsePart) {
         if let exchange {
             exchange.upstreamReceived(part, from: self)
         } else if case .connection = kind {
             // An idle keep-alive connection got bytes nobody asked for: it cannot be trusted any more.
-            context.close(promise: nil)
+            context?.close(promise: nil)
         }
     }
 
@@ -136,7 +173,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if let exchange {
             self.exchange = nil
-            exchange.upstreamClosed(self, error: headersNotSent ? Self.notProcessed(context) : nil)
+            exchange.upstreamClosed(self, error: nil)
         } else {
             onIdleClose?(self)
         }
@@ -146,20 +183,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let exchange {
             self.exchange = nil
-            if case .stream = kind, headersNotSent || HTTP2ConnectionObserver.streamWasNotProcessed(error, connection: context.channel.parent) {
-                // Never processed (its HEADERS did not leave, or it is above the peer's GOAWAY): as good as refused.
-                exchange.upstreamClosed(self, error: Self.notProcessed(context))
-            } else {
-                exchange.upstreamClosed(self, error: error)
-            }
+            exchange.upstreamClosed(self, error: error)
         }
         context.close(promise: nil)
-    }
-
-    /// The error a stream that the peer never processed reports: `REFUSED_STREAM`, which the exchange retries.
-    private static func notProcessed(_ context: ChannelHandlerContext) -> any Error {
-        let id = (try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)) ?? .rootStream
-        return NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .refusedStream)
     }
 
     func read(context: ChannelHandlerContext) {

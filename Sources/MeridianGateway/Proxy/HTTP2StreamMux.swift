@@ -1,0 +1,490 @@
+import NIOCore
+import NIOHTTP2
+
+/// What the owner of an ``HTTP2MuxStream`` (an ``HTTP2StreamUpstream`` or ``HTTP2StreamDownstream``) is told.
+protocol HTTP2MuxStreamDelegate: AnyObject {
+    /// A HEADERS or DATA payload of the stream.
+    func streamReceived(_ payload: HTTP2Frame.FramePayload)
+    /// The end of a batch of payloads (the connection's read completed, or held payloads were delivered).
+    func streamReadComplete()
+    /// The stream can take writes again.
+    func streamBecameWritable()
+    /// The stream is closed: cleanly (`nil`), reset, or lost with its connection. Called once; nothing follows.
+    func streamClosed(_ error: (any Error)?)
+}
+
+/// The streams of one gateway HTTP/2 connection (tunnel or h2c, either direction), without a child channel per
+/// stream: the last HTTP/2 handler of the connection's pipeline, after `NIOHTTP2Handler`.
+///
+/// A child channel per stream (swift-nio-http2's multiplexer) means a channel, a pipeline, its contexts and several
+/// promises for every request on every gateway. Here a stream is one small object: frames go to it by stream ID, its
+/// owner writes frames through it, and the mux does what the child channels did:
+/// - **Flow control, inbound**: a stream's window is opened again (WINDOW_UPDATE) as its owner consumes the data,
+///   not as it arrives; an owner that cannot pass data on pauses the stream, which then holds what arrives and
+///   opens no window, so the sender stops (the same target window, 1 MiB, for each stream and the connection).
+/// - **Flow control, outbound**: a stream counts the DATA bytes it wrote that have not left the connection yet
+///   (`NIOHTTP2Handler` tells its frame delegate what it wrote); above 256 KiB the stream is not writable, and it is
+///   again below 64 KiB, as a child channel's watermarks did.
+/// - **Held frames own their bytes**: the parser hands DATA payloads out as slices of its read buffer, which is copied
+///   whole whenever bytes are appended while a slice is alive; a payload a paused stream holds is copied first, so it
+///   pins nothing else (docs/gateway.md, "Held DATA frames and the stream window").
+/// - **Stream IDs** of outgoing streams are taken at their first write, so they are opened in order.
+/// - **Flushes** asked for while the connection's read is being processed are done once, when it completes.
+///
+/// Root-stream frames (SETTINGS, PING, GOAWAY) and every event go on down the pipeline, to the connection's
+/// observers. A stream error (a malformed frame on one stream) closes that stream only.
+final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+    typealias OutboundIn = HTTP2Frame
+    typealias OutboundOut = HTTP2Frame
+
+    /// Called with each stream the peer opens (server side), to give it an owner.
+    typealias InboundStreamInitializer = (HTTP2MuxStream) -> Void
+
+    static let highWatermark = 256 * 1024
+    static let lowWatermark = 64 * 1024
+
+    private let isServer: Bool
+    let targetWindow: Int
+    private let inboundStreamInitializer: InboundStreamInitializer?
+    private(set) var context: ChannelHandlerContext?
+    private var streams: [HTTP2StreamID: HTTP2MuxStream] = [:]
+    /// Outgoing streams without an ID yet (nothing written).
+    private var unopened: [ObjectIdentifier: HTTP2MuxStream] = [:]
+    private var nextStreamID: HTTP2StreamID
+    private var connectionWindow: ReceiveWindow
+    /// Streams that received payloads in the read being processed.
+    private var readBatch: [HTTP2MuxStream] = []
+    private var inRead = false
+    private var flushPending = false
+    /// The highest stream the peer opened: a frame for a lower, unknown stream belongs to one already closed.
+    private var lastInboundStreamID: HTTP2StreamID = .rootStream
+
+    init(server: Bool, targetWindow: Int, inboundStreamInitializer: InboundStreamInitializer?) {
+        isServer = server
+        self.targetWindow = targetWindow
+        self.inboundStreamInitializer = inboundStreamInitializer
+        nextStreamID = server ? 2 : 1
+        connectionWindow = ReceiveWindow(target: targetWindow)
+    }
+
+    var channel: (any Channel)? { context?.channel }
+    var openStreams: Int { streams.count + unopened.count }
+
+    // MARK: Used by the streams
+
+    /// A new outgoing stream; its ID is taken when it first writes.
+    func makeStream(_ delegate: any HTTP2MuxStreamDelegate) -> HTTP2MuxStream {
+        let stream = HTTP2MuxStream(mux: self, id: nil)
+        stream.attach(delegate)
+        if context?.channel.isActive != true {
+            stream.close(nil, force: true)
+            return stream
+        }
+        unopened[ObjectIdentifier(stream)] = stream
+        return stream
+    }
+
+    func open(_ stream: HTTP2MuxStream) -> HTTP2StreamID {
+        let id = nextStreamID
+        nextStreamID = nextStreamID.advanced(by: 2)
+        unopened[ObjectIdentifier(stream)] = nil
+        streams[id] = stream
+        return id
+    }
+
+    func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(frame), promise: promise)
+    }
+
+    func flush() {
+        if inRead {
+            flushPending = true
+        } else {
+            context?.flush()
+        }
+    }
+
+    /// Forgets a stream that closed without a word from `NIOHTTP2Handler` (it never opened, or its first frame could
+    /// not be written).
+    func forget(_ stream: HTTP2MuxStream) {
+        if let id = stream.id {
+            if streams[id] === stream { streams[id] = nil }
+        } else {
+            unopened[ObjectIdentifier(stream)] = nil
+        }
+    }
+
+    var isConnectionWritable: Bool { context?.channel.isWritable ?? false }
+
+    // MARK: NIOHTTP2FrameDelegate
+
+    func wroteFrame(_ frame: HTTP2Frame) {
+        guard case .data(let data) = frame.payload, let stream = streams[frame.streamID] else { return }
+        stream.sent(data.data.readableBytes)
+    }
+
+    // MARK: ChannelHandler
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        closeAll()
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inRead = true
+        let frame = unwrapInboundIn(data)
+        let id = frame.streamID
+        guard id != .rootStream else {
+            context.fireChannelRead(data)
+            return
+        }
+        let stream: HTTP2MuxStream
+        if let existing = streams[id] {
+            stream = existing
+        } else {
+            guard isServer, case .headers = frame.payload, id > lastInboundStreamID, let initializer = inboundStreamInitializer else { return }
+            lastInboundStreamID = id
+            stream = HTTP2MuxStream(mux: self, id: id)
+            streams[id] = stream
+            initializer(stream)
+        }
+        switch frame.payload {
+        case .headers, .data:
+            if !stream.inReadBatch {
+                stream.inReadBatch = true
+                readBatch.append(stream)
+            }
+            stream.receive(frame.payload)
+        default:
+            break   // RST_STREAM arrives as the stream's close event; WINDOW_UPDATE is NIOHTTP2Handler's business
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        let batch = readBatch
+        readBatch.removeAll(keepingCapacity: true)
+        for stream in batch {
+            stream.inReadBatch = false
+            stream.readComplete()
+        }
+        inRead = false
+        if flushPending {
+            flushPending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let updated as NIOHTTP2WindowUpdatedEvent:
+            if let inbound = updated.inboundWindowSize {
+                if updated.streamID == .rootStream {
+                    if let increment = connectionWindow.reported(inbound) { windowUpdate(.rootStream, increment) }
+                } else {
+                    streams[updated.streamID]?.inboundWindowReported(inbound)
+                }
+            }
+            return   // the windows are the mux's business: nothing after it needs these (several per request)
+        case let closed as StreamClosedEvent:
+            if let stream = streams.removeValue(forKey: closed.streamID) {
+                stream.close(closed.reason.map { NIOHTTP2Errors.streamClosed(streamID: closed.streamID, errorCode: $0) })
+            }
+        case let change as NIOHTTP2BulkStreamWindowChangeEvent:
+            for stream in streams.values { stream.initialWindowChanged(by: change.delta) }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            for stream in Array(streams.values) { stream.connectionBecameWritable() }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        inRead = false
+        closeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A stream error ends that stream only: `NIOHTTP2Handler` has reset it, and its close event follows.
+        if let streamError = error as? NIOHTTP2Errors.StreamError {
+            streams[streamError.streamID]?.failed(streamError.baseError)
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+
+    /// Writes a WINDOW_UPDATE (flushed now, or with the read being processed).
+    func windowUpdate(_ id: HTTP2StreamID, _ increment: Int) {
+        write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment)), promise: nil)
+        flush()
+    }
+
+    private func closeAll() {
+        let open = Array(streams.values) + Array(unopened.values)
+        streams.removeAll()
+        unopened.removeAll()
+        for stream in open { stream.close(nil, force: true) }
+    }
+}
+
+/// One HTTP/2 stream of an ``HTTP2StreamMux``: its ID, its windows, and the payloads it holds while paused.
+/// Confined to the connection's event loop.
+final class HTTP2MuxStream {
+    private unowned let mux: HTTP2StreamMux
+    private(set) var id: HTTP2StreamID?
+    /// The owner, kept until the stream closes (the owner keeps the stream too).
+    private var delegate: (any HTTP2MuxStreamDelegate)?
+    private var window: ReceiveWindow
+    private var held = CircularBuffer<HTTP2Frame.FramePayload>()
+    private var paused = false
+    private var delivering = false
+    /// Closed by the peer cleanly while payloads were still held: closes once they are delivered.
+    private var closeAfterDelivery = false
+    private(set) var isClosed = false
+    /// Whether the first frame was written; a stream that never wrote one is closed without a reset.
+    private(set) var opened = false
+    /// The first frame (the HEADERS) could not be written: the peer never saw the stream.
+    private(set) var firstFrameNotSent = false
+    private var unsentBytes = 0
+    private var belowWatermark = true
+    var inReadBatch = false
+    /// Called once, when the stream closes.
+    var onClose: (() -> Void)?
+
+    fileprivate init(mux: HTTP2StreamMux, id: HTTP2StreamID?) {
+        self.mux = mux
+        self.id = id
+        window = ReceiveWindow(target: mux.targetWindow)
+        opened = id != nil
+    }
+
+    /// Sets the owner; the stream keeps it until it closes.
+    func attach(_ owner: any HTTP2MuxStreamDelegate) {
+        delegate = owner
+    }
+
+    var allocator: ByteBufferAllocator { mux.channel?.allocator ?? ByteBufferAllocator() }
+    var eventLoop: (any EventLoop)? { mux.channel?.eventLoop }
+    /// The connection the stream is on.
+    var connection: (any Channel)? { mux.channel }
+    var isActive: Bool { !isClosed }
+    var isWritable: Bool { !isClosed && belowWatermark && mux.isConnectionWritable }
+
+    // MARK: Writing
+
+    func write(_ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>? = nil) {
+        guard !isClosed else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        if case .data(let data) = payload {
+            unsentBytes += data.data.readableBytes
+            if unsentBytes >= HTTP2StreamMux.highWatermark { belowWatermark = false }
+        }
+        guard let id else {
+            // The first frame opens the stream; if it cannot leave (a GOAWAY came first), the peer never saw it.
+            let id = mux.open(self)
+            self.id = id
+            opened = true
+            let first = promise ?? mux.context?.eventLoop.makePromise(of: Void.self)
+            first?.futureResult.assumeIsolated().whenFailure { [weak self] error in
+                guard let self, !self.isClosed else { return }
+                self.firstFrameNotSent = true
+                self.mux.forget(self)
+                self.close(error)
+            }
+            mux.write(HTTP2Frame(streamID: id, payload: payload), promise: first)
+            return
+        }
+        mux.write(HTTP2Frame(streamID: id, payload: payload), promise: promise)
+    }
+
+    func flush() {
+        mux.flush()
+    }
+
+    /// Resets the stream (`CANCEL`), or closes it quietly if it never opened; its owner is told it closed.
+    func reset() {
+        guard !isClosed else { return }
+        if let id, opened {
+            mux.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
+            mux.flush()
+        }
+        mux.forget(self)
+        close(nil, force: true)
+    }
+
+    fileprivate func sent(_ bytes: Int) {
+        unsentBytes -= bytes
+        if !belowWatermark, unsentBytes <= HTTP2StreamMux.lowWatermark {
+            belowWatermark = true
+            if mux.isConnectionWritable { delegate?.streamBecameWritable() }
+        }
+    }
+
+    fileprivate func connectionBecameWritable() {
+        if belowWatermark, !isClosed { delegate?.streamBecameWritable() }
+    }
+
+    // MARK: Reading
+
+    /// Holds what arrives from now on, and opens no window for it.
+    func pauseReading() {
+        paused = true
+    }
+
+    /// Delivers what was held, then what arrives.
+    func resumeReading() {
+        guard paused else { return }
+        paused = false
+        deliverHeld()
+    }
+
+    fileprivate func receive(_ payload: HTTP2Frame.FramePayload) {
+        guard !isClosed else { return }
+        let size = Self.flowControlledSize(payload)
+        guard paused || !held.isEmpty else {
+            // Consumed at once: the window event that follows the frame opens the window again when due.
+            delegate?.streamReceived(payload)
+            return
+        }
+        window.held(size)
+        held.append(Self.owningItsBytes(payload))
+    }
+
+    fileprivate func readComplete() {
+        // A paused stream delivered nothing in this read.
+        guard !isClosed, !paused else { return }
+        delegate?.streamReadComplete()
+    }
+
+    private func deliverHeld() {
+        guard !delivering else { return }
+        delivering = true
+        defer { delivering = false }
+        var consumed = 0
+        while !paused, !isClosed, let payload = held.popFirst() {
+            consumed += Self.flowControlledSize(payload)
+            delegate?.streamReceived(payload)
+        }
+        if consumed > 0, !isClosed, let increment = window.consumed(consumed), let id { mux.windowUpdate(id, increment) }
+        guard !isClosed else { return }
+        if held.isEmpty, closeAfterDelivery {
+            close(nil)
+            return
+        }
+        delegate?.streamReadComplete()
+    }
+
+    fileprivate func inboundWindowReported(_ size: Int) {
+        if let increment = window.reported(size), let id { mux.windowUpdate(id, increment) }
+    }
+
+    fileprivate func initialWindowChanged(by delta: Int) {
+        if let increment = window.initialChanged(by: delta), let id { mux.windowUpdate(id, increment) }
+    }
+
+    // MARK: Closing
+
+    /// A stream error (reported before the stream's close event).
+    fileprivate func failed(_ error: any Error) {
+        held.removeAll()
+        close(error)
+    }
+
+    /// Closed by the peer, `NIOHTTP2Handler` or the connection. A clean close by the peer waits for held payloads;
+    /// `force` (the connection is gone) drops them.
+    fileprivate func close(_ error: (any Error)?, force: Bool = false) {
+        guard !isClosed else { return }
+        if error == nil, !force, !held.isEmpty {
+            closeAfterDelivery = true
+            return
+        }
+        isClosed = true
+        held.removeAll()
+        let owner = delegate
+        delegate = nil
+        onClose?()
+        onClose = nil
+        owner?.streamClosed(error)
+    }
+
+    // MARK: Helpers
+
+    private static func flowControlledSize(_ payload: HTTP2Frame.FramePayload) -> Int {
+        guard case .data(let data) = payload else { return 0 }
+        return data.data.readableBytes + (data.paddingBytes.map { $0 + 1 } ?? 0)
+    }
+
+    /// A DATA payload copied out of the parser's buffer.
+    private static func owningItsBytes(_ payload: HTTP2Frame.FramePayload) -> HTTP2Frame.FramePayload {
+        guard case .data(var data) = payload, case .byteBuffer(let bytes) = data.data, bytes.readableBytes > 0 else { return payload }
+        var own = ByteBufferAllocator().buffer(capacity: bytes.readableBytes)
+        own.writeImmutableBuffer(bytes)
+        data.data = .byteBuffer(own)
+        return .data(data)
+    }
+}
+
+/// An inbound flow-control window kept near its target: a WINDOW_UPDATE is due once the window, counting what is
+/// held but not consumed as still in use, is down to half the target.
+struct ReceiveWindow {
+    let target: Int
+    /// The window as `NIOHTTP2Handler` last reported it (it shrinks as DATA arrives).
+    private var window: Int?
+    /// Received but not consumed yet.
+    private var heldBytes = 0
+
+    init(target: Int) {
+        self.target = target
+    }
+
+    /// The window was reported; returns the increment to send, if one is due.
+    mutating func reported(_ size: Int) -> Int? {
+        window = size
+        return increment()
+    }
+
+    mutating func held(_ bytes: Int) {
+        heldBytes += bytes
+    }
+
+    /// `bytes` of what was held were consumed.
+    mutating func consumed(_ bytes: Int) -> Int? {
+        heldBytes -= bytes
+        return increment()
+    }
+
+    mutating func initialChanged(by delta: Int) -> Int? {
+        guard let window else { return nil }
+        self.window = window + delta
+        return increment()
+    }
+
+    private mutating func increment() -> Int? {
+        guard let window else { return nil }
+        let open = window + heldBytes
+        guard open <= target / 2 else { return nil }
+        let increment = target - open
+        guard increment > 0 else { return nil }
+        self.window = window + increment
+        return increment
+    }
+}
