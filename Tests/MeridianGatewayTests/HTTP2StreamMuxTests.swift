@@ -1,0 +1,145 @@
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import Testing
+
+@testable import MeridianGateway
+
+/// ``HTTP2StreamMux`` at its boundary: frames and `NIOHTTP2Handler`'s events in, frames out.
+@Suite("HTTP/2 stream mux")
+struct HTTP2StreamMuxTests {
+    /// Records what a stream tells its owner; pauses after each read when asked to.
+    final class Recorder: HTTP2MuxStreamDelegate {
+        var stream: HTTP2MuxStream?
+        var received: [HTTP2Frame.FramePayload] = []
+        var readCompletes = 0
+        var closed: [String] = []
+        var pauseAfterRead = false
+
+        var dataBytes: Int {
+            received.reduce(0) { total, payload in
+                guard case .data(let data) = payload else { return total }
+                return total + data.data.readableBytes
+            }
+        }
+
+        func streamReceived(_ payload: HTTP2Frame.FramePayload) { received.append(payload) }
+        func streamReadComplete() {
+            readCompletes += 1
+            if pauseAfterRead { stream?.pauseReading() }
+        }
+        var becameWritable = 0
+        func streamBecameWritable() { becameWritable += 1 }
+        func streamClosed(_ error: (any Error)?) { closed.append(error.map { "\($0)" } ?? "clean") }
+    }
+
+    static let window = 1000
+
+    /// A server-side mux on an active embedded channel; each stream the peer opens gets a ``Recorder``.
+    static func serverMux() throws -> (EmbeddedChannel, HTTP2StreamMux, () -> [Recorder]) {
+        let channel = EmbeddedChannel()
+        var recorders: [Recorder] = []
+        let mux = HTTP2StreamMux(server: true, targetWindow: window) { stream in
+            let recorder = Recorder()
+            recorder.stream = stream
+            stream.attach(recorder)
+            recorders.append(recorder)
+        }
+        try channel.pipeline.syncOperations.addHandler(mux)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, mux, { recorders })
+    }
+
+    static func data(_ bytes: Int, end: Bool = false) -> HTTP2Frame.FramePayload {
+        .data(.init(data: .byteBuffer(ByteBuffer(repeating: 0x61, count: bytes)), endStream: end))
+    }
+
+    /// The WINDOW_UPDATE frames written so far, as (stream, increment).
+    static func windowUpdates(_ channel: EmbeddedChannel) throws -> [(Int, Int)] {
+        var updates: [(Int, Int)] = []
+        while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
+            if case .windowUpdate(let increment) = frame.payload { updates.append((Int(frame.streamID), increment)) }
+        }
+        return updates
+    }
+
+    @Test("a paused stream holds what arrives and opens no window; resumed, it delivers it and opens the window")
+    func pausedStreamHoldsAndOpensWindowWhenConsumed() throws {
+        let (channel, _, recorders) = try Self.serverMux()
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
+        channel.pipeline.fireChannelReadComplete()
+        let recorder = try #require(recorders().first)
+        #expect(recorder.received.count == 1 && recorder.readCompletes == 1)
+
+        recorder.stream?.pauseReading()
+        for _ in 0..<3 { try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(200))) }
+        // NIOHTTP2Handler reports the stream's window after the frames: 1000 - 600.
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: 1, inboundWindowSize: 400, outboundWindowSize: nil))
+        channel.pipeline.fireChannelReadComplete()
+        #expect(recorder.received.count == 1, "a paused stream delivers nothing")
+        #expect(recorder.readCompletes == 1)
+        #expect(try Self.windowUpdates(channel).isEmpty, "held bytes keep the window closed")
+
+        recorder.stream?.resumeReading()
+        #expect(recorder.dataBytes == 600)
+        #expect(recorder.readCompletes == 2)
+        let updates = try Self.windowUpdates(channel)
+        #expect(updates.count == 1)
+        #expect(updates.first.map { $0 == (1, 600) } == true, "\(updates)")
+    }
+
+    @Test("a stream the peer ends cleanly while paused closes only after delivering what it held")
+    func cleanCloseWaitsForHeldPayloads() throws {
+        let (channel, _, recorders) = try Self.serverMux()
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
+        let recorder = try #require(recorders().first)
+        recorder.stream?.pauseReading()
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(100, end: true)))
+        channel.pipeline.fireUserInboundEventTriggered(StreamClosedEvent(streamID: 1, reason: nil))
+        #expect(recorder.closed.isEmpty, "closed before its data was delivered")
+
+        recorder.stream?.resumeReading()
+        #expect(recorder.dataBytes == 100)
+        #expect(recorder.closed == ["clean"])
+    }
+
+    @Test("a reset closes the stream at once with the error, dropping what it held; other streams go on")
+    func resetDropsHeldAndSparesOthers() throws {
+        let (channel, _, recorders) = try Self.serverMux()
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
+        try channel.writeInbound(HTTP2Frame(streamID: 3, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
+        let first = recorders()[0], second = recorders()[1]
+        first.stream?.pauseReading()
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(100)))
+        channel.pipeline.fireUserInboundEventTriggered(StreamClosedEvent(streamID: 1, reason: .cancel))
+        #expect(first.closed.count == 1 && first.closed.first != "clean")
+        #expect(first.dataBytes == 0)
+
+        // A stream error on stream 3 (the peer sent something invalid on it) closes stream 3 only, and the
+        // connection is not told.
+        channel.pipeline.fireErrorCaught(NIOHTTP2Errors.streamError(streamID: 3, baseError: NIOHTTP2Errors.flowControlViolation()))
+        #expect(second.closed.count == 1)
+        #expect(channel.isActive)
+        try channel.writeInbound(HTTP2Frame(streamID: 5, payload: .headers(.init(headers: [":method": "GET", ":path": "/"]))))
+        #expect(recorders().count == 3, "new streams are still accepted")
+    }
+
+    @Test("a stream stops being writable with 256 KiB unsent and is again once 64 KiB or less are left")
+    func writabilityFollowsUnsentBytes() throws {
+        let (channel, mux, recorders) = try Self.serverMux()
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "GET", ":path": "/"]))))
+        let recorder = try #require(recorders().first)
+        let stream = try #require(recorder.stream)
+        let chunk = 100 * 1024
+        for _ in 0..<3 { stream.write(Self.data(chunk)) }
+        #expect(!stream.isWritable, "300 KiB written, none sent")
+
+        // NIOHTTP2Handler tells its frame delegate (the mux) each frame it actually sends.
+        mux.wroteFrame(HTTP2Frame(streamID: 1, payload: Self.data(chunk)))
+        mux.wroteFrame(HTTP2Frame(streamID: 1, payload: Self.data(chunk)))
+        #expect(!stream.isWritable && recorder.becameWritable == 0, "100 KiB still unsent")
+        mux.wroteFrame(HTTP2Frame(streamID: 1, payload: Self.data(chunk)))
+        #expect(stream.isWritable && recorder.becameWritable == 1)
+    }
+}
