@@ -247,7 +247,8 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
 /// One HTTP/2 stream of an ``HTTP2StreamMux``: its ID, its windows, and the payloads it holds while paused.
 /// Confined to the connection's event loop.
 final class HTTP2MuxStream {
-    private unowned let mux: HTTP2StreamMux
+    /// Weak: an owner may outlive the connection and still ask its closed stream something.
+    private weak var mux: HTTP2StreamMux?
     private(set) var id: HTTP2StreamID?
     /// The owner, kept until the stream closes (the owner keeps the stream too).
     private var delegate: (any HTTP2MuxStreamDelegate)?
@@ -280,17 +281,17 @@ final class HTTP2MuxStream {
         delegate = owner
     }
 
-    var allocator: ByteBufferAllocator { mux.channel?.allocator ?? ByteBufferAllocator() }
-    var eventLoop: (any EventLoop)? { mux.channel?.eventLoop }
+    var allocator: ByteBufferAllocator { mux?.channel?.allocator ?? ByteBufferAllocator() }
+    var eventLoop: (any EventLoop)? { mux?.channel?.eventLoop }
     /// The connection the stream is on.
-    var connection: (any Channel)? { mux.channel }
+    var connection: (any Channel)? { mux?.channel }
     var isActive: Bool { !isClosed }
-    var isWritable: Bool { !isClosed && belowWatermark && mux.isConnectionWritable }
+    var isWritable: Bool { !isClosed && belowWatermark && mux?.isConnectionWritable == true }
 
     // MARK: Writing
 
     func write(_ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>? = nil) {
-        guard !isClosed else {
+        guard !isClosed, let mux else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
@@ -307,7 +308,7 @@ final class HTTP2MuxStream {
             first?.futureResult.assumeIsolated().whenFailure { [weak self] error in
                 guard let self, !self.isClosed else { return }
                 self.firstFrameNotSent = true
-                self.mux.forget(self)
+                self.mux?.forget(self)
                 self.close(error)
             }
             mux.write(HTTP2Frame(streamID: id, payload: payload), promise: first)
@@ -316,18 +317,19 @@ final class HTTP2MuxStream {
         mux.write(HTTP2Frame(streamID: id, payload: payload), promise: promise)
     }
 
+    /// Flushes the connection (even when the stream just closed: writing its last frame may close it before the flush).
     func flush() {
-        mux.flush()
+        mux?.flush()
     }
 
     /// Resets the stream (`CANCEL`), or closes it quietly if it never opened; its owner is told it closed.
     func reset() {
         guard !isClosed else { return }
         if let id, opened {
-            mux.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
-            mux.flush()
+            mux?.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
+            mux?.flush()
         }
-        mux.forget(self)
+        mux?.forget(self)
         close(nil, force: true)
     }
 
@@ -335,7 +337,7 @@ final class HTTP2MuxStream {
         unsentBytes -= bytes
         if !belowWatermark, unsentBytes <= HTTP2StreamMux.lowWatermark {
             belowWatermark = true
-            if mux.isConnectionWritable { delegate?.streamBecameWritable() }
+            if mux?.isConnectionWritable == true { delegate?.streamBecameWritable() }
         }
     }
 
@@ -384,7 +386,7 @@ final class HTTP2MuxStream {
             consumed += Self.flowControlledSize(payload)
             delegate?.streamReceived(payload)
         }
-        if consumed > 0, !isClosed, let increment = window.consumed(consumed), let id { mux.windowUpdate(id, increment) }
+        if consumed > 0, !isClosed, let increment = window.consumed(consumed), let id { mux?.windowUpdate(id, increment) }
         guard !isClosed else { return }
         if held.isEmpty, closeAfterDelivery {
             close(nil)
@@ -394,11 +396,11 @@ final class HTTP2MuxStream {
     }
 
     fileprivate func inboundWindowReported(_ size: Int) {
-        if let increment = window.reported(size), let id { mux.windowUpdate(id, increment) }
+        if let increment = window.reported(size), let id { mux?.windowUpdate(id, increment) }
     }
 
     fileprivate func initialWindowChanged(by delta: Int) {
-        if let increment = window.initialChanged(by: delta), let id { mux.windowUpdate(id, increment) }
+        if let increment = window.initialChanged(by: delta), let id { mux?.windowUpdate(id, increment) }
     }
 
     // MARK: Closing
