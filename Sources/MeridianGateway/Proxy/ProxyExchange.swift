@@ -10,7 +10,7 @@ import NIOHTTP2
 /// for a retry only up to ``ResilienceSettings/retryBufferBytes``); response parts go to the client as they
 /// arrive, flushed at the end of every read so a token stream's first event is not delayed. Reads stop on one side
 /// while the other is not writable. Lifecycle decisions come from ``ExchangeStateMachine``.
-final class ProxyExchange {
+final class ProxyExchange: DeadlineHolder {
     let worker: ForwardingWorker
     private var downstream: DownstreamHandler?
     private let downstreamVersion: HTTPVersion
