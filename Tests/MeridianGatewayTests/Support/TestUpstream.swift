@@ -16,6 +16,8 @@ final class TestUpstream: Sendable {
     let uploadedBytes = Locked<Int>(0)
     /// Connections accepted so far.
     let connectionsAccepted = Locked<Int>(0)
+    /// Connections closed after serving at least one request (a stray connection, say from another test's gateway
+    /// to a port this one reused, is not counted).
     let connectionsClosed = Locked<Int>(0)
     private let streamGate: EventLoopPromise<Void>
 
@@ -35,7 +37,6 @@ final class TestUpstream: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 box.value?.connectionsAccepted.withLock { $0 += 1 }
-                channel.closeFuture.whenComplete { _ in box.value?.connectionsClosed.withLock { $0 += 1 } }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(upstream: { box.value! }, gate: gate.futureResult))
@@ -65,16 +66,23 @@ final class TestUpstream: Sendable {
         private let gate: EventLoopFuture<Void>
         private var head: HTTPRequestHead?
         private var received = 0
+        private var served = false
 
         init(upstream: @escaping @Sendable () -> TestUpstream, gate: EventLoopFuture<Void>) {
             self.upstream = upstream
             self.gate = gate
         }
 
+        func channelInactive(context: ChannelHandlerContext) {
+            if served { upstream().connectionsClosed.withLock { $0 += 1 } }
+            context.fireChannelInactive()
+        }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let head):
                 self.head = head
+                served = true
                 received = 0
                 upstream().requests.withLock { $0.append(head) }
                 if head.uri == "/sse" { startStream(context: context, head: head) }
