@@ -37,8 +37,17 @@ let package = Package(
         .target(
             name: "MeridianModel",
             dependencies: [
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Policy documents and the region catalog read from YAML with Yams, apart from MeridianModel so that the
+        // gateway links neither Yams nor corelibs Foundation (which Yams imports): fewer resident pages.
+        .target(
+            name: "MeridianYAML",
+            dependencies: [
+                "MeridianModel",
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -74,7 +83,7 @@ let package = Package(
         .target(
             name: "MeridianHub",
             dependencies: [
-                "MeridianModel", "MeridianRouting", "MeridianStore", "MeridianPKI",
+                "MeridianModel", "MeridianYAML", "MeridianRouting", "MeridianStore", "MeridianPKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -93,7 +102,6 @@ let package = Package(
                 "MeridianModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -131,7 +139,7 @@ let package = Package(
         .target(
             name: "MeridianGatewayCommand",
             dependencies: [
-                "MeridianGateway",
+                "MeridianGateway", "MeridianModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -164,6 +172,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MeridianModelTests", dependencies: ["MeridianModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeridianYAMLTests", dependencies: ["MeridianYAML", "MeridianModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianRoutingTests", dependencies: ["MeridianRouting", "MeridianModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianStoreTests", dependencies: ["MeridianStore", "MeridianModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianPKITests", dependencies: [

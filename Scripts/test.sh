@@ -22,7 +22,7 @@ run() {
     if ! swift test --skip-build "$@"; then failed+=("$name"); fi
 }
 
-run "model, routing, PKI, store" --filter 'MeridianModelTests|MeridianRoutingTests|MeridianPKITests|MeridianStoreTests'
+run "model, YAML, routing, PKI, store" --filter 'MeridianModelTests|MeridianYAMLTests|MeridianRoutingTests|MeridianPKITests|MeridianStoreTests'
 run "hub" --filter MeridianHubTests
 run "gateway" --filter MeridianGatewayTests
 run "end to end (one test at a time)" --filter EndToEndTests --no-parallel
