@@ -24,7 +24,7 @@ run() {
 
 run "model, YAML, routing, PKI, store" --filter 'MeridianModelTests|MeridianYAMLTests|MeridianRoutingTests|MeridianPKITests|MeridianStoreTests'
 run "hub" --filter MeridianHubTests
-run "gateway" --filter MeridianGatewayTests
+run "gateway" --filter 'MeridianGatewayTests|MeridianGatewayCommandTests'
 run "end to end (one test at a time)" --filter EndToEndTests --no-parallel
 
 if [ ${#failed[@]} -gt 0 ]; then

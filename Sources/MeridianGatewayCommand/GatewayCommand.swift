@@ -195,6 +195,9 @@ public struct GatewayCommand: AsyncParsableCommand {
         var logger = Logger(label: "meridian.gateway")
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         logger.logLevel = level
+        // Read once by the dynamic loader before main, never again: 2.2 MB of resident memory (docs/gateway.md).
+        let released = RelocationTable.releaseResidentPages()
+        logger.debug("released the pages of the relocation table", metadata: ["meridian.released_bytes": "\(released)"])
         let gateway = Gateway(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
