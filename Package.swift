@@ -155,7 +155,12 @@ let package = Package(
                 "MeridianGatewayCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            // `--static-swift-stdlib` links with `-export-dynamic` (the toolchain's static-stdlib-args.lnk): every
+            // symbol of the package's objects in the dynamic symbol table, 3.8 MB of the file, 1.5 MB resident (the
+            // dynamic loader searches it at start). Nothing looks the gateway's own symbols up at run time, and crash
+            // backtraces (swift-backtrace) read the full symbol table and DWARF from the file: linked without it.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
         ),
         .executableTarget(
             name: "meridian",
