@@ -37,8 +37,17 @@ let package = Package(
         .target(
             name: "MeridianModel",
             dependencies: [
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Policy documents and the region catalog read from YAML with Yams, apart from MeridianModel so that the
+        // gateway links neither Yams nor corelibs Foundation (which Yams imports): fewer resident pages.
+        .target(
+            name: "MeridianYAML",
+            dependencies: [
+                "MeridianModel",
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -74,7 +83,7 @@ let package = Package(
         .target(
             name: "MeridianHub",
             dependencies: [
-                "MeridianModel", "MeridianRouting", "MeridianStore", "MeridianPKI",
+                "MeridianModel", "MeridianYAML", "MeridianRouting", "MeridianStore", "MeridianPKI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -93,7 +102,6 @@ let package = Package(
                 "MeridianModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -131,7 +139,7 @@ let package = Package(
         .target(
             name: "MeridianGatewayCommand",
             dependencies: [
-                "MeridianGateway",
+                "MeridianGateway", "MeridianModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -147,7 +155,12 @@ let package = Package(
                 "MeridianGatewayCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            // `--static-swift-stdlib` links with `-export-dynamic` (the toolchain's static-stdlib-args.lnk): every
+            // symbol of the package's objects in the dynamic symbol table, 3.8 MB of the file, 1.5 MB resident (the
+            // dynamic loader searches it at start). Nothing looks the gateway's own symbols up at run time, and crash
+            // backtraces (swift-backtrace) read the full symbol table and DWARF from the file: linked without it.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
         ),
         .executableTarget(
             name: "meridian",
@@ -164,6 +177,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MeridianModelTests", dependencies: ["MeridianModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeridianYAMLTests", dependencies: ["MeridianYAML", "MeridianModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianRoutingTests", dependencies: ["MeridianRouting", "MeridianModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianStoreTests", dependencies: ["MeridianStore", "MeridianModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianPKITests", dependencies: [
@@ -194,6 +208,7 @@ let package = Package(
             .product(name: "NIOHPACK", package: "swift-nio-http2"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: swiftSettings),
+        .testTarget(name: "MeridianGatewayCommandTests", dependencies: ["MeridianGatewayCommand"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["MeridianModel", "MeridianClient", "MeridianPKI", "MeridianDemo"], swiftSettings: swiftSettings),
     ]
 )

@@ -22,9 +22,9 @@ run() {
     if ! swift test --skip-build "$@"; then failed+=("$name"); fi
 }
 
-run "model, routing, PKI, store" --filter 'MeridianModelTests|MeridianRoutingTests|MeridianPKITests|MeridianStoreTests'
+run "model, YAML, routing, PKI, store" --filter 'MeridianModelTests|MeridianYAMLTests|MeridianRoutingTests|MeridianPKITests|MeridianStoreTests'
 run "hub" --filter MeridianHubTests
-run "gateway" --filter MeridianGatewayTests
+run "gateway" --filter 'MeridianGatewayTests|MeridianGatewayCommandTests'
 run "end to end (one test at a time)" --filter EndToEndTests --no-parallel
 
 if [ ${#failed[@]} -gt 0 ]; then

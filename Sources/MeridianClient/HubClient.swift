@@ -1,8 +1,11 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeridianModel
 import NIOCore
-import NIOFoundationCompat
 import NIOHTTP1
 import NIOSSL
 import Synchronization
@@ -100,7 +103,7 @@ public final class HubClient: Sendable {
             if case .token(let token) = credentials { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
             if let body {
                 request.headers.add(name: "Content-Type", value: contentType)
-                request.body = .bytes(ByteBuffer(data: body))
+                request.body = .bytes(ByteBuffer(bytes: body))
             }
             do {
                 let response = try await http.execute(request, timeout: timeout ?? self.timeout)
@@ -144,6 +147,6 @@ public final class HubClient: Sendable {
         var components = URLComponents()
         components.queryItems = items.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
         let text = components.percentEncodedQuery ?? ""
-        return text.isEmpty ? "" : "?" + text.replacingOccurrences(of: "+", with: "%2B")
+        return text.isEmpty ? "" : "?" + text.replacing("+", with: "%2B")
     }
 }

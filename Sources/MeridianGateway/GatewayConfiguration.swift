@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Settings of an east-west gateway. `meridian gateway` fills it from flags and `MERIDIAN_*` variables.
 ///

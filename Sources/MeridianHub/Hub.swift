@@ -5,6 +5,7 @@ import Logging
 import MeridianModel
 import MeridianPKI
 import MeridianStore
+import MeridianYAML
 import NIOCore
 import NIOSSL
 import PostgresNIO

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a bearer token may do. Roles are separate: `platform` cannot change policy, `compliance` cannot register clusters.
 public enum Role: String, Codable, Sendable, Hashable, CaseIterable, CustomStringConvertible {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Whether the mesh currently routes to a cluster.
 public enum ClusterStatus: String, Codable, Sendable, Hashable, CaseIterable {

@@ -1,22 +1,21 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
 
 /// The region catalog (`regions/regions.yaml`): public facts about cloud regions.
+///
+/// Read from YAML with `RegionCatalog(yaml:)` of `MeridianYAML`.
 public struct RegionCatalog: Sendable, Hashable {
     public var regions: [Region]
 
     public init(regions: [Region]) { self.regions = regions }
 
-    private struct File: Decodable { var regions: [Region] }
-
-    /// Parses and checks the catalog: unique ids, ISO-looking country codes, coordinates in range.
-    public init(yaml: String) throws(APIError) {
-        let file: File
-        do { file = try YAMLDecoder().decode(File.self, from: yaml) } catch {
-            throw APIError(status: 400, code: .invalidField, message: "the region catalog is not valid: \(error)", field: "regions")
-        }
+    /// Checks the regions of a catalog: unique ids, ISO-looking country codes, coordinates in range.
+    public init(validating regions: [Region]) throws(APIError) {
         var seen = Set<String>()
-        for (index, region) in file.regions.enumerated() {
+        for (index, region) in regions.enumerated() {
             guard seen.insert(region.id).inserted else { throw .invalid("regions[\(index)].id", "region id '\(region.id)' appears twice") }
             guard region.country.count == 2, region.country == region.country.uppercased() else {
                 throw .invalid("regions[\(index)].country", "'\(region.country)' is not an ISO 3166-1 alpha-2 code")
@@ -25,7 +24,7 @@ public struct RegionCatalog: Sendable, Hashable {
                 throw .invalid("regions[\(index)]", "coordinates of '\(region.id)' are out of range")
             }
         }
-        self.regions = file.regions
+        self.regions = regions
     }
 
     /// Finds `regions/regions.yaml` from the working directory or above the executable (for `swift run`).

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Wire protocol of an exported service.
 public enum ServiceProtocol: String, Codable, Sendable, Hashable, CaseIterable {

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SwiftASN1
 import X509
 
@@ -109,7 +113,7 @@ extension Sequence where Element == UInt8 {
 /// Normalises a serial number written as hex (any case, optional `:` separators, optional `0x`) so that two
 /// spellings of one serial compare equal: lowercase, no separators, no leading zeros.
 func normalizedSerial(_ serial: String) -> String {
-    var text = serial.lowercased().replacingOccurrences(of: ":", with: "")
+    var text = serial.lowercased().replacing(":", with: "")
     if text.hasPrefix("0x") { text.removeFirst(2) }
     let trimmed = text.drop(while: { $0 == "0" })
     return trimmed.isEmpty ? "0" : String(trimmed)

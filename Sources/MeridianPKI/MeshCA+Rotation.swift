@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import X509
 
 /// Root rotation in the CA directory, in three steps so that no request fails:
@@ -64,7 +68,7 @@ extension MeshCA {
     ///   when asked to retire the root this CA signs under.
     public func retireRoot(fingerprint: String, directory: String) throws(MeshPKIError) -> MeshCA {
         var retired = self
-        let wanted = fingerprint.lowercased().replacingOccurrences(of: ":", with: "")
+        let wanted = fingerprint.lowercased().replacing(":", with: "")
         if certificate.isSelfSigned && certificate.sha256Fingerprint == wanted {
             throw MeshPKIError(.emptyTrustBundle, "root \(wanted) is the one this CA signs under; promote a new root before retiring it")
         }

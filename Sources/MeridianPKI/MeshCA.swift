@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeridianModel
 import SwiftASN1
 import X509
@@ -316,7 +320,7 @@ public struct MeshCA: Sendable {
     }
 
     static func path(_ directory: String, _ file: String) -> String {
-        (directory as NSString).appendingPathComponent(file)
+        directory.appendingPath(component: file)
     }
 
     /// A SPIFFE trust domain: 1-255 characters of lowercase letters, digits, `.`, `-` and `_`.

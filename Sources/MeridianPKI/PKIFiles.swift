@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import MeridianModel
 
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +23,7 @@ enum PKIFiles {
         do {
             return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw MeshPKIError(.fileSystem, "cannot read \(path): \(error.localizedDescription)")
+            throw MeshPKIError(.fileSystem, "cannot read \(path): \(error.fileErrorDescription)")
         }
     }
 
@@ -28,7 +33,7 @@ enum PKIFiles {
             try FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw MeshPKIError(.fileSystem, "cannot create directory \(directory): \(error.localizedDescription)")
+            throw MeshPKIError(.fileSystem, "cannot create directory \(directory): \(error.fileErrorDescription)")
         }
     }
 

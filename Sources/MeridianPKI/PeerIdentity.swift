@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A verified mesh peer: who presented the certificate, as established by ``PeerIdentityVerifier``.
 public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {

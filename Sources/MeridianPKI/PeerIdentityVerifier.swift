@@ -1,5 +1,9 @@
 @_spi(FixedExpiryValidationTime) import X509
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOSSL
 import SwiftASN1
 import Synchronization

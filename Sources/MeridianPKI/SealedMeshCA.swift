@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeridianModel
 import SwiftASN1
 import X509
@@ -15,11 +19,11 @@ public struct CAEncryptionKey: Sendable {
 
     /// Reads a base64 key of exactly 32 bytes (surrounding whitespace is ignored).
     public init(base64: String) throws(MeshPKIError) {
-        guard let bytes = Data(base64Encoded: base64.trimmingCharacters(in: .whitespacesAndNewlines)), bytes.count == 32 else {
+        guard let bytes = Data(base64Encoded: base64.trimmingWhitespaceAndNewlines()), bytes.count == 32 else {
             throw MeshPKIError(.invalidKey, "the CA encryption key must be 32 random bytes in base64 (make one with `openssl rand -base64 32`)")
         }
         key = SymmetricKey(data: bytes)
-        id = SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined()
+        id = SHA256.hash(data: bytes).prefix(8).hexString
     }
 
     /// A new random key, in base64.

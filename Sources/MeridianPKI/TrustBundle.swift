@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import X509
 
 /// The set of root certificates the mesh trusts.
@@ -68,7 +72,7 @@ public struct TrustBundle: Sendable, Hashable {
     /// - Returns: whether a root was removed.
     @discardableResult
     public mutating func retire(fingerprint: String) -> Bool {
-        let wanted = fingerprint.lowercased().replacingOccurrences(of: ":", with: "")
+        let wanted = fingerprint.lowercased().replacing(":", with: "")
         let before = roots.count
         roots.removeAll { $0.sha256Fingerprint == wanted }
         return roots.count != before

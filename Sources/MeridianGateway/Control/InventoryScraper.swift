@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeridianModel
 
 /// Turns the cluster's metrics into the inventory part of a heartbeat: GPU pools from the DCGM exporter

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import MeridianModel
 
 /// A parser for the Prometheus text exposition format (what the DCGM exporter and vLLM's `/metrics` serve).
 public enum PrometheusText {
@@ -38,7 +43,7 @@ public enum PrometheusText {
                 let keyStart = index
                 while index < line.endIndex, line[index] != "=" { index = line.index(after: index) }
                 guard index < line.endIndex else { return nil }
-                let key = line[keyStart..<index].trimmingCharacters(in: .whitespaces)
+                let key = line[keyStart..<index].trimmingWhitespace()
                 index = line.index(after: index)
                 guard index < line.endIndex, line[index] == "\"" else { return nil }
                 index = line.index(after: index)

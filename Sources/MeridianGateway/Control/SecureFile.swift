@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import MeridianModel
 import MeridianPKI
 
 #if canImport(Glibc)
@@ -28,7 +33,7 @@ enum SecureFile {
         do {
             return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw GatewayError(.fileSystem, "cannot read \(path): \(error.localizedDescription)")
+            throw GatewayError(.fileSystem, "cannot read \(path): \(error.fileErrorDescription)")
         }
     }
 
@@ -40,11 +45,11 @@ enum SecureFile {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
-            throw GatewayError(.fileSystem, "cannot create directory \(path): \(error.localizedDescription)")
+            throw GatewayError(.fileSystem, "cannot create directory \(path): \(error.fileErrorDescription)")
         }
     }
 
     static func path(_ directory: String, _ name: String) -> String {
-        (directory as NSString).appendingPathComponent(name)
+        directory.appendingPath(component: name)
     }
 }

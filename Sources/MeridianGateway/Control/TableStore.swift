@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import MeridianModel
 
 /// The last good routing table on disk (`table.json` in the data directory), so a gateway that restarts while every
@@ -12,7 +16,7 @@ public enum TableStore {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw GatewayError(.invalidTable, "cannot read routing table \(path): \(error.localizedDescription)")
+            throw GatewayError(.invalidTable, "cannot read routing table \(path): \(error.fileErrorDescription)")
         }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One access-log line: a request and the routing decision behind it.
 public struct AccessRecord: Sendable {

@@ -3,6 +3,7 @@ import Hummingbird
 import MeridianModel
 import MeridianRouting
 import MeridianStore
+import MeridianYAML
 
 /// What `PUT /v1/policies/{kind}` answers: the stored version (nil for a dry run) and which routes change.
 struct PolicyApplyResult: Encodable {

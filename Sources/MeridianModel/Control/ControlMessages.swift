@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Reachability of one peer gateway as a gateway's prober sees it.
 public struct PeerProbe: Codable, Sendable, Hashable {

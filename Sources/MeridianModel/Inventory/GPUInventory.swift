@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One GPU model's pool in a cluster.
 public struct GPUPool: Codable, Sendable, Hashable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The price of one GPU-hour of a model, in a region or for one cluster (a cluster price wins over its region's).
 public struct GPUPrice: Codable, Sendable, Hashable {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Reads SkyPilot's `vms.csv` catalog format
 /// (`InstanceType, vCPUs, MemoryGiB, AcceleratorName, AcceleratorCount, GPUInfo, Region, AvailabilityZone, Price, SpotPrice`)
@@ -24,7 +28,7 @@ public struct SkyPilotCatalog: Sendable {
         let records = try Self.parseCSV(csv)
         guard let header = records.first else { throw .invalid("file", "the CSV file is empty; expected a header line") }
         var index: [String: Int] = [:]
-        for (i, name) in header.enumerated() { index[name.trimmingCharacters(in: .whitespaces)] = i }
+        for (i, name) in header.enumerated() { index[name.trimmingWhitespace()] = i }
         for column in Self.requiredColumns where index[column] == nil {
             throw .invalid("file", "the CSV header lacks column '\(column)'; expected SkyPilot's vms.csv columns \(Self.requiredColumns.joined(separator: ", "))")
         }
@@ -34,7 +38,7 @@ public struct SkyPilotCatalog: Sendable {
             if record.count == 1 && record[0].isEmpty { continue }
             func column(_ name: String) -> String {
                 let i = index[name]!
-                return i < record.count ? record[i].trimmingCharacters(in: .whitespaces) : ""
+                return i < record.count ? record[i].trimmingWhitespace() : ""
             }
             let accelerator = column("AcceleratorName")
             if accelerator.isEmpty { continue }

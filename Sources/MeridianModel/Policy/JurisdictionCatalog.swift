@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The jurisdictions a policy document may name: every ISO 3166-1 alpha-2 country code, the blocs
 /// `EU`, `EEA`, `EFTA`, `FIVE_EYES` and `APAC` with their member countries, and `*` (everywhere).
@@ -67,8 +71,8 @@ public enum JurisdictionCatalog {
     }
 
     /// A hint for a name that is not a jurisdiction, or nil when there is none better than the list of blocs.
-    static func suggestion(for name: String) -> String? {
-        let upper = name.uppercased().replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
+    public static func suggestion(for name: String) -> String? {
+        let upper = name.uppercased().replacing("-", with: "_").replacing(" ", with: "_")
         if upper != name, isKnown(upper) { return "did you mean '\(upper)'?" }
         switch upper {
         case "UK": return "the United Kingdom's ISO 3166-1 code is 'GB'"

@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One destination in a priority level, with its share of the level's traffic.
 public struct WeightedDestination: Codable, Sendable, Hashable {
@@ -110,7 +114,7 @@ public struct RoutingTable: Codable, Sendable, Hashable {
         copy.version = 0
         copy.hash = ""
         let data = (try? Self.canonicalEncoder.encode(copy)) ?? Data()
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: data).hexString
     }
 
     /// Canonical bytes of the whole table (sorted keys): what the hub serves and gateways store on disk.

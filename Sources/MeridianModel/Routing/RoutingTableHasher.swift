@@ -1,5 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Computes ``RoutingTable/contentHash()`` without `Codable`: the same canonical JSON bytes (sorted keys, the
 /// escapes and number formatting of Foundation's `JSONEncoder`), written directly and streamed into SHA-256.

@@ -1,3 +1,4 @@
+import MeridianModel
 import Yams
 
 /// A YAML node of a policy document with its dotted path; its typed accessors throw ``PolicyError``s that point

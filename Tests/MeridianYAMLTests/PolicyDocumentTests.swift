@@ -1,5 +1,6 @@
 import Foundation
 import MeridianModel
+import MeridianYAML
 import Testing
 
 /// The policy parser: the example documents parse, the semantics of `extends` and `rules` hold, and every kind of

@@ -1,3 +1,5 @@
+import MeridianModel
+
 /// Reads a `kind: ResidencyPolicy` document (already checked for apiVersion and kind) into a compiled
 /// ``ResidencyPolicy``: jurisdictions checked, `extends` resolved, contradictions refused.
 ///

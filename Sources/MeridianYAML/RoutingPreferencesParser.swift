@@ -1,3 +1,5 @@
+import MeridianModel
+
 /// Reads a `kind: RoutingPreferences` document (already checked for apiVersion and kind) into
 /// ``RoutingPreferences``.
 ///

@@ -1,3 +1,4 @@
+import MeridianModel
 import Yams
 
 /// A policy document in YAML, as applied with `meridian policy apply -f`: a residency policy
