@@ -21,19 +21,21 @@ struct GatewayLargeUploadTests {
     static var size: Int {
         ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_BYTES"].flatMap { Int($0) } ?? defaultSize
     }
-    /// Growth of the resident set allowed while the body streams. Measured 10-16 MiB (16-63 MiB with 4 MiB windows and
-    /// no compaction); buffering the body would grow it by the size of the body.
-    static let allowedGrowth = 32 << 20
+    /// Growth of the resident set allowed while the body streams (two gateways, the client and the model server share
+    /// the child process). Measured 10-16 MiB at 36-38 MB/s on a busy machine, 20-33 MiB at 49-70 MB/s on a quieter
+    /// one (sent straight to the model server, 0 MiB): allocator caching that follows the throughput (docs/gateway.md).
+    /// Buffering the body would grow it by the size of the body.
+    static let allowedGrowth = 48 << 20
     /// The same while the model server pauses. The bytes the gateways then hold are bounded by the stream's HTTP/2
     /// window (1 MiB), its write buffers and TLS records, each held DATA frame in a buffer of its own
     /// (copied by the paused stream, `HTTP2StreamMux`; as slices of swift-nio-http2's parser buffer they held 88-290
-    /// MiB with 4 MiB windows, docs/gateway.md). Measured 13-40 MiB with child channels per stream, 10 MiB since: the
+    /// MiB with 4 MiB windows, docs/gateway.md). Measured 13-40 MiB with child channels per stream, 10-39 MiB since: the
     /// live heap does not move during the pause.
     static let allowedGrowthWhilePausing = 56 << 20
     /// How long the model server stops reading.
     static let pause: Duration = .seconds(4)
 
-    @Test("1 GiB streams through the pair with flat memory: every byte arrives, RSS grows by less than 32 MiB")
+    @Test("1 GiB streams through the pair with flat memory: every byte arrives, RSS grows by less than 48 MiB")
     func oneGiBFlatMemory() async throws {
         try await Self.runMeasured(pausing: false)
     }

@@ -5,7 +5,7 @@ import NIOHTTP2
 /// `NIOHTTP2Handler` -> ``HTTP2StreamMux``.
 ///
 /// Windows are 1 MiB per stream and per connection. The stream window bounds what waits in a stream whose destination
-/// stopped reading; the mux copies what a paused stream holds, so that each waiting frame holds only its own bytes
+/// stopped reading; the mux copies each DATA payload as it arrives, so that each waiting frame holds only its own bytes
 /// (as slices of the parser's buffer, frames held 88-290 MiB with 4 MiB windows; docs/gateway.md).
 ///
 /// Header-block validation (field names and values, pseudo-headers) is off on the tunnel, in both directions: its peer
