@@ -142,4 +142,26 @@ struct HTTP2StreamMuxTests {
         mux.wroteFrame(HTTP2Frame(streamID: 1, payload: Self.data(chunk)))
         #expect(stream.isWritable && recorder.becameWritable == 1)
     }
+
+    @Test("what a stream writes and flushes during the connection's read leaves once, when the read completes")
+    func flushesDuringReadWaitForReadComplete() throws {
+        let (channel, _, recorders) = try Self.serverMux()
+        let headers = HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "GET", ":path": "/"], endStream: true)))
+        channel.pipeline.fireChannelRead(headers)
+        let recorder = try #require(recorders().first)
+        recorder.stream?.write(.headers(.init(headers: [":status": "200"], endStream: true)))
+        recorder.stream?.flush()
+        #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil, "flushed in the middle of the read")
+
+        channel.pipeline.fireChannelReadComplete()
+        let answer = try #require(try channel.readOutbound(as: HTTP2Frame.self))
+        #expect(answer.streamID == 1)
+
+        // Outside a read, a flush goes at once.
+        channel.pipeline.fireChannelRead(HTTP2Frame(streamID: 3, payload: headers.payload))
+        channel.pipeline.fireChannelReadComplete()
+        recorders()[1].stream?.write(.headers(.init(headers: [":status": "204"], endStream: true)))
+        recorders()[1].stream?.flush()
+        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 3)
+    }
 }
