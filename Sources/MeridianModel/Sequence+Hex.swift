@@ -5,11 +5,9 @@ extension Sequence where Element == UInt8 {
         var digits: [UInt8] = []
         digits.reserveCapacity(underestimatedCount * 2)
         for byte in self {
-            digits.append(Self.hexDigit(byte >> 4))
-            digits.append(Self.hexDigit(byte & 0x0F))
+            digits.append(CanonicalJSONWriter.hexDigit(byte >> 4))
+            digits.append(CanonicalJSONWriter.hexDigit(byte & 0x0F))
         }
         return String(decoding: digits, as: UTF8.self)
     }
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 0x30 + value : 0x61 + value - 10 }
 }

@@ -4,6 +4,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import MeridianModel
 import SwiftASN1
 import X509
 
@@ -94,19 +95,6 @@ extension Certificate {
     /// A short name for log lines: the SPIFFE ID if there is one, else the subject.
     var displayName: String {
         uriSANs.first ?? "'\(subject)'"
-    }
-}
-
-extension Sequence where Element == UInt8 {
-    /// Lowercase hex, no separators.
-    var hexString: String {
-        var out = ""
-        for byte in self {
-            let digits = String(byte, radix: 16)
-            if digits.count == 1 { out += "0" }
-            out += digits
-        }
-        return out
     }
 }
 

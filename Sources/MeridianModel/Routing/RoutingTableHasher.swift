@@ -98,7 +98,7 @@ public struct RoutingTableHasher: Sendable {
         // JSONEncoder refuses NaN and infinities, and contentHash() then hashes nothing: defer to it.
         if writer.sawNonFinite { return table.contentHash() }
         writer.flush(into: &sha)
-        return CanonicalJSONWriter.hex(sha.finalize())
+        return sha.finalize().hexString
     }
 
     /// The table as canonical JSON, with its hash and version: byte for byte `table.canonicalJSON()`, written
@@ -308,14 +308,4 @@ struct CanonicalJSONWriter {
     }
 
     static func hexDigit(_ value: UInt8) -> UInt8 { value < 10 ? 0x30 + value : 0x61 + value - 10 }
-
-    static func hex(_ digest: SHA256.Digest) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(hexDigit(byte >> 4))
-            out.append(hexDigit(byte & 0x0F))
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 }
