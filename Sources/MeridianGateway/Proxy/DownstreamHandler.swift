@@ -92,27 +92,16 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// Writes the end of the response and flushes; closes the connection (HTTP/1.1) or resets the stream (HTTP/2)
     /// once it is written when `close` is set.
     func writeEnd(_ trailers: HTTPHeaders?, close: Bool) {
-        if let stream {
-            // Writing the end closes the stream at once when the request has ended too (the exchange is told by
-            // its own call, not by the close).
-            responseEnded = true
-            guard close, let eventLoop = stream.stream.eventLoop else {
-                writeAndFlush(.end(trailers), promise: nil)
-                return
-            }
-            let promise = eventLoop.makePromise(of: Void.self)
-            writeAndFlush(.end(trailers), promise: promise)
-            promise.futureResult.assumeIsolated().whenComplete { _ in stream.stream.reset() }
-            return
-        }
-        guard let context else { return }
-        guard close else {
+        // Writing the end closes an HTTP/2 stream at once when the request has ended too (the exchange is told by its
+        // own call, not by the close).
+        if stream != nil { responseEnded = true }
+        guard close, let eventLoop = stream?.stream.eventLoop ?? context?.eventLoop else {
             writeAndFlush(.end(trailers), promise: nil)
             return
         }
-        let promise = context.eventLoop.makePromise(of: Void.self)
+        let promise = eventLoop.makePromise(of: Void.self)
         writeAndFlush(.end(trailers), promise: promise)
-        promise.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        promise.futureResult.assumeIsolated().whenComplete { _ in self.abort() }
     }
 
     /// Answers with a gateway error: JSON body, `meridian-decision` header.

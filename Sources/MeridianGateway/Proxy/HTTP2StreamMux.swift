@@ -71,7 +71,6 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     }
 
     var channel: (any Channel)? { context?.channel }
-    var openStreams: Int { streams.count + unopened.count }
 
     // MARK: Used by the streams
 
@@ -250,6 +249,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
 final class HTTP2MuxStream {
     /// Weak: an owner may outlive the connection and still ask its closed stream something.
     private weak var mux: HTTP2StreamMux?
+    /// The stream ID; an outgoing stream takes one at its first write (only then does the peer know the stream).
     private(set) var id: HTTP2StreamID?
     /// The owner, kept until the stream closes (the owner keeps the stream too).
     private var delegate: (any HTTP2MuxStreamDelegate)?
@@ -260,8 +260,6 @@ final class HTTP2MuxStream {
     /// Closed by the peer cleanly while payloads were still held: closes once they are delivered.
     private var closeAfterDelivery = false
     private(set) var isClosed = false
-    /// Whether the first frame was written; a stream that never wrote one is closed without a reset.
-    private(set) var opened = false
     /// The first frame (the HEADERS) could not be written: the peer never saw the stream.
     private(set) var firstFrameNotSent = false
     private var unsentBytes = 0
@@ -274,7 +272,6 @@ final class HTTP2MuxStream {
         self.mux = mux
         self.id = id
         window = ReceiveWindow(target: mux.targetWindow)
-        opened = id != nil
     }
 
     /// Sets the owner; the stream keeps it until it closes.
@@ -304,7 +301,6 @@ final class HTTP2MuxStream {
             // The first frame opens the stream; if it cannot leave (a GOAWAY came first), the peer never saw it.
             let id = mux.open(self)
             self.id = id
-            opened = true
             let first = promise ?? mux.context?.eventLoop.makePromise(of: Void.self)
             first?.futureResult.assumeIsolated().whenFailure { [weak self] error in
                 guard let self, !self.isClosed else { return }
@@ -326,7 +322,7 @@ final class HTTP2MuxStream {
     /// Resets the stream (`CANCEL`), or closes it quietly if it never opened; its owner is told it closed.
     func reset() {
         guard !isClosed else { return }
-        if let id, opened {
+        if let id {   // an ID is taken by the first write: the peer knows the stream
             mux?.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
             mux?.flush()
         }
