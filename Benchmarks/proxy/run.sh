@@ -18,6 +18,9 @@ CONNECTIONS="${CONNECTIONS:-50}"
 H2_CLIENTS="${H2_CLIENTS:-10}"
 H2_STREAMS="${H2_STREAMS:-10}"
 FIXED_RPS="${FIXED_RPS:-500}"
+# The same ten clients and rate, their starts staggered by 1/FIXED_RPS so that requests arrive evenly spaced
+# (--rps alone starts the ten together, so their requests arrive in bursts of ten).
+PACED=(-c10 -m1 --rps=$(( FIXED_RPS / 10 )) -r1 --rate-period="$(( 1000 / FIXED_RPS > 0 ? 1000 / FIXED_RPS : 1 ))ms" -n$(( FIXED_RPS * DURATION )))
 PROXIES="${PROXIES:-meridian haproxy envoy}"
 WORK="$(mktemp -d /tmp/meridian-bench.XXXXXX)"
 chmod 755 "$WORK"   # nginx's workers run unprivileged
@@ -160,6 +163,7 @@ run_suite() {
     run_load "$proxy" "h2load h2c" "$east" "$west" "$port" h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -D"$DURATION" -H 'meridian-service: bench'
     run_load "$proxy" "wrk new conn/request" "$east" "$west" "$port" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H 'Host: bench.meridian' -H 'Connection: close'
     run_load "$proxy" "h2load h2c ${FIXED_RPS} rps" "$east" "$west" "$port" h2load -c10 -m1 --rps=$(( FIXED_RPS / 10 )) -D"$DURATION" -H 'meridian-service: bench'
+    run_load "$proxy" "h2load h2c ${FIXED_RPS} rps paced" "$east" "$west" "$port" h2load "${PACED[@]}" -H 'meridian-service: bench'
 }
 
 # --- baseline: nginx alone (latency reference for the fixed-rate run) ----------------------------------
@@ -167,6 +171,7 @@ wait_port 18080
 NGINX_PID="$(pgrep -P "${PIDS[0]}" | head -1)"   # the worker
 RSS_IDLE="-"
 run_load "nginx" "h2load h2c ${FIXED_RPS} rps" "$NGINX_PID" "$NGINX_PID" 18081 h2load -c10 -m1 --rps=$(( FIXED_RPS / 10 )) -D"$DURATION"
+run_load "nginx" "h2load h2c ${FIXED_RPS} rps paced" "$NGINX_PID" "$NGINX_PID" 18081 h2load "${PACED[@]}"
 
 # --- Meridian --------------------------------------------------------------------------------------
 if [[ " $PROXIES " == *" meridian "* ]]; then
