@@ -93,12 +93,119 @@ struct GatewayEndToEndTests {
         defer { Task { await upstream.stop() } }
         try await Self.eastWest(upstream) { mesh in
             let huge = try await TestClient.send(port: mesh.port("east"), .GET, "/", headers: [("x-huge", String(repeating: "a", count: 100_000))])
-            #expect(huge.status == 400 || huge.status == 431)
+            #expect(huge.status == 431)
+            #expect((huge.json?["error"] as? [String: Any])?["field"] as? String == "headers")
             let fine = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
             #expect(fine.status == 200)
+            // Not HTTP at all: a JSON 400 naming the request, then the close.
+            let garbage = try await TestClient.sendRaw(port: mesh.port("east"), "GET / HTTP/1.1\r\nHost chat.meridian\r\n\r\n")
+            #expect(garbage.hasPrefix("HTTP/1.1 400 "), "\(garbage)")
+            #expect(garbage.contains(#""field":"request""#), "\(garbage)")
+            #expect(garbage.lowercased().contains("connection: close"), "\(garbage)")
             let noClass = try await TestClient.send(port: mesh.port("east"), .GET, "/", headers: [("meridian-data-class", "secret")])
             #expect(noClass.status == 400)
             #expect((noClass.json?["error"] as? [String: Any])?["field"] as? String == "meridian-data-class")
+        }
+    }
+
+    @Test("pipelined HTTP/1.1 requests are answered in order, a refusal among them too, and the connection stays usable")
+    func pipelinedRequests() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let connection = try await TestClient.connect(port: mesh.port("east"))
+            let responses = try await connection.executeThenClose { inbound, outbound in
+                var upload = TestClient.head(.POST, "/upload", host: "chat.meridian", headers: [("content-length", "5")])
+                upload.headers.add(name: "x-order", value: "3")
+                // All four in one write: the second and later arrive while the first is still being answered.
+                try await outbound.write(contentsOf: [
+                    .head(TestClient.head(.GET, "/first", host: "chat.meridian", headers: [])), .end(nil),
+                    .head(TestClient.head(.GET, "/refused", host: "chat.meridian", headers: [("meridian-data-class", "secret")])), .end(nil),
+                    .head(upload), .body(.byteBuffer(ByteBuffer(string: "hello"))), .end(nil),
+                    .head(TestClient.head(.GET, "/last", host: "chat.meridian", headers: [])), .end(nil),
+                ])
+                var responses: [TestResponse] = []
+                var current = TestResponse(status: 0, headers: [:], body: "")
+                for try await part in inbound {
+                    switch part {
+                    case .head(let head):
+                        current = TestResponse(status: Int(head.status.code), headers: head.headers, body: "")
+                    case .body(let buffer):
+                        current.body += String(buffer: buffer)
+                    case .end:
+                        responses.append(current)
+                        if responses.count == 4 {
+                            // Still open for a fifth, sent on its own.
+                            try await outbound.write(contentsOf: [.head(TestClient.head(.GET, "/fifth", host: "chat.meridian", headers: [])), .end(nil)])
+                        }
+                        if responses.count == 5 { return responses }
+                    }
+                }
+                return responses
+            }
+            #expect(responses.map(\.status) == [200, 400, 200, 200, 200])
+            guard responses.count == 5 else { return }
+            #expect(responses[0].json?["path"] as? String == "/first")
+            #expect((responses[1].json?["error"] as? [String: Any])?["field"] as? String == "meridian-data-class")
+            #expect(responses[2].body == "received 5")
+            #expect(responses[3].json?["path"] as? String == "/last")
+            #expect(responses[4].json?["path"] as? String == "/fifth")
+        }
+    }
+
+    @Test("an idle keep-alive client connection is closed after the idle timeout, one answering a slow stream is not")
+    func idleClientConnectionCloses() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream, configure: { $0.idleTimeout = .milliseconds(300) }) { mesh in
+            let port = mesh.port("east")
+            // How long after its response the gateway closed the connection; nil when it was still open after 5 s.
+            async let idle: Duration? = {
+                let connection = try await TestClient.connect(port: port)
+                return try await connection.executeThenClose { inbound, outbound in
+                    try await outbound.write(contentsOf: [.head(TestClient.head(.GET, "/once", host: "chat.meridian", headers: [])), .end(nil)])
+                    return try await withThrowingTaskGroup(of: Duration?.self) { group in
+                        group.addTask {
+                            var answered: ContinuousClock.Instant?
+                            for try await part in inbound {
+                                if case .end = part { answered = .now }
+                            }
+                            return answered.map { ContinuousClock.now - $0 }
+                        }
+                        group.addTask {
+                            try await Task.sleep(for: .seconds(5))
+                            return nil
+                        }
+                        let first = try await group.next() ?? nil
+                        group.cancelAll()
+                        return first
+                    }
+                }
+            }()
+            // An SSE response held for 900 ms (three idle timeouts) by the model server: its connection stays.
+            let connection = try await TestClient.connect(port: port)
+            let events = try await connection.executeThenClose { inbound, outbound in
+                try await outbound.write(contentsOf: [.head(TestClient.head(.POST, "/sse", host: "chat.meridian", headers: [("content-length", "0")])), .end(nil)])
+                var received = ""
+                var released = false
+                for try await part in inbound {
+                    switch part {
+                    case .body(let buffer):
+                        received += String(buffer: buffer)
+                        if !released && received.contains("data: first") {
+                            released = true
+                            try await Task.sleep(for: .milliseconds(900))
+                            upstream.releaseStream()
+                        }
+                    case .end: return received
+                    case .head: break
+                    }
+                }
+                return received
+            }
+            #expect(events.contains("data: last"))
+            let closedAfter = try #require(try await idle, "the idle connection was still open 5 s after its response")
+            #expect(closedAfter >= .milliseconds(250), "closed \(closedAfter) after its response, before the idle timeout")
         }
     }
 

@@ -3,13 +3,20 @@ import MeridianPKI
 import NIOCore
 import NIOHTTP1
 
-/// The client end of proxied requests: the last handler of a local HTTP/1.1 connection (behind NIO's server
-/// pipeline), or, on a local h2c stream or a tunnel stream, the handler behind that stream's
-/// ``HTTP2StreamDownstream`` (which translates frame payloads to its parts and passes it the stream's events).
+/// The client end of proxied requests: the last handler of a local HTTP/1.1 connection (right behind NIO's HTTP/1
+/// codec), or, on a local h2c stream or a tunnel stream, the handler behind that stream's ``HTTP2StreamDownstream``
+/// (which translates frame payloads to its parts and passes it the stream's events).
 ///
 /// For each request head it asks its event loop's ``ForwardingWorker`` for a decision, then either answers at once
 /// (a refusal) or hands the request to a ``ProxyExchange`` that streams it upstream. It holds back `read` while the
 /// upstream cannot take more.
+///
+/// On an HTTP/1.1 connection it also does what NIO's `HTTPServerPipelineHandler`, `HTTPServerProtocolErrorHandler`
+/// and `IdleStateHandler` would, without their cost per request:
+/// - a request pipelined behind one still being answered is held, and reading with it, until that response is done
+///   (NIO's handler stops reading after every request, two `epoll_ctl` calls per request);
+/// - a request the codec cannot parse gets a JSON error (431 for oversized headers, 400 otherwise), then the close;
+/// - ``lastActive`` lets the worker's sweep close a connection idle for the idle timeout.
 final class DownstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -37,6 +44,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
     private var stream: HTTP2StreamDownstream?
+    /// HTTP/1.1: the parts of requests pipelined behind the exchange in flight, in order.
+    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    /// HTTP/1.1: when the connection last read, or last finished a response.
+    private(set) var lastActive = NIODeadline.now()
 
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil) {
         self.worker = worker
@@ -80,7 +91,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func resumeReading() {
-        guard readHeld else { return }
+        guard readHeld, pipelined.isEmpty else { return }
         readHeld = false
         if let stream {
             stream.stream.resumeReading()
@@ -130,11 +141,42 @@ final class DownstreamHandler: ChannelDuplexHandler {
         writeEnd(nil, close: false)
     }
 
-    /// The exchange is done (answered or aborted); the rest of its request, if any, is dropped.
+    /// The exchange is done (answered or aborted); the rest of its request, if any, is dropped. Requests pipelined
+    /// behind it go on, on the next tick (this runs inside the exchange's last step).
     func exchangeFinished(_ finished: ProxyExchange) {
         if exchange === finished { exchange = nil }
         if !finished.requestEnded { discarding = true }
-        resumeReading()
+        guard !isHTTP2Stream else {
+            resumeReading()
+            return
+        }
+        lastActive = .now()
+        if pipelined.isEmpty {
+            resumeReading()
+        } else {
+            context?.eventLoop.assumeIsolated().execute { self.replayPipelined() }
+        }
+    }
+
+    /// HTTP/1.1: no request in flight and none waiting, so the idle timeout runs.
+    var isIdle: Bool { exchange == nil && pipelined.isEmpty }
+
+    /// Closes an idle HTTP/1.1 connection (the worker's sweep, once the idle timeout has passed).
+    func closeIdle() {
+        guard isIdle else { return }
+        context?.close(promise: nil)
+    }
+
+    /// Hands the pipelined parts on, up to the next request that must wait for the one it starts.
+    private func replayPipelined() {
+        guard context != nil else { return }
+        while let part = pipelined.first {
+            if case .head = part, exchange != nil { break }
+            pipelined.removeFirst()
+            process(part)
+        }
+        exchange?.downstreamReadComplete()
+        if pipelined.isEmpty { resumeReading() }
     }
 
     /// Graceful shutdown of an HTTP/1.1 connection: closed now when idle, else after the response in flight.
@@ -213,6 +255,17 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// A request part, from the connection's HTTP/1 codec or the stream's ``HTTP2StreamDownstream``.
     func received(_ part: HTTPServerRequestPart) {
+        if !pipelined.isEmpty {
+            pipelined.append(part)
+        } else if case .head = part, exchange != nil {
+            // HTTP/1.1 pipelining: the exchange in flight has read its whole request; this one waits for its response.
+            pipelined.append(part)
+        } else {
+            process(part)
+        }
+    }
+
+    private func process(_ part: HTTPServerRequestPart) {
         switch part {
         case .head(let head):
             discarding = false
@@ -239,6 +292,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        lastActive = .now()
         exchange?.downstreamReadComplete()
         context.fireChannelReadComplete()
     }
@@ -257,6 +311,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parseError = error as? HTTPParserError, exchange == nil, pipelined.isEmpty, !discarding {
+            // Nothing is being answered: the client gets the reason, then the close (the codec reads no further).
+            respond(Self.refusal(parseError), decision: "bad-request", version: .http1_1, close: true)
+            return
+        }
         if let exchange {
             self.exchange = nil
             exchange.downstreamClosed()
@@ -264,16 +323,23 @@ final class DownstreamHandler: ChannelDuplexHandler {
         context.close(promise: nil)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if !isHTTP2Stream, event is IdleStateHandler.IdleStateEvent {
-            if exchange == nil { context.close(promise: nil) }
-            return
+    /// The answer to a request NIO's HTTP/1 parser refused.
+    static func refusal(_ error: HTTPParserError) -> APIError {
+        switch error {
+        case .headerOverflow:
+            APIError(status: 431, code: .invalidField,
+                     message: "the request's header fields are larger than the gateway takes (its --max-header-bytes); send fewer or shorter headers",
+                     field: "headers")
+        default:
+            APIError(status: 400, code: .invalidField, message: "the request is not valid HTTP/1.1 (\(error)); fix the client that sent it",
+                     field: "request")
         }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func read(context: ChannelHandlerContext) {
-        if let exchange, exchange.shouldHoldDownstreamReads {
+        if !pipelined.isEmpty {
+            readHeld = true
+        } else if let exchange, exchange.shouldHoldDownstreamReads {
             readHeld = true
         } else {
             context.read()

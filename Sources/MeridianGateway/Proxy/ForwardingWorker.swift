@@ -27,6 +27,8 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Closes idle HTTP/1.1 connections past `upstreamIdleTimeout`; scheduled while any are idle (one timer per loop
     /// rather than one per check-in, which is every request).
     private var idleSweep: Scheduled<Void>?
+    /// The sweep that closes idle HTTP/1.1 client connections.
+    private var clientIdleSweep: Scheduled<Void>?
     /// HTTP/1.1 connections open (connecting, in use or idle) per local endpoint address.
     private var openHTTP1: [String: Int] = [:]
     /// Requests waiting for an HTTP/1.1 connection to an endpoint at its connection limit.
@@ -115,6 +117,8 @@ final class ForwardingWorker: @unchecked Sendable {
         for list in idleHTTP1.values { for handler in list { handler.channel?.close(promise: nil) } }
         idleSweep?.cancel()
         idleSweep = nil
+        clientIdleSweep?.cancel()
+        clientIdleSweep = nil
         peers.removeAll()
         h2cEndpoints.removeAll()
         idleHTTP1.removeAll()
@@ -139,6 +143,22 @@ final class ForwardingWorker: @unchecked Sendable {
         let key = ObjectIdentifier(channel)
         inboundHTTP1[key] = handler
         channel.closeFuture.assumeIsolated().whenComplete { _ in self.inboundHTTP1[key] = nil }
+        scheduleClientIdleSweep()
+    }
+
+    /// Every half idle timeout while HTTP/1.1 clients are connected: closes those with no request in flight since the
+    /// idle timeout or longer (so one closes between 1 and 1.5 timeouts after its last request). One timer per loop,
+    /// where `IdleStateHandler` would reset a timer on every read and write of every connection.
+    private func scheduleClientIdleSweep() {
+        guard clientIdleSweep == nil, !closed else { return }
+        let timeout = context.configuration.idleTimeout.timeAmount
+        clientIdleSweep = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))) {
+            self.clientIdleSweep = nil
+            let expired = NIODeadline.now() - timeout
+            let stale = self.inboundHTTP1.values.filter { $0.isIdle && $0.lastActive <= expired }
+            for handler in stale { handler.closeIdle() }
+            if !self.inboundHTTP1.isEmpty { self.scheduleClientIdleSweep() }
+        }
     }
 
     /// Graceful shutdown: HTTP/2 clients and peers get a GOAWAY (no new streams; those in flight finish), idle

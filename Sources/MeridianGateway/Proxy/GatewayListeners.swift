@@ -23,15 +23,14 @@ enum GatewayListeners {
                         let sync = channel.pipeline.syncOperations
                         switch wire {
                         case .http1:
-                            try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                            // No HTTPServerPipelineHandler, HTTPServerProtocolErrorHandler or IdleStateHandler: the
+                            // DownstreamHandler does their work (pipelining, parse errors, the idle timeout).
                             var limits = NIOHTTPDecoderLimitConfiguration()
                             limits.maxHeaderListSize = maxHeaderBytes
                             limits.maxHeaderFieldSize = maxHeaderBytes
                             try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
                                 leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
                             try sync.addHandler(HTTPResponseEncoder())
-                            try sync.addHandler(HTTPServerPipelineHandler())
-                            try sync.addHandler(HTTPServerProtocolErrorHandler())
                             try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
                         case .http2:
                             try sync.addHandler(IdleStateHandler(allTimeout: idle))

@@ -51,6 +51,20 @@ enum TestClient {
         }
     }
 
+    /// Writes `bytes` as they are (one write) and returns everything read until the gateway closes the connection.
+    static func sendRaw(port: Int, _ bytes: String) async throws -> String {
+        let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await connection.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: bytes))
+            var received = ""
+            for try await buffer in inbound { received += String(buffer: buffer) }
+            return received
+        }
+    }
+
     static func collect(_ inbound: NIOAsyncChannelInboundStream<HTTPClientResponsePart>) async throws -> TestResponse {
         var response = TestResponse(status: 0, headers: [:], body: "")
         for try await part in inbound {
