@@ -186,6 +186,13 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Several events per request: their type is compared first, as a failed `as?` on `Any` costs a full dynamic
+        // cast each (`NIOHTTP2StreamCreatedEvent` failed three).
+        let type = ObjectIdentifier(Swift.type(of: event))
+        guard type == Self.windowUpdated || type == Self.streamClosed || type == Self.bulkWindowChange else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
         switch event {
         case let updated as NIOHTTP2WindowUpdatedEvent:
             if let inbound = updated.inboundWindowSize {
@@ -207,6 +214,10 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         }
         context.fireUserInboundEventTriggered(event)
     }
+
+    private static let windowUpdated = ObjectIdentifier(NIOHTTP2WindowUpdatedEvent.self)
+    private static let streamClosed = ObjectIdentifier(StreamClosedEvent.self)
+    private static let bulkWindowChange = ObjectIdentifier(NIOHTTP2BulkStreamWindowChangeEvent.self)
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {

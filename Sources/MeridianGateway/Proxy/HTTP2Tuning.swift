@@ -15,7 +15,8 @@ import NIOHTTP2
 enum HTTP2Tuning {
     static let window = 1024 * 1024
 
-    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any) and returns its stream mux. `server`
+    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: ``HTTP2FrameAligner``, `NIOHTTP2Handler`,
+    /// ``HTTP2StreamMux``) and returns its stream mux. `server`
     /// settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off; `inboundStream` gives each
     /// stream the peer opens its owner (server side).
     static func configure(_ channel: any Channel, server: Bool, tunnel: Bool, maxHeaderBytes: Int = 64 * 1024,
@@ -30,6 +31,7 @@ enum HTTP2Tuning {
         connection.headerBlockValidation = tunnel ? .disabled : .enabled
         let mux = HTTP2StreamMux(server: server, targetWindow: window, inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations
+        try sync.addHandler(HTTP2FrameAligner(server: server))
         try sync.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: mux, connectionConfiguration: connection))
         try sync.addHandler(mux)
         return mux
