@@ -6,11 +6,13 @@
 #
 # N sequential streaming requests to each (interleaved, keep-alive), p50/p99 of each and the difference, which is
 # what the two gateways add before the first event reaches the client (issue #5: "not more than 1 ms"); also
-# through west's local listener alone (one gateway, no tunnel), and the time to the stream's last byte.
+# through west's local listener alone (one gateway, no tunnel), the time to the stream's last byte, and, as the
+# same-run baseline, through an HAProxy pair in the same topology (HTTP mode, the mTLS 1.3 h2 hop between them) when
+# `haproxy` is installed (HAPROXY=0 skips it).
 #
 #   Benchmarks/streaming/first-byte.sh            # N=200
 #   N=1000 SKIP_BUILD=1 Benchmarks/streaming/first-byte.sh
-#   PORT_BASE=26000 ...                           # ports PORT_BASE + 1, 2, 80, 443, 444 are used
+#   PORT_BASE=26000 ...                           # ports PORT_BASE + 1, 2, 3, 80, 443, 444, 445 are used
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +22,7 @@ PORT_BASE="${PORT_BASE:-16000}"
 MODEL_PORT=$((PORT_BASE + 80))
 EAST_LOCAL=$((PORT_BASE + 1)); WEST_LOCAL=$((PORT_BASE + 2))
 EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443))
+HAPROXY_LOCAL=$((PORT_BASE + 3)); HAPROXY_TUNNEL=$((PORT_BASE + 445))
 THREADS="${THREADS:-1}"
 WORK="$(mktemp -d /tmp/meridian-first-byte.XXXXXX)"
 PIDS=()
@@ -96,5 +99,51 @@ ready "$MODEL_PORT" localhost
 ready "$EAST_LOCAL" chat.meridian
 ready "$WEST_LOCAL" chat.meridian
 
+# --- the baseline: an HAProxy pair, one thread each, as in Benchmarks/proxy/run.sh, with `option http-no-delay` ----
+# (without it HAProxy holds the small SSE chunks, and the first event reaches the client with the last)
+HAPROXY_ARG=()
+if [ "${HAPROXY:-1}" = 1 ] && command -v haproxy >/dev/null; then
+    cat > "$WORK/haproxy-west.cfg" <<CONF
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    http-reuse always
+    option http-no-delay
+frontend tunnel
+    bind 127.0.0.1:$HAPROXY_TUNNEL ssl crt $CERTS/west.combined.pem ca-file $CERTS/ca.pem verify required alpn h2 ssl-min-ver TLSv1.3
+    default_backend model
+backend model
+    server model 127.0.0.1:$MODEL_PORT
+CONF
+    cat > "$WORK/haproxy-east.cfg" <<CONF
+global
+    nbthread 1
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    http-reuse always
+    option http-no-delay
+frontend local
+    bind 127.0.0.1:$HAPROXY_LOCAL
+    default_backend west
+backend west
+    server west 127.0.0.1:$HAPROXY_TUNNEL ssl crt $CERTS/east.combined.pem ca-file $CERTS/ca.pem verify required alpn h2 ssl-min-ver TLSv1.3
+CONF
+    haproxy -db -f "$WORK/haproxy-west.cfg" > "$WORK/haproxy-west.log" 2>&1 &
+    PIDS+=($!)
+    haproxy -db -f "$WORK/haproxy-east.cfg" > "$WORK/haproxy-east.log" 2>&1 &
+    PIDS+=($!)
+    ready "$HAPROXY_LOCAL" chat.meridian
+    HAPROXY_ARG=("$HAPROXY_LOCAL")
+else
+    log "haproxy not installed (or HAPROXY=0): no same-run baseline"
+fi
+
 log "== time to first SSE byte, N=$N sequential requests each (gateway threads: $THREADS)"
-python3 "$HERE/first_byte.py" "$MODEL_PORT" "$EAST_LOCAL" "$N" "$WEST_LOCAL"
+python3 "$HERE/first_byte.py" "$MODEL_PORT" "$EAST_LOCAL" "$N" "$WEST_LOCAL" "${HAPROXY_ARG[@]}"

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Time to the first server-sent event byte, straight from the model server and through the gateway pair.
 
-    first_byte.py MODEL_PORT EAST_PORT N [WEST_PORT]
+    first_byte.py MODEL_PORT EAST_PORT N [WEST_PORT [HAPROXY_PORT]]
 
 With WEST_PORT (west's local listener, which serves `chat` from its own endpoint), a third target shows one
-gateway hop without the tunnel.
+gateway hop without the tunnel; with HAPROXY_PORT, a fourth goes through an HAProxy pair in the same topology, the
+same-run baseline for what the Meridian pair adds.
 
 Sends N streaming chat completions to each, interleaved (direct, pair, direct, ...) on one keep-alive connection
 per target, after 20 unmeasured warm-up requests each. A sample is the time from the request's first byte written
@@ -20,6 +21,7 @@ import time
 
 model_port, east_port, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 west_port = int(sys.argv[4]) if len(sys.argv) > 4 else None
+haproxy_port = int(sys.argv[5]) if len(sys.argv) > 5 else None
 BODY = json.dumps({"model": "chat", "stream": True, "max_tokens": 4,
                    "messages": [{"role": "user", "content": "hi"}]})
 
@@ -53,6 +55,8 @@ json_headers = {"content-type": "application/json", "accept": "text/event-stream
 targets = [Target("direct", model_port, json_headers), Target("pair", east_port, {**json_headers, "host": "chat.meridian"})]
 if west_port:
     targets.append(Target("one hop", west_port, {**json_headers, "host": "chat.meridian"}))
+if haproxy_port:
+    targets.append(Target("haproxy", haproxy_port, json_headers))
 for _ in range(20):
     for target in targets:
         target.once()
@@ -77,4 +81,9 @@ if west_port:
     print(f"  one gateway (west's local listener, no tunnel) adds p50 {summary['added_one_hop_p50_ms']:7.3f} ms")
 print(f"  added: first byte p50 {summary['added_p50_ms']:7.3f} ms   p99 {summary['added_p99_ms']:7.3f} ms   "
       f"(last byte p50 {summary['added_last_byte_p50_ms']:7.3f} ms)   (pair - direct)")
+if haproxy_port:
+    summary["haproxy_added_p50_ms"] = round(summary["haproxy"]["p50_ms"] - summary["direct"]["p50_ms"], 3)
+    summary["haproxy_added_p99_ms"] = round(summary["haproxy"]["p99_ms"] - summary["direct"]["p99_ms"], 3)
+    print(f"  HAProxy pair adds: first byte p50 {summary['haproxy_added_p50_ms']:7.3f} ms   p99 {summary['haproxy_added_p99_ms']:7.3f} ms"
+          f"   (Meridian / HAProxy at p50: {summary['added_p50_ms'] / max(summary['haproxy_added_p50_ms'], 0.001):.2f})")
 print(json.dumps(summary))
