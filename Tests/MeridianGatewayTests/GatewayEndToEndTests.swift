@@ -98,7 +98,8 @@ struct GatewayEndToEndTests {
             let fine = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
             #expect(fine.status == 200)
             // Not HTTP at all: a JSON 400 naming the request, then the close.
-            let garbage = try await TestClient.sendRaw(port: mesh.port("east"), "GET / HTTP/1.1\r\nHost chat.meridian\r\n\r\n")
+            let garbage = try #require(try await TestClient.sendRaw(port: mesh.port("east"), "GET / HTTP/1.1\r\nHost chat.meridian\r\n\r\n"),
+                                       "the gateway did not close the connection")
             #expect(garbage.hasPrefix("HTTP/1.1 400 "), "\(garbage)")
             #expect(garbage.contains(#""field":"request""#), "\(garbage)")
             #expect(garbage.lowercased().contains("connection: close"), "\(garbage)")
@@ -150,6 +151,43 @@ struct GatewayEndToEndTests {
             #expect(responses[2].body == "received 5")
             #expect(responses[3].json?["path"] as? String == "/last")
             #expect(responses[4].json?["path"] as? String == "/fifth")
+        }
+    }
+
+    @Test("HTTP/1.1: after a response that closes the connection no pipelined request is processed; bytes that are not HTTP are answered 400 in turn")
+    func pipelinedCloseAndParseErrors() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let port = mesh.port("east")
+            func request(_ method: String, _ path: String, _ extra: String = "") -> String {
+                "\(method) \(path) HTTP/1.1\r\nHost: chat.meridian\r\n\(extra)\r\n"
+            }
+            // A refused POST with a body is answered with `connection: close`: the GET behind it must not reach the
+            // model server.
+            let refused = try #require(try await TestClient.sendRaw(port: port, request("GET", "/first")
+                + request("POST", "/refused", "meridian-data-class: secret\r\ncontent-length: 3\r\n") + "abc"
+                + request("GET", "/after-close")), "the gateway did not close the connection")
+            let firstAnswer = try #require(refused.range(of: "HTTP/1.1 200 "), "\(refused)")
+            let refusal = try #require(refused.range(of: "HTTP/1.1 400 "), "\(refused)")
+            #expect(firstAnswer.lowerBound < refusal.lowerBound)
+            #expect(!refused.contains("/after-close"), "\(refused)")
+            // A complete request, then bytes that are not HTTP: its answer first, then the 400, then the close.
+            let garbage = try #require(try await TestClient.sendRaw(port: port, request("GET", "/before-garbage") + "NOT HTTP AT ALL\r\n\r\n"),
+                                       "the gateway did not close the connection")
+            let answered = try #require(garbage.range(of: "HTTP/1.1 200 "), "\(garbage)")
+            let rejected = try #require(garbage.range(of: "HTTP/1.1 400 "), "\(garbage)")
+            #expect(answered.lowerBound < rejected.lowerBound)
+            #expect(garbage.contains(#""field":"request""#), "\(garbage)")
+            // A chunked body cut by a malformed chunk: that request is answered 400 (its response had not started).
+            let cut = try #require(try await TestClient.sendRaw(port: port, request("POST", "/upload", "transfer-encoding: chunked\r\n")
+                + "3\r\nabc\r\nzz\r\n"), "the gateway did not close the connection")
+            #expect(cut.hasPrefix("HTTP/1.1 400 "), "\(cut)")
+            #expect(cut.contains(#""field":"request""#), "\(cut)")
+            try await Task.sleep(for: .milliseconds(300))
+            let paths = upstream.requests.value.map(\.uri)
+            #expect(paths.contains("/first") && paths.contains("/before-garbage"))
+            #expect(!paths.contains("/after-close"), "the model server got a request pipelined behind a close: \(paths)")
         }
     }
 

@@ -30,8 +30,8 @@ struct HTTP2FrameAlignerTests {
     }
 
     /// Feeds `bytes` in reads of the given sizes; returns the reads the aligner passed on.
-    static func run(_ bytes: [UInt8], reads sizes: [Int]) throws -> [[UInt8]] {
-        let channel = EmbeddedChannel(handler: HTTP2FrameAligner(server: true))
+    static func run(_ bytes: [UInt8], reads sizes: [Int], server: Bool = true) throws -> [[UInt8]] {
+        let channel = EmbeddedChannel(handler: HTTP2FrameAligner(server: server))
         var offset = 0
         for size in sizes where offset < bytes.count {
             let end = min(bytes.count, offset + size)
@@ -92,6 +92,21 @@ struct HTTP2FrameAlignerTests {
             }
             Self.check(try Self.run(stream.bytes, reads: sizes), against: stream)
         }
+    }
+
+    @Test("client side: frames from the first byte (no preface)")
+    func clientSide() throws {
+        let stream = Self.stream()
+        let preface = 24
+        let frames = (bytes: Array(stream.bytes.dropFirst(preface)), dataHeaderEnds: Set(stream.dataHeaderEnds.map { $0 - preface }))
+        var sizes: [Int] = []
+        var last = 0
+        for end in frames.dataHeaderEnds.sorted() {
+            sizes.append(end - last)
+            last = end
+        }
+        sizes.append(frames.bytes.count - last)
+        Self.check(try Self.run(frames.bytes, reads: sizes, server: false), against: frames)
     }
 
     @Test("a read that is whole frames passes as it is")

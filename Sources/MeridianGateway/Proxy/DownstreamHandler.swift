@@ -48,6 +48,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var pipelined = CircularBuffer<HTTPServerRequestPart>()
     /// HTTP/1.1: when the connection last read, or last finished a response.
     private(set) var lastActive = NIODeadline.now()
+    /// HTTP/1.1: the connection closes once its last response is written; later requests are not processed (RFC 9112
+    /// 9.6), pipelined or not.
+    private var closing = false
+    /// HTTP/1.1: the response in flight has sent its head (so an error can no longer be answered with one).
+    private var responseStarted = false
+    /// HTTP/1.1: the codec refused what followed complete requests; answered once their responses are done.
+    private var pendingParseError: HTTPParserError?
 
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil) {
         self.worker = worker
@@ -64,6 +71,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     // MARK: Used by the exchange
 
     func write(_ part: HTTPServerResponsePart) {
+        if case .head(let head) = part, head.status.code >= 200 { responseStarted = true }
         if let stream {
             stream.write(part, promise: nil)
         } else {
@@ -106,6 +114,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
         // Writing the end closes an HTTP/2 stream at once when the request has ended too (the exchange is told by its
         // own call, not by the close).
         if stream != nil { responseEnded = true }
+        responseStarted = false
+        if close && stream == nil { closing = true }
         guard close, let eventLoop = stream?.stream.eventLoop ?? context?.eventLoop else {
             writeAndFlush(.end(trailers), promise: nil)
             return
@@ -151,7 +161,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             return
         }
         lastActive = .now()
-        if pipelined.isEmpty {
+        if pipelined.isEmpty && pendingParseError == nil {
             resumeReading()
         } else {
             context?.eventLoop.assumeIsolated().execute { self.replayPipelined() }
@@ -167,16 +177,27 @@ final class DownstreamHandler: ChannelDuplexHandler {
         context?.close(promise: nil)
     }
 
-    /// Hands the pipelined parts on, up to the next request that must wait for the one it starts.
+    /// Hands the pipelined parts on, up to the next request that must wait for the one it starts; after the last, the
+    /// answer to what the codec refused behind them, if anything.
     private func replayPipelined() {
         guard context != nil else { return }
-        while let part = pipelined.first {
+        while !closing, let part = pipelined.first {
             if case .head = part, exchange != nil { break }
             pipelined.removeFirst()
             process(part)
         }
+        if closing {
+            pipelined.removeAll()
+            return
+        }
         exchange?.downstreamReadComplete()
-        if pipelined.isEmpty { resumeReading() }
+        guard pipelined.isEmpty else { return }
+        if exchange == nil, let error = pendingParseError {
+            pendingParseError = nil
+            respond(Self.refusal(error), decision: "bad-request", version: .http1_1, close: true)
+            return
+        }
+        resumeReading()
     }
 
     /// Graceful shutdown of an HTTP/1.1 connection: closed now when idle, else after the response in flight.
@@ -194,6 +215,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         if let stream {
             stream.stream.reset()
         } else {
+            closing = true
             context?.close(promise: nil)
         }
     }
@@ -255,7 +277,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// A request part, from the connection's HTTP/1 codec or the stream's ``HTTP2StreamDownstream``.
     func received(_ part: HTTPServerRequestPart) {
-        if !pipelined.isEmpty {
+        if closing {
+            return
+        } else if !pipelined.isEmpty {
             pipelined.append(part)
         } else if case .head = part, exchange != nil {
             // HTTP/1.1 pipelining: the exchange in flight has read its whole request; this one waits for its response.
@@ -303,6 +327,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        pipelined.removeAll()
+        pendingParseError = nil
         if let exchange {
             self.exchange = nil
             exchange.downstreamClosed()
@@ -310,16 +337,32 @@ final class DownstreamHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    /// A parse error (the codec reads no further) gets a JSON answer, then the close, wherever one can still be
+    /// given: after the responses to the complete requests before it, in order; in place of the response to a request
+    /// whose body it cut, when that response has not started. A body that was being dropped after its request was
+    /// answered, and any other error, close the connection.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let parseError = error as? HTTPParserError, exchange == nil, pipelined.isEmpty, !discarding {
-            // Nothing is being answered: the client gets the reason, then the close (the codec reads no further).
-            respond(Self.refusal(parseError), decision: "bad-request", version: .http1_1, close: true)
-            return
+        if !isHTTP2Stream, !closing, let parseError = error as? HTTPParserError {
+            if let exchange, !exchange.requestEnded {
+                self.exchange = nil
+                exchange.downstreamClosed()
+                if !responseStarted {
+                    respond(Self.refusal(parseError), decision: "bad-request", version: .http1_1, close: true)
+                    return
+                }
+            } else if exchange != nil || !pipelined.isEmpty {
+                pendingParseError = parseError
+                return
+            } else if !discarding {
+                respond(Self.refusal(parseError), decision: "bad-request", version: .http1_1, close: true)
+                return
+            }
         }
         if let exchange {
             self.exchange = nil
             exchange.downstreamClosed()
         }
+        closing = true
         context.close(promise: nil)
     }
 
@@ -337,7 +380,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if !pipelined.isEmpty {
+        if !pipelined.isEmpty || pendingParseError != nil {
             readHeld = true
         } else if let exchange, exchange.shouldHoldDownstreamReads {
             readHeld = true

@@ -75,14 +75,26 @@ final class HTTP2FrameAligner: ChannelInboundHandler, RemovableChannelHandler {
                 index += count
                 continue
             }
-            if header.isEmpty { frameStart = index }
-            let count = min(Self.headerLength - header.count, end - index)
-            header.append(contentsOf: buffer.getBytes(at: index, length: count)!)
-            index += count
-            guard header.count == Self.headerLength else { break }
-            payloadLeft = Int(header[0]) << 16 | Int(header[1]) << 8 | Int(header[2])
-            let isData = header[3] == Self.dataType && header[4] & Self.paddedFlag == 0
-            header.removeAll(keepingCapacity: true)
+            let lengthAndType: UInt32
+            let flags: UInt8
+            if header.isEmpty && end - index >= Self.headerLength {
+                // The usual case: the whole header in this read.
+                frameStart = index
+                lengthAndType = buffer.getInteger(at: index)!
+                flags = buffer.getInteger(at: index + 4)!
+                index += Self.headerLength
+            } else {
+                if header.isEmpty { frameStart = index }
+                let count = min(Self.headerLength - header.count, end - index)
+                header.append(contentsOf: buffer.readableBytesView[index..<(index + count)])
+                index += count
+                guard header.count == Self.headerLength else { break }
+                lengthAndType = UInt32(header[0]) << 24 | UInt32(header[1]) << 16 | UInt32(header[2]) << 8 | UInt32(header[3])
+                flags = header[4]
+                header.removeAll(keepingCapacity: true)
+            }
+            payloadLeft = Int(lengthAndType >> 8)
+            let isData = UInt8(truncatingIfNeeded: lengthAndType) == Self.dataType && flags & Self.paddedFlag == 0
             if index == end && isData && payloadLeft > 0 { return frameStart }
         }
         return nil

@@ -51,17 +51,29 @@ enum TestClient {
         }
     }
 
-    /// Writes `bytes` as they are (one write) and returns everything read until the gateway closes the connection.
-    static func sendRaw(port: Int, _ bytes: String) async throws -> String {
+    /// Writes `bytes` as they are (one write) and returns everything read until the gateway closes the connection;
+    /// `nil` when it has not closed it after 10 s.
+    static func sendRaw(port: Int, _ bytes: String) async throws -> String? {
         let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
         return try await connection.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: bytes))
-            var received = ""
-            for try await buffer in inbound { received += String(buffer: buffer) }
-            return received
+            return try await withThrowingTaskGroup(of: String?.self) { group in
+                group.addTask {
+                    var received = ""
+                    for try await buffer in inbound { received += String(buffer: buffer) }
+                    return received
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(10))
+                    return nil
+                }
+                let first = try await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
         }
     }
 
