@@ -98,6 +98,17 @@ struct ParsingTests {
         for name in ["connection", "keep-alive", "x-private", "upgrade"] { #expect(!headers.contains(name: name)) }
     }
 
+    @Test("the mesh fields replace any a client sent, whatever their case, and are added when absent")
+    func meshFields() {
+        let fields = [("meridian-source-cluster", "east"), ("meridian-service", "chat"), ("traceparent", "00-new")]
+        var forged = HTTPHeaders([("Meridian-Source-Cluster", "evil"), ("accept", "*/*"), ("TRACEPARENT", "00-old"), ("meridian-source-cluster", "evil2")])
+        forged.replaceOrAdd(meshFields: fields)
+        #expect(forged.map { "\($0.name): \($0.value)" } == ["accept: */*", "meridian-source-cluster: east", "meridian-service: chat", "traceparent: 00-new"])
+        var plain = HTTPHeaders([("accept", "*/*")])
+        plain.replaceOrAdd(meshFields: fields)
+        #expect(plain.map { "\($0.name): \($0.value)" } == ["accept: */*", "meridian-source-cluster: east", "meridian-service: chat", "traceparent: 00-new"])
+    }
+
     @Test("DCGM exporter and vLLM text become GPU pools and service load")
     func inventory() {
         let dcgm = """

@@ -213,13 +213,13 @@ final class ForwardingWorker: @unchecked Sendable {
             record.dataClass = plan.dataClass
             var upstreamHead = head
             upstreamHead.headers.removeHopByHop()
-            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.sourceCluster, value: sourceCluster)
-            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.service, value: plan.service)
-            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.dataClass, value: plan.dataClass)
             let incoming = record.traceparent.flatMap(TraceContext.init(traceparent:))
             let hop = incoming.map { $0.nextHop(using: &random) } ?? TraceContext.start(using: &random)
             let traceparent = hop.traceparent
-            upstreamHead.headers.replaceOrAdd(name: RequestTarget.Header.traceparent, value: traceparent)
+            upstreamHead.headers.replaceOrAdd(meshFields: [
+                (RequestTarget.Header.sourceCluster, sourceCluster), (RequestTarget.Header.service, plan.service),
+                (RequestTarget.Header.dataClass, plan.dataClass), (RequestTarget.Header.traceparent, traceparent),
+            ])
             record.traceparent = traceparent
             retryBudget.recordRequest(at: .now())
             context.requestStarted(listener: downstream.listener)

@@ -34,6 +34,20 @@ extension HTTPHeaders {
         self = kept
     }
 
+    /// Sets each of `fields` (lowercase names), replacing any field of that name: one scan finds whether any is
+    /// there (usually none, or the client's `traceparent`), where `replaceOrAdd` per field would scan four times.
+    mutating func replaceOrAdd(meshFields fields: [(name: String, value: String)]) {
+        var present = false
+        for (name, _) in self where fields.contains(where: { $0.name.utf8.count == name.utf8.count && $0.name == name.asciiLowercased }) {
+            present = true
+            break
+        }
+        if present {
+            for field in fields { remove(name: field.name) }
+        }
+        for field in fields { add(name: field.name, value: field.value) }
+    }
+
     private static let hopByHopNames = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
                                         "upgrade", "expect", "http2-settings", "te"]
 
