@@ -63,6 +63,7 @@ MERIDIAN="$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian-gatew
 
 # --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west ---------------
 . "$ROOT/Benchmarks/lib/certs.sh"
+. "$ROOT/Benchmarks/lib/haproxy.sh"
 CERTS="$WORK/certs"
 make_mesh_certs "$CERTS"
 
@@ -191,37 +192,7 @@ fi
 
 # --- HAProxy ---------------------------------------------------------------------------------------
 if [[ " $PROXIES " == *" haproxy "* ]]; then
-    cat > "$WORK/haproxy-east.cfg" <<CONF
-global
-    nbthread 1
-    tune.ssl.default-dh-param 2048
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    http-reuse always
-frontend local
-    bind 127.0.0.1:25001
-    default_backend west
-backend west
-    server west 127.0.0.1:25443 ssl crt $CERTS/east.combined.pem ca-file $CERTS/ca.pem verify required alpn h2 ssl-min-ver TLSv1.3
-CONF
-    cat > "$WORK/haproxy-west.cfg" <<CONF
-global
-    nbthread 1
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    http-reuse always
-frontend tunnel
-    bind 127.0.0.1:25443 ssl crt $CERTS/west.combined.pem ca-file $CERTS/ca.pem verify required alpn h2 ssl-min-ver TLSv1.3
-    default_backend nginx
-backend nginx
-    server nginx 127.0.0.1:18080
-CONF
+    haproxy_pair_configs "$WORK" "$CERTS" 25001 25443 127.0.0.1:18080
     haproxy -db -f "$WORK/haproxy-west.cfg" > "$WORK/haproxy-west.log" 2>&1 &
     west=$!; PIDS+=("$west")
     haproxy -db -f "$WORK/haproxy-east.cfg" > "$WORK/haproxy-east.log" 2>&1 &

@@ -50,6 +50,7 @@ GATEWAY="$BIN/meridian-gateway"
 
 # --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west ---------------
 . "$ROOT/Benchmarks/lib/certs.sh"
+. "$ROOT/Benchmarks/lib/haproxy.sh"
 CERTS="$WORK/certs"
 make_mesh_certs "$CERTS"
 
@@ -103,38 +104,7 @@ ready "$WEST_LOCAL" chat.meridian
 # (without it HAProxy holds the small SSE chunks, and the first event reaches the client with the last)
 HAPROXY_ARG=()
 if [ "${HAPROXY:-1}" = 1 ] && command -v haproxy >/dev/null; then
-    cat > "$WORK/haproxy-west.cfg" <<CONF
-global
-    nbthread 1
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    http-reuse always
-    option http-no-delay
-frontend tunnel
-    bind 127.0.0.1:$HAPROXY_TUNNEL ssl crt $CERTS/west.combined.pem ca-file $CERTS/ca.pem verify required alpn h2 ssl-min-ver TLSv1.3
-    default_backend model
-backend model
-    server model 127.0.0.1:$MODEL_PORT
-CONF
-    cat > "$WORK/haproxy-east.cfg" <<CONF
-global
-    nbthread 1
-defaults
-    mode http
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-    http-reuse always
-    option http-no-delay
-frontend local
-    bind 127.0.0.1:$HAPROXY_LOCAL
-    default_backend west
-backend west
-    server west 127.0.0.1:$HAPROXY_TUNNEL ssl crt $CERTS/east.combined.pem ca-file $CERTS/ca.pem verify required alpn h2 ssl-min-ver TLSv1.3
-CONF
+    haproxy_pair_configs "$WORK" "$CERTS" "$HAPROXY_LOCAL" "$HAPROXY_TUNNEL" "127.0.0.1:$MODEL_PORT" "option http-no-delay"
     haproxy -db -f "$WORK/haproxy-west.cfg" > "$WORK/haproxy-west.log" 2>&1 &
     PIDS+=($!)
     haproxy -db -f "$WORK/haproxy-east.cfg" > "$WORK/haproxy-east.log" 2>&1 &

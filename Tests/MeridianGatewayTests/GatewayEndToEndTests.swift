@@ -202,22 +202,13 @@ struct GatewayEndToEndTests {
                 let connection = try await TestClient.connect(port: port)
                 return try await connection.executeThenClose { inbound, outbound in
                     try await outbound.write(contentsOf: [.head(TestClient.head(.GET, "/once", host: "chat.meridian", headers: [])), .end(nil)])
-                    return try await withThrowingTaskGroup(of: Duration?.self) { group in
-                        group.addTask {
-                            var answered: ContinuousClock.Instant?
-                            for try await part in inbound {
-                                if case .end = part { answered = .now }
-                            }
-                            return answered.map { ContinuousClock.now - $0 }
+                    return try await TestClient.within(.seconds(5)) { () -> Duration? in
+                        var answered: ContinuousClock.Instant?
+                        for try await part in inbound {
+                            if case .end = part { answered = .now }
                         }
-                        group.addTask {
-                            try await Task.sleep(for: .seconds(5))
-                            return nil
-                        }
-                        let first = try await group.next() ?? nil
-                        group.cancelAll()
-                        return first
-                    }
+                        return answered.map { ContinuousClock.now - $0 }
+                    } ?? nil
                 }
             }()
             // An SSE response held for 900 ms (three idle timeouts) by the model server: its connection stays.

@@ -44,6 +44,18 @@ struct HTTP2FrameAlignerTests {
         return passed
     }
 
+    /// Read sizes that end every read right after a DATA frame's header, the last with the rest.
+    static func readsEndingAfterDataHeaders(_ stream: (bytes: [UInt8], dataHeaderEnds: Set<Int>)) -> [Int] {
+        var sizes: [Int] = []
+        var last = 0
+        for end in stream.dataHeaderEnds.sorted() {
+            sizes.append(end - last)
+            last = end
+        }
+        sizes.append(stream.bytes.count - last)
+        return sizes
+    }
+
     static func check(_ passed: [[UInt8]], against stream: (bytes: [UInt8], dataHeaderEnds: Set<Int>)) {
         #expect(passed.flatMap { $0 } == stream.bytes, "the bytes pass unchanged and in order")
         #expect(!passed.contains { $0.isEmpty })
@@ -59,13 +71,7 @@ struct HTTP2FrameAlignerTests {
     @Test("reads that end right after DATA headers: each header goes on with the next read's first byte")
     func splitsAfterDataHeaders() throws {
         let stream = Self.stream()
-        var sizes: [Int] = []
-        var last = 0
-        for end in stream.dataHeaderEnds.sorted() {
-            sizes.append(end - last)
-            last = end
-        }
-        sizes.append(stream.bytes.count - last)
+        let sizes = Self.readsEndingAfterDataHeaders(stream)
         let passed = try Self.run(stream.bytes, reads: sizes)
         Self.check(passed, against: stream)
         // Nothing else is held: the reads passed on are as many as those fed, but for the reads of a header alone.
@@ -99,14 +105,7 @@ struct HTTP2FrameAlignerTests {
         let stream = Self.stream()
         let preface = 24
         let frames = (bytes: Array(stream.bytes.dropFirst(preface)), dataHeaderEnds: Set(stream.dataHeaderEnds.map { $0 - preface }))
-        var sizes: [Int] = []
-        var last = 0
-        for end in frames.dataHeaderEnds.sorted() {
-            sizes.append(end - last)
-            last = end
-        }
-        sizes.append(frames.bytes.count - last)
-        Self.check(try Self.run(frames.bytes, reads: sizes, server: false), against: frames)
+        Self.check(try Self.run(frames.bytes, reads: Self.readsEndingAfterDataHeaders(frames), server: false), against: frames)
     }
 
     @Test("a read that is whole frames passes as it is")
