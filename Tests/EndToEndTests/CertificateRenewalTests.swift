@@ -36,13 +36,18 @@ struct CertificateRenewalTests {
         let stream = Task { await traffic.chat(gateway: bom, service: "triage-assistant", dataClass: "eu-personal", maxTokens: 400, timeout: .seconds(120)) }
         // Steady requests over the tunnel (bom -> fra/sto) and local ones, counted.
         let stop = Atomic<Bool>(false)
+        let begun = ContinuousClock.now
         let steady = Task {
             var failures: [String] = []
             var count = 0
             while !stop.load(ordering: .relaxed) {
                 let outcome = await traffic.chat(gateway: bom, service: "triage-assistant", dataClass: "eu-personal", stream: false)
                 count += 1
-                if !outcome.succeeded { failures.append("\(outcome.status) \(outcome.error ?? "")") }
+                if !outcome.succeeded {
+                    // Who answered, and why: the gateway's decision header and JSON error, at what time into the run.
+                    let body = outcome.events.map(\.1).joined().prefix(300)
+                    failures.append("\(outcome.status) at \(ContinuousClock.now - begun) decision=\(outcome.decision ?? "-") \(outcome.error ?? String(body))")
+                }
                 try? await Task.sleep(for: .milliseconds(100))
             }
             return (count, failures)
@@ -57,13 +62,14 @@ struct CertificateRenewalTests {
             return renewed.count == Self.clusters.count
         }
         let renewedAt = ContinuousClock.now
+        let renewedAfter = renewedAt - begun
         // Some traffic after the renewal, on the connections the old certificates opened.
         try await Task.sleep(for: .seconds(2))
         stop.store(true, ordering: .relaxed)
         let (count, failures) = await steady.value
         let long = await stream.value
 
-        #expect(failures.isEmpty, "\(failures.count) of \(count) requests failed across the renewal: \(failures.prefix(5))")
+        #expect(failures.isEmpty, "\(failures.count) of \(count) requests failed across the renewal (all renewed \(renewedAfter) in): \(failures.prefix(5))")
         #expect(count > 20, "only \(count) steady requests were sent")
         #expect(long.succeeded, "the stream failed: \(long.status) \(long.error ?? "")")
         #expect(long.events.count >= 400, "the stream lost events: \(long.events.count) of 400")
