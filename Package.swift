@@ -208,7 +208,7 @@ let package = Package(
             .product(name: "NIOHPACK", package: "swift-nio-http2"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ], swiftSettings: swiftSettings),
-        .testTarget(name: "MeridianGatewayCommandTests", dependencies: ["MeridianGatewayCommand"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeridianGatewayCommandTests", dependencies: ["MeridianGatewayCommand", "MeridianGateway"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["MeridianModel", "MeridianClient", "MeridianPKI", "MeridianDemo"], swiftSettings: swiftSettings),
     ]
 )

@@ -56,6 +56,10 @@ public struct GatewayConfiguration: Sendable {
     public var maxRequestBodyBytes: Int64?
     /// Largest request header block (bytes, HTTP/1.1 and HTTP/2). Default 64 KiB.
     public var maxHeaderBytes: Int = 64 * 1024
+    /// The HTTP/2 flow-control window of every stream and connection the gateway reads (tunnel and h2c), bytes.
+    /// It bounds what waits in the gateway for a destination that stopped reading (one window per stream), and one
+    /// stream's throughput to a window per round trip (1 MiB at 100 ms: 10 MB/s). Default 1 MiB.
+    public var http2Window: Int = 1024 * 1024
     /// A client connection without a request in flight is closed after this long without traffic. Default 5 minutes.
     public var idleTimeout: Duration = .seconds(300)
     /// An idle keep-alive connection to a local endpoint is closed after this long; below uvicorn's 5 s default so

@@ -111,6 +111,10 @@ public struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Largest request header block, bytes")
     var maxHeaderBytes: Int = 64 * 1024
 
+    @Option(name: .customLong("http2-window"),
+            help: "HTTP/2 flow-control window of each stream and connection, KiB: what may wait per stream for a slow destination, and a stream's data per round trip")
+    var http2WindowKiB: Int = 1024
+
     @Option(help: "Largest request body, bytes (default: any size, streamed)")
     var maxRequestBodyBytes: Int64?
 
@@ -129,7 +133,21 @@ public struct GatewayCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let environment = ProcessInfo.processInfo.environment
+        let configuration = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
+        var logger = Logger(label: "meridian.gateway")
+        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+        logger.logLevel = level
+        // Read once by the dynamic loader before main, never again: 2.2 MB of resident memory (docs/gateway.md).
+        let released = RelocationTable.releaseResidentPages()
+        logger.debug("released the pages of the relocation table", metadata: ["meridian.released_bytes": "\(released)"])
+        let gateway = Gateway(configuration: configuration, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// The gateway's configuration from the options (and `MERIDIAN_*` variables); a `ValidationError` names the
+    /// option at fault.
+    func makeConfiguration(environment: [String: String]) throws -> GatewayConfiguration {
         guard let cluster = cluster ?? environment["MERIDIAN_CLUSTER"], !cluster.isEmpty else {
             throw ValidationError("--cluster is required (or MERIDIAN_CLUSTER)")
         }
@@ -178,6 +196,10 @@ public struct GatewayCommand: AsyncParsableCommand {
         configuration.drainTimeout = try Self.seconds(drainTimeout, option: "--drain-timeout")
         guard maxHeaderBytes >= 1024 else { throw ValidationError("--max-header-bytes must be at least 1024 (got \(maxHeaderBytes))") }
         configuration.maxHeaderBytes = maxHeaderBytes
+        guard (64...2_097_151).contains(http2WindowKiB) else {
+            throw ValidationError("--http2-window must be between 64 and 2097151 KiB (HTTP/2 windows stop below 2 GiB) (got \(http2WindowKiB))")
+        }
+        configuration.http2Window = http2WindowKiB * 1024
         if let maxRequestBodyBytes {
             guard maxRequestBodyBytes >= 0 else { throw ValidationError("--max-request-body-bytes must be 0 or more (got \(maxRequestBodyBytes))") }
             configuration.maxRequestBodyBytes = maxRequestBodyBytes
@@ -191,16 +213,7 @@ public struct GatewayCommand: AsyncParsableCommand {
         if configuration.hubURLs.isEmpty && table == nil {
             writeToStandardError("meridian gateway: no --hub and no --table; using the saved table of the data directory, if any\n")
         }
-
-        var logger = Logger(label: "meridian.gateway")
-        guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
-        logger.logLevel = level
-        // Read once by the dynamic loader before main, never again: 2.2 MB of resident memory (docs/gateway.md).
-        let released = RelocationTable.releaseResidentPages()
-        logger.debug("released the pages of the relocation table", metadata: ["meridian.released_bytes": "\(released)"])
-        let gateway = Gateway(configuration: configuration, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        return configuration
     }
 
     /// A positive number of seconds, as a `Duration` (millisecond precision).

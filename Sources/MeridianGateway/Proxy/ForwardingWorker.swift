@@ -98,7 +98,8 @@ final class ForwardingWorker: @unchecked Sendable {
                 security: .mutualTLS(tls: context.tls, verifier: context.verifier, expectedCluster: peer.cluster),
                 connectTimeout: context.configuration.connectTimeout.timeAmount,
                 maxConcurrentStreams: context.configuration.resilience.maxConcurrentStreamsPerPeer,
-                maxPending: context.configuration.resilience.maxPendingPerPeer, logger: context.logger)
+                maxPending: context.configuration.resilience.maxPendingPerPeer, window: context.configuration.http2Window,
+                logger: context.logger)
             let cluster = peer.cluster
             let gauge = context.metrics.peerActiveStreams(cluster)
             connection.onStateChange = { [context] up in context.peerConnectivity(cluster, up: up) }
@@ -413,7 +414,8 @@ final class ForwardingWorker: @unchecked Sendable {
             name: "h2c://\(endpoint.address)", host: endpoint.host, port: endpoint.port, eventLoop: eventLoop, security: .cleartext,
             connectTimeout: context.configuration.connectTimeout.timeAmount,
             maxConcurrentStreams: context.configuration.resilience.maxConcurrentStreamsPerPeer,
-            maxPending: context.configuration.resilience.maxPendingPerPeer, logger: context.logger)
+            maxPending: context.configuration.resilience.maxPendingPerPeer, window: context.configuration.http2Window,
+            logger: context.logger)
         h2cEndpoints[endpoint.address] = connection
         connection.start()
         return connection

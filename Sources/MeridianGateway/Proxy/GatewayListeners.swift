@@ -11,6 +11,7 @@ enum GatewayListeners {
     static func bindLocal(group: any EventLoopGroup, host: String, port: Int, workers: WorkerSet, context: DataPlaneContext) async throws -> any Channel {
         let idle = context.configuration.idleTimeout.timeAmount
         let maxHeaderBytes = context.configuration.maxHeaderBytes
+        let window = context.configuration.http2Window
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -34,7 +35,7 @@ enum GatewayListeners {
                             try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
                         case .http2:
                             try sync.addHandler(IdleStateHandler(allTimeout: idle))
-                            _ = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes) { stream in
+                            _ = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes, window: window) { stream in
                                 _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true), stream: stream)
                             }
                             try sync.addHandler(InboundStreamTracker())
@@ -54,6 +55,7 @@ enum GatewayListeners {
         let logger = context.logger
         let maxHeaderBytes = context.configuration.maxHeaderBytes
         let handshakeTimeout = context.configuration.handshakeTimeout.timeAmount
+        let window = context.configuration.http2Window
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -73,7 +75,7 @@ enum GatewayListeners {
                     try sync.addHandler(HandshakeDeadlineHandler(deadline: handshakeTimeout))
                     // The peer's verified identity, looked up once: streams open only after the handshake.
                     var caller: PeerIdentity?
-                    _ = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes) { stream in
+                    _ = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window) { stream in
                         if caller == nil { caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity }
                         _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true, caller: caller),
                                                   stream: stream)

@@ -34,6 +34,8 @@ final class HTTP2Connection: @unchecked Sendable {
 
     let name: String
     let host: String
+    /// The flow-control window of the connection and of each of its streams (``HTTP2Tuning``).
+    let window: Int
     let port: Int
     let eventLoop: any EventLoop
     private let security: Security
@@ -57,8 +59,9 @@ final class HTTP2Connection: @unchecked Sendable {
     private(set) var activeStreams = 0
 
     init(name: String, host: String, port: Int, eventLoop: any EventLoop, security: Security, connectTimeout: TimeAmount,
-         maxConcurrentStreams: Int, maxPending: Int, logger: Logger) {
+         maxConcurrentStreams: Int, maxPending: Int, window: Int = HTTP2Tuning.window, logger: Logger) {
         self.name = name
+        self.window = window
         self.host = host
         self.port = port
         self.eventLoop = eventLoop
@@ -218,7 +221,7 @@ final class HTTP2Connection: @unchecked Sendable {
                         try sync.addHandlers(handlers.all)
                     }
                     let tunnel = if case .mutualTLS = security { true } else { false }
-                    let mux = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel)
+                    let mux = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel, window: self.window)
                     try sync.addHandler(HTTP2ConnectionObserver(connection: self, readyWhenActive: !tunnel))
                     self.connectingChannel = channel
                     self.connectingMux = mux

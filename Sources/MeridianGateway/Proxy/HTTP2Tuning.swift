@@ -4,22 +4,24 @@ import NIOHTTP2
 /// The HTTP/2 connections of the gateway (tunnel and h2c, both directions): settings, and the pipeline
 /// `NIOHTTP2Handler` -> ``HTTP2StreamMux``.
 ///
-/// Windows are 1 MiB per stream and per connection. The stream window bounds what waits in a stream whose destination
-/// stopped reading; the mux copies each DATA payload as it arrives, so that each waiting frame holds only its own bytes
-/// (as slices of the parser's buffer, frames held 88-290 MiB with 4 MiB windows; docs/gateway.md).
+/// Windows are 1 MiB per stream and per connection by default (`--http2-window`). The stream window bounds what waits
+/// in a stream whose destination stopped reading; the mux copies each DATA payload as it arrives, so that each waiting
+/// frame holds only its own bytes (as slices of the parser's buffer, frames held 88-290 MiB with 4 MiB windows;
+/// docs/gateway.md).
 ///
 /// Header-block validation (field names and values, pseudo-headers) is off on the tunnel, in both directions: its peer
 /// is a gateway whose SPIFFE identity was verified, and every header it relays was validated where it entered the
 /// mesh (the local listener's HTTP/1.1 parser or h2c codec, or the destination's HTTP/1.1 parser or h2c codec).
 /// It cost about 4.5 % of each gateway's CPU. Local h2c clients and endpoints keep it.
 enum HTTP2Tuning {
+    /// The default window (`GatewayConfiguration.http2Window`).
     static let window = 1024 * 1024
 
     /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: ``HTTP2FrameAligner``, `NIOHTTP2Handler`,
     /// ``HTTP2StreamMux``) and returns its stream mux. `server`
     /// settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off; `inboundStream` gives each
     /// stream the peer opens its owner (server side).
-    static func configure(_ channel: any Channel, server: Bool, tunnel: Bool, maxHeaderBytes: Int = 64 * 1024,
+    static func configure(_ channel: any Channel, server: Bool, tunnel: Bool, maxHeaderBytes: Int = 64 * 1024, window: Int = window,
                           inboundStream: HTTP2StreamMux.InboundStreamInitializer? = nil) throws -> HTTP2StreamMux {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
