@@ -245,19 +245,20 @@ final class DownstreamHandler: ChannelDuplexHandler {
     func streamClosed(_ error: (any Error)?) {
         stream = nil   // the stream and its owner keep this handler no longer
         if error == nil && responseEnded { return }
-        if let exchange {
-            self.exchange = nil
-            exchange.downstreamClosed()
-        }
+        dropExchange()
     }
 
     /// The request could not be read (a malformed head): the stream is reset.
     func streamFailed(_ error: any Error) {
-        if let exchange {
-            self.exchange = nil
-            exchange.downstreamClosed()
-        }
+        dropExchange()
         stream?.stream.reset()
+    }
+
+    /// The client is gone (or its request cannot be read): the exchange in flight, if any, is told so and let go.
+    private func dropExchange() {
+        guard let exchange else { return }
+        self.exchange = nil
+        exchange.downstreamClosed()
     }
 
     // MARK: ChannelHandler (an HTTP/1.1 connection)
@@ -330,10 +331,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         closing = true
         pipelined.removeAll()
         pendingParseError = nil
-        if let exchange {
-            self.exchange = nil
-            exchange.downstreamClosed()
-        }
+        dropExchange()
         context.fireChannelInactive()
     }
 
@@ -343,9 +341,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// answered, and any other error, close the connection.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if !isHTTP2Stream, !closing, let parseError = error as? HTTPParserError {
-            if let exchange, !exchange.requestEnded {
-                self.exchange = nil
-                exchange.downstreamClosed()
+            if exchange?.requestEnded == false {
+                dropExchange()
                 if !responseStarted {
                     respond(Self.refusal(parseError), decision: "bad-request", version: .http1_1, close: true)
                     return
@@ -358,10 +355,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 return
             }
         }
-        if let exchange {
-            self.exchange = nil
-            exchange.downstreamClosed()
-        }
+        dropExchange()
         closing = true
         context.close(promise: nil)
     }

@@ -151,14 +151,22 @@ final class ForwardingWorker: @unchecked Sendable {
     /// idle timeout or longer (so one closes between 1 and 1.5 timeouts after its last request). One timer per loop,
     /// where `IdleStateHandler` would reset a timer on every read and write of every connection.
     private func scheduleClientIdleSweep() {
-        guard clientIdleSweep == nil, !closed else { return }
-        let timeout = context.configuration.idleTimeout.timeAmount
-        clientIdleSweep = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))) {
-            self.clientIdleSweep = nil
-            let expired = NIODeadline.now() - timeout
+        scheduleSweep(\.clientIdleSweep, timeout: context.configuration.idleTimeout.timeAmount) { expired in
             let stale = self.inboundHTTP1.values.filter { $0.isIdle && $0.lastActive <= expired }
             for handler in stale { handler.closeIdle() }
-            if !self.inboundHTTP1.isEmpty { self.scheduleClientIdleSweep() }
+            return !self.inboundHTTP1.isEmpty
+        }
+    }
+
+    /// Runs `sweep` every half `timeout` (at least every millisecond) while it returns `true` (something is left to
+    /// watch), with the instant before which an entry has been idle too long; `slot` holds the pending run, so that
+    /// one is pending at a time.
+    private func scheduleSweep(_ slot: ReferenceWritableKeyPath<ForwardingWorker, Scheduled<Void>?>, timeout: TimeAmount,
+                               _ sweep: @escaping (NIODeadline) -> Bool) {
+        guard self[keyPath: slot] == nil, !closed else { return }
+        self[keyPath: slot] = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))) {
+            self[keyPath: slot] = nil
+            if sweep(NIODeadline.now() - timeout) { self.scheduleSweep(slot, timeout: timeout, sweep) }
         }
     }
 
@@ -506,11 +514,7 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Every half timeout while connections are idle: closes those idle for `upstreamIdleTimeout` or longer (so one
     /// closes between 1 and 1.5 timeouts after its last use).
     private func scheduleIdleSweep() {
-        guard idleSweep == nil, !closed else { return }
-        let timeout = context.configuration.upstreamIdleTimeout.timeAmount
-        idleSweep = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))) {
-            self.idleSweep = nil
-            let expired = NIODeadline.now() - timeout
+        scheduleSweep(\.idleSweep, timeout: context.configuration.upstreamIdleTimeout.timeAmount) { expired in
             var stale: [UpstreamHandler] = []
             for (address, list) in self.idleHTTP1 {
                 // Idle lists are used last-in first-out: the stalest connections are at the front.
@@ -520,7 +524,7 @@ final class ForwardingWorker: @unchecked Sendable {
                 self.idleHTTP1[address]?.removeFirst(count)
             }
             for handler in stale { handler.channel?.close(promise: nil) }
-            if self.idleHTTP1.values.contains(where: { !$0.isEmpty }) { self.scheduleIdleSweep() }
+            return self.idleHTTP1.values.contains { !$0.isEmpty }
         }
     }
 

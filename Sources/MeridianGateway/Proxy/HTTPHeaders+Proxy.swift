@@ -37,10 +37,8 @@ extension HTTPHeaders {
     /// Sets each of `fields` (lowercase names), replacing any field of that name: one scan finds whether any is
     /// there (usually none, or the client's `traceparent`), where `replaceOrAdd` per field would scan four times.
     mutating func replaceOrAdd(meshFields fields: [(name: String, value: String)]) {
-        var present = false
-        for (name, _) in self where fields.contains(where: { $0.name.utf8.count == name.utf8.count && $0.name == name.asciiLowercased }) {
-            present = true
-            break
+        let present = contains { header in
+            fields.contains { $0.name.utf8.count == header.name.utf8.count && $0.name == header.name.asciiLowercased }
         }
         if present {
             for field in fields { remove(name: field.name) }
