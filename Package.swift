@@ -207,6 +207,7 @@ let package = Package(
             .product(name: "NIOHTTP2", package: "swift-nio-http2"),
             .product(name: "NIOHPACK", package: "swift-nio-http2"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "MeridianGatewayCommandTests", dependencies: ["MeridianGatewayCommand", "MeridianGateway"], swiftSettings: swiftSettings),
         .testTarget(name: "EndToEndTests", dependencies: ["MeridianModel", "MeridianClient", "MeridianPKI", "MeridianDemo"], swiftSettings: swiftSettings),

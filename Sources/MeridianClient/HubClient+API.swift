@@ -108,11 +108,17 @@ extension HubClient {
 
     /// Tells the hub which table version this gateway applied.
     public func acknowledge(version: Int64, hash: String) async throws {
-        struct Ack: Encodable { var version: Int64; var hash: String }
-        try await request(.POST, "/v1/gateway/config/ack", json: Ack(version: version, hash: hash))
+        try await request(.POST, "/v1/gateway/config/ack", json: TableAcknowledgement(version: version, hash: hash))
     }
 
     public func heartbeat(_ heartbeat: Heartbeat) async throws {
         try await request(.POST, "/v1/gateway/heartbeat", json: heartbeat)
     }
+}
+
+/// The body of `POST /v1/gateway/config/ack`. (A type local to `acknowledge` did not link with
+/// `-cross-module-optimization`: the compiler referred to it from another module.)
+struct TableAcknowledgement: Encodable {
+    var version: Int64
+    var hash: String
 }

@@ -60,6 +60,10 @@ public struct GatewayConfiguration: Sendable {
     /// It bounds what waits in the gateway for a destination that stopped reading (one window per stream), and one
     /// stream's throughput to a window per round trip (1 MiB at 100 ms: 10 MB/s). Default 1 MiB.
     public var http2Window: Int = 1024 * 1024
+    /// The largest window a tunnel connection and its streams may grow to when the link's bandwidth-delay product
+    /// calls for it (``AdaptiveWindow``: PINGs measure it while bulk data flows), bytes. At most ``http2Window``:
+    /// windows stay fixed. Default 16 MiB (as gRPC's and hyper's adaptive windows).
+    public var http2WindowMax: Int = 16 * 1024 * 1024
     /// A client connection without a request in flight is closed after this long without traffic. Default 5 minutes.
     public var idleTimeout: Duration = .seconds(300)
     /// An idle keep-alive connection to a local endpoint is closed after this long; below uvicorn's 5 s default so

@@ -115,6 +115,10 @@ public struct GatewayCommand: AsyncParsableCommand {
             help: "HTTP/2 flow-control window of each stream and connection, KiB: what may wait per stream for a slow destination, and a stream's data per round trip")
     var http2WindowKiB: Int = 1024
 
+    @Option(name: .customLong("http2-window-max"),
+            help: "Largest window a tunnel connection and its streams grow to when the link's bandwidth-delay product calls for it, KiB (at most --http2-window: windows stay fixed)")
+    var http2WindowMaxKiB: Int = 16 * 1024
+
     @Option(help: "Largest request body, bytes (default: any size, streamed)")
     var maxRequestBodyBytes: Int64?
 
@@ -200,6 +204,10 @@ public struct GatewayCommand: AsyncParsableCommand {
             throw ValidationError("--http2-window must be between 64 and 2097151 KiB (HTTP/2 windows stop below 2 GiB) (got \(http2WindowKiB))")
         }
         configuration.http2Window = http2WindowKiB * 1024
+        guard (64...2_097_151).contains(http2WindowMaxKiB) else {
+            throw ValidationError("--http2-window-max must be between 64 and 2097151 KiB (HTTP/2 windows stop below 2 GiB) (got \(http2WindowMaxKiB))")
+        }
+        configuration.http2WindowMax = http2WindowMaxKiB * 1024
         if let maxRequestBodyBytes {
             guard maxRequestBodyBytes >= 0 else { throw ValidationError("--max-request-body-bytes must be 0 or more (got \(maxRequestBodyBytes))") }
             configuration.maxRequestBodyBytes = maxRequestBodyBytes

@@ -141,7 +141,8 @@ struct GatewayLargeUploadTests {
             say("large upload: \(total) bytes in \(String(format: "%.1f", seconds)) s, \(pausing ? "the model server pausing \(pause)" : "the model server reading all along") "
                 + "(\(String(format: "%.0f", Double(total) / seconds / 1e6)) MB/s); RSS \(baseline >> 20) MiB at start, "
                 + "highest \(highest.value >> 20) MiB, growth \(growth >> 20) MiB; "
-                + "client ahead of the model server when it paused: \(stall.map { "\(($0.0 - total / 4) >> 20) MiB, then +\(($0.1 - $0.0) >> 10) KiB over 2.2 s" } ?? "not measured")")
+                + "client ahead of the model server when it paused: \(stall.map { "\(($0.0 - total / 4) >> 20) MiB, then +\(($0.1 - $0.0) >> 10) KiB over 2.2 s" } ?? "not measured"); "
+                + "tunnel window growths on loopback: \(GatewayWindowGrowthTests.growths(mesh.gateways["west"]!))")
             if response.status != 200 || response.body != "received \(total)" { failures.withLock { $0.append("the model server answered \(response.status) \(response.body)") } }
             if sink.received.value != total { failures.withLock { $0.append("the model server received \(sink.received.value) of \(total) bytes") } }
             if growth >= allowedGrowth { failures.withLock { $0.append("resident memory grew by \(growth >> 20) MiB while \(total >> 20) MiB streamed") } }

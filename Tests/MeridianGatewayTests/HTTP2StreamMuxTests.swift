@@ -37,10 +37,10 @@ struct HTTP2StreamMuxTests {
     static let window = 1000
 
     /// A server-side mux on an active embedded channel; each stream the peer opens gets a ``Recorder``.
-    static func serverMux() throws -> (EmbeddedChannel, HTTP2StreamMux, () -> [Recorder]) {
+    static func serverMux(maximumWindow: Int? = nil) throws -> (EmbeddedChannel, HTTP2StreamMux, () -> [Recorder]) {
         let channel = EmbeddedChannel()
         var recorders: [Recorder] = []
-        let mux = HTTP2StreamMux(server: true, targetWindow: window) { stream in
+        let mux = HTTP2StreamMux(server: true, targetWindow: window, maximumWindow: maximumWindow) { stream in
             let recorder = Recorder()
             recorder.stream = stream
             stream.attach(recorder)
@@ -163,5 +163,54 @@ struct HTTP2StreamMuxTests {
         recorders()[1].stream?.write(.headers(.init(headers: [":status": "204"], endStream: true)))
         recorders()[1].stream?.flush()
         #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 3)
+    }
+
+    @Test("on a tunnel, bulk DATA sends a PING; its acknowledgement grows every window and goes no further; a probe's goes on")
+    func adaptiveWindowGrowsFromAPingSample() throws {
+        let (channel, mux, _) = try Self.serverMux(maximumWindow: 100 * Self.window)
+        var grown: [Int] = []
+        mux.windowGrown = { grown.append($0) }
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
+        channel.pipeline.fireChannelReadComplete()
+
+        // A full-size frame starts a sample: the PING leaves with the read.
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(AdaptiveWindow.bulkFrameBytes)))
+        channel.pipeline.fireChannelReadComplete()
+        let ping = try #require(try channel.readOutbound(as: HTTP2Frame.self))
+        #expect(ping.streamID == .rootStream)
+        guard case .ping(let data, ack: false) = ping.payload else {
+            Issue.record("expected a PING, got \(ping.payload)")
+            return
+        }
+        #expect(data == AdaptiveWindow.pingData)
+
+        // The window (1000 bytes) arrives whole before the acknowledgement: it limited the sender.
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(Self.window)))
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(AdaptiveWindow.pingData, ack: true)))
+        #expect(grown == [2 * Self.window])
+        #expect(try channel.readInbound(as: HTTP2Frame.self) == nil, "the sample's acknowledgement is the mux's own")
+        let probe = HTTP2PingData(withInteger: 42)
+        try channel.writeInbound(HTTP2Frame(streamID: .rootStream, payload: .ping(probe, ack: true)))
+        let passedOn = try channel.readInbound(as: HTTP2Frame.self)
+        guard case .ping(probe, ack: true) = passedOn?.payload else {
+            Issue.record("a health probe's acknowledgement must go on: \(String(describing: passedOn))")
+            return
+        }
+        channel.pipeline.fireChannelReadComplete()
+
+        // The next window reports open the stream and the connection to the new target.
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: 1, inboundWindowSize: 0, outboundWindowSize: nil))
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: 0, outboundWindowSize: nil))
+        let updates = try Self.windowUpdates(channel)
+        #expect(updates.count == 2 && updates.allSatisfy { $0.1 == 2 * Self.window }, "\(updates)")
+    }
+
+    @Test("without a larger maximum (h2c, or --http2-window-max at most --http2-window) bulk DATA sends no PING")
+    func fixedWindowSendsNoPing() throws {
+        let (channel, _, _) = try Self.serverMux()
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(AdaptiveWindow.bulkFrameBytes)))
+        channel.pipeline.fireChannelReadComplete()
+        #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil)
     }
 }

@@ -99,7 +99,8 @@ final class ForwardingWorker: @unchecked Sendable {
                 connectTimeout: context.configuration.connectTimeout.timeAmount,
                 maxConcurrentStreams: context.configuration.resilience.maxConcurrentStreamsPerPeer,
                 maxPending: context.configuration.resilience.maxPendingPerPeer, window: context.configuration.http2Window,
-                logger: context.logger)
+                maximumWindow: context.configuration.http2WindowMax,
+                windowGrown: { [growths = context.metrics.tunnelWindowGrowths] _ in growths.increment() }, logger: context.logger)
             let cluster = peer.cluster
             let gauge = context.metrics.peerActiveStreams(cluster)
             connection.onStateChange = { [context] up in context.peerConnectivity(cluster, up: up) }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import Prometheus
 
 /// Binds the gateway's two traffic listeners.
 enum GatewayListeners {
@@ -56,6 +57,8 @@ enum GatewayListeners {
         let maxHeaderBytes = context.configuration.maxHeaderBytes
         let handshakeTimeout = context.configuration.handshakeTimeout.timeAmount
         let window = context.configuration.http2Window
+        let maximumWindow = context.configuration.http2WindowMax
+        let growths = context.metrics.tunnelWindowGrowths
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -75,11 +78,13 @@ enum GatewayListeners {
                     try sync.addHandler(HandshakeDeadlineHandler(deadline: handshakeTimeout))
                     // The peer's verified identity, looked up once: streams open only after the handshake.
                     var caller: PeerIdentity?
-                    _ = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window) { stream in
+                    let mux = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window,
+                                                        maximumWindow: maximumWindow) { stream in
                         if caller == nil { caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity }
                         _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true, caller: caller),
                                                   stream: stream)
                     }
+                    mux.windowGrown = { _ in growths.increment() }
                     try sync.addHandler(InboundStreamTracker())
                     try sync.addHandler(TunnelErrorHandler())
                     worker.trackInbound(http2: channel)

@@ -36,6 +36,10 @@ final class HTTP2Connection: @unchecked Sendable {
     let host: String
     /// The flow-control window of the connection and of each of its streams (``HTTP2Tuning``).
     let window: Int
+    /// The largest window a tunnel connection grows to (``AdaptiveWindow``); `nil` keeps `window`.
+    let maximumWindow: Int?
+    /// Told each window a tunnel connection grows to.
+    let windowGrown: (@Sendable (Int) -> Void)?
     let port: Int
     let eventLoop: any EventLoop
     private let security: Security
@@ -59,9 +63,12 @@ final class HTTP2Connection: @unchecked Sendable {
     private(set) var activeStreams = 0
 
     init(name: String, host: String, port: Int, eventLoop: any EventLoop, security: Security, connectTimeout: TimeAmount,
-         maxConcurrentStreams: Int, maxPending: Int, window: Int = HTTP2Tuning.window, logger: Logger) {
+         maxConcurrentStreams: Int, maxPending: Int, window: Int = HTTP2Tuning.window, maximumWindow: Int? = nil,
+         windowGrown: (@Sendable (Int) -> Void)? = nil, logger: Logger) {
         self.name = name
         self.window = window
+        self.maximumWindow = maximumWindow
+        self.windowGrown = windowGrown
         self.host = host
         self.port = port
         self.eventLoop = eventLoop
@@ -221,7 +228,9 @@ final class HTTP2Connection: @unchecked Sendable {
                         try sync.addHandlers(handlers.all)
                     }
                     let tunnel = if case .mutualTLS = security { true } else { false }
-                    let mux = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel, window: self.window)
+                    let mux = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel, window: self.window,
+                                                           maximumWindow: self.maximumWindow)
+                    mux.windowGrown = self.windowGrown
                     try sync.addHandler(HTTP2ConnectionObserver(connection: self, readyWhenActive: !tunnel))
                     self.connectingChannel = channel
                     self.connectingMux = mux

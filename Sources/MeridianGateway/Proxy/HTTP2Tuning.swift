@@ -19,9 +19,11 @@ enum HTTP2Tuning {
 
     /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: ``HTTP2FrameAligner``, `NIOHTTP2Handler`,
     /// ``HTTP2StreamMux``) and returns its stream mux. `server`
-    /// settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off; `inboundStream` gives each
-    /// stream the peer opens its owner (server side).
+    /// settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off; on a tunnel, windows grow
+    /// from `window` up to `maximumWindow` with the link's bandwidth-delay product (``AdaptiveWindow``);
+    /// `inboundStream` gives each stream the peer opens its owner (server side).
     static func configure(_ channel: any Channel, server: Bool, tunnel: Bool, maxHeaderBytes: Int = 64 * 1024, window: Int = window,
+                          maximumWindow: Int? = nil,
                           inboundStream: HTTP2StreamMux.InboundStreamInitializer? = nil) throws -> HTTP2StreamMux {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
@@ -31,7 +33,13 @@ enum HTTP2Tuning {
         ]
         if !server { connection.initialSettings.append(HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14)) }
         connection.headerBlockValidation = tunnel ? .disabled : .enabled
-        let mux = HTTP2StreamMux(server: server, targetWindow: window, inboundStreamInitializer: inboundStream)
+        if tunnel {
+            // The peer gateway's PINGs: health probes every second and ``AdaptiveWindow``'s samples (at most five a
+            // second while a window grows), with their acknowledgements; the default allows 200 per 30 s.
+            connection.controlFrameRateLimit.maximumCount = 2000
+        }
+        let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil,
+                                 inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(HTTP2FrameAligner(server: server))
         try sync.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: mux, connectionConfiguration: connection))

@@ -19,6 +19,7 @@ import Synchronization
 /// | `meridian_gateway_certificate_expiry_seconds` | (seconds left) |
 /// | `meridian_gateway_hub_up` | (1 when the last hub call succeeded) |
 /// | `meridian_gateway_hub_errors_total` | operation |
+/// | `meridian_gateway_tunnel_window_growths_total` | (a tunnel connection's window grew with its link's bandwidth-delay product) |
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
@@ -34,6 +35,7 @@ public final class GatewayMetrics: Sendable {
     public let hubUp: Gauge
     public let localActiveRequests: Gauge
     public let tunnelActiveRequests: Gauge
+    public let tunnelWindowGrowths: Counter
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -43,6 +45,8 @@ public final class GatewayMetrics: Sendable {
         let active = Self.name("active", "requests", "Requests in flight")
         localActiveRequests = registry.makeGauge(descriptor: active, labels: [("listener", "local")])
         tunnelActiveRequests = registry.makeGauge(descriptor: active, labels: [("listener", "tunnel")])
+        tunnelWindowGrowths = registry.makeCounter(descriptor: Self.name(
+            "tunnel_window_growths", "total", "Times a tunnel connection's HTTP/2 window grew with its link's bandwidth-delay product"))
     }
 
     static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {

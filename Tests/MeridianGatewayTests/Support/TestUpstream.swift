@@ -91,7 +91,14 @@ final class TestUpstream: Sendable {
                 received += buffer.readableBytes
             case .end:
                 guard let head else { return }
-                if head.uri == "/upload" {
+                if head.uri.hasPrefix("/bytes/"), let count = Int(head.uri.dropFirst("/bytes/".count)) {
+                    // A large response body: `count` bytes of "b".
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: String(count))
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: UInt8(ascii: "b"), count: count)))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                } else if head.uri == "/upload" {
                     upstream().uploadedBytes.withLock { $0 = received }
                     respond(context: context, head: head, status: .ok, body: "received \(received)")
                 } else if head.uri != "/sse" {

@@ -1,0 +1,110 @@
+import NIOCore
+import NIOHTTP2
+import Testing
+
+@testable import MeridianGateway
+
+/// ``AdaptiveWindow``: when a tunnel's window grows, and when it must not.
+@Suite("Adaptive HTTP/2 window")
+struct AdaptiveWindowTests {
+    static let kib = 1024
+    static let mib = 1024 * 1024
+    static let start = NIODeadline.uptimeNanoseconds(10_000_000_000)
+
+    /// Whether a full-size frame at `now` starts a sample.
+    static func bulkStartsSample(_ window: inout AdaptiveWindow, at now: NIODeadline) -> Bool {
+        window.received(16 * kib, payloadBytes: 16 * kib, now: now)
+    }
+
+    /// One sample: a bulk frame starts it at `at`, `bytes` arrive, the PING's acknowledgement comes `rtt` later.
+    static func sample(_ window: inout AdaptiveWindow, at: NIODeadline, bytes: Int, rtt: TimeAmount) -> Int? {
+        let started = bulkStartsSample(&window, at: at)
+        #expect(started, "a bulk frame starts a sample")
+        var left = bytes
+        while left > 0 {
+            let frame = min(left, 16 * kib)
+            let again = window.received(frame, payloadBytes: frame, now: at)
+            #expect(!again, "no second PING while one is out")
+            left -= frame
+        }
+        return window.acknowledged(now: at + rtt)
+    }
+
+    @Test("a window that limits the sender doubles per round trip, up to the maximum; then no more PINGs")
+    func growsToTheMaximum() {
+        var window = AdaptiveWindow(initial: Self.mib, maximum: 16 * Self.mib)
+        var now = Self.start
+        var targets: [Int] = []
+        while window.target < 16 * Self.mib {
+            // A window-limited sender: one window per round trip.
+            guard let grown = Self.sample(&window, at: now, bytes: window.target, rtt: .milliseconds(50)) else {
+                Issue.record("a full window per round trip did not grow the window at \(window.target)")
+                return
+            }
+            targets.append(grown)
+            now = now + .milliseconds(50) + window.minimumInterval
+        }
+        #expect(targets == [2, 4, 8, 16].map { $0 * Self.mib })
+        let atMaximum = Self.bulkStartsSample(&window, at: now + .seconds(10))
+        #expect(!atMaximum, "at the maximum nothing is measured")
+    }
+
+    @Test("a round trip lengthened by queueing, not by the link, grows nothing: bytes are scaled to the shortest round trip")
+    func queueingDoesNotGrow() {
+        var window = AdaptiveWindow(initial: Self.mib, maximum: 16 * Self.mib)
+        // Loopback: 100 µs, a few frames.
+        #expect(Self.sample(&window, at: Self.start, bytes: 32 * Self.kib, rtt: .microseconds(100)) == nil)
+        #expect(window.minimumRTT == .microseconds(100))
+        // The acknowledgement then waits behind a window of DATA in the peer's socket: 1 MiB in 40 ms "round trip".
+        let later = Self.start + .seconds(1)
+        #expect(Self.sample(&window, at: later, bytes: Self.mib, rtt: .milliseconds(40)) == nil)
+        #expect(window.target == Self.mib)
+    }
+
+    @Test("less than half the window per round trip: the window did not limit the sender, it stays; from half it grows by half at least")
+    func belowHalfStays() {
+        var window = AdaptiveWindow(initial: 4 * Self.mib, maximum: 16 * Self.mib)
+        #expect(Self.sample(&window, at: Self.start, bytes: 2 * Self.mib - 64 * Self.kib, rtt: .milliseconds(50)) == nil)
+        #expect(Self.sample(&window, at: Self.start + .seconds(1), bytes: 2 * Self.mib, rtt: .milliseconds(50)) == 6 * Self.mib)
+        #expect(Self.sample(&window, at: Self.start + .seconds(2), bytes: 5 * Self.mib, rtt: .milliseconds(50)) == 10 * Self.mib)
+    }
+
+    @Test("small frames (tokens, small responses) never start a sample")
+    func smallFramesDoNotSample() {
+        var window = AdaptiveWindow(initial: Self.mib, maximum: 16 * Self.mib)
+        let started = (0..<1000).filter { i in
+            window.received(1 * Self.kib, payloadBytes: 1 * Self.kib, now: Self.start + .milliseconds(Int64(i)))
+        }
+        #expect(started.isEmpty)
+    }
+
+    @Test("after a sample that grew nothing, the next waits twice as long (up to 16 times the minimum interval)")
+    func backsOff() {
+        var window = AdaptiveWindow(initial: Self.mib, maximum: 16 * Self.mib, minimumInterval: .milliseconds(200))
+        var acknowledged = Self.start + .microseconds(100)
+        #expect(Self.sample(&window, at: Self.start, bytes: 0, rtt: .microseconds(100)) == nil)
+        for wait in [200, 400, 800, 1600, 3200, 3200] as [Int64] {
+            let early = Self.bulkStartsSample(&window, at: acknowledged + .milliseconds(wait - 1))
+            #expect(!early, "a sample \(wait - 1) ms after the last")
+            let next = acknowledged + .milliseconds(wait)
+            #expect(Self.sample(&window, at: next, bytes: 0, rtt: .microseconds(100)) == nil)
+            acknowledged = next + .microseconds(100)
+        }
+        // A sample that grows the window brings the interval back to the minimum.
+        let growing = acknowledged + .milliseconds(3200)
+        #expect(Self.sample(&window, at: growing, bytes: Self.mib, rtt: .microseconds(100)) == 2 * Self.mib)
+        let next = Self.bulkStartsSample(&window, at: growing + .microseconds(100) + .milliseconds(200))
+        #expect(next)
+    }
+
+    @Test("a maximum at or below the configured window turns growth off")
+    func maximumAtInitialNeverSamples() {
+        var window = AdaptiveWindow(initial: Self.mib, maximum: Self.mib)
+        let sampled = Self.bulkStartsSample(&window, at: Self.start)
+        #expect(!sampled)
+        var smaller = AdaptiveWindow(initial: Self.mib, maximum: 64 * Self.kib)
+        #expect(smaller.maximum == Self.mib)
+        let smallerSampled = Self.bulkStartsSample(&smaller, at: Self.start)
+        #expect(!smallerSampled)
+    }
+}
