@@ -11,19 +11,19 @@ struct AdaptiveWindowTests {
     static let mib = 1024 * 1024
     static let start = NIODeadline.uptimeNanoseconds(10_000_000_000)
 
-    /// Whether a full-size frame at `now` starts a sample.
+    /// Whether 64 KiB more of DATA at `now` start a sample.
     static func bulkStartsSample(_ window: inout AdaptiveWindow, at now: NIODeadline) -> Bool {
-        window.received(16 * kib, payloadBytes: 16 * kib, now: now)
+        window.received(AdaptiveWindow.sampleBytesThreshold, now: now)
     }
 
-    /// One sample: a bulk frame starts it at `at`, `bytes` arrive, the PING's acknowledgement comes `rtt` later.
+    /// One sample: 64 KiB start it at `at`, `bytes` arrive, the PING's acknowledgement comes `rtt` later.
     static func sample(_ window: inout AdaptiveWindow, at: NIODeadline, bytes: Int, rtt: TimeAmount) -> Int? {
         let started = bulkStartsSample(&window, at: at)
-        #expect(started, "a bulk frame starts a sample")
+        #expect(started, "64 KiB start a sample")
         var left = bytes
         while left > 0 {
             let frame = min(left, 16 * kib)
-            let again = window.received(frame, payloadBytes: frame, now: at)
+            let again = window.received(frame, now: at)
             #expect(!again, "no second PING while one is out")
             left -= frame
         }
@@ -69,13 +69,45 @@ struct AdaptiveWindowTests {
         #expect(Self.sample(&window, at: Self.start + .seconds(2), bytes: 5 * Self.mib, rtt: .milliseconds(50)) == 10 * Self.mib)
     }
 
-    @Test("small frames (tokens, small responses) never start a sample")
-    func smallFramesDoNotSample() {
+    @Test("a sample starts once 64 KiB of DATA have arrived, in frames of any size, and not before")
+    func sixtyFourKiBStartASample() {
         var window = AdaptiveWindow(initial: Self.mib, maximum: 16 * Self.mib)
-        let started = (0..<1000).filter { i in
-            window.received(1 * Self.kib, payloadBytes: 1 * Self.kib, now: Self.start + .milliseconds(Int64(i)))
+        // Frames cut where reads ended (swift-nio-http2 hands DATA on in pieces): 1 KiB each.
+        let started = (1...64).filter { i in window.received(Self.kib, now: Self.start + .milliseconds(Int64(i))) }
+        #expect(started == [64])
+    }
+
+    @Test("a sample whose acknowledgement never comes is dropped after a second, and a new one starts")
+    func lostPingIsForgotten() {
+        var window = AdaptiveWindow(initial: Self.mib, maximum: 16 * Self.mib)
+        let first = Self.bulkStartsSample(&window, at: Self.start)
+        #expect(first)
+        // Data keeps coming; no acknowledgement. Within the second, nothing new starts.
+        for ms in stride(from: 100, through: 1000, by: 100) {
+            let started = Self.bulkStartsSample(&window, at: Self.start + .milliseconds(Int64(ms)))
+            #expect(!started, "\(ms) ms")
         }
-        #expect(started.isEmpty)
+        let dropped = Self.bulkStartsSample(&window, at: Self.start + .milliseconds(1100))
+        #expect(!dropped, "the lost sample is dropped here")
+        let next = Self.bulkStartsSample(&window, at: Self.start + .milliseconds(1200))
+        #expect(next, "and the next 64 KiB start a new one")
+        // A PING that could not be written: the sample is forgotten at once.
+        window.pingFailed()
+        let afterFailure = Self.bulkStartsSample(&window, at: Self.start + .milliseconds(1201))
+        #expect(afterFailure)
+    }
+
+    @Test("a window never passes 2^31 - 1, whatever --http2-window-max says")
+    func largestWindow() {
+        var window = AdaptiveWindow(initial: Self.mib, maximum: Int(UInt32.max))
+        #expect(window.maximum == Int(Int32.max))
+        var now = Self.start
+        while window.target < window.maximum {
+            guard let grown = Self.sample(&window, at: now, bytes: window.target, rtt: .milliseconds(50)) else { break }
+            #expect(grown <= Int(Int32.max))
+            now = now + .seconds(1)
+        }
+        #expect(window.target == Int(Int32.max))
     }
 
     @Test("after a sample that grew nothing, the next waits twice as long (up to 16 times the minimum interval)")

@@ -165,7 +165,7 @@ struct HTTP2StreamMuxTests {
         #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 3)
     }
 
-    @Test("on a tunnel, bulk DATA sends a PING; its acknowledgement grows every window and goes no further; a probe's goes on")
+    @Test("on a tunnel, 64 KiB of DATA send a PING; its acknowledgement grows every window and goes no further; a probe's goes on")
     func adaptiveWindowGrowsFromAPingSample() throws {
         let (channel, mux, _) = try Self.serverMux(maximumWindow: 100 * Self.window)
         var grown: [Int] = []
@@ -173,8 +173,8 @@ struct HTTP2StreamMuxTests {
         try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
         channel.pipeline.fireChannelReadComplete()
 
-        // A full-size frame starts a sample: the PING leaves with the read.
-        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(AdaptiveWindow.bulkFrameBytes)))
+        // 64 KiB of DATA start a sample: the PING leaves with the read.
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(AdaptiveWindow.sampleBytesThreshold)))
         channel.pipeline.fireChannelReadComplete()
         let ping = try #require(try channel.readOutbound(as: HTTP2Frame.self))
         #expect(ping.streamID == .rootStream)
@@ -205,12 +205,34 @@ struct HTTP2StreamMuxTests {
         #expect(updates.count == 2 && updates.allSatisfy { $0.1 == 2 * Self.window }, "\(updates)")
     }
 
-    @Test("without a larger maximum (h2c, or --http2-window-max at most --http2-window) bulk DATA sends no PING")
+    @Test("without a larger maximum (h2c, or --http2-window-max at most --http2-window) 64 KiB of DATA send no PING")
     func fixedWindowSendsNoPing() throws {
         let (channel, _, _) = try Self.serverMux()
         try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
-        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(AdaptiveWindow.bulkFrameBytes)))
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(AdaptiveWindow.sampleBytesThreshold)))
         channel.pipeline.fireChannelReadComplete()
         #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil)
+    }
+
+    @Test("a window report that leaves out a WINDOW_UPDATE not sent yet opens nothing more; once it is sent, reports count it")
+    func staleReportsDoNotStackUpdates() throws {
+        let (channel, mux, _) = try Self.serverMux()
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
+        let report = { (size: Int) in
+            channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: 1, inboundWindowSize: size, outboundWindowSize: nil))
+        }
+        report(400)   // 600 consumed: the window is opened by 600
+        #expect(try Self.windowUpdates(channel).map(\.1) == [600])
+        // NIOHTTP2Handler holds that WINDOW_UPDATE (the connection is not writable) and reports smaller windows as
+        // DATA goes on arriving: each used to open the window by 600 and more again.
+        report(350)
+        report(300)
+        #expect(try Self.windowUpdates(channel).isEmpty, "with the 600 on their way, 900 are open")
+        // It leaves: from now on the reports include it (300 + 600).
+        mux.wroteFrame(HTTP2Frame(streamID: 1, payload: .windowUpdate(windowSizeIncrement: 600)))
+        report(900)
+        #expect(try Self.windowUpdates(channel).isEmpty)
+        report(700)
+        #expect(try Self.windowUpdates(channel).map(\.1) == [300], "1000 - 700")
     }
 }

@@ -5,10 +5,12 @@ import NIOHTTP2
 /// hyper's adaptive window, which Linkerd's proxy uses, do).
 ///
 /// A stream carries at most one window per round trip: 1 MiB across a 100 ms link is 10 MB/s, whatever the link could
-/// carry. So while bulk DATA arrives (a full-size frame), the receiver measures: it sends a PING and counts the DATA
-/// bytes that arrive until its acknowledgement. The bytes over the PING's round-trip time are the rate; the rate over the
-/// *smallest* round-trip time seen is what the link holds in flight. When that reaches half the window, the window was
-/// what limited the sender, and it becomes twice that (at least half as large again), up to `maximum`.
+/// carry. So once 64 KiB of DATA has arrived since the last sample, the receiver measures: it sends a PING and counts
+/// the DATA bytes that arrive until its acknowledgement. The bytes over the PING's round-trip time are the rate; the
+/// rate over the *smallest* round-trip time seen is what the link holds in flight. When that reaches half the window,
+/// the window was what limited the sender, and it becomes twice that (at least half as large again), up to `maximum`.
+/// (Bytes, not frame sizes, start a sample: swift-nio-http2 hands a DATA frame on in pieces when a read ends inside
+/// it, and ``HTTP2FrameAligner`` makes it do so.)
 ///
 /// Half, not gRPC's two thirds: a window-limited sender gets 0.64-0.9 of a window across per round trip here (the
 /// receiver opens the window again in steps of a quarter, and processing adds to the round trip), so at two thirds
@@ -19,13 +21,17 @@ import NIOHTTP2
 /// wait in the gateway for a destination that stopped reading).
 ///
 /// Samples are taken at most every `minimumInterval`, and after one that did not grow the window the interval doubles
-/// (up to 16 times): a bulk transfer at a steady window costs a PING every few seconds. A tunnel's `NIOHTTP2Handler`
-/// allows 2,000 control frames per 30 s (``HTTP2Tuning``), the default 200 being too few beside the health probes.
+/// (up to 16 times): a steady transfer costs a PING every few seconds, well inside the 200 control frames per 30 s a
+/// peer's `NIOHTTP2Handler` allows by default beside the health probes (tunnels allow 2,000, ``HTTP2Tuning``). A sample
+/// whose acknowledgement has not come after `max(1 s, 8 × the shortest round trip)`, or whose PING could not be
+/// written, is dropped, so that a lost PING does not end growth for the connection's life.
 struct AdaptiveWindow {
     /// The opaque data of this estimator's PINGs (`MWINDOW1`); the health probes use random data.
     static let pingData = HTTP2PingData(withInteger: 0x4D57_494E_444F_5731)
-    /// A DATA payload this large (the default largest frame) means bulk data: only then is a sample started.
-    static let bulkFrameBytes = 16 * 1024
+    /// DATA bytes since the last sample that start the next one (and, during a sample, between checks for a lost PING).
+    static let sampleBytesThreshold = 64 * 1024
+    /// The largest HTTP/2 window.
+    static let largestWindow = Int(Int32.max)
 
     /// The window every stream and the connection are kept near now.
     private(set) var target: Int
@@ -34,28 +40,38 @@ struct AdaptiveWindow {
     private var interval: TimeAmount
     private var sampleStarted: NIODeadline?
     private var sampleBytes = 0
+    /// DATA bytes since the last sample ended, or (during a sample) since the last check for a lost PING.
+    private var bytesSince = 0
     private var nextSample = NIODeadline.uptimeNanoseconds(0)
     /// The smallest round trip measured.
     private(set) var minimumRTT: TimeAmount?
 
     init(initial: Int, maximum: Int, minimumInterval: TimeAmount = .milliseconds(200)) {
-        target = initial
-        self.maximum = max(maximum, initial)
+        target = min(initial, Self.largestWindow)
+        self.maximum = min(max(maximum, initial), Self.largestWindow)
         self.minimumInterval = minimumInterval
         interval = minimumInterval
     }
 
-    /// `bytes` of DATA (flow-controlled) arrived in a frame of `payloadBytes`; returns whether to send a PING now.
-    mutating func received(_ bytes: Int, payloadBytes: Int, now: @autoclosure () -> NIODeadline) -> Bool {
-        if sampleStarted != nil {
+    /// `bytes` of DATA (flow-controlled) arrived; returns whether to send a PING now.
+    mutating func received(_ bytes: Int, now: @autoclosure () -> NIODeadline) -> Bool {
+        bytesSince += bytes
+        if let started = sampleStarted {
             sampleBytes += bytes
+            guard bytesSince >= Self.sampleBytesThreshold else { return false }
+            bytesSince = 0
+            let now = now()
+            guard now - started > max(.seconds(1), (minimumRTT ?? .zero) * 8) else { return false }
+            sampleStarted = nil   // the PING or its acknowledgement was lost: start over
+            nextSample = now
             return false
         }
-        guard target < maximum, payloadBytes >= Self.bulkFrameBytes else { return false }
+        guard target < maximum, bytesSince >= Self.sampleBytesThreshold else { return false }
         let now = now()
         guard now >= nextSample else { return false }
         sampleStarted = now
         sampleBytes = 0   // what arrives after the PING left
+        bytesSince = 0
         return true
     }
 
@@ -63,6 +79,7 @@ struct AdaptiveWindow {
     mutating func acknowledged(now: NIODeadline) -> Int? {
         guard let started = sampleStarted else { return nil }
         sampleStarted = nil
+        bytesSince = 0
         let rtt = max(now - started, .microseconds(1))
         let shortest = min(minimumRTT ?? rtt, rtt)
         minimumRTT = shortest
@@ -80,8 +97,9 @@ struct AdaptiveWindow {
         return grown
     }
 
-    /// The connection closed with a sample under way: forget it.
-    mutating func reset() {
+    /// The sample's PING could not be written: forget the sample.
+    mutating func pingFailed() {
         sampleStarted = nil
+        bytesSince = 0
     }
 }

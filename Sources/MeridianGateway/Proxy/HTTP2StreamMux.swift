@@ -53,6 +53,8 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     private var adaptive: AdaptiveWindow?
     /// Told each window ``AdaptiveWindow`` grows to (the metric).
     var windowGrown: ((Int) -> Void)?
+    /// A sample starts: its PING leaves when the read completes.
+    private var samplePingDue = false
     private let inboundStreamInitializer: InboundStreamInitializer?
     private(set) var context: ChannelHandlerContext?
     private var streams: [HTTP2StreamID: HTTP2MuxStream] = [:]
@@ -133,8 +135,20 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     // MARK: NIOHTTP2FrameDelegate
 
     func wroteFrame(_ frame: HTTP2Frame) {
-        guard case .data(let data) = frame.payload, let stream = streams[frame.streamID] else { return }
-        stream.sent(data.data.readableBytes)
+        switch frame.payload {
+        case .data(let data):
+            streams[frame.streamID]?.sent(data.data.readableBytes)
+        case .windowUpdate(let increment):
+            // `NIOHTTP2Handler` applied it just now (a WINDOW_UPDATE waits in its buffer while the connection is not
+            // writable): the windows it reports from now on include it.
+            if frame.streamID == .rootStream {
+                connectionWindow.updateSent(increment)
+            } else {
+                streams[frame.streamID]?.windowUpdateSent(increment)
+            }
+        default:
+            break
+        }
     }
 
     // MARK: ChannelHandler
@@ -170,12 +184,11 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
             streams[id] = stream
             initializer(stream)
         }
-        if adaptive != nil, case .data(let payload) = frame.payload {
-            let flowControlled = HTTP2MuxStream.flowControlledSize(frame.payload)
-            if adaptive?.received(flowControlled, payloadBytes: payload.data.readableBytes, now: .now()) == true {
-                write(HTTP2Frame(streamID: .rootStream, payload: .ping(AdaptiveWindow.pingData, ack: false)), promise: nil)
-                flush()
-            }
+        if adaptive != nil, case .data = frame.payload,
+           adaptive?.received(HTTP2MuxStream.flowControlledSize(frame.payload), now: .now()) == true {
+            // Written when the read completes: a write now would make `NIOHTTP2Handler` deliver its pending events
+            // (this frame's stream closing among them) before the frame reached its stream.
+            samplePingDue = true
         }
         switch frame.payload {
         case .headers, .data:
@@ -195,6 +208,13 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         for stream in batch {
             stream.inReadBatch = false
             stream.readComplete()
+        }
+        if samplePingDue {
+            samplePingDue = false
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolated().whenFailure { _ in self.adaptive?.pingFailed() }
+            write(HTTP2Frame(streamID: .rootStream, payload: .ping(AdaptiveWindow.pingData, ack: false)), promise: written)
+            flushPending = true
         }
         inRead = false
         if flushPending {
@@ -267,6 +287,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         windowGrown?(window)
         connectionWindow.raise(to: window)
         for stream in streams.values { stream.raiseWindow(to: window) }
+        for stream in unopened.values { stream.raiseWindow(to: window) }
     }
 
     /// Writes a WINDOW_UPDATE (flushed now, or with the read being processed).
@@ -437,6 +458,10 @@ final class HTTP2MuxStream {
         if let increment = window.reported(size), let id { mux?.windowUpdate(id, increment) }
     }
 
+    fileprivate func windowUpdateSent(_ increment: Int) {
+        window.updateSent(increment)
+    }
+
     fileprivate func raiseWindow(to target: Int) {
         window.raise(to: target)
     }
@@ -493,10 +518,14 @@ final class HTTP2MuxStream {
 /// a quarter consumed too.)
 struct ReceiveWindow {
     private(set) var target: Int
-    /// The window as `NIOHTTP2Handler` last reported it (it shrinks as DATA arrives).
+    /// The window as `NIOHTTP2Handler` last reported it (it shrinks as DATA arrives), plus ``pending``.
     private var window: Int?
     /// Received but not consumed yet.
     private var heldBytes = 0
+    /// Increments written that `NIOHTTP2Handler` has not applied yet: a WINDOW_UPDATE waits in its buffer while the
+    /// connection is not writable, and the windows it reports meanwhile leave it out. Counting them keeps a stale report
+    /// from opening the window again (stacked, such increments could pass 2^31 - 1, a FLOW_CONTROL_ERROR).
+    private var pending = 0
 
     init(target: Int) {
         self.target = target
@@ -504,8 +533,13 @@ struct ReceiveWindow {
 
     /// The window was reported; returns the increment to send, if one is due.
     mutating func reported(_ size: Int) -> Int? {
-        window = size
+        window = size + pending
         return increment()
+    }
+
+    /// `NIOHTTP2Handler` wrote (and applied) an increment of ours.
+    mutating func updateSent(_ increment: Int) {
+        pending = max(0, pending - increment)
     }
 
     mutating func held(_ bytes: Int) {
@@ -533,9 +567,10 @@ struct ReceiveWindow {
         guard let window else { return nil }
         let open = window + heldBytes
         guard open <= target / 4 * 3 else { return nil }
-        let increment = target - open
+        let increment = min(target - open, AdaptiveWindow.largestWindow - window)
         guard increment > 0 else { return nil }
         self.window = window + increment
+        pending += increment
         return increment
     }
 }

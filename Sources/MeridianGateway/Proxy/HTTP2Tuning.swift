@@ -34,8 +34,9 @@ enum HTTP2Tuning {
         if !server { connection.initialSettings.append(HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14)) }
         connection.headerBlockValidation = tunnel ? .disabled : .enabled
         if tunnel {
-            // The peer gateway's PINGs: health probes every second and ``AdaptiveWindow``'s samples (at most five a
-            // second while a window grows), with their acknowledgements; the default allows 200 per 30 s.
+            // The peer gateway's PINGs and acknowledgements of ours: health probes every second per event loop and
+            // ``AdaptiveWindow``'s samples (at most five a second while a window grows, backing off to one every
+            // 3.2 s). They fit in the default 200 per 30 s; the margin is for peers with several event loops.
             connection.controlFrameRateLimit.maximumCount = 2000
         }
         let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil,

@@ -17,7 +17,7 @@ final class DelayRelay: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { inbound in
-                guard let address = target() else { return inbound.eventLoop.makeFailedFuture(ChannelError.connectPending) }
+                guard let address = target() else { return inbound.eventLoop.makeFailedFuture(MeshError(description: "the relay has no target yet")) }
                 let toTarget = DelayedPipe(delay: oneWay)
                 let back = DelayedPipe(delay: oneWay)
                 back.destination = inbound
