@@ -25,16 +25,7 @@ PROXIES="${PROXIES:-meridian haproxy envoy}"
 WORK="$(mktemp -d /tmp/meridian-bench.XXXXXX)"
 chmod 755 "$WORK"   # nginx's workers run unprivileged
 RESULTS="$WORK/results.jsonl"
-PIDS=()
-
-log() { printf '%s\n' "$*" >&2; }
-
-cleanup() {
-    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+. "$ROOT/Benchmarks/lib/processes.sh"
 
 # --- tools -----------------------------------------------------------------------------------------
 need_apt=()

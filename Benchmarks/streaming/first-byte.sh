@@ -25,16 +25,7 @@ EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443))
 HAPROXY_LOCAL=$((PORT_BASE + 3)); HAPROXY_TUNNEL=$((PORT_BASE + 445))
 THREADS="${THREADS:-1}"
 WORK="$(mktemp -d /tmp/meridian-first-byte.XXXXXX)"
-PIDS=()
-
-log() { printf '%s\n' "$*" >&2; }
-
-cleanup() {
-    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+. "$ROOT/Benchmarks/lib/processes.sh"
 
 command -v openssl >/dev/null || { log "openssl is needed"; exit 1; }
 command -v curl >/dev/null || { log "curl is needed"; exit 1; }

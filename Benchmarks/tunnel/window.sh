@@ -27,21 +27,7 @@ PORT_BASE="${PORT_BASE:-17000}"
 EAST_LOCAL=$((PORT_BASE + 1)); WEST_LOCAL=$((PORT_BASE + 2)); SINK=$((PORT_BASE + 80))
 EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443)); RELAY=$((PORT_BASE + 445))
 WORK="$(mktemp -d /tmp/meridian-window.XXXXXX)"
-PIDS=()
-
-log() { printf '%s\n' "$*" >&2; }
-
-stop_all() {
-    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    PIDS=()
-}
-
-cleanup() {
-    stop_all
-    if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+. "$ROOT/Benchmarks/lib/processes.sh"
 
 for tool in openssl curl python3; do command -v "$tool" >/dev/null || { log "$tool is needed"; exit 1; }; done
 
