@@ -37,6 +37,7 @@ struct CertificateRenewalTests {
         // Steady requests over the tunnel (bom -> fra/sto) and local ones, counted.
         let stop = Atomic<Bool>(false)
         let begun = ContinuousClock.now
+        let begunAt = Date()
         let steady = Task {
             var failures: [String] = []
             var count = 0
@@ -79,6 +80,12 @@ struct CertificateRenewalTests {
         // The hub recorded each renewal as an issued certificate, and the served serial is the newest one.
         let admin = try mesh.adminClient()
         defer { Task { try? await admin.shutdown() } }
+        // And it never took a cluster down meanwhile: a renewal that held up heartbeats (3.2-3.8 s once, against the
+        // hub's 3 s limit in this mesh) shows here first, whether or not a request happened to be refused for it.
+        let ups = try await admin.audit(action: "cluster.up").items
+        #expect(Set(ups.map(\.objectName)).isSuperset(of: Self.clusters), "the hub audits status changes: \(ups.map(\.objectName))")
+        let downs = try await admin.audit(action: "cluster.down").items.filter { $0.at >= begunAt }
+        #expect(downs.isEmpty, "the hub took clusters down during the renewal: \(downs.map { "\($0.objectName) at \($0.at): \($0.after.map { "\($0)" } ?? "-")" })")
         for cluster in Self.clusters {
             let issued = try await admin.audit(action: "certificate.issue", objectName: cluster).items
             #expect(issued.count >= 2, "\(cluster): \(issued.count) certificates issued, expected the join and a renewal")
