@@ -96,16 +96,40 @@ struct ParsingTests {
         #expect(headers.first(name: "content-type") == "application/grpc")
         #expect(headers.first(name: "transfer-encoding") == "chunked")
         for name in ["connection", "keep-alive", "x-private", "upgrade"] { #expect(!headers.contains(name: name)) }
+
+        var mixedCase = HTTPHeaders([("Server", "nginx"), ("X-Private", "1"), ("Connection", "Keep-Alive, X-PRIVATE, close"),
+                                     ("TE", "Trailers"), ("Proxy-Authorization", "secret"), ("Content-Length", "5")])
+        mixedCase.removeHopByHop()
+        #expect(mixedCase.map { "\($0.name): \($0.value)" } == ["Server: nginx", "Content-Length: 5", "te: trailers"])
+        var untouched = HTTPHeaders([("content-type", "text/plain"), ("x-teapot", "1"), ("hosts", "2")])
+        untouched.removeHopByHop()
+        #expect(untouched.map(\.name) == ["content-type", "x-teapot", "hosts"])
+    }
+
+    @Test("header names are recognised and lowercased in any ASCII case, unknown ones untouched")
+    func headerNames() {
+        #expect(HeaderName.known("Transfer-Encoding") == .transferEncoding)
+        #expect(HeaderName.known("KEEP-ALIVE") == .keepAlive)
+        #expect(HeaderName.known("Meridian-Source-Cluster") == .meridianSourceCluster)
+        #expect(HeaderName.known("connectiom") == nil)
+        #expect(HeaderName.known("x-te") == nil)
+        #expect(HeaderName.lowercased("Content-Type") == "content-type")
+        #expect(HeaderName.lowercased("X-Content-Type-Options") == "x-content-type-options")
+        #expect(HeaderName.lowercased("X-Model-Shard") == "x-model-shard")
+        #expect(HeaderName.lowercased("x-model-shard") == "x-model-shard")
+        #expect("Last-Modified".equalsIgnoringASCIICase("last-modified"))
+        #expect(!"Last-Modifiec".equalsIgnoringASCIICase("last-modified"))
     }
 
     @Test("the mesh fields replace any a client sent, whatever their case, and are added when absent")
     func meshFields() {
         let fields = [("meridian-source-cluster", "east"), ("meridian-service", "chat"), ("traceparent", "00-new")]
-        var forged = HTTPHeaders([("Meridian-Source-Cluster", "evil"), ("accept", "*/*"), ("TRACEPARENT", "00-old"), ("meridian-source-cluster", "evil2")])
-        forged.replaceOrAdd(meshFields: fields)
+        var forged = HTTPHeaders([("Meridian-Source-Cluster", "evil"), ("accept", "*/*"), ("TRACEPARENT", "00-old"), ("meridian-source-cluster", "evil2"),
+                                  ("Connection", "keep-alive")])
+        forged.relay(settingMeshFields: fields)
         #expect(forged.map { "\($0.name): \($0.value)" } == ["accept: */*", "meridian-source-cluster: east", "meridian-service: chat", "traceparent: 00-new"])
         var plain = HTTPHeaders([("accept", "*/*")])
-        plain.replaceOrAdd(meshFields: fields)
+        plain.relay(settingMeshFields: fields)
         #expect(plain.map { "\($0.name): \($0.value)" } == ["accept: */*", "meridian-source-cluster: east", "meridian-service: chat", "traceparent: 00-new"])
     }
 

@@ -37,18 +37,14 @@ extension HPACKHeaders {
 
     private mutating func appendRegularFields(of headers: HTTPHeaders, dropHost: Bool) {
         for (name, value) in headers {
-            let lowercased = name.asciiLowercased
-            switch lowercased.utf8.count {
-            case 4 where dropHost && lowercased == "host": continue
-            case 7 where lowercased == "upgrade": continue
-            case 10 where lowercased == "connection" || lowercased == "keep-alive": continue
-            case 16 where lowercased == "proxy-connection": continue
-            case 17 where lowercased == "transfer-encoding": continue
-            case 11 where lowercased == "traceparent":
+            switch HeaderName.known(name) {
+            case .host where dropHost: continue
+            case .upgrade, .connection, .keepAlive, .proxyConnection, .transferEncoding: continue
+            case .traceparent:
                 // A new value on every request (a new span per hop): indexing it would insert it into both ends'
                 // HPACK tables and evict the fields that do repeat.
-                add(name: lowercased, value: value, indexing: .nonIndexable)
-            default: add(name: lowercased, value: value)
+                add(name: "traceparent", value: value, indexing: .nonIndexable)
+            default: add(name: HeaderName.lowercased(name), value: value)
             }
         }
     }

@@ -7,53 +7,79 @@ extension HTTPHeaders {
     /// One scan finds what to drop (usually nothing, or a `connection: keep-alive`); only then are the headers copied
     /// once without it. This runs twice per request (request and response).
     mutating func removeHopByHop() {
-        var named: [String] = []
-        var found = false
+        guard let fields = Self.relayedFields(of: self, droppingMeshFields: false) else { return }
+        self = HTTPHeaders(fields)
+    }
+
+    /// Drops the hop-by-hop fields (as ``removeHopByHop()``) and the mesh fields a client sent, whatever their case (a
+    /// client cannot forge them), then appends `fields`, the gateway's own (``HeaderName/Known/isMeshField``, lowercase
+    /// names): one pass, and one `HTTPHeaders` built from an array (`add(name:value:)` checks every name,
+    /// `remove(name:)` scans every field).
+    mutating func relay(settingMeshFields fields: [(name: String, value: String)]) {
+        assert(fields.allSatisfy { HeaderName.known($0.name)?.isMeshField == true }, "not a mesh field")
+        var kept = Self.relayedFields(of: self, droppingMeshFields: true, reserving: fields.count) ?? {
+            var all: [(String, String)] = []
+            all.reserveCapacity(count + fields.count)
+            for (name, value) in self { all.append((name, value)) }
+            return all
+        }()
+        for field in fields { kept.append((field.name, field.value)) }
+        self = HTTPHeaders(kept)
+    }
+
+    /// The fields of `headers` to relay, or `nil` when all of them are: without the hop-by-hop ones and those the
+    /// `connection` field names (but `transfer-encoding`, `te` and `trailer`), with `te: trailers` kept (HTTP/2 allows
+    /// only that `te`, and gRPC needs it end to end), and without the mesh fields when `droppingMeshFields`.
+    private static func relayedFields(of headers: HTTPHeaders, droppingMeshFields: Bool,
+                                      reserving extra: Int = 0) -> [(String, String)]? {
         var keepsTrailers = false
-        for (name, value) in self {
-            guard Self.isHopByHop(name) else { continue }
-            found = true
-            if name.utf8.count == 10, name.asciiLowercased == "connection" {
-                for token in value.split(separator: ",") {
-                    let token = String(token).trimmingOptionalWhitespace.asciiLowercased
-                    if !token.isEmpty && token != "transfer-encoding" && token != "te" && token != "trailer" { named.append(token) }
+        var named: [String] = []
+        // The first 64 fields to drop, by position (the second pass need not recognise names again).
+        var dropped: UInt64 = 0
+        var droppedBeyond64 = false
+        for (index, (name, value)) in headers.enumerated() {
+            guard let known = HeaderName.known(name), known.isHopByHop || (droppingMeshFields && known.isMeshField) else { continue }
+            if index < 64 { dropped |= 1 << UInt64(index) } else { droppedBeyond64 = true }
+            switch known {
+            case .connection:
+                Self.forEachListElement(of: value) { token in
+                    guard !token.isEmpty, !token.equalsIgnoringASCIICase("close"), !token.equalsIgnoringASCIICase("trailer")
+                    else { return }
+                    if let known = HeaderName.known(token), known.isHopByHop || known == .transferEncoding { return }
+                    named.append(HeaderName.lowercased(token))
                 }
-            } else if name.utf8.count == 2, value.asciiLowercased.contains("trailers") {
-                // `te` may only say `trailers` on HTTP/2, and gRPC needs exactly that end to end.
-                keepsTrailers = true
+            case .te:
+                if value.utf8.count == 8 ? value.equalsIgnoringASCIICase("trailers") : value.asciiLowercased.contains("trailers") {
+                    keepsTrailers = true
+                }
+            default:
+                break
             }
         }
-        guard found else { return }
-        var kept = HTTPHeaders()
-        kept.reserveCapacity(count)
-        for (name, value) in self where !Self.isHopByHop(name) {
-            if !named.isEmpty, named.contains(name.asciiLowercased) { continue }
-            kept.add(name: name, value: value)
+        guard dropped != 0 || droppedBeyond64 else { return nil }
+        var kept: [(String, String)] = []
+        kept.reserveCapacity(headers.count + extra)
+        for (index, (name, value)) in headers.enumerated() {
+            if index < 64 {
+                if dropped & (1 << UInt64(index)) != 0 { continue }
+            } else if let known = HeaderName.known(name), known.isHopByHop || (droppingMeshFields && known.isMeshField) {
+                continue
+            }
+            if !named.isEmpty, named.contains(where: { name.equalsIgnoringASCIICase($0) }) { continue }
+            kept.append((name, value))
         }
-        if keepsTrailers { kept.add(name: "te", value: "trailers") }
-        self = kept
+        if keepsTrailers { kept.append(("te", "trailers")) }
+        return kept
     }
 
-    /// Sets each of `fields` (lowercase names), replacing any field of that name: one scan finds whether any is
-    /// there (usually none, or the client's `traceparent`), where `replaceOrAdd` per field would scan four times.
-    mutating func replaceOrAdd(meshFields fields: [(name: String, value: String)]) {
-        let present = contains { header in
-            fields.contains { $0.name.utf8.count == header.name.utf8.count && $0.name == header.name.asciiLowercased }
+    /// Calls `body` with each element of the comma-separated list `value`, without optional whitespace (one
+    /// `keep-alive` needs no array of substrings).
+    private static func forEachListElement(of value: String, _ body: (String) -> Void) {
+        var rest = Substring(value)
+        while let comma = rest.utf8.firstIndex(of: UInt8(ascii: ",")) {
+            body(String(rest[..<comma].trimmingOptionalWhitespace))
+            rest = rest[rest.utf8.index(after: comma)...]
         }
-        if present {
-            for field in fields { remove(name: field.name) }
-        }
-        for field in fields { add(name: field.name, value: field.value) }
-    }
-
-    private static let hopByHopNames = ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-                                        "upgrade", "expect", "http2-settings", "te"]
-
-    /// Whether `name` is one of ``hopByHopNames`` (ASCII case-insensitive); most names fail on their length alone.
-    private static func isHopByHop(_ name: String) -> Bool {
-        switch name.utf8.count {
-        case 2, 6, 7, 10, 14, 16, 18, 19: return hopByHopNames.contains(name.asciiLowercased)
-        default: return false
-        }
+        body(String(rest.trimmingOptionalWhitespace))
     }
 }

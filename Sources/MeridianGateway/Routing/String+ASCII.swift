@@ -1,6 +1,11 @@
 extension String {
     /// Without leading and trailing spaces and tabs (HTTP's optional whitespace), without Foundation: this runs on
     /// every request.
+    var trimmingOptionalWhitespace: Substring { self[...].trimmingOptionalWhitespace }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
     var trimmingOptionalWhitespace: Substring {
         let utf8 = self.utf8
         guard let first = utf8.firstIndex(where: { !$0.isOptionalWhitespace }) else { return "" }
