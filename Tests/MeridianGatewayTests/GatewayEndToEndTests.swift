@@ -3,6 +3,7 @@ import MeridianGateway
 import MeridianModel
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import Testing
 
 /// Two (or three) gateways on loopback with real mTLS, static tables, and a tiny HTTP/1.1 model server behind west.
@@ -357,7 +358,7 @@ struct GatewayEndToEndTests {
 /// gRPC shape: h2c client -> east (local listener, h2c prior knowledge) -> mTLS h2 -> west -> h2c model server.
 @Suite("Gateway gRPC (h2c) end to end", .serialized, .timeLimit(.minutes(2)))
 struct GatewayGRPCTests {
-    @Test("a bidirectional h2 stream with trailers passes end to end; responses stream while the request is open")
+    @Test("a bidirectional h2 stream with trailers passes end to end; responses stream while the request is open; malformed header blocks are reset")
     func grpcStreamWithTrailers() async throws {
         let upstream = try await TestGRPCUpstream.start()
         defer { Task { await upstream.stop() } }
@@ -370,6 +371,38 @@ struct GatewayGRPCTests {
                 ]
             }
         ) { mesh in
+            // A block NIO's own validation would refuse (the gateway validates what local h2c clients send itself):
+            // each such stream is reset with PROTOCOL_ERROR and never reaches the model server; the connection
+            // goes on serving the next stream.
+            try await TestH2CClient.withConnection(port: mesh.port("east"), validating: false) { openStream in
+                for bad in [("x-bad", "a\r\nhost: evil"), ("te", "gzip")] {
+                    let stream = try await openStream()
+                    try await stream.executeThenClose { inbound, outbound in
+                        var head = TestClient.head(.POST, "/meridian.test.Echo/Chat", host: "chat.meridian",
+                                                   headers: [("content-type", "application/grpc"), bad])
+                        head.version = .http2
+                        try await outbound.write(.head(head))
+                        do {
+                            for try await part in inbound { Issue.record("\(bad.0): answered \(part)") }
+                            Issue.record("\(bad.0): the stream ended without a reset")
+                        } catch let error as NIOHTTP2Errors.StreamClosed {
+                            #expect(error.errorCode == .protocolError, "\(bad.0)")
+                        }
+                    }
+                }
+                let stream = try await openStream()
+                try await stream.executeThenClose { inbound, outbound in
+                    var head = TestClient.head(.POST, "/meridian.test.Echo/Chat", host: "chat.meridian",
+                                               headers: [("content-type", "application/grpc"), ("te", "trailers")])
+                    head.version = .http2
+                    try await outbound.write(.head(head))
+                    try await outbound.write(.end(nil))
+                    var status: HTTPResponseStatus?
+                    for try await part in inbound { if case .head(let response) = part { status = response.status } }
+                    #expect(status == .ok)
+                }
+            }
+            #expect(upstream.requests.value.count == 1)
             try await TestH2CClient.withConnection(port: mesh.port("east")) { openStream in
                 for round in 0..<3 {
                     let stream = try await openStream()
@@ -411,7 +444,8 @@ struct GatewayGRPCTests {
                 }
             }
             let seen = upstream.requests.value
-            #expect(seen.count == 3)
+            #expect(seen.count == 4)
+            #expect(seen.allSatisfy { $0.headers.first(name: "x-bad") == nil })
             #expect(seen.first?.headers.first(name: "te") == "trailers")
             #expect(seen.first?.headers.first(name: "meridian-source-cluster") == "east")
         }

@@ -27,6 +27,45 @@ struct HeaderTranslationTests {
         #expect(block.first(name: "te") == "trailers")
     }
 
+    @Test("received blocks are validated as NIO's headerBlockValidation does, with its errors")
+    func blockValidation() throws {
+        func block(_ fields: [(String, String)]) -> HPACKHeaders { HPACKHeaders(fields) }
+        let request = [(":method", "POST"), (":scheme", "http"), (":authority", "chat.meridian"), (":path", "/v1/chat"),
+                       ("content-type", "application/json"), ("te", "trailers"), ("x-opaque", "a\tb é")]
+        try block(request).validate(as: .request)
+        try block([(":method", "CONNECT"), (":authority", "chat.meridian:443")]).validate(as: .request)
+        try block([(":status", "200"), ("content-type", "text/event-stream")]).validate(as: .response)
+        try block([("grpc-status", "0")]).validate(as: .trailers)
+
+        func refused(_ fields: [(String, String)], as kind: HPACKHeaders.BlockKind, _ expected: String,
+                     sourceLocation: SourceLocation = #_sourceLocation) {
+            do {
+                try block(fields).validate(as: kind)
+                Issue.record("accepted: \(fields)", sourceLocation: sourceLocation)
+            } catch {
+                #expect(String(describing: type(of: error)) == expected, "\(fields)", sourceLocation: sourceLocation)
+            }
+        }
+        refused(request + [("X-Upper", "1")], as: .request, "InvalidHTTP2HeaderFieldName")
+        refused(request + [("x sp", "1")], as: .request, "InvalidHTTP2HeaderFieldName")
+        refused(request + [("", "1")], as: .request, "InvalidHTTP2HeaderFieldName")
+        refused(request + [("connection", "keep-alive")], as: .request, "ForbiddenHeaderField")
+        refused(request + [("transfer-encoding", "chunked")], as: .response, "ForbiddenHeaderField")
+        refused(request.filter { $0.0 != "te" } + [("te", "gzip")], as: .request, "ForbiddenHeaderField")
+        refused(request + [("x-smuggle", "a\r\nhost: evil")], as: .request, "InvalidHTTP2HeaderFieldValue")
+        refused(request + [("x-nul", "a\u{0}")], as: .request, "InvalidHTTP2HeaderFieldValue")
+        refused(request + [(":method", "GET")], as: .request, "PseudoHeaderAfterRegularHeader")
+        refused([(":method", "GET"), (":method", "GET"), (":scheme", "http"), (":path", "/")], as: .request, "DuplicatePseudoHeader")
+        refused([(":method", "GET"), (":scheme", "http"), (":path", "/"), (":weird", "1")], as: .request, "UnknownPseudoHeader")
+        refused([(":method", "GET"), (":scheme", "http"), (":path", "/"), (":protocol", "websocket")], as: .request, "UnsupportedPseudoHeader")
+        refused([(":method", "GET"), (":scheme", "http"), (":path", "")], as: .request, "EmptyPathHeader")
+        refused([(":method", "GET"), (":scheme", "http"), (":path", "/a b")], as: .request, "InvalidPseudoHeaderValue")
+        refused([(":method", "GET"), (":scheme", "http")], as: .request, "InvalidPseudoHeaders")
+        refused([(":method", "GET"), (":scheme", "http"), (":path", "/"), (":status", "200")], as: .request, "InvalidPseudoHeaders")
+        refused([("content-type", "text/plain")], as: .response, "InvalidPseudoHeaders")
+        refused([(":status", "200")], as: .trailers, "InvalidPseudoHeaders")
+    }
+
     @Test("a header block becomes a request head as NIO's server codec builds it")
     func blockToRequest() throws {
         let get = try HTTPRequestHead(proxying: [":method": "GET", ":scheme": "https", ":authority": "a.meridian", ":path": "/x", "accept": "*/*"],

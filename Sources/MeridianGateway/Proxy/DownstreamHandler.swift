@@ -2,6 +2,7 @@ import MeridianModel
 import MeridianPKI
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 /// The client end of proxied requests: the last handler of a local HTTP/1.1 connection (right behind NIO's HTTP/1
 /// codec), or, on a local h2c stream or a tunnel stream, the handler behind that stream's ``HTTP2StreamDownstream``
@@ -251,7 +252,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// The request could not be read (a malformed head): the stream is reset.
     func streamFailed(_ error: any Error) {
         dropExchange()
-        stream?.stream.reset()
+        stream?.stream.reset(.protocolError)
     }
 
     /// The client is gone (or its request cannot be read): the exchange in flight, if any, is told so and let go.

@@ -76,6 +76,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
             guard headReceived else {
                 let head: HTTPRequestHead
                 do {
+                    if stream.validatesHeaderBlocks { try headers.headers.validate(as: .request) }
                     head = try HTTPRequestHead(proxying: headers.headers, endStream: headers.endStream)
                 } catch {
                     downstream.streamFailed(error)
@@ -85,6 +86,12 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
                 downstream.received(.head(head))
                 if headers.endStream { downstream.received(.end(nil)) }
                 return
+            }
+            if stream.validatesHeaderBlocks {
+                do { try headers.headers.validate(as: .trailers) } catch {
+                    downstream.streamFailed(error)
+                    return
+                }
             }
             downstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
         case .data(let data):

@@ -69,8 +69,10 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     /// The highest stream the peer opened: a frame for a lower, unknown stream belongs to one already closed.
     private var lastInboundStreamID: HTTP2StreamID = .rootStream
 
-    init(server: Bool, targetWindow: Int, maximumWindow: Int? = nil, inboundStreamInitializer: InboundStreamInitializer?) {
+    init(server: Bool, targetWindow: Int, maximumWindow: Int? = nil, validatesHeaderBlocks: Bool = false,
+         inboundStreamInitializer: InboundStreamInitializer?) {
         isServer = server
+        self.validatesHeaderBlocks = validatesHeaderBlocks
         self.targetWindow = targetWindow
         if let maximumWindow, maximumWindow > targetWindow {
             adaptive = AdaptiveWindow(initial: targetWindow, maximum: maximumWindow)
@@ -81,6 +83,10 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     }
 
     var channel: (any Channel)? { context?.channel }
+
+    /// Whether the streams' owners validate the header blocks they receive (``HPACKHeaders/validate(as:)``): on
+    /// connections to local h2c clients and endpoints, not on the tunnel.
+    let validatesHeaderBlocks: Bool
 
     // MARK: Used by the streams
 
@@ -379,11 +385,14 @@ final class HTTP2MuxStream {
         mux?.flush()
     }
 
-    /// Resets the stream (`CANCEL`), or closes it quietly if it never opened; its owner is told it closed.
-    func reset() {
+    /// Whether the owner validates the header blocks it receives (``HTTP2StreamMux/validatesHeaderBlocks``).
+    var validatesHeaderBlocks: Bool { mux?.validatesHeaderBlocks == true }
+
+    /// Resets the stream (`CANCEL`, or `code`), or closes it quietly if it never opened; its owner is told it closed.
+    func reset(_ code: HTTP2ErrorCode = .cancel) {
         guard !isClosed else { return }
         if let id {   // an ID is taken by the first write: the peer knows the stream
-            mux?.write(HTTP2Frame(streamID: id, payload: .rstStream(.cancel)), promise: nil)
+            mux?.write(HTTP2Frame(streamID: id, payload: .rstStream(code)), promise: nil)
             mux?.flush()
         }
         mux?.forget(self)

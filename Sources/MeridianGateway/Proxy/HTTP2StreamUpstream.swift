@@ -70,6 +70,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
             guard finalHeadReceived else {
                 let head: HTTPResponseHead
                 do {
+                    if stream?.validatesHeaderBlocks == true { try headers.headers.validate(as: .response) }
                     head = try HTTPResponseHead(proxying: headers.headers, requestMethod: requestMethod, endStream: headers.endStream)
                 } catch {
                     upstream.streamFailed(error)
@@ -83,6 +84,12 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
                 upstream.received(.head(head))
                 if headers.endStream { upstream.received(.end(nil)) }
                 return
+            }
+            if stream?.validatesHeaderBlocks == true {
+                do { try headers.headers.validate(as: .trailers) } catch {
+                    upstream.streamFailed(error)
+                    return
+                }
             }
             upstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
         case .data(let data):

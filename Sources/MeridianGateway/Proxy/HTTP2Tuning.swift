@@ -12,7 +12,9 @@ import NIOHTTP2
 /// Header-block validation (field names and values, pseudo-headers) is off on the tunnel, in both directions: its peer
 /// is a gateway whose SPIFFE identity was verified, and every header it relays was validated where it entered the
 /// mesh (the local listener's HTTP/1.1 parser or h2c codec, or the destination's HTTP/1.1 parser or h2c codec).
-/// It cost about 4.5 % of each gateway's CPU. Local h2c clients and endpoints keep it.
+/// It cost about 4.5 % of each gateway's CPU. On connections to local h2c clients and endpoints, NIO's validation is
+/// off too, and ``HTTP2MuxStream``'s owners validate each block they receive (``HPACKHeaders/validate(as:)``: the same
+/// checks, on received blocks only, in one pass).
 enum HTTP2Tuning {
     /// The default window (`GatewayConfiguration.http2Window`).
     static let window = 1024 * 1024
@@ -32,14 +34,14 @@ enum HTTP2Tuning {
             HTTP2Setting(parameter: .maxHeaderListSize, value: maxHeaderBytes),
         ]
         if !server { connection.initialSettings.append(HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14)) }
-        connection.headerBlockValidation = tunnel ? .disabled : .enabled
+        connection.headerBlockValidation = .disabled
         if tunnel {
             // The peer gateway's PINGs and acknowledgements of ours: health probes every second per event loop and
             // ``AdaptiveWindow``'s samples (at most five a second while a window grows, backing off to one every
             // 3.2 s). They fit in the default 200 per 30 s; the margin is for peers with several event loops.
             connection.controlFrameRateLimit.maximumCount = 2000
         }
-        let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil,
+        let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil, validatesHeaderBlocks: !tunnel,
                                  inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(HTTP2FrameAligner(server: server))

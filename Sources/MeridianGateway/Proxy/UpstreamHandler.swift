@@ -134,7 +134,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             self.exchange = nil
             exchange.upstreamClosed(self, error: error)
         }
-        muxStream?.reset()
+        muxStream?.reset(.protocolError)
     }
 
     // MARK: ChannelHandler (an HTTP/1.1 connection)

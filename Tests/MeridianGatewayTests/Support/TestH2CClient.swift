@@ -7,12 +7,19 @@ import NIOPosix
 enum TestH2CClient {
     typealias Stream = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
 
-    /// Opens a connection and runs `body` with a function that opens streams on it.
-    static func withConnection<R: Sendable>(port: Int, _ body: (_ openStream: () async throws -> Stream) async throws -> R) async throws -> R {
+    /// Opens a connection and runs `body` with a function that opens streams on it. With `validating` false, the
+    /// client sends header blocks NIO would refuse to send (as a broken or hostile client could).
+    static func withConnection<R: Sendable>(port: Int, validating: Bool = true,
+                                            _ body: (_ openStream: () async throws -> Stream) async throws -> R) async throws -> R {
+        let configuration = {
+            var configuration = NIOHTTP2Handler.Configuration()
+            if !validating { configuration.connection.headerBlockValidation = .disabled }
+            return configuration
+        }()
         let (channel, multiplexer) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(mode: .client) { stream in
+                    let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(mode: .client, configuration: configuration) { stream in
                         stream.eventLoop.makeSucceededVoidFuture()
                     }
                     return (channel, multiplexer)
