@@ -37,7 +37,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
 MERIDIAN="$BIN/meridian"            # the fake model server (meridian dev fake-model)
-GATEWAY="$BIN/meridian-gateway"
+GATEWAY="${GATEWAY:-$BIN/meridian-gateway}"   # GATEWAY=path/to/binary compares another build
 
 # --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west ---------------
 . "$ROOT/Benchmarks/lib/certs.sh"
