@@ -13,6 +13,8 @@
 #   Benchmarks/tunnel/window.sh                       # RTTS="10 50 100" (ms) WINDOWS="1024 4096 16384" (KiB) MIB=64
 #   RTTS=100 WINDOWS="1024 8192" MIB=128 SKIP_BUILD=1 Benchmarks/tunnel/window.sh
 #   GATEWAY=/path/to/meridian-gateway ...             # a given binary instead of the release build
+#   RECONNECT=1 ...                                   # cut the tunnel connection (restart the relay) before each
+#                                                     # second transfer: the new connection's window starts where?
 #   PORT_BASE=17000 ...                               # ports PORT_BASE + 1, 2, 80, 443, 444, 445 are used
 #
 # Needs openssl, curl, python3. Prints one line per run and a table at the end.
@@ -48,9 +50,32 @@ head -c $((MIB * 1024 * 1024)) /dev/zero > "$WORK/upload.bin"
 python3 "$HERE/sink.py" 127.0.0.1 "$SINK" & PIDS+=($!)
 SINK_PID=$!
 
+start_relay() {
+    python3 "$HERE/delay_relay.py" "$RELAY" "127.0.0.1:$WEST_TUNNEL" "$(python3 -c "print($1 / 2)")" & RELAY_PID=$!
+    PIDS+=("$RELAY_PID")
+}
+
+wait_serving() {
+    for _ in $(seq 1 300); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.meridian' \
+            "http://127.0.0.1:$EAST_LOCAL/")" = 200 ] && return 0
+        sleep 0.1
+    done
+    log "the gateway pair did not serve; logs:"; cat "$WORK/east.log" "$WORK/west.log" >&2; exit 1
+}
+
+# With RECONNECT=1: the relay is restarted, which cuts the tunnel connection; the gateways connect again.
+reconnect() {
+    [ "${RECONNECT:-0}" = 1 ] || return 0
+    kill "$RELAY_PID" 2>/dev/null; wait "$RELAY_PID" 2>/dev/null || true
+    start_relay "$1"
+    sleep 0.3
+    wait_serving
+}
+
 start_pair() {
     local rtt=$1 window=$2 maximum=$3
-    python3 "$HERE/delay_relay.py" "$RELAY" "127.0.0.1:$WEST_TUNNEL" "$(python3 -c "print($rtt / 2)")" & PIDS+=($!)
+    start_relay "$rtt"
     local common=(--trust-bundle "$CERTS/ca.pem" --trust-domain bench.local --threads 1 --access-log off
                   --metrics-listen off --log-level warning --http2-window "$window" --http2-window-max "$maximum")
     "$GATEWAY" gateway --cluster west --table "$WORK/west.json" --cert "$CERTS/west.pem" \
@@ -59,12 +84,7 @@ start_pair() {
     "$GATEWAY" gateway --cluster east --table "$WORK/east.json" --cert "$CERTS/east.pem" \
         --key "$CERTS/east-key.pem" "${common[@]}" --data-dir "$WORK/east" --local-listen "127.0.0.1:$EAST_LOCAL" \
         --tunnel-listen "127.0.0.1:$EAST_TUNNEL" > "$WORK/east.log" 2>&1 & PIDS+=($!)
-    for _ in $(seq 1 300); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.meridian' \
-            "http://127.0.0.1:$EAST_LOCAL/")" = 200 ] && return 0
-        sleep 0.1
-    done
-    log "the gateway pair did not serve; logs:"; cat "$WORK/east.log" "$WORK/west.log" >&2; exit 1
+    wait_serving
 }
 
 # MB/s (10^6 bytes) of one transfer through east, or "failed".
@@ -87,7 +107,8 @@ for rtt in $RTTS; do
     for setting in $WINDOWS; do
         window=${setting%%:*}; maximum=${setting##*:}
         start_pair "$rtt" "$window" "$maximum"
-        up1=$(transfer upload); up2=$(transfer upload); down1=$(transfer download); down2=$(transfer download)
+        up1=$(transfer upload); reconnect "$rtt"; up2=$(transfer upload)
+        down1=$(transfer download); reconnect "$rtt"; down2=$(transfer download)
         ceiling=$(python3 -c "print(round($maximum * 1024 / ($rtt / 1000) / 1e6, 1))")
         label="$window KiB"; [ "$maximum" != "$window" ] && label="$window -> $maximum KiB"
         log "rtt=${rtt}ms window=$label upload=${up1},${up2}MB/s download=${down1},${down2}MB/s (largest window/RTT ${ceiling} MB/s)"
@@ -103,4 +124,8 @@ printf '| ---: | ---: | ---: | ---: | ---: |\n'
 while IFS='|' read -r rtt label up1 up2 down1 down2 ceiling; do
     printf '| %s ms | %s | %s / %s | %s / %s | %s |\n' "$rtt" "$label" "$up1" "$up2" "$down1" "$down2" "$ceiling"
 done < "$RESULTS"
-printf '\n%s MiB per transfer, one stream at a time, two uploads then two downloads on the same connections.\n' "$MIB"
+if [ "${RECONNECT:-0}" = 1 ]; then
+    printf '\n%s MiB per transfer, one stream at a time, two uploads then two downloads; the tunnel connection cut before each second one.\n' "$MIB"
+else
+    printf '\n%s MiB per transfer, one stream at a time, two uploads then two downloads on the same connections.\n' "$MIB"
+fi

@@ -205,6 +205,29 @@ struct HTTP2StreamMuxTests {
         #expect(updates.count == 2 && updates.allSatisfy { $0.1 == 2 * Self.window }, "\(updates)")
     }
 
+    @Test("a mux started where an earlier connection grew (a reconnection) opens every window to it, up to the maximum, without counting a growth")
+    func startGrownOpensWindowsToTheRememberedSize() throws {
+        let (channel, mux, _) = try Self.serverMux(maximumWindow: 8 * Self.window)
+        var grown: [Int] = []
+        mux.windowGrown = { grown.append($0) }
+        mux.startGrown(to: 4 * Self.window)
+        #expect(mux.targetWindow == 4 * Self.window)
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(Self.window)))
+        channel.pipeline.fireChannelReadComplete()
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: 1, inboundWindowSize: 0, outboundWindowSize: nil))
+        channel.pipeline.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: 0, outboundWindowSize: nil))
+        let updates = try Self.windowUpdates(channel)
+        #expect(updates.count == 2 && updates.allSatisfy { $0.1 == 4 * Self.window }, "\(updates)")
+        #expect(grown.isEmpty)
+        mux.startGrown(to: 100 * Self.window)
+        #expect(mux.targetWindow == 8 * Self.window, "no further than --http2-window-max")
+
+        let (_, fixed, _) = try Self.serverMux()
+        fixed.startGrown(to: 4 * Self.window)
+        #expect(fixed.targetWindow == Self.window, "a fixed window stays fixed")
+    }
+
     @Test("without a larger maximum (h2c, or --http2-window-max at most --http2-window) 64 KiB of DATA send no PING")
     func fixedWindowSendsNoPing() throws {
         let (channel, _, _) = try Self.serverMux()

@@ -77,14 +77,22 @@ enum GatewayListeners {
                     try sync.addHandlers(handlers.all)
                     try sync.addHandler(HandshakeDeadlineHandler(deadline: handshakeTimeout))
                     // The peer's verified identity, looked up once: streams open only after the handshake.
+                    // The windows start where the last connection from the same peer grew them (on this event loop).
                     var caller: PeerIdentity?
-                    let mux = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window,
-                                                        maximumWindow: maximumWindow) { stream in
-                        if caller == nil { caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity }
+                    weak var mux: HTTP2StreamMux?   // the pipeline holds it; the initializer it holds must not
+                    mux = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window,
+                                                    maximumWindow: maximumWindow) { stream in
+                        if caller == nil {
+                            caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity
+                            if let cluster = caller?.cluster, let grown = worker.grownTunnelWindows[cluster] { mux?.startGrown(to: grown) }
+                        }
                         _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true, caller: caller),
                                                   stream: stream)
                     }
-                    mux.windowGrown = { _ in growths.increment() }
+                    mux?.windowGrown = { window in
+                        growths.increment()
+                        if let cluster = caller?.cluster { worker.grownTunnelWindows[cluster] = window }
+                    }
                     try sync.addHandler(InboundStreamTracker())
                     try sync.addHandler(TunnelErrorHandler())
                     worker.trackInbound(http2: channel)

@@ -61,6 +61,8 @@ final class HTTP2Connection: @unchecked Sendable {
     private var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
     private var pings: [UInt64: (sent: NIODeadline, promise: EventLoopPromise<TimeAmount>)] = [:]
     private(set) var activeStreams = 0
+    /// The window the last connection grew to (``AdaptiveWindow``): the next one starts there.
+    private var grownWindow: Int?
 
     init(name: String, host: String, port: Int, eventLoop: any EventLoop, security: Security, connectTimeout: TimeAmount,
          maxConcurrentStreams: Int, maxPending: Int, window: Int = HTTP2Tuning.window, maximumWindow: Int? = nil,
@@ -230,7 +232,12 @@ final class HTTP2Connection: @unchecked Sendable {
                     let tunnel = if case .mutualTLS = security { true } else { false }
                     let mux = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel, window: self.window,
                                                            maximumWindow: self.maximumWindow)
-                    mux.windowGrown = self.windowGrown
+                    if let grown = self.grownWindow { mux.startGrown(to: grown) }
+                    mux.windowGrown = { [weak self] window in
+                        guard let self else { return }
+                        self.grownWindow = window
+                        self.windowGrown?(window)
+                    }
                     try sync.addHandler(HTTP2ConnectionObserver(connection: self, readyWhenActive: !tunnel))
                     self.connectingChannel = channel
                     self.connectingMux = mux

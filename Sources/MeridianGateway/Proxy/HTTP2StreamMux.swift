@@ -289,8 +289,22 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     /// The link holds more than the window: every stream's and the connection's target becomes `window`. Each is
     /// opened to it with the WINDOW_UPDATE its next DATA frame brings about (a paused stream's once it consumes again).
     private func grow(to window: Int) {
-        targetWindow = window
         windowGrown?(window)
+        raiseWindows(to: window)
+    }
+
+    /// Starts every window at `window` (at most the maximum), what an earlier connection to the same peer grew to, so
+    /// that a reconnection does not start again from the configured window; samples grow it from there. Not a growth
+    /// (``windowGrown`` is not told). On connections with a fixed window it does nothing.
+    func startGrown(to window: Int) {
+        guard let maximum = adaptive?.maximum, window > targetWindow else { return }
+        let window = min(window, maximum)
+        adaptive = AdaptiveWindow(initial: window, maximum: maximum)
+        raiseWindows(to: window)
+    }
+
+    private func raiseWindows(to window: Int) {
+        targetWindow = window
         connectionWindow.raise(to: window)
         for stream in streams.values { stream.raiseWindow(to: window) }
         for stream in unopened.values { stream.raiseWindow(to: window) }
