@@ -192,6 +192,25 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("a GET with a body (chunked, or with a length the client names in connection) reaches the model server framed: the body is never read as a request")
+    func bodiesOfGetsStayFramed() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let port = mesh.port("east")
+            let smuggled = "GET /smuggled HTTP/1.1\r\nHost: chat.meridian\r\n\r\n"
+            let chunked = String(smuggled.utf8.count, radix: 16) + "\r\n" + smuggled + "\r\n0\r\n\r\n"
+            _ = try await TestClient.sendRaw(port: port, "GET /chunked HTTP/1.1\r\nHost: chat.meridian\r\ntransfer-encoding: chunked\r\n"
+                + "connection: close\r\n\r\n" + chunked)
+            _ = try await TestClient.sendRaw(port: port, "GET /named HTTP/1.1\r\nHost: chat.meridian\r\ncontent-length: \(smuggled.utf8.count)\r\n"
+                + "connection: close, content-length\r\n\r\n" + smuggled)
+            try await Task.sleep(for: .milliseconds(300))
+            let paths = upstream.requests.value.map(\.uri)
+            #expect(paths.contains("/chunked") && paths.contains("/named"), "\(paths)")
+            #expect(!paths.contains("/smuggled"), "a request's body was read by the model server as a request: \(paths)")
+        }
+    }
+
     @Test("an idle keep-alive client connection is closed after the idle timeout, one answering a slow stream is not")
     func idleClientConnectionCloses() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
@@ -358,6 +377,14 @@ struct GatewayEndToEndTests {
 /// gRPC shape: h2c client -> east (local listener, h2c prior knowledge) -> mTLS h2 -> west -> h2c model server.
 @Suite("Gateway gRPC (h2c) end to end", .serialized, .timeLimit(.minutes(2)))
 struct GatewayGRPCTests {
+    /// A gRPC-shaped request head for the echo service over h2c, with `field` as its last header.
+    static func chatHead(_ field: (String, String) = ("te", "trailers")) -> HTTPRequestHead {
+        var head = TestClient.head(.POST, "/meridian.test.Echo/Chat", host: "chat.meridian",
+                                   headers: [("content-type", "application/grpc"), field])
+        head.version = .http2
+        return head
+    }
+
     @Test("a bidirectional h2 stream with trailers passes end to end; responses stream while the request is open; malformed header blocks are reset")
     func grpcStreamWithTrailers() async throws {
         let upstream = try await TestGRPCUpstream.start()
@@ -378,10 +405,7 @@ struct GatewayGRPCTests {
                 for bad in [("x-bad", "a\r\nhost: evil"), ("te", "gzip")] {
                     let stream = try await openStream()
                     try await stream.executeThenClose { inbound, outbound in
-                        var head = TestClient.head(.POST, "/meridian.test.Echo/Chat", host: "chat.meridian",
-                                                   headers: [("content-type", "application/grpc"), bad])
-                        head.version = .http2
-                        try await outbound.write(.head(head))
+                        try await outbound.write(.head(Self.chatHead(bad)))
                         do {
                             for try await part in inbound { Issue.record("\(bad.0): answered \(part)") }
                             Issue.record("\(bad.0): the stream ended without a reset")
@@ -392,10 +416,7 @@ struct GatewayGRPCTests {
                 }
                 let stream = try await openStream()
                 try await stream.executeThenClose { inbound, outbound in
-                    var head = TestClient.head(.POST, "/meridian.test.Echo/Chat", host: "chat.meridian",
-                                               headers: [("content-type", "application/grpc"), ("te", "trailers")])
-                    head.version = .http2
-                    try await outbound.write(.head(head))
+                    try await outbound.write(.head(Self.chatHead()))
                     try await outbound.write(.end(nil))
                     var status: HTTPResponseStatus?
                     for try await part in inbound { if case .head(let response) = part { status = response.status } }
@@ -407,10 +428,7 @@ struct GatewayGRPCTests {
                 for round in 0..<3 {
                     let stream = try await openStream()
                     try await stream.executeThenClose { inbound, outbound in
-                        var head = TestClient.head(.POST, "/meridian.test.Echo/Chat", host: "chat.meridian",
-                                                   headers: [("content-type", "application/grpc"), ("te", "trailers")])
-                        head.version = .http2
-                        try await outbound.write(.head(head))
+                        try await outbound.write(.head(Self.chatHead()))
                         var iterator = inbound.makeAsyncIterator()
                         // Bidirectional: each message's echo arrives before the next is sent.
                         var echoed = 0
@@ -443,8 +461,22 @@ struct GatewayGRPCTests {
                     }
                 }
             }
+            // Trailers NIO would refuse (a CR LF value) are reset too, after the head went on.
+            try await TestH2CClient.withConnection(port: mesh.port("east"), validating: false) { openStream in
+                let stream = try await openStream()
+                try await stream.executeThenClose { inbound, outbound in
+                    try await outbound.write(.head(Self.chatHead()))
+                    try await outbound.write(.end(["x-bad": "a\r\nhost: evil"]))
+                    do {
+                        for try await part in inbound { if case .end = part { Issue.record("trailers: the stream ended cleanly") } }
+                        Issue.record("trailers: the stream ended without a reset")
+                    } catch let error as NIOHTTP2Errors.StreamClosed {
+                        #expect(error.errorCode == .protocolError, "trailers")
+                    }
+                }
+            }
             let seen = upstream.requests.value
-            #expect(seen.count == 4)
+            #expect(seen.count == 4 || seen.count == 5, "the trailers case's head may or may not arrive before the reset")
             #expect(seen.allSatisfy { $0.headers.first(name: "x-bad") == nil })
             #expect(seen.first?.headers.first(name: "te") == "trailers")
             #expect(seen.first?.headers.first(name: "meridian-source-cluster") == "east")

@@ -79,6 +79,12 @@ struct HeaderTranslationTests {
         let sized = try HTTPRequestHead(proxying: [":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "5"], endStream: false)
         #expect(sized.headers.first(name: "content-length") == "5" && !sized.headers.contains(name: "transfer-encoding"))
         #expect(!sized.headers.contains(name: "host"))
+        // A GET whose block does not end the stream carries a body: framed, or an HTTP/1.1 endpoint would read the
+        // body as the next request.
+        let getWithBody = try HTTPRequestHead(proxying: [":method": "GET", ":scheme": "http", ":path": "/"], endStream: false)
+        #expect(getWithBody.headers.first(name: "transfer-encoding") == "chunked")
+        let bodilessGet = try HTTPRequestHead(proxying: [":method": "GET", ":scheme": "http", ":path": "/"], endStream: true)
+        #expect(!bodilessGet.headers.contains(name: "transfer-encoding") && !bodilessGet.headers.contains(name: "content-length"))
         #expect(throws: (any Error).self) { try HTTPRequestHead(proxying: [":path": "/"], endStream: true) }
     }
 
@@ -105,7 +111,7 @@ struct HeaderTranslationTests {
     @Test("an upstream stream sends a bodiless request as one HEADERS frame, a body's last DATA frame ends the stream; IDs follow the first writes")
     func upstreamFrames() throws {
         let channel = EmbeddedChannel()
-        let mux = HTTP2StreamMux(server: false, targetWindow: 1 << 20, inboundStreamInitializer: nil)
+        let mux = HTTP2StreamMux(server: false, targetWindow: 1 << 20, validatesHeaderBlocks: false, inboundStreamInitializer: nil)
         try channel.pipeline.syncOperations.addHandler(mux)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let get = UpstreamHandler(kind: .stream)
@@ -137,5 +143,40 @@ struct HeaderTranslationTests {
         #expect(only.streamID == 3 && block.endStream)
         #expect(try channel.readOutbound(as: HTTP2Frame.self).map { _ in true } == nil)
         _ = try channel.finish()
+    }
+
+    @Test("towards a local h2c endpoint, a malformed response or trailer block resets the stream with PROTOCOL_ERROR; on the tunnel it is not checked")
+    func upstreamValidatesReceivedBlocks() throws {
+        func resets(validating: Bool, _ blocks: [(HPACKHeaders, Bool)]) throws -> HTTP2ErrorCode? {
+            let channel = EmbeddedChannel()
+            let mux = HTTP2StreamMux(server: false, targetWindow: 1 << 20, validatesHeaderBlocks: validating, inboundStreamInitializer: nil)
+            try channel.pipeline.syncOperations.addHandler(mux)
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            let upstream = UpstreamHandler(kind: .stream)
+            _ = HTTP2StreamUpstream(upstream: upstream).open(on: mux)
+            upstream.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
+            upstream.write(.end(nil))
+            upstream.flush()
+            _ = try channel.readOutbound(as: HTTP2Frame.self)   // the request's HEADERS
+            for (block, end) in blocks {
+                try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: block, endStream: end))))
+            }
+            channel.pipeline.fireChannelReadComplete()
+            var code: HTTP2ErrorCode?
+            while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
+                if case .rstStream(let error) = frame.payload { code = error }
+            }
+            _ = try? channel.finish()
+            return code
+        }
+        let ok: HPACKHeaders = [":status": "200", "content-type": "text/plain"]
+        #expect(try resets(validating: true, [(ok, false), (["grpc-status": "0"], true)]) == nil)
+        #expect(try resets(validating: true, [([":status": "200", "x-bad": "a\r\nset-cookie: x"], false)]) == .protocolError)
+        #expect(try resets(validating: true, [([":status": "100"], false), (["content-type": "text/plain"], false)]) == .protocolError,
+                "a final response without :status after an informational one")
+        #expect(try resets(validating: true, [(ok, false), ([":status": "200"], true)]) == .protocolError, "a pseudo-header in trailers")
+        #expect(try resets(validating: true, [(ok, false), (["Grpc-Status": "0"], true)]) == .protocolError, "an uppercase trailer name")
+        #expect(try resets(validating: false, [([":status": "200", "x-bad": "a\r\nset-cookie: x"], false)]) == nil,
+                "the tunnel's blocks were validated where they entered the mesh")
     }
 }

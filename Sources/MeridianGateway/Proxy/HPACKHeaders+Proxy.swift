@@ -79,9 +79,11 @@ extension HTTPHeaders {
 }
 
 extension HTTPRequestHead {
-    /// The request a header block carries, as NIO's server codec builds it: `host` from `:authority`, and for methods
-    /// that carry a body, `content-length: 0` (the block ended the stream) or `transfer-encoding: chunked` when the
-    /// block names no length, so an HTTP/1.1 upstream frames the body.
+    /// The request a header block carries: `host` from `:authority`, and framing for an HTTP/1.1 upstream when the
+    /// block names no length: `transfer-encoding: chunked` when a body may follow (the block did not end the stream),
+    /// whatever the method, and `content-length: 0` for methods that carry a body when it did. NIO's server codec adds
+    /// no framing to a GET, HEAD, DELETE or TRACE; relayed to HTTP/1.1 unframed, such a request's body would be read
+    /// by the endpoint as the next request (request smuggling).
     init(proxying block: HPACKHeaders, endStream: Bool) throws {
         var method: String?
         var path: String?
@@ -101,12 +103,11 @@ extension HTTPRequestHead {
         fields.reserveCapacity(block.count)
         if let authority, !block.contains(name: "host") { fields.append(("host", authority)) }
         let httpMethod = HTTPMethod(rawValue: method)
-        switch httpMethod {
-        case .GET, .HEAD, .DELETE, .CONNECT, .TRACE:
-            break
-        default:
-            if !block.contains(name: "content-length") {
-                fields.append(endStream ? ("content-length", "0") : ("transfer-encoding", "chunked"))
+        if httpMethod != .CONNECT, !block.contains(name: "content-length") {
+            switch (endStream, httpMethod) {
+            case (false, _): fields.append(("transfer-encoding", "chunked"))
+            case (true, .GET), (true, .HEAD), (true, .DELETE), (true, .TRACE): break
+            case (true, _): fields.append(("content-length", "0"))
             }
         }
         for (name, value, _) in block where name.utf8.first != UInt8(ascii: ":") {

@@ -69,7 +69,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     /// The highest stream the peer opened: a frame for a lower, unknown stream belongs to one already closed.
     private var lastInboundStreamID: HTTP2StreamID = .rootStream
 
-    init(server: Bool, targetWindow: Int, maximumWindow: Int? = nil, validatesHeaderBlocks: Bool = false,
+    init(server: Bool, targetWindow: Int, maximumWindow: Int? = nil, validatesHeaderBlocks: Bool,
          inboundStreamInitializer: InboundStreamInitializer?) {
         isServer = server
         self.validatesHeaderBlocks = validatesHeaderBlocks
@@ -331,6 +331,9 @@ final class HTTP2MuxStream {
     private weak var mux: HTTP2StreamMux?
     /// The stream ID; an outgoing stream takes one at its first write (only then does the peer know the stream).
     private(set) var id: HTTP2StreamID?
+    /// Whether the owner validates the header blocks it receives (``HTTP2StreamMux/validatesHeaderBlocks``), kept
+    /// here: payloads held while paused are delivered after the connection (and the mux) may be gone.
+    let validatesHeaderBlocks: Bool
     /// The owner, kept until the stream closes (the owner keeps the stream too).
     private var delegate: (any HTTP2MuxStreamDelegate)?
     private var window: ReceiveWindow
@@ -351,6 +354,7 @@ final class HTTP2MuxStream {
     fileprivate init(mux: HTTP2StreamMux, id: HTTP2StreamID?) {
         self.mux = mux
         self.id = id
+        validatesHeaderBlocks = mux.validatesHeaderBlocks
         window = ReceiveWindow(target: mux.targetWindow)
     }
 
@@ -399,8 +403,6 @@ final class HTTP2MuxStream {
         mux?.flush()
     }
 
-    /// Whether the owner validates the header blocks it receives (``HTTP2StreamMux/validatesHeaderBlocks``).
-    var validatesHeaderBlocks: Bool { mux?.validatesHeaderBlocks == true }
 
     /// Resets the stream (`CANCEL`, or `code`), or closes it quietly if it never opened; its owner is told it closed.
     func reset(_ code: HTTP2ErrorCode = .cancel) {

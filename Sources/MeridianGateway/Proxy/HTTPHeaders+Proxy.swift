@@ -28,7 +28,8 @@ extension HTTPHeaders {
     }
 
     /// The fields of `headers` to relay, or `nil` when all of them are: without the hop-by-hop ones and those the
-    /// `connection` field names (but `transfer-encoding`, `te` and `trailer`), with `te: trailers` kept (HTTP/2 allows
+    /// `connection` field names (but the framing fields `transfer-encoding` and `content-length`, `host`, `te` and
+    /// `trailer`: dropping a length would let a body be read as the next request), with `te: trailers` kept (HTTP/2 allows
     /// only that `te`, and gRPC needs it end to end), and without the mesh fields when `droppingMeshFields`.
     private static func relayedFields(of headers: HTTPHeaders, droppingMeshFields: Bool,
                                       reserving extra: Int = 0) -> [(String, String)]? {
@@ -43,9 +44,10 @@ extension HTTPHeaders {
             switch known {
             case .connection:
                 Self.forEachListElement(of: value) { token in
-                    guard !token.isEmpty, !token.equalsIgnoringASCIICase("close"), !token.equalsIgnoringASCIICase("trailer")
+                    guard !token.isEmpty, !token.equalsIgnoringASCIICase("close"), !token.equalsIgnoringASCIICase("trailer"),
+                          !token.equalsIgnoringASCIICase("content-length")
                     else { return }
-                    if let known = HeaderName.known(token), known.isHopByHop || known == .transferEncoding { return }
+                    if let known = HeaderName.known(token), known.isHopByHop || known == .transferEncoding || known == .host { return }
                     named.append(HeaderName.lowercased(token))
                 }
             case .te:
