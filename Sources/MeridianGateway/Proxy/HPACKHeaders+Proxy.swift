@@ -37,9 +37,10 @@ extension HPACKHeaders {
 
     private mutating func appendRegularFields(of headers: HTTPHeaders, dropHost: Bool) {
         for (name, value) in headers {
-            switch HeaderName.known(name) {
+            let known = HeaderName.known(name)
+            if known?.isConnectionSpecific == true { continue }
+            switch known {
             case .host where dropHost: continue
-            case .upgrade, .connection, .keepAlive, .proxyConnection, .transferEncoding: continue
             case .traceparent:
                 // A new value on every request (a new span per hop): indexing it would insert it into both ends'
                 // HPACK tables and evict the fields that do repeat.

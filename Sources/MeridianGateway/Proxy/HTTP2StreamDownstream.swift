@@ -76,7 +76,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
             guard headReceived else {
                 let head: HTTPRequestHead
                 do {
-                    if stream.validatesHeaderBlocks { try headers.headers.validate(as: .request) }
+                    try stream.validate(headers.headers, as: .request)
                     head = try HTTPRequestHead(proxying: headers.headers, endStream: headers.endStream)
                 } catch {
                     downstream.streamFailed(error)
@@ -87,11 +87,9 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
                 if headers.endStream { downstream.received(.end(nil)) }
                 return
             }
-            if stream.validatesHeaderBlocks {
-                do { try headers.headers.validate(as: .trailers) } catch {
-                    downstream.streamFailed(error)
-                    return
-                }
+            do { try stream.validate(headers.headers, as: .trailers) } catch {
+                downstream.streamFailed(error)
+                return
             }
             downstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
         case .data(let data):

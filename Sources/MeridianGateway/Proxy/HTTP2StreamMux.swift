@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHPACK
 import NIOHTTP2
 
 /// What the owner of an ``HTTP2MuxStream`` (an ``HTTP2StreamUpstream`` or ``HTTP2StreamDownstream``) is told.
@@ -403,6 +404,11 @@ final class HTTP2MuxStream {
         mux?.flush()
     }
 
+    /// Checks a header block the peer sent (``HPACKHeaders/validate(as:)``) where this stream's connection calls for
+    /// it (``validatesHeaderBlocks``).
+    func validate(_ block: HPACKHeaders, as kind: HPACKHeaders.BlockKind) throws {
+        if validatesHeaderBlocks { try block.validate(as: kind) }
+    }
 
     /// Resets the stream (`CANCEL`, or `code`), or closes it quietly if it never opened; its owner is told it closed.
     func reset(_ code: HTTP2ErrorCode = .cancel) {

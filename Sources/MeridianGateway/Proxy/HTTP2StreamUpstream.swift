@@ -70,7 +70,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
             guard finalHeadReceived else {
                 let head: HTTPResponseHead
                 do {
-                    if stream?.validatesHeaderBlocks == true { try headers.headers.validate(as: .response) }
+                    try stream?.validate(headers.headers, as: .response)
                     head = try HTTPResponseHead(proxying: headers.headers, requestMethod: requestMethod, endStream: headers.endStream)
                 } catch {
                     upstream.streamFailed(error)
@@ -85,11 +85,9 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
                 if headers.endStream { upstream.received(.end(nil)) }
                 return
             }
-            if stream?.validatesHeaderBlocks == true {
-                do { try headers.headers.validate(as: .trailers) } catch {
-                    upstream.streamFailed(error)
-                    return
-                }
+            do { try stream?.validate(headers.headers, as: .trailers) } catch {
+                upstream.streamFailed(error)
+                return
             }
             upstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
         case .data(let data):

@@ -38,15 +38,9 @@ extension HPACKHeaders {
                 }
             case .regular:
                 regularFieldsStarted = true
-                if let known = HeaderName.known(name) {
-                    switch known {
-                    case .connection, .transferEncoding, .proxyConnection, .keepAlive, .upgrade:
-                        throw NIOHTTP2Errors.forbiddenHeaderField(name: name, value: value)
-                    case .te where kind == .request && value != "trailers":
-                        throw NIOHTTP2Errors.forbiddenHeaderField(name: name, value: value)
-                    default:
-                        break
-                    }
+                if let known = HeaderName.known(name),
+                   known.isConnectionSpecific || (known == .te && kind == .request && value != "trailers") {
+                    throw NIOHTTP2Errors.forbiddenHeaderField(name: name, value: value)
                 }
                 guard Self.isValidFieldValue(value) else { throw NIOHTTP2Errors.invalidHTTP2HeaderFieldValue(name: name, value: value) }
             }
@@ -79,7 +73,7 @@ extension HPACKHeaders {
     }
 
     private static func classify(_ name: String) -> NameKind {
-        name.utf8.withContiguousStorageIfAvailable(classify(bytes:)) ?? Array(name.utf8).withUnsafeBufferPointer(classify(bytes:))
+        name.withUTF8Bytes(classify(bytes:))
     }
 
     private static func classify(bytes: UnsafeBufferPointer<UInt8>) -> NameKind {
