@@ -107,6 +107,20 @@ struct GatewayEndToEndTests {
             let noClass = try await TestClient.send(port: mesh.port("east"), .GET, "/", headers: [("meridian-data-class", "secret")])
             #expect(noClass.status == 400)
             #expect((noClass.json?["error"] as? [String: Any])?["field"] as? String == "meridian-data-class")
+            // A host that is not an authority (it would reach an h2c endpoint as `:authority`), or two of them: 400
+            // naming `host`, and nothing reaches the model server.
+            let before = upstream.requests.withLock { $0.count }
+            for host in ["chat.meridian evil", "chat.meridian/x", "chät.meridian"] {
+                let refused = try await TestClient.send(port: mesh.port("east"), .GET, "/", host: host, headers: [("meridian-service", "chat")])
+                #expect(refused.status == 400, "\(host)")
+                #expect((refused.json?["error"] as? [String: Any])?["field"] as? String == "host", "\(host)")
+            }
+            let twoHosts = try await TestClient.send(port: mesh.port("east"), .GET, "/", headers: [("host", "other.meridian")])
+            #expect(twoHosts.status == 400)
+            #expect((twoHosts.json?["error"] as? [String: Any])?["field"] as? String == "host")
+            #expect(upstream.requests.withLock { $0.count } == before, "a refused request reached the model server")
+            let withPort = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models", host: "chat.meridian:15001")
+            #expect(withPort.status == 200)
         }
     }
 

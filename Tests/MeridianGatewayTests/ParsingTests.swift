@@ -63,6 +63,25 @@ struct ParsingTests {
         #expect(target?.requestedClass == "eu-only")
     }
 
+    @Test("an authority has only RFC 3986's characters; a local client's request names one at most", arguments: [
+        ("chat.meridian", true), ("chat.meridian:15001", true), ("[::1]:8080", true), ("user@h%41st:1", true), ("", true),
+        ("chat.meridian evil", false), ("chat.meridian/x", false), ("chat.meridian\t", false), ("chät.meridian", false),
+        ("a\"b", false), ("a<b>", false), ("a?b", false), ("a#b", false), ("a\\b", false),
+    ])
+    func authorityCharacters(authority: String, valid: Bool) {
+        #expect(RequestTarget.isValidAuthority(authority) == valid)
+        let refusal = ForwardingWorker.checkHost(HTTPHeaders([("Host", authority)]))
+        #expect((refusal == nil) == valid)
+        if let refusal { #expect(refusal.error.status == 400 && refusal.error.field == "host") }
+    }
+
+    @Test("two host fields are refused, whatever their case")
+    func twoHosts() {
+        let refusal = ForwardingWorker.checkHost(HTTPHeaders([("host", "chat.meridian"), ("HOST", "chat.meridian")]))
+        #expect(refusal?.error.status == 400 && refusal?.error.field == "host")
+        #expect(ForwardingWorker.checkHost(HTTPHeaders([("meridian-service", "chat")])) == nil)
+    }
+
     @Test("h2 preface tells h2c from HTTP/1.1")
     func protocolDetection() {
         #expect(ProtocolDetector.detect(Array("GET / HTTP/1.1\r\n".utf8)) == .http1)

@@ -241,6 +241,23 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 
     /// Why a request is answered by the gateway itself.
+    /// A request from a local client names at most one authority, with only the characters an authority may have
+    /// (RFC 9112 section 3.2: a server answers 400 otherwise). It is relayed as the endpoint's `host` or `:authority`.
+    static func checkHost(_ headers: HTTPHeaders) -> Refusal? {
+        var host: String?
+        for (name, value) in headers where HeaderName.known(name) == .host {
+            guard host == nil else {
+                return Refusal(error: APIError(status: 400, code: .invalidField, message: "the request has more than one host field: send one",
+                                               field: "host"), decision: "bad-request")
+            }
+            host = value
+        }
+        guard let host, !RequestTarget.isValidAuthority(host) else { return nil }
+        return Refusal(error: APIError(status: 400, code: .invalidField,
+                                       message: "host '\(host)' is not an authority (host[:port]; RFC 3986 allows letters, digits and -._~!$&'()*+,;=%:@[]): remove the other characters",
+                                       field: "host"), decision: "bad-request")
+    }
+
     struct Refusal: Error {
         var error: APIError
         var decision: String
@@ -250,6 +267,7 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 
     private func planLocal(_ head: HTTPRequestHead) -> Result<(ForwardPlan, String), Refusal> {
+        if let refusal = Self.checkHost(head.headers) { return .failure(refusal) }
         guard let target = RequestTarget(head: head) else {
             return .failure(Refusal(error: APIError(status: 400, code: .missingField,
                                                     message: "name the service in the authority (SERVICE.meridian) or the '\(RequestTarget.Header.service)' header",

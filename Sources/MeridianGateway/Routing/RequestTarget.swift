@@ -60,6 +60,25 @@ public struct RequestTarget: Sendable, Hashable {
     }
 
     private static let serviceDomainBytes = Array(serviceDomain.utf8)
+
+    /// Whether `authority` (a `host` field or `:authority`) has only the characters RFC 3986 allows in an authority:
+    /// letters, digits, `-._~`, `!$&'()*+,;=`, `%` (percent-encoding), `:`, `@`, `[` and `]`. A space, a slash, a
+    /// quote or a non-ASCII byte is not relayed: towards an h2c endpoint it becomes `:authority` unchanged.
+    public static func isValidAuthority(_ authority: String) -> Bool {
+        authority.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"), UInt8(ascii: "$"),
+                 UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+                 UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "%"), UInt8(ascii: ":"), UInt8(ascii: "@"),
+                 UInt8(ascii: "["), UInt8(ascii: "]"):
+                return true
+            default:
+                return false
+            }
+        }
+    }
 }
 
 extension HTTPMethod {
