@@ -225,6 +225,63 @@ struct GatewayEndToEndTests {
         }
     }
 
+    /// The body of a chunked HTTP/1.1 message that starts at `text`'s start, and what follows its last chunk (on the
+    /// bytes: a String takes CR LF as one character).
+    static func dechunk(_ text: Substring) -> (body: String, rest: String)? {
+        var rest = Array(text.utf8)[...]
+        var body: [UInt8] = []
+        let crlf: [UInt8] = [13, 10]
+        while let lineEnd = rest.indices.first(where: { rest[$0...].starts(with: crlf) }) {
+            guard let size = Int(String(decoding: rest[..<lineEnd], as: UTF8.self), radix: 16) else { return nil }
+            rest = rest[(lineEnd + 2)...]
+            guard rest.count >= size + 2, rest.dropFirst(size).starts(with: crlf) else { return nil }
+            if size == 0 { return (String(decoding: body, as: UTF8.self), String(decoding: rest.dropFirst(2), as: UTF8.self)) }
+            body += rest.prefix(size)
+            rest = rest.dropFirst(size + 2)
+        }
+        return nil
+    }
+
+    @Test("response framing to HTTP/1.x clients: chunked for 1.1, until the close for 1.0, no body after a HEAD response that names no length")
+    func responseFraming() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let port = mesh.port("east")
+            // HTTP/1.1: the model server's two chunks arrive as chunks (however the hops regrouped them), then the
+            // next response on the connection.
+            let twice = try #require(try await TestClient.sendRaw(port: port,
+                "GET /chunked HTTP/1.1\r\nHost: chat.meridian\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: chat.meridian\r\nConnection: close\r\n\r\n"))
+            let firstHeadEnd = try #require(twice.range(of: "\r\n\r\n"))
+            #expect(twice.hasPrefix("HTTP/1.1 200 "), "\(twice)")
+            #expect(twice[..<firstHeadEnd.lowerBound].lowercased().contains("transfer-encoding: chunked"), "\(twice)")
+            let chunked = try #require(Self.dechunk(twice[firstHeadEnd.upperBound...]), "not a chunked body: \(twice)")
+            #expect(chunked.body == "hello world")
+            #expect(chunked.rest.hasPrefix("HTTP/1.1 200 "), "\(chunked.rest)")
+            #expect(chunked.rest.contains(#""path":"\/v1\/models""#), "\(chunked.rest)")
+
+            // HEAD: the head says chunked at the model server; the client gets the head alone, and the next response
+            // right after it (before, NIO's encoder wrote a last chunk `0` after the head).
+            let afterHead = try #require(try await TestClient.sendRaw(port: port,
+                "HEAD /chunked HTTP/1.1\r\nHost: chat.meridian\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: chat.meridian\r\nConnection: close\r\n\r\n"))
+            let headEnd = try #require(afterHead.range(of: "\r\n\r\n"))
+            #expect(afterHead.hasPrefix("HTTP/1.1 200 "), "\(afterHead)")
+            #expect(!afterHead[..<headEnd.lowerBound].lowercased().contains("transfer-encoding"), "\(afterHead)")
+            #expect(afterHead[headEnd.upperBound...].hasPrefix("HTTP/1.1 200 "), "after the HEAD response: \(afterHead[headEnd.upperBound...].prefix(40))")
+
+            // HTTP/1.0: no transfer-encoding (RFC 9112 6.1), the body as it is, then the close, even when the client
+            // asked to keep the connection.
+            let old = try #require(try await TestClient.sendRaw(port: port,
+                "GET /chunked HTTP/1.0\r\nHost: chat.meridian\r\nConnection: keep-alive\r\n\r\n"), "the gateway did not close the connection")
+            let oldHeadEnd = try #require(old.range(of: "\r\n\r\n"))
+            let oldHead = old[..<oldHeadEnd.lowerBound].lowercased()
+            #expect(old.hasPrefix("HTTP/1.0 200 "), "\(old)")
+            #expect(!oldHead.contains("transfer-encoding"), "\(old)")
+            #expect(oldHead.contains("connection: close"), "\(old)")
+            #expect(old[oldHeadEnd.upperBound...] == "hello world")
+        }
+    }
+
     @Test("an idle keep-alive client connection is closed after the idle timeout, one answering a slow stream is not")
     func idleClientConnectionCloses() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")

@@ -56,6 +56,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var responseStarted = false
     /// HTTP/1.1: the codec refused what followed complete requests; answered once their responses are done.
     private var pendingParseError: HTTPParserError?
+    /// HTTP/1.1: the method of the request being answered (its response's framing depends on it).
+    private var requestMethod: HTTPMethod = .GET
+    /// HTTP/1.1: how the body of the response in flight is framed (``ResponseFraming/frame(_:requestMethod:)``).
+    private var responseFraming = ResponseFraming.none
+    /// HTTP/1.1: NIO's response encoder, whose context takes the chunks this handler frames itself.
+    private var encoderContext: ChannelHandlerContext?
 
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil) {
         self.worker = worker
@@ -72,11 +78,25 @@ final class DownstreamHandler: ChannelDuplexHandler {
     // MARK: Used by the exchange
 
     func write(_ part: HTTPServerResponsePart) {
-        if case .head(let head) = part, head.status.code >= 200 { responseStarted = true }
         if let stream {
+            if case .head(let head) = part, head.status.code >= 200 { responseStarted = true }
             stream.write(part, promise: nil)
-        } else {
-            context?.write(wrapOutboundOut(part), promise: nil)
+            return
+        }
+        guard let context else { return }
+        switch part {
+        case .head(var head) where head.status.code >= 200:
+            responseStarted = true
+            responseFraming = ResponseFraming.frame(&head, requestMethod: requestMethod)
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+        case .body(.byteBuffer(let buffer)) where responseFraming == .chunked:
+            // One buffer per chunk, past NIO's encoder, which would write three (the size line, the bytes, CRLF).
+            guard buffer.readableBytes > 0, let encoderContext else { return }   // an empty chunk would end the body
+            encoderContext.write(NIOAny(IOData.byteBuffer(ResponseFraming.chunk(buffer, allocator: context.channel.allocator))), promise: nil)
+        case .body where responseFraming == .none:
+            break   // a response that has no body (to HEAD, a 204, a 304)
+        default:
+            context.write(wrapOutboundOut(part), promise: nil)
         }
     }
 
@@ -116,6 +136,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
         // own call, not by the close).
         if stream != nil { responseEnded = true }
         responseStarted = false
+        // An HTTP/1.0 client's body without a length ends with the connection.
+        let close = close || responseFraming == .untilClose
+        responseFraming = .none
         if close && stream == nil { closing = true }
         guard close, let eventLoop = stream?.stream.eventLoop ?? context?.eventLoop else {
             writeAndFlush(.end(trailers), promise: nil)
@@ -266,11 +289,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
         worker.trackInbound(http1: self, channel: context.channel)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        encoderContext = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -295,6 +320,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         switch part {
         case .head(let head):
             discarding = false
+            requestMethod = head.method
             if !isHTTP2Stream, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
                 // Answer for the upstream: the body is streamed anyway, and the gateway can take it now.
                 write(.head(HTTPResponseHead(version: head.version, status: .continue)))

@@ -32,7 +32,9 @@ enum GatewayListeners {
                             limits.maxHeaderFieldSize = maxHeaderBytes
                             try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
                                 leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-                            try sync.addHandler(HTTPResponseEncoder())
+                            // The framing of each response is the DownstreamHandler's (ResponseFraming): NIO's encoder
+                            // is not told the request's method in this pipeline, and would frame a HEAD response's body.
+                            try sync.addHandler(HTTPResponseEncoder(configuration: ResponseFraming.encoderConfiguration))
                             try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
                         case .http2:
                             try sync.addHandler(IdleStateHandler(allTimeout: idle))

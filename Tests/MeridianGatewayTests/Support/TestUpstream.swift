@@ -7,6 +7,7 @@ import NIOPosix
 ///
 /// - `/sse`: an event stream; sends `data: first`, then waits for ``releaseStream()`` before `data: last`;
 /// - `/upload`: counts body bytes (noting when the first arrived) and answers `received N`;
+/// - `/chunked`: `hello world` in two chunks, no length; to HEAD, the same head (`transfer-encoding: chunked`);
 /// - anything else: answers JSON with its name, the path and the request headers.
 final class TestUpstream: Sendable {
     let name: String
@@ -97,6 +98,16 @@ final class TestUpstream: Sendable {
                     headers.add(name: "content-length", value: String(count))
                     context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
                     context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(repeating: UInt8(ascii: "b"), count: count)))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                } else if head.uri == "/chunked" {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-type", value: "text/plain")
+                    headers.add(name: "transfer-encoding", value: "chunked")
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+                    if head.method != .HEAD {
+                        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "hello")))), promise: nil)
+                        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: " world")))), promise: nil)
+                    }
                     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                 } else if head.uri == "/upload" {
                     upstream().uploadedBytes.withLock { $0 = received }

@@ -1,0 +1,66 @@
+import NIOCore
+import NIOHTTP1
+
+/// How a response to an HTTP/1.x client frames its body, decided by the ``DownstreamHandler`` from the status, the
+/// request's method and the client's version, and written into the head's `content-length`, `transfer-encoding` and
+/// `connection` fields. NIO's `HTTPResponseEncoder` then only follows the head (its automatic framing is off): in the
+/// gateway's pipeline it is not told the request's method, so it used to frame the (absent) body of a response to
+/// HEAD that named no length, and sent `transfer-encoding: chunked` to HTTP/1.0 clients.
+enum ResponseFraming: Equatable {
+    /// No body: a response to HEAD (or a 2xx to CONNECT), a 1xx, 204 or 304 (RFC 9112 section 6.3).
+    case none
+    /// `content-length`.
+    case length
+    /// `transfer-encoding: chunked`; the ``DownstreamHandler`` writes each chunk framed in one buffer.
+    case chunked
+    /// An HTTP/1.0 client and no length: the body ends with the connection (`connection: close`).
+    case untilClose
+
+    static let encoderConfiguration: HTTPResponseEncoder.Configuration = {
+        var configuration = HTTPResponseEncoder.Configuration()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
+    }()
+
+    /// Decides the framing of a final response `head` (status 200 or above) and sets its fields to match.
+    static func frame(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod) -> ResponseFraming {
+        let status = head.status.code
+        if status == 204 || status == 304 || (requestMethod == .CONNECT && (200..<300).contains(status)) {
+            head.headers.remove(name: "transfer-encoding")
+            head.headers.remove(name: "content-length")
+            return .none
+        }
+        if requestMethod == .HEAD {
+            // The length it names is that of the GET's body (kept); no chunked body follows.
+            head.headers.remove(name: "transfer-encoding")
+            return .none
+        }
+        if head.headers.contains(name: "content-length") {
+            head.headers.remove(name: "transfer-encoding")
+            return .length
+        }
+        if head.version.major > 1 || head.version.minor >= 1 {
+            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            return .chunked
+        }
+        head.headers.remove(name: "transfer-encoding")
+        head.headers.replaceOrAdd(name: "connection", value: "close")
+        return .untilClose
+    }
+
+    /// `bytes` as one chunk: the size in hexadecimal, CRLF, the bytes, CRLF (as NIO's encoder writes it, in three writes).
+    static func chunk(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let count = bytes.readableBytes
+        var digits = 1
+        while count >> (4 * digits) != 0 { digits += 1 }
+        var chunk = allocator.buffer(capacity: digits + count + 4)
+        for digit in (0..<digits).reversed() {
+            let value = UInt8(truncatingIfNeeded: count >> (4 * digit)) & 0xf
+            chunk.writeInteger(value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10)
+        }
+        chunk.writeStaticString("\r\n")
+        chunk.writeImmutableBuffer(bytes)
+        chunk.writeStaticString("\r\n")
+        return chunk
+    }
+}
