@@ -5,7 +5,7 @@ enum HeaderName {
     /// A field the gateway treats specially, recognised by its length and then an ASCII case-insensitive comparison.
     enum Known: Equatable {
         case connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, upgrade, expect, http2Settings, te
-        case transferEncoding, host, traceparent
+        case transferEncoding, contentLength, host, traceparent
         case meridianSourceCluster, meridianService, meridianDataClass
 
         /// Fields that describe one connection (RFC 9110, 7.6.1, and what proxies drop besides): never relayed.
@@ -58,7 +58,9 @@ enum HeaderName {
             if name.equalsIgnoringASCIICase("connection") { return .connection }
             return name.equalsIgnoringASCIICase("keep-alive") ? .keepAlive : nil
         case 11: return name.equalsIgnoringASCIICase("traceparent") ? .traceparent : nil
-        case 14: return name.equalsIgnoringASCIICase("http2-settings") ? .http2Settings : nil
+        case 14:
+            if name.equalsIgnoringASCIICase("content-length") { return .contentLength }
+            return name.equalsIgnoringASCIICase("http2-settings") ? .http2Settings : nil
         case 16:
             if name.equalsIgnoringASCIICase("proxy-connection") { return .proxyConnection }
             return name.equalsIgnoringASCIICase("meridian-service") ? .meridianService : nil

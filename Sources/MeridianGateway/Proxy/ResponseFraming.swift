@@ -22,28 +22,39 @@ enum ResponseFraming: Equatable {
         return configuration
     }()
 
-    /// Decides the framing of a final response `head` (status 200 or above) and sets its fields to match.
+    /// Decides the framing of a final response `head` (status 200 or above) and sets its fields to match. One pass
+    /// over the fields; the head is changed only where it does not match already.
     static func frame(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod) -> ResponseFraming {
+        var hasLength = false
+        var hasTransferEncoding = false
+        for (name, _) in head.headers {
+            switch HeaderName.known(name) {
+            case .contentLength: hasLength = true
+            case .transferEncoding: hasTransferEncoding = true
+            default: break
+            }
+        }
         let status = head.status.code
         if status == 204 || status == 304 || (requestMethod == .CONNECT && (200..<300).contains(status)) {
-            head.headers.remove(name: "transfer-encoding")
-            head.headers.remove(name: "content-length")
+            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
+            if hasLength { head.headers.remove(name: "content-length") }
             return .none
         }
-        if requestMethod == .HEAD {
-            // The length it names is that of the GET's body (kept); no chunked body follows.
+        if hasTransferEncoding && (requestMethod == .HEAD || hasLength) {
+            // A HEAD response keeps the length it names (that of the GET's body); no chunked body follows.
             head.headers.remove(name: "transfer-encoding")
-            return .none
         }
-        if head.headers.contains(name: "content-length") {
-            head.headers.remove(name: "transfer-encoding")
-            return .length
-        }
+        if requestMethod == .HEAD { return .none }
+        if hasLength { return .length }
         if head.version.major > 1 || head.version.minor >= 1 {
-            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            if hasTransferEncoding {
+                head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            } else {
+                head.headers.add(name: "transfer-encoding", value: "chunked")
+            }
             return .chunked
         }
-        head.headers.remove(name: "transfer-encoding")
+        if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
         head.headers.replaceOrAdd(name: "connection", value: "close")
         return .untilClose
     }
