@@ -19,8 +19,8 @@ enum HTTP2Tuning {
     /// The default window (`GatewayConfiguration.http2Window`).
     static let window = 1024 * 1024
 
-    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: ``HTTP2FrameAligner``, `NIOHTTP2Handler`,
-    /// ``HTTP2StreamMux``) and returns its stream mux. `server`
+    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: on a tunnel ``TLSRecordCoalescer``, then
+    /// ``HTTP2FrameAligner``, `NIOHTTP2Handler`, ``HTTP2StreamMux``) and returns its stream mux. `server`
     /// settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off; on a tunnel, windows grow
     /// from `window` up to `maximumWindow` with the link's bandwidth-delay product (``AdaptiveWindow``);
     /// `inboundStream` gives each stream the peer opens its owner (server side).
@@ -44,6 +44,7 @@ enum HTTP2Tuning {
         let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil, validatesHeaderBlocks: !tunnel,
                                  inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations
+        if tunnel { try sync.addHandler(TLSRecordCoalescer()) }
         try sync.addHandler(HTTP2FrameAligner(server: server))
         try sync.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: mux, connectionConfiguration: connection))
         try sync.addHandler(mux)
