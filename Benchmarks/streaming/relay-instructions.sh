@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Instructions the gateway pair executes to relay a token stream, counted by valgrind's callgrind (which, unlike CPU
+# time, does not move with the machine's load):
+#
+#   client --HTTP/1.1--> east --mTLS 1.3, HTTP/2--> west --HTTP/1.1--> meridian dev fake-model (SSE, one event a token)
+#
+# Both gateways run under callgrind. R sequential streaming requests of 1 token, then R of 51 tokens, TOKEN_MS apart
+# (5 ms: each event is read on its own, as at a model server's pace; with less, callgrind's slowness batches events
+# and the counts move). Prints, per gateway and for the pair, the instructions per request of 1 token and per token
+# after the first (the difference over 50 tokens).
+#
+#   Benchmarks/streaming/relay-instructions.sh                       # the release build
+#   GATEWAY=/path/a BASELINE=/path/b Benchmarks/streaming/relay-instructions.sh   # two builds, same run, and the ratio
+#
+# valgrind chokes on the release binary's debug information: the script strips a copy (strip -g) first.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+R="${R:-60}"
+TOKEN_MS="${TOKEN_MS:-5}"
+PORT_BASE="${PORT_BASE:-17000}"
+MODEL_PORT=$((PORT_BASE + 80)); EAST_LOCAL=$((PORT_BASE + 1)); EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443))
+WORK="$(mktemp -d /tmp/meridian-relay-instructions.XXXXXX)"
+. "$ROOT/Benchmarks/lib/processes.sh"
+. "$ROOT/Benchmarks/lib/certs.sh"
+
+for tool in valgrind callgrind_control strip openssl curl python3; do
+    command -v "$tool" >/dev/null || { log "$tool is needed"; exit 1; }
+done
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    log "building meridian and meridian-gateway (release)"
+    (cd "$ROOT" && swift build -c release --product meridian >&2 && swift build -c release --product meridian-gateway >&2)
+fi
+BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
+GATEWAY="${GATEWAY:-$BIN/meridian-gateway}"
+
+make_mesh_certs "$WORK/certs"
+python3 - "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL" <<'PY'
+import json, sys
+out, east_tunnel, west_tunnel = sys.argv[1:4]
+everywhere = {"any": True, "countries": [], "blocs": []}
+nowhere = {"any": False, "countries": [], "blocs": []}
+policy = {"name": "bench", "defaultClass": "public", "services": {},
+          "classes": {"public": {"name": "public", "rules": [{"from": everywhere, "allow": everywhere, "deny": nowhere}]}}}
+germany = {"country": "DE", "blocs": ["EU"]}
+def table(source, local, peer, peer_address):
+    return {"source": source, "version": 1, "hash": "relay-instructions",
+            "local": {"cluster": source, "address": local, "jurisdiction": germany},
+            "peers": [{"cluster": peer, "address": peer_address, "jurisdiction": germany}],
+            "entries": [{"service": "chat", "dataClass": "public", "timeoutSeconds": 60,
+                         "levels": [{"destinations": [{"cluster": "west", "weight": 1}]}]}],
+            "policy": policy, "revokedSerials": []}
+json.dump(table("east", east_tunnel, "west", west_tunnel), open(f"{out}/east.json", "w"))
+json.dump(table("west", west_tunnel, "east", east_tunnel), open(f"{out}/west.json", "w"))
+PY
+
+"$BIN/meridian" dev fake-model --listen "127.0.0.1:$MODEL_PORT" --cluster west --model chat --ttft-ms 0 --token-ms "$TOKEN_MS" \
+    --tokens 1 > "$WORK/fake-model.log" 2>&1 &
+PIDS+=($!)
+
+stream() {   # stream TOKENS COUNT: COUNT sequential streaming requests of TOKENS tokens through east
+    python3 - "$EAST_LOCAL" "$1" "$2" <<'PY'
+import http.client, json, sys
+port, tokens, count = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+body = json.dumps({"model": "chat", "stream": True, "max_tokens": tokens, "messages": [{"role": "user", "content": "hi"}]})
+headers = {"content-type": "application/json", "accept": "text/event-stream", "host": "chat.meridian"}
+for _ in range(count):
+    connection.request("POST", "/v1/chat/completions", body=body, headers=headers)
+    response = connection.getresponse()
+    data = response.read()
+    if response.status != 200 or data.count(b"data:") != tokens + 1:
+        raise SystemExit(f"unexpected answer {response.status} {data[:200]!r}")
+PY
+}
+
+# measure NAME BINARY: prints "NAME east/west/pair per request, per token"
+measure() {
+    local name="$1" binary="$WORK/$1.bin"
+    strip -g -o "$binary" "$2"
+    local common=(--trust-bundle "$WORK/certs/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.west.%p" "$binary" gateway --cluster west --table "$WORK/west.json" \
+        --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" "${common[@]}" --data-dir "$WORK/$name-west" \
+        --local-listen "127.0.0.1:$((PORT_BASE + 2))" --tunnel-listen "127.0.0.1:$WEST_TUNNEL" --endpoint "chat=127.0.0.1:$MODEL_PORT" \
+        > "$WORK/$name-west.log" 2>&1 &
+    local west=$!
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.east.%p" "$binary" gateway --cluster east --table "$WORK/east.json" \
+        --cert "$WORK/certs/east.pem" --key "$WORK/certs/east-key.pem" "${common[@]}" --data-dir "$WORK/$name-east" \
+        --local-listen "127.0.0.1:$EAST_LOCAL" --tunnel-listen "127.0.0.1:$EAST_TUNNEL" > "$WORK/$name-east.log" 2>&1 &
+    local east=$!
+    PIDS+=("$west" "$east")
+    for _ in $(seq 1 600); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: chat.meridian' -d '{"stream":true,"max_tokens":1}' \
+            "http://127.0.0.1:$EAST_LOCAL/v1/chat/completions")" = 200 ] && break
+        sleep 0.1
+    done
+    stream 1 20; stream 51 4   # warm-up: connections, HPACK tables, lazily initialised state
+    local counts=()
+    for tokens in 1 51; do
+        callgrind_control -z "$east" >/dev/null 2>&1; callgrind_control -z "$west" >/dev/null 2>&1
+        stream "$tokens" "$R"
+        callgrind_control -d "$east" >/dev/null 2>&1; callgrind_control -d "$west" >/dev/null 2>&1
+        for pid in "$east" "$west"; do
+            local dump; dump="$(ls -t "$WORK"/"$name".*."$pid".* | head -1)"
+            counts+=("$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")")
+        done
+    done
+    kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true
+    python3 - "$name" "$R" "${counts[@]}" <<'PY'
+import sys
+name, r = sys.argv[1], int(sys.argv[2])
+e1, w1, e51, w51 = (int(x) for x in sys.argv[3:7])
+per_request = {"east": e1 / r, "west": w1 / r}
+per_token = {"east": (e51 - e1) / r / 50, "west": (w51 - w1) / r / 50}
+for who in ("east", "west"):
+    print(f"{name:9} {who}: {per_request[who] / 1000:7.1f}k instructions per 1-token request, {per_token[who] / 1000:6.1f}k per token")
+pair_request, pair_token = sum(per_request.values()), sum(per_token.values())
+print(f"{name:9} pair: {pair_request / 1000:7.1f}k instructions per 1-token request, {pair_token / 1000:6.1f}k per token")
+print(f"RESULT {name} {pair_request:.0f} {pair_token:.0f}")
+PY
+}
+
+log "== instructions to relay a token stream (callgrind; R=$R requests each, tokens $TOKEN_MS ms apart)"
+measure gateway "$GATEWAY" | tee "$WORK/gateway.out" | grep -v '^RESULT'
+if [ -n "${BASELINE:-}" ]; then
+    measure baseline "$BASELINE" | tee "$WORK/baseline.out" | grep -v '^RESULT'
+    python3 - "$WORK/gateway.out" "$WORK/baseline.out" <<'PY'
+import sys
+def result(path):
+    for line in open(path):
+        if line.startswith("RESULT"):
+            _, _, request, token = line.split()
+            return float(request), float(token)
+(gr, gt), (br, bt) = result(sys.argv[1]), result(sys.argv[2])
+print(f"gateway / baseline, pair: {gr / br:.3f} per 1-token request, {gt / bt:.3f} per token")
+PY
+fi
