@@ -59,19 +59,28 @@ enum ResponseFraming: Equatable {
         return .untilClose
     }
 
-    /// `bytes` as one chunk: the size in hexadecimal, CRLF, the bytes, CRLF (as NIO's encoder writes it, in three writes).
+    /// `bytes` as one chunk: the size in hexadecimal, CRLF, the bytes, CRLF (as NIO's encoder writes it, in three
+    /// writes). Written in one pass into a buffer of the exact size.
     static func chunk(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         let count = bytes.readableBytes
         var digits = 1
         while count >> (4 * digits) != 0 { digits += 1 }
-        var chunk = allocator.buffer(capacity: digits + count + 4)
-        for digit in (0..<digits).reversed() {
-            let value = UInt8(truncatingIfNeeded: count >> (4 * digit)) & 0xf
-            chunk.writeInteger(value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10)
+        let total = digits + 2 + count + 2
+        var chunk = allocator.buffer(capacity: total)
+        chunk.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
+            for index in 0..<digits {
+                let value = UInt8(truncatingIfNeeded: count >> (4 * (digits - 1 - index))) & 0xf
+                out[index] = value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+            }
+            out[digits] = UInt8(ascii: "\r")
+            out[digits + 1] = UInt8(ascii: "\n")
+            bytes.withUnsafeReadableBytes { payload in
+                UnsafeMutableRawBufferPointer(rebasing: out[(digits + 2)..<(digits + 2 + count)]).copyMemory(from: payload)
+            }
+            out[total - 2] = UInt8(ascii: "\r")
+            out[total - 1] = UInt8(ascii: "\n")
+            return total
         }
-        chunk.writeStaticString("\r\n")
-        chunk.writeImmutableBuffer(bytes)
-        chunk.writeStaticString("\r\n")
         return chunk
     }
 }
