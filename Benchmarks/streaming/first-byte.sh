@@ -41,29 +41,13 @@ GATEWAY="${GATEWAY:-$BIN/meridian-gateway}"   # GATEWAY=path/to/binary compares 
 
 # --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west ---------------
 . "$ROOT/Benchmarks/lib/certs.sh"
+. "$ROOT/Benchmarks/lib/tables.sh"
 . "$ROOT/Benchmarks/lib/haproxy.sh"
 CERTS="$WORK/certs"
 make_mesh_certs "$CERTS"
 
 # --- static tables: east sends `chat` to west; west serves it from the fake model --------------------------
-python3 - "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL" <<'PY'
-import json, sys
-out, east_tunnel, west_tunnel = sys.argv[1:4]
-everywhere = {"any": True, "countries": [], "blocs": []}
-nowhere = {"any": False, "countries": [], "blocs": []}
-policy = {"name": "bench", "defaultClass": "public", "services": {},
-          "classes": {"public": {"name": "public", "rules": [{"from": everywhere, "allow": everywhere, "deny": nowhere}]}}}
-germany = {"country": "DE", "blocs": ["EU"]}
-def table(source, local, peer, peer_address):
-    return {"source": source, "version": 1, "hash": "first-byte",
-            "local": {"cluster": source, "address": local, "jurisdiction": germany},
-            "peers": [{"cluster": peer, "address": peer_address, "jurisdiction": germany}],
-            "entries": [{"service": "chat", "dataClass": "public", "timeoutSeconds": 60,
-                         "levels": [{"destinations": [{"cluster": "west", "weight": 1}]}]}],
-            "policy": policy, "revokedSerials": []}
-json.dump(table("east", east_tunnel, "west", west_tunnel), open(f"{out}/east.json", "w"))
-json.dump(table("west", west_tunnel, "east", east_tunnel), open(f"{out}/west.json", "w"))
-PY
+make_chat_tables "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL" first-byte
 
 # --- the fake model server (one token, no time to first token) and the pair ------------------------------
 "$MERIDIAN" dev fake-model --listen "127.0.0.1:$MODEL_PORT" --cluster west --model chat --ttft-ms 0 --token-ms 5 --tokens 4 \

@@ -24,6 +24,7 @@ MODEL_PORT=$((PORT_BASE + 80)); EAST_LOCAL=$((PORT_BASE + 1)); EAST_TUNNEL=$((PO
 WORK="$(mktemp -d /tmp/meridian-relay-instructions.XXXXXX)"
 . "$ROOT/Benchmarks/lib/processes.sh"
 . "$ROOT/Benchmarks/lib/certs.sh"
+. "$ROOT/Benchmarks/lib/tables.sh"
 
 for tool in valgrind callgrind_control strip openssl curl python3; do
     command -v "$tool" >/dev/null || { log "$tool is needed"; exit 1; }
@@ -36,24 +37,7 @@ BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
 GATEWAY="${GATEWAY:-$BIN/meridian-gateway}"
 
 make_mesh_certs "$WORK/certs"
-python3 - "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL" <<'PY'
-import json, sys
-out, east_tunnel, west_tunnel = sys.argv[1:4]
-everywhere = {"any": True, "countries": [], "blocs": []}
-nowhere = {"any": False, "countries": [], "blocs": []}
-policy = {"name": "bench", "defaultClass": "public", "services": {},
-          "classes": {"public": {"name": "public", "rules": [{"from": everywhere, "allow": everywhere, "deny": nowhere}]}}}
-germany = {"country": "DE", "blocs": ["EU"]}
-def table(source, local, peer, peer_address):
-    return {"source": source, "version": 1, "hash": "relay-instructions",
-            "local": {"cluster": source, "address": local, "jurisdiction": germany},
-            "peers": [{"cluster": peer, "address": peer_address, "jurisdiction": germany}],
-            "entries": [{"service": "chat", "dataClass": "public", "timeoutSeconds": 60,
-                         "levels": [{"destinations": [{"cluster": "west", "weight": 1}]}]}],
-            "policy": policy, "revokedSerials": []}
-json.dump(table("east", east_tunnel, "west", west_tunnel), open(f"{out}/east.json", "w"))
-json.dump(table("west", west_tunnel, "east", east_tunnel), open(f"{out}/west.json", "w"))
-PY
+make_chat_tables "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL" relay-instructions
 
 "$BIN/meridian" dev fake-model --listen "127.0.0.1:$MODEL_PORT" --cluster west --model chat --ttft-ms 0 --token-ms "$TOKEN_MS" \
     --tokens 1 > "$WORK/fake-model.log" 2>&1 &
