@@ -269,6 +269,14 @@ struct GatewayEndToEndTests {
             #expect(!afterHead[..<headEnd.lowerBound].lowercased().contains("transfer-encoding"), "\(afterHead)")
             #expect(afterHead[headEnd.upperBound...].hasPrefix("HTTP/1.1 200 "), "after the HEAD response: \(afterHead[headEnd.upperBound...].prefix(40))")
 
+            // After a HEAD response, an error answered before the next request is parsed (its headers are too large)
+            // still has its JSON body.
+            let afterHeadError = try #require(try await TestClient.sendRaw(port: port,
+                "HEAD /chunked HTTP/1.1\r\nHost: chat.meridian\r\n\r\nGET / HTTP/1.1\r\nHost: chat.meridian\r\nx-huge: \(String(repeating: "a", count: 100_000))\r\n\r\n"),
+                "the gateway did not close the connection")
+            let refusal = try #require(afterHeadError.range(of: "HTTP/1.1 431 "), "\(afterHeadError.prefix(300))")
+            #expect(afterHeadError[refusal.lowerBound...].contains(#""field":"headers""#), "\(afterHeadError[refusal.lowerBound...])")
+
             // HTTP/1.0: no transfer-encoding (RFC 9112 6.1), the body as it is, then the close, even when the client
             // asked to keep the connection.
             let old = try #require(try await TestClient.sendRaw(port: port,

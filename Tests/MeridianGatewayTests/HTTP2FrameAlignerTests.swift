@@ -7,9 +7,9 @@ import Testing
 @testable import MeridianGateway
 
 /// ``HTTP2FrameAligner``: the bytes pass unchanged and in order, and no read passed on ends where swift-nio-http2's
-/// decoder would wait with an empty buffer that it does not start over (a "stall"): right after the header of a DATA
-/// frame with a payload; for a padded DATA frame, also right after its pad-length byte and from the end of its data to
-/// the end of its padding.
+/// decoder would wait without starting its buffer over (a "stall"): inside a frame header or the payload of a frame
+/// that is not DATA; right after the header of a DATA frame with a payload; for a padded DATA frame, also right after
+/// its pad-length byte and from the end of its data to the end of its padding.
 @Suite("HTTP/2 frame aligner")
 struct HTTP2FrameAlignerTests {
     typealias Stream = (bytes: [UInt8], stalls: Set<Int>)
@@ -32,6 +32,8 @@ struct HTTP2FrameAlignerTests {
             bytes += [UInt8(payload >> 16 & 0xff), UInt8(payload >> 8 & 0xff), UInt8(payload & 0xff), type, flags | (padding == nil ? 0 : 0x08)]
             bytes += [UInt8(stream >> 24), UInt8(stream >> 16 & 0xff), UInt8(stream >> 8 & 0xff), UInt8(stream & 0xff)]
             let frameEnd = bytes.count + payload
+            for offset in (bytes.count - 8)..<bytes.count { stalls.insert(offset) }   // inside the header
+            if type != 0 { for offset in bytes.count..<frameEnd { stalls.insert(offset) } }   // inside another payload
             if type == 0 && payload > 0 { stalls.insert(bytes.count) }
             if let padding {
                 bytes.append(UInt8(padding))
@@ -147,6 +149,16 @@ struct HTTP2FrameAlignerTests {
             }
             Self.check(try Self.run(stream.bytes, reads: sizes), against: stream)
         }
+    }
+
+    @Test("a frame larger than the decoder accepts passes at its header: the decoder refuses it there")
+    func oversizedFrame() throws {
+        var bytes: [UInt8] = [0, 0x80, 0, 1, 4, 0, 0, 0, 1]   // HEADERS of 32 KiB
+        bytes += [UInt8](repeating: 7, count: 100)
+        let passed = try Self.run(bytes, reads: [9, 100], server: false)
+        #expect(passed == [Array(bytes[..<9]), Array(bytes[9...])], "nothing is held for a frame over 16 KiB")
+        let small: [UInt8] = [0, 0, 20, 1, 4, 0, 0, 0, 1] + [UInt8](repeating: 7, count: 20)   // HEADERS of 20 bytes
+        #expect(try Self.run(small, reads: [9, 5, 15], server: false) == [small], "a frame of 16 KiB or less goes on whole")
     }
 
     @Test("client side: frames from the first byte (no preface)")

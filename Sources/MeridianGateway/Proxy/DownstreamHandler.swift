@@ -91,7 +91,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(.head(head)), promise: nil)
         case .body(.byteBuffer(let buffer)) where responseFraming == .chunked:
             // One buffer per chunk, past NIO's encoder, which would write three (the size line, the bytes, CRLF).
-            guard buffer.readableBytes > 0, let encoderContext else { return }   // an empty chunk would end the body
+            guard buffer.readableBytes > 0 else { return }   // an empty chunk would end the body
+            guard let encoderContext else {
+                context.write(wrapOutboundOut(part), promise: nil)   // NIO's encoder chunks it: the head says chunked
+                return
+            }
             encoderContext.write(NIOAny(IOData.byteBuffer(ResponseFraming.chunk(buffer, allocator: context.channel.allocator))), promise: nil)
         case .body where responseFraming == .none:
             break   // a response that has no body (to HEAD, a 204, a 304)
@@ -139,6 +143,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         // An HTTP/1.0 client's body without a length ends with the connection.
         let close = close || responseFraming == .untilClose
         responseFraming = .none
+        requestMethod = .GET   // an answer to a request not yet parsed (a parse error) is not framed as the last one
         if close && stream == nil { closing = true }
         guard close, let eventLoop = stream?.stream.eventLoop ?? context?.eventLoop else {
             writeAndFlush(.end(trailers), promise: nil)

@@ -240,10 +240,10 @@ final class ForwardingWorker: @unchecked Sendable {
         }
     }
 
-    /// Why a request is answered by the gateway itself.
-    /// A request from a local client names at most one authority, with only the characters an authority may have
-    /// (RFC 9112 section 3.2: a server answers 400 otherwise). It is relayed as the endpoint's `host` or `:authority`.
-    static func checkHost(_ headers: HTTPHeaders) -> Refusal? {
+    /// A request from a local client names at most one authority, with only the characters a host and port may have,
+    /// and an HTTP/1.1 request names one (RFC 9112 section 3.2: a server answers 400 otherwise). It is relayed as the
+    /// endpoint's `host` or `:authority`. (An h2c client's request may leave `:authority` out.)
+    static func checkHost(_ headers: HTTPHeaders, version: HTTPVersion = .http2) -> Refusal? {
         var host: String?
         for (name, value) in headers where HeaderName.known(name) == .host {
             guard host == nil else {
@@ -252,12 +252,18 @@ final class ForwardingWorker: @unchecked Sendable {
             }
             host = value
         }
-        guard let host, !RequestTarget.isValidAuthority(host) else { return nil }
+        guard let host else {
+            guard version == .http1_1 else { return nil }
+            return Refusal(error: APIError(status: 400, code: .missingField, message: "an HTTP/1.1 request names its authority: send a host field",
+                                           field: "host"), decision: "bad-request")
+        }
+        guard !RequestTarget.isValidAuthority(host) else { return nil }
         return Refusal(error: APIError(status: 400, code: .invalidField,
-                                       message: "host '\(host)' is not an authority (host[:port]; RFC 3986 allows letters, digits and -._~!$&'()*+,;=%:@[]): remove the other characters",
+                                       message: "host '\(host)' is not a host and port (RFC 3986 allows letters, digits and -._~!$&'()*+,;=%:[]): remove the other characters",
                                        field: "host"), decision: "bad-request")
     }
 
+    /// Why a request is answered by the gateway itself.
     struct Refusal: Error {
         var error: APIError
         var decision: String
@@ -267,7 +273,7 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 
     private func planLocal(_ head: HTTPRequestHead) -> Result<(ForwardPlan, String), Refusal> {
-        if let refusal = Self.checkHost(head.headers) { return .failure(refusal) }
+        if let refusal = Self.checkHost(head.headers, version: head.version) { return .failure(refusal) }
         guard let target = RequestTarget(head: head) else {
             return .failure(Refusal(error: APIError(status: 400, code: .missingField,
                                                     message: "name the service in the authority (SERVICE.meridian) or the '\(RequestTarget.Header.service)' header",

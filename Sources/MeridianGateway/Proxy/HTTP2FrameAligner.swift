@@ -1,26 +1,24 @@
 import NIOCore
 
 /// Sits just before `NIOHTTP2Handler` on every gateway HTTP/2 connection and passes the bytes on unchanged, except
-/// that no read it passes on ends where swift-nio-http2's frame decoder would wait with an empty buffer that it does
-/// not start over.
+/// that no read it passes on ends where swift-nio-http2's frame decoder would wait without starting its buffer over.
 ///
 /// The decoder keeps one accumulation buffer per connection. It starts that buffer over only when a read leaves it
-/// empty at a frame boundary, or ends inside a DATA frame's data (the data goes out as a frame of its own). A read
-/// that ends at one of these points leaves it waiting with an empty buffer, and the next read is appended behind
-/// everything read before:
-/// - right after the header of a DATA frame with a payload;
-/// - for a padded DATA frame, right after its header, right after its pad-length byte (before the data), and from
-///   the end of its data to the end of its padding.
+/// empty at a frame boundary, or ends inside a DATA frame's data (the data goes out as a frame of its own). Anywhere
+/// else, the next read is appended behind everything read before, and a sender whose reads keep ending there grows
+/// the buffer without bound (a buffer keeps its capacity for the connection's life):
+/// - right after the header of a DATA frame with a payload: a 1 GiB upload through the tunnel grew west's buffer,
+///   doubling, to 16 MiB (every read of east's writes ended there);
+/// - for a padded DATA frame, also right after its pad-length byte (before the data), and from the end of its data
+///   to the end of its padding (the gateways never pad, but a local h2c client may);
+/// - inside a frame header, and inside the payload of a frame that is not DATA.
 ///
-/// A sender whose writes end at such a point keeps it there: a 1 GiB upload through the tunnel grew west's buffer,
-/// doubling, to 16 MiB (the reader index half way), and a buffer keeps its capacity for the connection's life. The
-/// gateways never pad, but a local h2c client may.
-///
-/// When a read ends at such a point, the bytes since the last point where it could have ended (at most a frame header,
-/// the pad-length byte, the last data byte and 255 bytes of padding) are held back. They go on with as many bytes of
-/// the next read as take them past the point (one, for an unpadded DATA frame's header), and the rest of that read
+/// When a read ends at such a point, the bytes since the last point where it could have ended are held back: at most
+/// a frame (16 KiB and its header; a larger frame the decoder refuses at its header, so that is a point where a read
+/// may end), or a padded DATA frame's header, pad length, last data byte and padding. They go on with as many bytes
+/// of the next read as take them past the point (one, for an unpadded DATA frame's header), and the rest of that read
 /// follows on its own, so a large read is not copied.
-final class HTTP2FrameAligner: ChannelInboundHandler, RemovableChannelHandler {
+final class HTTP2FrameAligner: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
@@ -70,6 +68,8 @@ final class HTTP2FrameAligner: ChannelInboundHandler, RemovableChannelHandler {
             case header([UInt8])
             /// In the payload of a frame other than DATA (bytes still to come).
             case otherPayload(left: Int)
+            /// In the payload of a frame larger than the decoder accepts: it refuses the connection at the header.
+            case oversizedPayload(left: Int)
             /// In an unpadded DATA frame's data; `atStart` right after the header.
             case data(left: Int, atStart: Bool)
             /// Right after a padded DATA frame's header: the pad-length byte comes next (the payload's length).
@@ -90,7 +90,9 @@ final class HTTP2FrameAligner: ChannelInboundHandler, RemovableChannelHandler {
         /// over (see the type's comment).
         var isSafeEnd: Bool {
             switch position {
-            case .preface, .header, .otherPayload: return true
+            case .preface, .oversizedPayload: return true
+            case .header(let bytes): return bytes.isEmpty   // a frame boundary
+            case .otherPayload: return false
             case .data(_, let atStart): return !atStart
             case .paddedData(let seen, _, _): return seen > 0
             case .padLength, .padding: return false
@@ -139,6 +141,10 @@ final class HTTP2FrameAligner: ChannelInboundHandler, RemovableChannelHandler {
                     let count = min(left, available)
                     index += count
                     position = count == left ? .header([]) : .otherPayload(left: left - count)
+                case .oversizedPayload(let left):
+                    let count = min(left, available)
+                    index += count
+                    position = count == left ? .header([]) : .oversizedPayload(left: left - count)
                 case .data(let left, let atStart):
                     // From the start, one byte takes the walk inside the data (a safe end).
                     let count = atStart ? 1 : min(left, available)
@@ -179,7 +185,9 @@ final class HTTP2FrameAligner: ChannelInboundHandler, RemovableChannelHandler {
 
         private static func afterHeader(length: Int, type: UInt8, flags: UInt8) -> Position {
             guard length > 0 else { return .header([]) }
-            guard type == dataType else { return .otherPayload(left: length) }
+            guard type == dataType else {
+                return length > HTTP2Tuning.maxFrameSize ? .oversizedPayload(left: length) : .otherPayload(left: length)
+            }
             return flags & paddedFlag == 0 ? .data(left: length, atStart: true) : .padLength(payload: length)
         }
     }

@@ -18,6 +18,8 @@ import NIOHTTP2
 enum HTTP2Tuning {
     /// The default window (`GatewayConfiguration.http2Window`).
     static let window = 1024 * 1024
+    /// The largest frame either end accepts (the HTTP/2 default, and what a client end advertises).
+    static let maxFrameSize = 1 << 14
 
     /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: on a tunnel ``TLSRecordCoalescer``, then
     /// ``HTTP2FrameAligner``, `NIOHTTP2Handler`, ``HTTP2StreamMux``) and returns its stream mux. `server`
@@ -33,7 +35,7 @@ enum HTTP2Tuning {
             HTTP2Setting(parameter: .initialWindowSize, value: window),
             HTTP2Setting(parameter: .maxHeaderListSize, value: maxHeaderBytes),
         ]
-        if !server { connection.initialSettings.append(HTTP2Setting(parameter: .maxFrameSize, value: 1 << 14)) }
+        if !server { connection.initialSettings.append(HTTP2Setting(parameter: .maxFrameSize, value: maxFrameSize)) }
         connection.headerBlockValidation = .disabled
         if tunnel {
             // The peer gateway's PINGs and acknowledgements of ours: health probes every second per event loop and

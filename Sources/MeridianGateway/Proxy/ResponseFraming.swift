@@ -40,12 +40,14 @@ enum ResponseFraming: Equatable {
             if hasLength { head.headers.remove(name: "content-length") }
             return .none
         }
-        if hasTransferEncoding && (requestMethod == .HEAD || hasLength) {
+        if requestMethod == .HEAD {
             // A HEAD response keeps the length it names (that of the GET's body); no chunked body follows.
-            head.headers.remove(name: "transfer-encoding")
+            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
+            return .none
         }
-        if requestMethod == .HEAD { return .none }
-        if hasLength { return .length }
+        if hasLength && !hasTransferEncoding { return .length }
+        // With both, `transfer-encoding` frames the body and an intermediary drops `content-length` (RFC 9112 6.3).
+        if hasLength { head.headers.remove(name: "content-length") }
         if head.version.major > 1 || head.version.minor >= 1 {
             if hasTransferEncoding {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")

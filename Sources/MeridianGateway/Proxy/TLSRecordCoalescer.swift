@@ -11,7 +11,7 @@ import NIOCore
 ///
 /// Writes are appended while the joined buffer stays within a record's largest payload (16 KiB); a larger write
 /// passes as it is, after what was joined before it. A write's promise completes with the joined buffer's.
-final class TLSRecordCoalescer: ChannelOutboundHandler, RemovableChannelHandler {
+final class TLSRecordCoalescer: ChannelOutboundHandler {
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 

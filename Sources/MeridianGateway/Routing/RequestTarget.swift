@@ -61,9 +61,10 @@ public struct RequestTarget: Sendable, Hashable {
 
     private static let serviceDomainBytes = Array(serviceDomain.utf8)
 
-    /// Whether `authority` (a `host` field or `:authority`) has only the characters RFC 3986 allows in an authority:
-    /// letters, digits, `-._~`, `!$&'()*+,;=`, `%` (percent-encoding), `:`, `@`, `[` and `]`. A space, a slash, a
-    /// quote or a non-ASCII byte is not relayed: towards an h2c endpoint it becomes `:authority` unchanged.
+    /// Whether `authority` (a `host` field or `:authority`) has only the characters RFC 3986 allows in a host and
+    /// port: letters, digits, `-._~`, `!$&'()*+,;=`, `%` (percent-encoding), `:`, `[` and `]` (no userinfo: `host` is
+    /// `uri-host [":" port]`, RFC 9110 7.2). A space, a slash, an `@`, a quote or a non-ASCII byte is not relayed:
+    /// towards an h2c endpoint it becomes `:authority` unchanged.
     public static func isValidAuthority(_ authority: String) -> Bool {
         authority.utf8.allSatisfy { byte in
             switch byte {
@@ -71,8 +72,8 @@ public struct RequestTarget: Sendable, Hashable {
                 return true
             case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"), UInt8(ascii: "$"),
                  UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-                 UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "%"), UInt8(ascii: ":"), UInt8(ascii: "@"),
-                 UInt8(ascii: "["), UInt8(ascii: "]"):
+                 UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "%"), UInt8(ascii: ":"), UInt8(ascii: "["),
+                 UInt8(ascii: "]"):
                 return true
             default:
                 return false
