@@ -66,10 +66,9 @@ final class HTTP2FrameAligner: ChannelInboundHandler {
             case preface(left: Int)
             /// In a frame header (its bytes so far); none at a frame boundary.
             case header([UInt8])
-            /// In the payload of a frame other than DATA (bytes still to come).
-            case otherPayload(left: Int)
-            /// In the payload of a frame larger than the decoder accepts: it refuses the connection at the header.
-            case oversizedPayload(left: Int)
+            /// In the payload of a frame other than DATA (bytes still to come); `refused` when the frame is larger than
+            /// the decoder accepts: it refuses the connection at the header, so no read needs holding for it.
+            case otherPayload(left: Int, refused: Bool)
             /// In an unpadded DATA frame's data; `atStart` right after the header.
             case data(left: Int, atStart: Bool)
             /// Right after a padded DATA frame's header: the pad-length byte comes next (the payload's length).
@@ -90,9 +89,9 @@ final class HTTP2FrameAligner: ChannelInboundHandler {
         /// over (see the type's comment).
         var isSafeEnd: Bool {
             switch position {
-            case .preface, .oversizedPayload: return true
+            case .preface: return true
             case .header(let bytes): return bytes.isEmpty   // a frame boundary
-            case .otherPayload: return false
+            case .otherPayload(_, let refused): return refused
             case .data(_, let atStart): return !atStart
             case .paddedData(let seen, _, _): return seen > 0
             case .padLength, .padding: return false
@@ -137,14 +136,10 @@ final class HTTP2FrameAligner: ChannelInboundHandler {
                             position = .header(bytes)
                         }
                     }
-                case .otherPayload(let left):
+                case .otherPayload(let left, let refused):
                     let count = min(left, available)
                     index += count
-                    position = count == left ? .header([]) : .otherPayload(left: left - count)
-                case .oversizedPayload(let left):
-                    let count = min(left, available)
-                    index += count
-                    position = count == left ? .header([]) : .oversizedPayload(left: left - count)
+                    position = count == left ? .header([]) : .otherPayload(left: left - count, refused: refused)
                 case .data(let left, let atStart):
                     // From the start, one byte takes the walk inside the data (a safe end).
                     let count = atStart ? 1 : min(left, available)
@@ -156,7 +151,7 @@ final class HTTP2FrameAligner: ChannelInboundHandler {
                     let data = payload - 1 - padding
                     if data < 0 {
                         // Padding longer than the frame: the decoder refuses it (PROTOCOL_ERROR); walk on as any payload.
-                        position = payload == 1 ? .header([]) : .otherPayload(left: payload - 1)
+                        position = payload == 1 ? .header([]) : .otherPayload(left: payload - 1, refused: false)
                     } else if data > 0 {
                         position = .paddedData(seen: 0, left: data, padding: padding)
                     } else {
@@ -186,7 +181,7 @@ final class HTTP2FrameAligner: ChannelInboundHandler {
         private static func afterHeader(length: Int, type: UInt8, flags: UInt8) -> Position {
             guard length > 0 else { return .header([]) }
             guard type == dataType else {
-                return length > HTTP2Tuning.maxFrameSize ? .oversizedPayload(left: length) : .otherPayload(left: length)
+                return .otherPayload(left: length, refused: length > HTTP2Tuning.maxFrameSize)
             }
             return flags & paddedFlag == 0 ? .data(left: length, atStart: true) : .padLength(payload: length)
         }
