@@ -139,4 +139,29 @@ struct AdaptiveWindowTests {
         let smallerSampled = Self.bulkStartsSample(&smaller, at: Self.start)
         #expect(!smallerSampled)
     }
+
+    @Test("a grown window is remembered per peer while a connection uses it and for ten minutes after the last closes, then forgotten")
+    func rememberedWindowsExpire() {
+        var windows = RememberedWindows()
+        #expect(windows.window(for: "west", at: Self.start) == nil)
+        windows.grew("west", to: 4 * Self.mib, at: Self.start)
+        #expect(windows.window(for: "west", at: Self.start + .minutes(9)) == 4 * Self.mib)
+        #expect(windows.window(for: "east", at: Self.start) == nil, "by peer")
+
+        // The connection stays up for an hour, then closes: the lifetime counts from the close.
+        windows.closed("west", at: Self.start + .minutes(60))
+        #expect(windows.window(for: "west", at: Self.start + .minutes(69)) == 4 * Self.mib)
+        #expect(windows.window(for: "west", at: Self.start + .minutes(70)) == 4 * Self.mib, "ten minutes exactly")
+        #expect(windows.window(for: "west", at: Self.start + .minutes(70) + .nanoseconds(1)) == nil)
+        #expect(windows.count == 0, "an expired window is dropped")
+
+        // A later growth replaces the window and its time; a close never moves the time back.
+        windows.grew("west", to: Self.mib, at: Self.start + .minutes(100))
+        windows.grew("west", to: 2 * Self.mib, at: Self.start + .minutes(105))
+        windows.closed("west", at: Self.start + .minutes(101))
+        #expect(windows.window(for: "west", at: Self.start + .minutes(115)) == 2 * Self.mib)
+        #expect(windows.window(for: "west", at: Self.start + .minutes(116)) == nil)
+        windows.closed("south", at: Self.start)
+        #expect(windows.count == 0, "a close of a peer whose connection never grew remembers nothing")
+    }
 }

@@ -44,8 +44,9 @@ final class ForwardingWorker: @unchecked Sendable {
     private var inboundHTTP1: [ObjectIdentifier: DownstreamHandler] = [:]
     private(set) var draining = false
     /// The window each peer's last accepted tunnel connection grew to (``AdaptiveWindow``), by cluster: the next
-    /// connection from that peer starts there. (Outgoing connections remember theirs in ``HTTP2Connection``.)
-    var grownTunnelWindows: [String: Int] = [:]
+    /// connection from that peer starts there, for a while (``RememberedWindow``). (Outgoing connections remember
+    /// theirs in ``HTTP2Connection``.)
+    var grownTunnelWindows = RememberedWindows()
     /// The timeouts of this loop's exchanges.
     let deadlines: ExchangeDeadlines
 
@@ -103,7 +104,10 @@ final class ForwardingWorker: @unchecked Sendable {
                 maxConcurrentStreams: context.configuration.resilience.maxConcurrentStreamsPerPeer,
                 maxPending: context.configuration.resilience.maxPendingPerPeer, window: context.configuration.http2Window,
                 maximumWindow: context.configuration.http2WindowMax,
-                windowGrown: { [growths = context.metrics.tunnelWindowGrowths] _ in growths.increment() }, logger: context.logger)
+                windowChanged: { [growths = context.metrics.tunnelWindowGrowths, gauge = context.metrics.tunnelWindow(peer.cluster, outgoing: true)] window, grew in
+                    if grew { growths.increment() }
+                    gauge.set(Double(window))
+                }, logger: context.logger)
             let cluster = peer.cluster
             let gauge = context.metrics.peerActiveStreams(cluster)
             connection.onStateChange = { [context] up in context.peerConnectivity(cluster, up: up) }

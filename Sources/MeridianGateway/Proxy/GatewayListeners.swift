@@ -81,19 +81,28 @@ enum GatewayListeners {
                     // The peer's verified identity, looked up once: streams open only after the handshake.
                     // The windows start where the last connection from the same peer grew them (on this event loop).
                     var caller: PeerIdentity?
+                    var windowGauge: Gauge?
                     weak var mux: HTTP2StreamMux?   // the pipeline holds it; the initializer it holds must not
                     mux = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window,
                                                     maximumWindow: maximumWindow) { stream in
                         if caller == nil {
                             caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity
-                            if let cluster = caller?.cluster, let grown = worker.grownTunnelWindows[cluster] { mux?.startGrown(to: grown) }
+                            if let cluster = caller?.cluster, let mux {
+                                if let grown = worker.grownTunnelWindows.window(for: cluster, at: .now()) { mux.startGrown(to: grown) }
+                                windowGauge = context.metrics.tunnelWindow(cluster, outgoing: false)
+                                windowGauge?.set(Double(mux.targetWindow))
+                            }
                         }
                         _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true, caller: caller),
                                                   stream: stream)
                     }
                     mux?.windowGrown = { window in
                         growths.increment()
-                        if let cluster = caller?.cluster { worker.grownTunnelWindows[cluster] = window }
+                        windowGauge?.set(Double(window))
+                        if let cluster = caller?.cluster { worker.grownTunnelWindows.grew(cluster, to: window, at: .now()) }
+                    }
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in
+                        if let cluster = caller?.cluster { worker.grownTunnelWindows.closed(cluster, at: .now()) }
                     }
                     try sync.addHandler(InboundStreamTracker())
                     try sync.addHandler(TunnelErrorHandler())

@@ -38,8 +38,8 @@ final class HTTP2Connection: @unchecked Sendable {
     let window: Int
     /// The largest window a tunnel connection grows to (``AdaptiveWindow``); `nil` keeps `window`.
     let maximumWindow: Int?
-    /// Told each window a tunnel connection grows to.
-    let windowGrown: (@Sendable (Int) -> Void)?
+    /// Told the receive window of each connection once it is ready (`grew: false`) and each window it grows to.
+    let windowChanged: (@Sendable (_ window: Int, _ grew: Bool) -> Void)?
     let port: Int
     let eventLoop: any EventLoop
     private let security: Security
@@ -61,16 +61,16 @@ final class HTTP2Connection: @unchecked Sendable {
     private var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
     private var pings: [UInt64: (sent: NIODeadline, promise: EventLoopPromise<TimeAmount>)] = [:]
     private(set) var activeStreams = 0
-    /// The window the last connection grew to (``AdaptiveWindow``): the next one starts there.
-    private var grownWindow: Int?
+    /// The window the last connection grew to (``AdaptiveWindow``): the next one starts there, unless it expired.
+    private var remembered: RememberedWindow?
 
     init(name: String, host: String, port: Int, eventLoop: any EventLoop, security: Security, connectTimeout: TimeAmount,
          maxConcurrentStreams: Int, maxPending: Int, window: Int = HTTP2Tuning.window, maximumWindow: Int? = nil,
-         windowGrown: (@Sendable (Int) -> Void)? = nil, logger: Logger) {
+         windowChanged: (@Sendable (_ window: Int, _ grew: Bool) -> Void)? = nil, logger: Logger) {
         self.name = name
         self.window = window
         self.maximumWindow = maximumWindow
-        self.windowGrown = windowGrown
+        self.windowChanged = windowChanged
         self.host = host
         self.port = port
         self.eventLoop = eventLoop
@@ -232,11 +232,11 @@ final class HTTP2Connection: @unchecked Sendable {
                     let tunnel = if case .mutualTLS = security { true } else { false }
                     let mux = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel, window: self.window,
                                                            maximumWindow: self.maximumWindow)
-                    if let grown = self.grownWindow { mux.startGrown(to: grown) }
+                    if let grown = self.remembered?.window(at: .now()) { mux.startGrown(to: grown) } else { self.remembered = nil }
                     mux.windowGrown = { [weak self] window in
                         guard let self else { return }
-                        self.grownWindow = window
-                        self.windowGrown?(window)
+                        self.remembered = RememberedWindow(window, at: .now())
+                        self.windowChanged?(window, true)
                     }
                     try sync.addHandler(HTTP2ConnectionObserver(connection: self, readyWhenActive: !tunnel))
                     self.connectingChannel = channel
@@ -272,6 +272,7 @@ final class HTTP2Connection: @unchecked Sendable {
             logger.info("peer connection restored", metadata: ["meridian.peer": "\(name)", "meridian.peer.failures": "\(failures)"])
         }
         failures = 0
+        windowChanged?(mux.targetWindow, false)
         onStateChange?(true)
         let waiting = pending
         pending.removeAll()
@@ -293,6 +294,7 @@ final class HTTP2Connection: @unchecked Sendable {
         connectingMux = nil
         failPings()
         if wasReady {
+            remembered?.touch(at: .now())
             onStateChange?(false)
             logger.warning("peer connection lost", metadata: ["meridian.peer": "\(name)", "meridian.error": "\(error.map { "\($0)" } ?? "closed")"])
         } else {

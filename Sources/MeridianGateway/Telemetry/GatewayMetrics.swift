@@ -20,6 +20,7 @@ import Synchronization
 /// | `meridian_gateway_hub_up` | (1 when the last hub call succeeded) |
 /// | `meridian_gateway_hub_errors_total` | operation |
 /// | `meridian_gateway_tunnel_window_growths_total` | (a tunnel connection's window grew with its link's bandwidth-delay product) |
+/// | `meridian_gateway_tunnel_window_bytes` | peer, connection (`outgoing`, `incoming`): the receive window of the latest such tunnel connection |
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
@@ -88,6 +89,13 @@ public final class GatewayMetrics: Sendable {
 
     func peerActiveStreams(_ peer: String) -> Gauge {
         registry.makeGauge(descriptor: Self.name("peer_active", "streams", "Streams open to a peer"), labels: [("peer", peer)])
+    }
+
+    /// The receive window of the latest tunnel connection with `peer` that this gateway made (`outgoing`) or accepted:
+    /// where it started (the configured window, or one remembered from an earlier connection) and what it grew to.
+    func tunnelWindow(_ peer: String, outgoing: Bool) -> Gauge {
+        registry.makeGauge(descriptor: Self.name("tunnel_window", "bytes", "Receive window of the latest tunnel connection with the peer"),
+                           labels: [("peer", peer), ("connection", outgoing ? "outgoing" : "incoming")])
     }
 
     func hubErrors(_ operation: String) -> Counter {

@@ -7,17 +7,28 @@ import NIOPosix
 final class DelayRelay: Sendable {
     let channel: any Channel
     var port: Int { channel.localAddress?.port ?? 0 }
+    /// The connections accepted so far.
+    private let accepted: Locked<[any Channel]>
+    var acceptedCount: Int { accepted.value.count }
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, accepted: Locked<[any Channel]>) {
         self.channel = channel
+        self.accepted = accepted
+    }
+
+    /// Cuts every connection accepted so far, as a link that fails would (both ends see the close).
+    func dropConnections() {
+        for connection in accepted.value { connection.close(promise: nil) }
     }
 
     static func start(oneWay: TimeAmount, target: @escaping @Sendable () -> SocketAddress?) async throws -> DelayRelay {
+        let accepted = Locked<[any Channel]>([])
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { inbound in
                 guard let address = target() else { return inbound.eventLoop.makeFailedFuture(MeshError(description: "the relay has no target yet")) }
+                accepted.withLock { $0.append(inbound) }
                 let toTarget = DelayedPipe(delay: oneWay)
                 let back = DelayedPipe(delay: oneWay)
                 back.destination = inbound
@@ -41,7 +52,7 @@ final class DelayRelay: Sendable {
                     .nonisolated()
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return DelayRelay(channel: channel)
+        return DelayRelay(channel: channel, accepted: accepted)
     }
 
     func stop() async {
