@@ -21,7 +21,9 @@ import NIOHTTP2
 final class DownstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    /// An HTTP/1.1 connection's bytes: this handler frames and encodes its responses (``ResponseFraming``,
+    /// ``HTTP1HeadWriter``); HTTP/2 streams are written through their ``HTTP2StreamDownstream``.
+    typealias OutboundOut = IOData
 
     /// Which listener the request came in on.
     enum Listener: String {
@@ -60,8 +62,6 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var requestMethod: HTTPMethod = .GET
     /// HTTP/1.1: how the body of the response in flight is framed (``ResponseFraming/frame(_:requestMethod:)``).
     private var responseFraming = ResponseFraming.none
-    /// HTTP/1.1: NIO's response encoder, whose context takes the chunks this handler frames itself.
-    private var encoderContext: ChannelHandlerContext?
 
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil) {
         self.worker = worker
@@ -85,22 +85,35 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
         guard let context else { return }
         switch part {
-        case .head(var head) where head.status.code >= 200:
-            responseStarted = true
-            responseFraming = ResponseFraming.frame(&head, requestMethod: requestMethod)
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-        case .body(.byteBuffer(let buffer)) where responseFraming == .chunked:
-            // One buffer per chunk, past NIO's encoder, which would write three (the size line, the bytes, CRLF).
-            guard buffer.readableBytes > 0 else { return }   // an empty chunk would end the body
-            guard let encoderContext else {
-                context.write(wrapOutboundOut(part), promise: nil)   // NIO's encoder chunks it: the head says chunked
-                return
+        case .head(var head):
+            if head.status.code >= 200 {
+                responseStarted = true
+                responseFraming = ResponseFraming.frame(&head, requestMethod: requestMethod)
             }
-            encoderContext.write(NIOAny(IOData.byteBuffer(ResponseFraming.chunk(buffer, allocator: context.channel.allocator))), promise: nil)
-        case .body where responseFraming == .none:
-            break   // a response that has no body (to HEAD, a 204, a 304)
-        default:
-            context.write(wrapOutboundOut(part), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(HTTP1HeadWriter.responseHead(head, allocator: context.channel.allocator))), promise: nil)
+        case .body(let body):
+            switch responseFraming {
+            case .none:
+                break   // a response that has no body (to HEAD, a 204, a 304)
+            case .length, .untilClose:
+                context.write(wrapOutboundOut(body), promise: nil)
+            case .chunked:
+                guard body.readableBytes > 0 else { return }   // an empty chunk would end the body
+                switch body {
+                case .byteBuffer(let buffer):
+                    // One buffer per chunk: the size line, the bytes and CRLF.
+                    context.write(wrapOutboundOut(.byteBuffer(ResponseFraming.chunk(buffer, allocator: context.channel.allocator))), promise: nil)
+                case .fileRegion:
+                    var line = context.channel.allocator.buffer(capacity: 18)
+                    line.writeString(String(body.readableBytes, radix: 16))
+                    line.writeStaticString("\r\n")
+                    context.write(wrapOutboundOut(.byteBuffer(line)), promise: nil)
+                    context.write(wrapOutboundOut(body), promise: nil)
+                    context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(staticString: "\r\n"))), promise: nil)
+                }
+            }
+        case .end(let trailers):
+            writeEnd(trailers, close: false)   // (the exchange calls writeEnd itself)
         }
     }
 
@@ -112,12 +125,21 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    private func writeAndFlush(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?) {
+    /// Writes the end of the response (`framing`: how an HTTP/1.1 response's body was framed) and flushes.
+    private func writeEndAndFlush(_ trailers: HTTPHeaders?, framing: ResponseFraming, promise: EventLoopPromise<Void>?) {
         if let stream {
-            stream.write(part, promise: promise)
+            stream.write(.end(trailers), promise: promise)
             stream.flush()
         } else if let context {
-            context.writeAndFlush(wrapOutboundOut(part), promise: promise)
+            if framing == .chunked {
+                context.writeAndFlush(wrapOutboundOut(.byteBuffer(HTTP1HeadWriter.lastChunk(trailers: trailers, allocator: context.channel.allocator))),
+                                      promise: promise)
+            } else if let promise {
+                // An empty write, so that the promise completes once all before it is written (a close waits for it).
+                context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: promise)
+            } else {
+                context.flush()
+            }
         } else {
             promise?.fail(ChannelError.ioOnClosedChannel)
         }
@@ -140,17 +162,18 @@ final class DownstreamHandler: ChannelDuplexHandler {
         // own call, not by the close).
         if stream != nil { responseEnded = true }
         responseStarted = false
+        let framing = responseFraming
         // An HTTP/1.0 client's body without a length ends with the connection.
-        let close = close || responseFraming == .untilClose
+        let close = close || framing == .untilClose
         responseFraming = .none
         requestMethod = .GET   // an answer to a request not yet parsed (a parse error) is not framed as the last one
         if close && stream == nil { closing = true }
         guard close, let eventLoop = stream?.stream.eventLoop ?? context?.eventLoop else {
-            writeAndFlush(.end(trailers), promise: nil)
+            writeEndAndFlush(trailers, framing: framing, promise: nil)
             return
         }
         let promise = eventLoop.makePromise(of: Void.self)
-        writeAndFlush(.end(trailers), promise: promise)
+        writeEndAndFlush(trailers, framing: framing, promise: promise)
         promise.futureResult.assumeIsolated().whenComplete { _ in self.abort() }
     }
 
@@ -294,13 +317,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        encoderContext = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
         worker.trackInbound(http1: self, channel: context.channel)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        encoderContext = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

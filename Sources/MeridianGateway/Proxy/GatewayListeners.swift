@@ -32,9 +32,8 @@ enum GatewayListeners {
                             limits.maxHeaderFieldSize = maxHeaderBytes
                             try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
                                 leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-                            // The framing of each response is the DownstreamHandler's (ResponseFraming): NIO's encoder
-                            // is not told the request's method in this pipeline, and would frame a HEAD response's body.
-                            try sync.addHandler(HTTPResponseEncoder(configuration: ResponseFraming.encoderConfiguration))
+                            // No HTTPResponseEncoder either: the DownstreamHandler frames (ResponseFraming) and encodes
+                            // (HTTP1HeadWriter) each response itself.
                             try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
                         case .http2:
                             try sync.addHandler(IdleStateHandler(allTimeout: idle))

@@ -3,9 +3,9 @@ import NIOHTTP1
 
 /// How a response to an HTTP/1.x client frames its body, decided by the ``DownstreamHandler`` from the status, the
 /// request's method and the client's version, and written into the head's `content-length`, `transfer-encoding` and
-/// `connection` fields. NIO's `HTTPResponseEncoder` then only follows the head (its automatic framing is off): in the
-/// gateway's pipeline it is not told the request's method, so it used to frame the (absent) body of a response to
-/// HEAD that named no length, and sent `transfer-encoding: chunked` to HTTP/1.0 clients.
+/// `connection` fields; the handler then writes the head (``HTTP1HeadWriter``) and the body framed so. (NIO's
+/// `HTTPResponseEncoder` is not in the pipeline: it was not told the request's method there, so it used to frame the
+/// absent body of a response to HEAD that named no length, and sent `transfer-encoding: chunked` to HTTP/1.0 clients.)
 enum ResponseFraming: Equatable {
     /// No body: a response to HEAD (or a 2xx to CONNECT), a 1xx, 204 or 304 (RFC 9112 section 6.3).
     case none
@@ -15,12 +15,6 @@ enum ResponseFraming: Equatable {
     case chunked
     /// An HTTP/1.0 client and no length: the body ends with the connection (`connection: close`).
     case untilClose
-
-    static let encoderConfiguration: HTTPResponseEncoder.Configuration = {
-        var configuration = HTTPResponseEncoder.Configuration()
-        configuration.automaticallySetFramingHeaders = false
-        return configuration
-    }()
 
     /// Decides the framing of a final response `head` (status 200 or above) and sets its fields to match. One pass
     /// over the fields; the head is changed only where it does not match already.
@@ -62,7 +56,7 @@ enum ResponseFraming: Equatable {
     }
 
     /// `bytes` as one chunk: the size in hexadecimal, CRLF, the bytes, CRLF (as NIO's encoder writes it, in three
-    /// writes). Written in one pass into a buffer of the exact size.
+    /// buffers). Written in one pass into a buffer of the exact size.
     static func chunk(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         let count = bytes.readableBytes
         var digits = 1
