@@ -222,47 +222,47 @@ struct ResponseFramingTests {
     @Test("the framing follows the status, the method and the version, and the head's fields match it")
     func framing() {
         var head = Self.head(200, [("Transfer-Encoding", "chunked")])
-        #expect(ResponseFraming.frame(&head, requestMethod: .GET) == .chunked)
+        #expect(BodyFraming.response(&head, requestMethod: .GET) == .chunked)
         #expect(head.headers["transfer-encoding"] == ["chunked"])
 
         head = Self.head(200, [])
-        #expect(ResponseFraming.frame(&head, requestMethod: .POST) == .chunked)
+        #expect(BodyFraming.response(&head, requestMethod: .POST) == .chunked)
         #expect(head.headers["transfer-encoding"] == ["chunked"])
 
         head = Self.head(200, [("content-length", "5")])
-        #expect(ResponseFraming.frame(&head, requestMethod: .GET) == .length)
+        #expect(BodyFraming.response(&head, requestMethod: .GET) == .length)
         #expect(!head.headers.contains(name: "transfer-encoding") && head.headers["content-length"] == ["5"])
 
         head = Self.head(200, [("transfer-encoding", "chunked")])
-        #expect(ResponseFraming.frame(&head, requestMethod: .HEAD) == .none)
+        #expect(BodyFraming.response(&head, requestMethod: .HEAD) == .none)
         #expect(!head.headers.contains(name: "transfer-encoding"))
         head = Self.head(200, [("content-length", "42")])
-        #expect(ResponseFraming.frame(&head, requestMethod: .HEAD) == .none)
+        #expect(BodyFraming.response(&head, requestMethod: .HEAD) == .none)
         #expect(head.headers["content-length"] == ["42"], "a HEAD response keeps the GET's length")
 
         for status in [204, 304] {
             head = Self.head(status, [("content-length", "0"), ("transfer-encoding", "chunked")])
-            #expect(ResponseFraming.frame(&head, requestMethod: .GET) == .none)
+            #expect(BodyFraming.response(&head, requestMethod: .GET) == .none)
             #expect(head.headers.count == 0)
         }
 
         head = Self.head(200, [("content-length", "5"), ("transfer-encoding", "chunked")])
         head.headers.remove(name: "content-length")
         head.headers.add(name: "content-length", value: "5")
-        #expect(ResponseFraming.frame(&head, requestMethod: .GET) == .chunked, "with both, transfer-encoding frames the body (RFC 9112 6.3)")
+        #expect(BodyFraming.response(&head, requestMethod: .GET) == .chunked, "with both, transfer-encoding frames the body (RFC 9112 6.3)")
         #expect(!head.headers.contains(name: "content-length") && head.headers["transfer-encoding"] == ["chunked"])
 
         head = Self.head(200, version: .http1_0, [("transfer-encoding", "chunked"), ("connection", "keep-alive")])
-        #expect(ResponseFraming.frame(&head, requestMethod: .GET) == .untilClose)
+        #expect(BodyFraming.response(&head, requestMethod: .GET) == .untilClose)
         #expect(!head.headers.contains(name: "transfer-encoding") && head.headers["connection"] == ["close"])
         head = Self.head(200, version: .http1_0, [("content-length", "3")])
-        #expect(ResponseFraming.frame(&head, requestMethod: .GET) == .length)
+        #expect(BodyFraming.response(&head, requestMethod: .GET) == .length)
     }
 
     @Test("a chunk is its size in lowercase hexadecimal, CRLF, the bytes, CRLF", arguments: [1, 9, 15, 16, 210, 255, 4096, 65_535, 65_536, 1_048_577])
     func chunk(size: Int) {
         let bytes = ByteBuffer(repeating: UInt8(ascii: "x"), count: size)
-        let chunk = ResponseFraming.chunk(bytes, allocator: ByteBufferAllocator())
+        let chunk = BodyFraming.chunk(bytes, allocator: ByteBufferAllocator())
         let expected = Array("\(String(size, radix: 16))\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: size) + Array("\r\n".utf8)
         #expect(Array(chunk.readableBytesView) == expected)
     }

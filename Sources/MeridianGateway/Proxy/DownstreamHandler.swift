@@ -21,7 +21,7 @@ import NIOHTTP2
 final class DownstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
-    /// An HTTP/1.1 connection's bytes: this handler frames and encodes its responses (``ResponseFraming``,
+    /// An HTTP/1.1 connection's bytes: this handler frames and encodes its responses (``BodyFraming``,
     /// ``HTTP1HeadWriter``); HTTP/2 streams are written through their ``HTTP2StreamDownstream``.
     typealias OutboundOut = IOData
 
@@ -60,8 +60,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var pendingParseError: HTTPParserError?
     /// HTTP/1.1: the method of the request being answered (its response's framing depends on it).
     private var requestMethod: HTTPMethod = .GET
-    /// HTTP/1.1: how the body of the response in flight is framed (``ResponseFraming/frame(_:requestMethod:)``).
-    private var responseFraming = ResponseFraming.none
+    /// HTTP/1.1: how the body of the response in flight is framed (``BodyFraming/response(_:requestMethod:)``).
+    private var responseFraming = BodyFraming.none
 
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil) {
         self.worker = worker
@@ -88,30 +88,11 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .head(var head):
             if head.status.code >= 200 {
                 responseStarted = true
-                responseFraming = ResponseFraming.frame(&head, requestMethod: requestMethod)
+                responseFraming = BodyFraming.response(&head, requestMethod: requestMethod)
             }
             context.write(wrapOutboundOut(.byteBuffer(HTTP1HeadWriter.responseHead(head, allocator: context.channel.allocator))), promise: nil)
         case .body(let body):
-            switch responseFraming {
-            case .none:
-                break   // a response that has no body (to HEAD, a 204, a 304)
-            case .length, .untilClose:
-                context.write(wrapOutboundOut(body), promise: nil)
-            case .chunked:
-                guard body.readableBytes > 0 else { return }   // an empty chunk would end the body
-                switch body {
-                case .byteBuffer(let buffer):
-                    // One buffer per chunk: the size line, the bytes and CRLF.
-                    context.write(wrapOutboundOut(.byteBuffer(ResponseFraming.chunk(buffer, allocator: context.channel.allocator))), promise: nil)
-                case .fileRegion:
-                    var line = context.channel.allocator.buffer(capacity: 18)
-                    line.writeString(String(body.readableBytes, radix: 16))
-                    line.writeStaticString("\r\n")
-                    context.write(wrapOutboundOut(.byteBuffer(line)), promise: nil)
-                    context.write(wrapOutboundOut(body), promise: nil)
-                    context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(staticString: "\r\n"))), promise: nil)
-                }
-            }
+            BodyFraming.write(body, responseFraming, allocator: context.channel.allocator, promise: nil) { context.write(wrapOutboundOut($0), promise: $1) }
         case .end(let trailers):
             writeEnd(trailers, close: false)   // (the exchange calls writeEnd itself)
         }
@@ -126,14 +107,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     /// Writes the end of the response (`framing`: how an HTTP/1.1 response's body was framed) and flushes.
-    private func writeEndAndFlush(_ trailers: HTTPHeaders?, framing: ResponseFraming, promise: EventLoopPromise<Void>?) {
+    private func writeEndAndFlush(_ trailers: HTTPHeaders?, framing: BodyFraming, promise: EventLoopPromise<Void>?) {
         if let stream {
             stream.write(.end(trailers), promise: promise)
             stream.flush()
         } else if let context {
-            if framing == .chunked {
-                context.writeAndFlush(wrapOutboundOut(.byteBuffer(HTTP1HeadWriter.lastChunk(trailers: trailers, allocator: context.channel.allocator))),
-                                      promise: promise)
+            if let end = BodyFraming.end(trailers, framing, allocator: context.channel.allocator) {
+                context.writeAndFlush(wrapOutboundOut(.byteBuffer(end)), promise: promise)
             } else if let promise {
                 // An empty write, so that the promise completes once all before it is written (a close waits for it).
                 context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: promise)

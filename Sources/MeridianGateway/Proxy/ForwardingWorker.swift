@@ -494,8 +494,11 @@ final class ForwardingWorker: @unchecked Sendable {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                    try channel.pipeline.syncOperations.addHandler(bound.value)
+                    // NIO's client handlers (addHTTPClientHandlers), with HTTP1RequestEncoder for NIO's encoder.
+                    try channel.pipeline.syncOperations.addHandlers([
+                        HTTP1RequestEncoder(), ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
+                        NIOHTTPRequestHeadersValidator(), bound.value,
+                    ])
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)

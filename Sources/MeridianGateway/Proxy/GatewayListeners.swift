@@ -32,7 +32,7 @@ enum GatewayListeners {
                             limits.maxHeaderFieldSize = maxHeaderBytes
                             try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
                                 leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-                            // No HTTPResponseEncoder either: the DownstreamHandler frames (ResponseFraming) and encodes
+                            // No HTTPResponseEncoder either: the DownstreamHandler frames (BodyFraming) and encodes
                             // (HTTP1HeadWriter) each response itself.
                             try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
                         case .http2:

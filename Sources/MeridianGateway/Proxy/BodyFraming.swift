@@ -1,0 +1,191 @@
+import NIOCore
+import NIOHTTP1
+
+/// How an HTTP/1.x message the gateway sends frames its body, written into its head's `content-length`,
+/// `transfer-encoding` and `connection` fields:
+/// - a response to an HTTP/1.x client, decided by the ``DownstreamHandler`` from the status, the request's method and
+///   the client's version (``response(_:requestMethod:)``);
+/// - a request to a local HTTP/1.1 endpoint, decided by the ``UpstreamHandler`` from the method and the fields
+///   (``request(_:)``).
+///
+/// Each handler then writes the head (``HTTP1HeadWriter``) and the body framed so (``write(_:_:allocator:to:)``,
+/// ``end(_:_:allocator:)``). NIO's `HTTPResponseEncoder` and `HTTPRequestEncoder` are not in the pipelines: the
+/// response encoder was not told the request's method there, so it framed the absent body of a response to HEAD that
+/// named no length and sent `transfer-encoding: chunked` to HTTP/1.0 clients; and both wrote a head with four checked
+/// writes per field and a chunk as three buffers.
+enum BodyFraming: Equatable {
+    /// No body: a response to HEAD (or a 2xx to CONNECT), a 1xx, 204 or 304 (RFC 9112 section 6.3); a request that
+    /// names no length and whose method carries none.
+    case none
+    /// `content-length`.
+    case length
+    /// `transfer-encoding: chunked`: each chunk is written framed in one buffer.
+    case chunked
+    /// A response to an HTTP/1.0 client without a length: the body ends with the connection (`connection: close`).
+    case untilClose
+
+    /// Decides the framing of a final response `head` (status 200 or above) and sets its fields to match. One pass
+    /// over the fields; the head is changed only where it does not match already.
+    static func response(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod) -> BodyFraming {
+        var hasLength = false
+        var hasTransferEncoding = false
+        for (name, _) in head.headers {
+            switch HeaderName.known(name) {
+            case .contentLength: hasLength = true
+            case .transferEncoding: hasTransferEncoding = true
+            default: break
+            }
+        }
+        let status = head.status.code
+        if status == 204 || status == 304 || (requestMethod == .CONNECT && (200..<300).contains(status)) {
+            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
+            if hasLength { head.headers.remove(name: "content-length") }
+            return .none
+        }
+        if requestMethod == .HEAD {
+            // A HEAD response keeps the length it names (that of the GET's body); no chunked body follows.
+            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
+            return .none
+        }
+        if hasLength && !hasTransferEncoding { return .length }
+        // With both, `transfer-encoding` frames the body and an intermediary drops `content-length` (RFC 9112 6.3).
+        if hasLength { head.headers.remove(name: "content-length") }
+        if head.version.major > 1 || head.version.minor >= 1 {
+            if hasTransferEncoding {
+                head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            } else {
+                head.headers.add(name: "transfer-encoding", value: "chunked")
+            }
+            return .chunked
+        }
+        if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
+        head.headers.replaceOrAdd(name: "connection", value: "close")
+        return .untilClose
+    }
+
+    /// Decides the framing of a request `head` to an HTTP/1.1 endpoint and sets its fields to match, as NIO's
+    /// `HTTPRequestEncoder` did with its automatic framing, but for two cases RFC 9112 decides otherwise:
+    /// - with both `transfer-encoding` and `content-length`, `transfer-encoding` frames the body and the length is
+    ///   dropped (section 6.3; NIO kept the length). The gateway's decoders do not let such a request in anyway;
+    /// - a `transfer-encoding` other than exactly `chunked` (`gzip, chunked`; its last coding is chunked, or the
+    ///   decoder refused the request) still frames the body as chunked (NIO sent the body unframed).
+    ///
+    /// POST, PUT and PATCH without either field get `transfer-encoding: chunked`; other methods have no body
+    /// (``none``). A TRACE never has one (its fields are dropped).
+    static func request(_ head: inout HTTPRequestHead) -> BodyFraming {
+        var hasLength = false
+        var hasTransferEncoding = false
+        for (name, _) in head.headers {
+            switch HeaderName.known(name) {
+            case .contentLength: hasLength = true
+            case .transferEncoding: hasTransferEncoding = true
+            default: break
+            }
+        }
+        if head.method == .TRACE {
+            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
+            if hasLength { head.headers.remove(name: "content-length") }
+            return .none
+        }
+        if hasTransferEncoding {
+            if hasLength { head.headers.remove(name: "content-length") }
+            return .chunked
+        }
+        if hasLength { return .length }
+        switch head.method {
+        case .POST, .PUT, .PATCH:
+            head.headers.add(name: "transfer-encoding", value: "chunked")
+            return .chunked
+        default:
+            return .none
+        }
+    }
+
+    /// Writes `body` framed as `framing` with `write`: as it is for a length or a body that ends with the
+    /// connection, as one chunk (a buffer) when chunked, not at all when the message has no body. An empty body part
+    /// writes nothing when chunked (an empty chunk would end the body). `promise` goes with the last write, or
+    /// succeeds at once when nothing is written.
+    static func write(_ body: IOData, _ framing: BodyFraming, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
+                      to write: (IOData, EventLoopPromise<Void>?) -> Void) {
+        switch framing {
+        case .none:
+            promise?.succeed()
+        case .length, .untilClose:
+            write(body, promise)
+        case .chunked:
+            guard body.readableBytes > 0 else {
+                promise?.succeed()
+                return
+            }
+            switch body {
+            case .byteBuffer(let buffer):
+                write(.byteBuffer(chunk(buffer, allocator: allocator)), promise)
+            case .fileRegion:
+                var line = allocator.buffer(capacity: 18)
+                line.writeString(String(body.readableBytes, radix: 16))
+                line.writeStaticString("\r\n")
+                write(.byteBuffer(line), nil)
+                write(body, nil)
+                write(.byteBuffer(allocator.buffer(staticString: "\r\n")), promise)
+            }
+        }
+    }
+
+    /// What ends a body framed as `framing`: the last chunk with the trailers when chunked (trailers are dropped
+    /// otherwise: HTTP/1.1 has nowhere to put them), nothing else.
+    static func end(_ trailers: HTTPHeaders?, _ framing: BodyFraming, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        framing == .chunked ? HTTP1HeadWriter.lastChunk(trailers: trailers, allocator: allocator) : nil
+    }
+
+    /// `bytes` as one chunk: the size in hexadecimal, CRLF, the bytes, CRLF (as NIO's encoder writes it, in three
+    /// buffers). Written in one pass into a buffer of the exact size.
+    static func chunk(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let count = bytes.readableBytes
+        var digits = 1
+        while count >> (4 * digits) != 0 { digits += 1 }
+        let total = digits + 2 + count + 2
+        var chunk = allocator.buffer(capacity: total)
+        chunk.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
+            for index in 0..<digits {
+                let value = UInt8(truncatingIfNeeded: count >> (4 * (digits - 1 - index))) & 0xf
+                out[index] = value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+            }
+            out[digits] = UInt8(ascii: "\r")
+            out[digits + 1] = UInt8(ascii: "\n")
+            bytes.withUnsafeReadableBytes { payload in
+                UnsafeMutableRawBufferPointer(rebasing: out[(digits + 2)..<(digits + 2 + count)]).copyMemory(from: payload)
+            }
+            out[total - 2] = UInt8(ascii: "\r")
+            out[total - 1] = UInt8(ascii: "\n")
+            return total
+        }
+        return chunk
+    }
+}
+
+/// In place of NIO's `HTTPRequestEncoder` on connections to local HTTP/1.1 endpoints (where NIO's response decoder,
+/// behind it, still sees each request head and so knows a response to HEAD has no body): frames each request
+/// (``BodyFraming/request(_:)``) and writes its head in one buffer (``HTTP1HeadWriter``) and each chunk in one.
+final class HTTP1RequestEncoder: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = IOData
+
+    private var framing = BodyFraming.none
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(var head):
+            framing = BodyFraming.request(&head)
+            context.write(wrapOutboundOut(.byteBuffer(HTTP1HeadWriter.requestHead(head, allocator: context.channel.allocator))), promise: promise)
+        case .body(let body):
+            BodyFraming.write(body, framing, allocator: context.channel.allocator, promise: promise) { context.write(wrapOutboundOut($0), promise: $1) }
+        case .end(let trailers):
+            if let end = BodyFraming.end(trailers, framing, allocator: context.channel.allocator) {
+                context.write(wrapOutboundOut(.byteBuffer(end)), promise: promise)
+            } else {
+                promise?.succeed()
+            }
+            framing = .none
+        }
+    }
+}
