@@ -57,6 +57,7 @@ struct HTTP2StreamMuxTests {
 
     /// The WINDOW_UPDATE frames written so far, as (stream, increment).
     static func windowUpdates(_ channel: EmbeddedChannel) throws -> [(Int, Int)] {
+        channel.embeddedEventLoop.run()   // a flush outside a read waits for the end of the loop's tick
         var updates: [(Int, Int)] = []
         while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
             if case .windowUpdate(let increment) = frame.payload { updates.append((Int(frame.streamID), increment)) }
@@ -157,12 +158,30 @@ struct HTTP2StreamMuxTests {
         let answer = try #require(try channel.readOutbound(as: HTTP2Frame.self))
         #expect(answer.streamID == 1)
 
-        // Outside a read, a flush goes at once.
+        // Outside a read, flushes wait for the end of the loop's tick, and what several streams wrote leaves at once.
         channel.pipeline.fireChannelRead(HTTP2Frame(streamID: 3, payload: headers.payload))
+        channel.pipeline.fireChannelRead(HTTP2Frame(streamID: 5, payload: headers.payload))
         channel.pipeline.fireChannelReadComplete()
         recorders()[1].stream?.write(.headers(.init(headers: [":status": "204"], endStream: true)))
         recorders()[1].stream?.flush()
+        recorders()[2].stream?.write(.headers(.init(headers: [":status": "204"], endStream: true)))
+        recorders()[2].stream?.flush()
+        #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil, "flushed before the end of the tick")
+        channel.embeddedEventLoop.run()
         #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 3)
+        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 5)
+
+        // A read that starts before the tick ends takes the scheduled flush with it; a close flushes first.
+        channel.pipeline.fireChannelRead(HTTP2Frame(streamID: 7, payload: headers.payload))
+        channel.pipeline.fireChannelReadComplete()
+        recorders()[3].stream?.write(.headers(.init(headers: [":status": "200"], endStream: false)))
+        recorders()[3].stream?.flush()
+        channel.pipeline.fireChannelReadComplete()
+        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 7, "flushed with the read's completion")
+        recorders()[3].stream?.write(.data(.init(data: .byteBuffer(ByteBuffer(string: "last")), endStream: true)))
+        recorders()[3].stream?.flush()
+        channel.close(promise: nil)
+        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 7, "flushed before the close")
     }
 
     @Test("on a tunnel, 64 KiB of DATA send a PING; its acknowledgement grows every window and goes no further; a probe's goes on")

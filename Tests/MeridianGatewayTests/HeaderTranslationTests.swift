@@ -124,6 +124,7 @@ struct HeaderTranslationTests {
         post.write(.body(.byteBuffer(ByteBuffer(string: "hello"))))
         post.write(.end(nil))
         post.flush()
+        channel.embeddedEventLoop.run()
         guard let first = try channel.readOutbound(as: HTTP2Frame.self), case .headers(let headers) = first.payload,
               let second = try channel.readOutbound(as: HTTP2Frame.self), case .data(let data) = second.payload else {
             Issue.record("expected HEADERS then DATA")
@@ -136,6 +137,7 @@ struct HeaderTranslationTests {
         get.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
         get.write(.end(nil))
         get.flush()
+        channel.embeddedEventLoop.run()
         guard let only = try channel.readOutbound(as: HTTP2Frame.self), case .headers(let block) = only.payload else {
             Issue.record("expected HEADERS")
             return
@@ -157,11 +159,13 @@ struct HeaderTranslationTests {
             upstream.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
             upstream.write(.end(nil))
             upstream.flush()
+            channel.embeddedEventLoop.run()
             _ = try channel.readOutbound(as: HTTP2Frame.self)   // the request's HEADERS
             for (block, end) in blocks {
                 try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: block, endStream: end))))
             }
             channel.pipeline.fireChannelReadComplete()
+            channel.embeddedEventLoop.run()
             var code: HTTP2ErrorCode?
             while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
                 if case .rstStream(let error) = frame.payload { code = error }

@@ -67,6 +67,9 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     private var readBatch: [HTTP2MuxStream] = []
     private var inRead = false
     private var flushPending = false
+    /// A flush asked for outside this connection's read waits for the end of the event loop's tick
+    /// (``flush()``).
+    private var flushScheduled = false
     /// The highest stream the peer opened: a frame for a lower, unknown stream belongs to one already closed.
     private var lastInboundStreamID: HTTP2StreamID = .rootStream
 
@@ -119,12 +122,30 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         context.write(wrapOutboundOut(frame), promise: promise)
     }
 
+    /// Flushes what the streams wrote, once per read of this connection or, outside it, once per tick of the event
+    /// loop: requests read from several client connections in one tick (and responses read from several endpoints)
+    /// leave in one write, one TLS record, instead of one each. The flush runs as a task, after the loop has handled
+    /// every connection that was ready, before it waits again.
     func flush() {
         if inRead {
             flushPending = true
-        } else {
-            context?.flush()
+        } else if !flushScheduled, let context {
+            flushScheduled = true
+            context.eventLoop.assumeIsolated().execute {
+                guard self.flushScheduled else { return }
+                self.flushScheduled = false
+                self.context?.flush()
+            }
         }
+    }
+
+    /// What waits for the scheduled flush leaves before the close.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if flushScheduled {
+            flushScheduled = false
+            context.flush()
+        }
+        context.close(mode: mode, promise: promise)
     }
 
     /// Forgets a stream that closed without a word from `NIOHTTP2Handler` (it never opened, or its first frame could
@@ -224,8 +245,9 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
             flushPending = true
         }
         inRead = false
-        if flushPending {
+        if flushPending || flushScheduled {
             flushPending = false
+            flushScheduled = false
             context.flush()
         }
         context.fireChannelReadComplete()
