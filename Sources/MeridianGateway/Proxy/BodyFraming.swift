@@ -27,15 +27,7 @@ enum BodyFraming: Equatable {
     /// Decides the framing of a final response `head` (status 200 or above) and sets its fields to match. One pass
     /// over the fields; the head is changed only where it does not match already.
     static func response(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod) -> BodyFraming {
-        var hasLength = false
-        var hasTransferEncoding = false
-        for (name, _) in head.headers {
-            switch HeaderName.known(name) {
-            case .contentLength: hasLength = true
-            case .transferEncoding: hasTransferEncoding = true
-            default: break
-            }
-        }
+        let (hasLength, hasTransferEncoding) = framingFields(of: head.headers)
         let status = head.status.code
         if status == 204 || status == 304 || (requestMethod == .CONNECT && (200..<300).contains(status)) {
             if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
@@ -73,15 +65,7 @@ enum BodyFraming: Equatable {
     /// POST, PUT and PATCH without either field get `transfer-encoding: chunked`; other methods have no body
     /// (``none``). A TRACE never has one (its fields are dropped).
     static func request(_ head: inout HTTPRequestHead) -> BodyFraming {
-        var hasLength = false
-        var hasTransferEncoding = false
-        for (name, _) in head.headers {
-            switch HeaderName.known(name) {
-            case .contentLength: hasLength = true
-            case .transferEncoding: hasTransferEncoding = true
-            default: break
-            }
-        }
+        let (hasLength, hasTransferEncoding) = framingFields(of: head.headers)
         if head.method == .TRACE {
             if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
             if hasLength { head.headers.remove(name: "content-length") }
@@ -135,6 +119,20 @@ enum BodyFraming: Equatable {
     /// otherwise: HTTP/1.1 has nowhere to put them), nothing else.
     static func end(_ trailers: HTTPHeaders?, _ framing: BodyFraming, allocator: ByteBufferAllocator) -> ByteBuffer? {
         framing == .chunked ? HTTP1HeadWriter.lastChunk(trailers: trailers, allocator: allocator) : nil
+    }
+
+    /// Whether `headers` name a `content-length` and a `transfer-encoding`, in one pass.
+    private static func framingFields(of headers: HTTPHeaders) -> (length: Bool, transferEncoding: Bool) {
+        var hasLength = false
+        var hasTransferEncoding = false
+        for (name, _) in headers {
+            switch HeaderName.known(name) {
+            case .contentLength: hasLength = true
+            case .transferEncoding: hasTransferEncoding = true
+            default: break
+            }
+        }
+        return (hasLength, hasTransferEncoding)
     }
 
     /// `bytes` as one chunk: the size in hexadecimal, CRLF, the bytes, CRLF (as NIO's encoder writes it, in three
