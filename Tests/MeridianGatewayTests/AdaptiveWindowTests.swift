@@ -143,25 +143,42 @@ struct AdaptiveWindowTests {
     @Test("a grown window is remembered per peer while a connection uses it and for ten minutes after the last closes, then forgotten")
     func rememberedWindowsExpire() {
         var windows = RememberedWindows()
-        #expect(windows.window(for: "west", at: Self.start) == nil)
+        #expect(windows.opened("west", at: Self.start) == nil)
         windows.grew("west", to: 4 * Self.mib, at: Self.start)
-        #expect(windows.window(for: "west", at: Self.start + .minutes(9)) == 4 * Self.mib)
-        #expect(windows.window(for: "east", at: Self.start) == nil, "by peer")
+        #expect(windows.opened("east", at: Self.start) == nil, "by peer")
+        windows.closed("east", at: Self.start)
 
         // The connection stays up for an hour, then closes: the lifetime counts from the close.
         windows.closed("west", at: Self.start + .minutes(60))
-        #expect(windows.window(for: "west", at: Self.start + .minutes(69)) == 4 * Self.mib)
-        #expect(windows.window(for: "west", at: Self.start + .minutes(70)) == 4 * Self.mib, "ten minutes exactly")
-        #expect(windows.window(for: "west", at: Self.start + .minutes(70) + .nanoseconds(1)) == nil)
-        #expect(windows.count == 0, "an expired window is dropped")
+        #expect(windows.opened("west", at: Self.start + .minutes(69)) == 4 * Self.mib)
+        windows.closed("west", at: Self.start + .minutes(70))
+        #expect(windows.opened("west", at: Self.start + .minutes(80)) == 4 * Self.mib, "ten minutes exactly")
+        windows.closed("west", at: Self.start + .minutes(80))
+        #expect(windows.opened("west", at: Self.start + .minutes(90) + .nanoseconds(1)) == nil)
+        windows.closed("west", at: Self.start + .minutes(91))
+        #expect(windows.count == 0, "an expired window is dropped, and a closed connection that grew nothing leaves nothing")
 
         // A later growth replaces the window and its time; a close never moves the time back.
+        _ = windows.opened("west", at: Self.start + .minutes(100))
         windows.grew("west", to: Self.mib, at: Self.start + .minutes(100))
         windows.grew("west", to: 2 * Self.mib, at: Self.start + .minutes(105))
         windows.closed("west", at: Self.start + .minutes(101))
-        #expect(windows.window(for: "west", at: Self.start + .minutes(115)) == 2 * Self.mib)
-        #expect(windows.window(for: "west", at: Self.start + .minutes(116)) == nil)
-        windows.closed("south", at: Self.start)
-        #expect(windows.count == 0, "a close of a peer whose connection never grew remembers nothing")
+        #expect(windows.opened("west", at: Self.start + .minutes(115)) == 2 * Self.mib)
+        windows.closed("west", at: Self.start + .minutes(115))
+        #expect(windows.opened("west", at: Self.start + .minutes(125) + .nanoseconds(1)) == nil)
+    }
+
+    @Test("a window never expires while another connection from the peer is open (a peer with more event loops, or one that reconnected before the old connection was seen to drop)")
+    func rememberedWindowKeptWhileAConnectionIsOpen() {
+        var windows = RememberedWindows()
+        _ = windows.opened("west", at: Self.start)
+        windows.grew("west", to: 4 * Self.mib, at: Self.start)
+        // Fifteen minutes later, with the first still open and grown no further, a second connection opens.
+        #expect(windows.opened("west", at: Self.start + .minutes(15)) == 4 * Self.mib)
+        windows.closed("west", at: Self.start + .minutes(16))
+        windows.closed("west", at: Self.start + .minutes(30))
+        #expect(windows.opened("west", at: Self.start + .minutes(40)) == 4 * Self.mib, "ten minutes from the last close")
+        windows.closed("west", at: Self.start + .minutes(40))
+        #expect(windows.opened("west", at: Self.start + .minutes(51)) == nil)
     }
 }

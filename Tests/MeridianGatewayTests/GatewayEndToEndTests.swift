@@ -242,7 +242,7 @@ struct GatewayEndToEndTests {
         return nil
     }
 
-    @Test("response framing to HTTP/1.x clients: chunked for 1.1, until the close for 1.0, no body after a HEAD response that names no length")
+    @Test("response framing to HTTP/1.x clients: chunked for 1.1, until the close for 1.0, no body after a HEAD response that names no length, nor after a 204 or 304; 100 Continue to 1.1 clients only")
     func responseFraming() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
         defer { Task { await upstream.stop() } }
@@ -287,6 +287,29 @@ struct GatewayEndToEndTests {
             #expect(!oldHead.contains("transfer-encoding"), "\(old)")
             #expect(oldHead.contains("connection: close"), "\(old)")
             #expect(old[oldHeadEnd.upperBound...] == "hello world")
+
+            // 204 and 304: the head alone (no length, no chunks), then the next response on the connection.
+            for code in [204, 304] {
+                let empty = try #require(try await TestClient.sendRaw(port: port,
+                    "GET /status/\(code) HTTP/1.1\r\nHost: chat.meridian\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: chat.meridian\r\nConnection: close\r\n\r\n"))
+                let emptyEnd = try #require(empty.range(of: "\r\n\r\n"))
+                let emptyHead = empty[..<emptyEnd.lowerBound].lowercased()
+                #expect(empty.hasPrefix("HTTP/1.1 \(code) "), "\(empty)")
+                #expect(!emptyHead.contains("transfer-encoding") && !emptyHead.contains("content-length"), "\(empty)")
+                #expect(emptyHead.contains("etag: \"v1\""), "\(empty)")
+                #expect(empty[emptyEnd.upperBound...].hasPrefix("HTTP/1.1 200 "), "after the \(code): \(empty[emptyEnd.upperBound...].prefix(40))")
+            }
+
+            // Expect: 100-continue: an HTTP/1.1 client is told to go on before the final response; an HTTP/1.0 client
+            // is not (RFC 9110 10.1.1).
+            let continued = try #require(try await TestClient.sendRaw(port: port,
+                "POST /upload HTTP/1.1\r\nHost: chat.meridian\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"))
+            #expect(continued.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 "), "\(continued)")
+            #expect(continued.hasSuffix("received 5"), "\(continued)")
+            let continuedOld = try #require(try await TestClient.sendRaw(port: port,
+                "POST /upload HTTP/1.0\r\nHost: chat.meridian\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello"))
+            #expect(continuedOld.hasPrefix("HTTP/1.0 200 "), "\(continuedOld)")
+            #expect(continuedOld.hasSuffix("received 5"), "\(continuedOld)")
         }
     }
 

@@ -166,16 +166,26 @@ struct HTTP1RequestEncoderTests {
         }
     }
 
-    @Test("a body part on a request that has none is not sent; the write's promise still succeeds")
+    @Test("a body part on a request that has none is not sent; the write's promise succeeds once what came before is written")
     func bodyWithoutFramingIsDropped() throws {
         let channel = EmbeddedChannel(handler: HTTP1RequestEncoder())
         try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
         _ = try channel.readOutbound(as: IOData.self)
         let promise = channel.eventLoop.makePromise(of: Void.self)
+        let done = Locked(false)
+        promise.futureResult.whenSuccess { done.withLock { $0 = true } }
         channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "GET /smuggled HTTP/1.1\r\n\r\n"))), promise: promise)
+        #expect(!done.value, "not before the flush")
         channel.flush()
-        #expect(try channel.readOutbound(as: IOData.self) == nil)
-        try promise.futureResult.wait()
-        _ = try channel.finish()
+        #expect(done.value)
+        #expect(try HTTP1HeadWriterTests.drain(channel).isEmpty, "nothing of the body was written")
+    }
+
+    @Test("one encoder, message after message: a chunked POST, then a GET whose end writes no last chunk")
+    func framingResetsBetweenMessages() throws {
+        let ours = try Self.bytes(HTTP1RequestEncoder(), Self.request(.POST, [], body: ["abc"]) + Self.request(.GET, []))
+        let nio = try Self.bytes(HTTPRequestEncoder(), Self.request(.POST, [], body: ["abc"]) + Self.request(.GET, []))
+        #expect(ours == nio)
+        #expect(ours.hasSuffix("0\r\n\r\nGET /v1/chat HTTP/1.1\r\n\r\n"), "\(ours)")
     }
 }

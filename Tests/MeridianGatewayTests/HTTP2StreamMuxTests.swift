@@ -184,6 +184,17 @@ struct HTTP2StreamMuxTests {
         #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 7, "flushed before the close")
     }
 
+    @Test("a close in the middle of the connection's read flushes what the streams wrote during it first")
+    func closeDuringReadFlushes() throws {
+        let (channel, _, recorders) = try Self.serverMux()
+        channel.pipeline.fireChannelRead(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "GET", ":path": "/"]))))
+        recorders().first?.stream?.write(.headers(.init(headers: [":status": "200"], endStream: true)))
+        recorders().first?.stream?.flush()
+        #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil, "flushed in the middle of the read")
+        channel.close(promise: nil)
+        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 1, "flushed before the close")
+    }
+
     @Test("on a tunnel, 64 KiB of DATA send a PING; its acknowledgement grows every window and goes no further; a probe's goes on")
     func adaptiveWindowGrowsFromAPingSample() throws {
         let (channel, mux, _) = try Self.serverMux(maximumWindow: 100 * Self.window)

@@ -87,18 +87,18 @@ enum BodyFraming: Equatable {
 
     /// Writes `body` framed as `framing` with `write`: as it is for a length or a body that ends with the
     /// connection, as one chunk (a buffer) when chunked, not at all when the message has no body. An empty body part
-    /// writes nothing when chunked (an empty chunk would end the body). `promise` goes with the last write, or
-    /// succeeds at once when nothing is written.
+    /// writes nothing when chunked (an empty chunk would end the body). `promise` goes with the last write, or, when
+    /// nothing is written, with an empty one: it completes after the writes before it, as with NIO's encoders.
     static func write(_ body: IOData, _ framing: BodyFraming, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
                       to write: (IOData, EventLoopPromise<Void>?) -> Void) {
         switch framing {
         case .none:
-            promise?.succeed()
+            if let promise { write(.byteBuffer(ByteBuffer()), promise) }
         case .length, .untilClose:
             write(body, promise)
         case .chunked:
             guard body.readableBytes > 0 else {
-                promise?.succeed()
+                if let promise { write(.byteBuffer(ByteBuffer()), promise) }
                 return
             }
             switch body {
@@ -178,12 +178,13 @@ final class HTTP1RequestEncoder: ChannelOutboundHandler, RemovableChannelHandler
         case .body(let body):
             BodyFraming.write(body, framing, allocator: context.channel.allocator, promise: promise) { context.write(wrapOutboundOut($0), promise: $1) }
         case .end(let trailers):
-            if let end = BodyFraming.end(trailers, framing, allocator: context.channel.allocator) {
-                context.write(wrapOutboundOut(.byteBuffer(end)), promise: promise)
-            } else {
-                promise?.succeed()
-            }
+            let end = BodyFraming.end(trailers, framing, allocator: context.channel.allocator)
             framing = .none
+            if let end {
+                context.write(wrapOutboundOut(.byteBuffer(end)), promise: promise)
+            } else if let promise {
+                context.write(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: promise)   // completes after what came before
+            }
         }
     }
 }

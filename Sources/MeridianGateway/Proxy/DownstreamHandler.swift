@@ -20,9 +20,10 @@ import NIOHTTP2
 /// - ``lastActive`` lets the worker's sweep close a connection idle for the idle timeout.
 final class DownstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
     /// An HTTP/1.1 connection's bytes: this handler frames and encodes its responses (``BodyFraming``,
-    /// ``HTTP1HeadWriter``); HTTP/2 streams are written through their ``HTTP2StreamDownstream``.
+    /// ``HTTP1HeadWriter``); HTTP/2 streams are written through their ``HTTP2StreamDownstream``. (It is the last
+    /// handler: what passes it outbound is bytes too.)
+    typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
     /// Which listener the request came in on.
@@ -327,7 +328,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .head(let head):
             discarding = false
             requestMethod = head.method
-            if !isHTTP2Stream, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+            // (An HTTP/1.0 client is not answered 100: RFC 9110 10.1.1.)
+            if !isHTTP2Stream, head.version.major == 1, head.version.minor >= 1,
+               head.headers.first(name: "expect")?.lowercased() == "100-continue" {
                 // Answer for the upstream: the body is streamed anyway, and the gateway can take it now.
                 write(.head(HTTPResponseHead(version: head.version, status: .continue)))
                 flush()

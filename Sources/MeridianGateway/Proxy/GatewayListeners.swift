@@ -87,7 +87,7 @@ enum GatewayListeners {
                         if caller == nil {
                             caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity
                             if let cluster = caller?.cluster, let mux {
-                                if let grown = worker.grownTunnelWindows.window(for: cluster, at: .now()) { mux.startGrown(to: grown) }
+                                if let grown = worker.grownTunnelWindows.opened(cluster, at: .now()) { mux.startGrown(to: grown) }
                                 windowGauge = context.metrics.tunnelWindow(cluster, outgoing: false)
                                 windowGauge?.set(Double(mux.targetWindow))
                             }
@@ -101,7 +101,8 @@ enum GatewayListeners {
                         if let cluster = caller?.cluster { worker.grownTunnelWindows.grew(cluster, to: window, at: .now()) }
                     }
                     channel.closeFuture.assumeIsolated().whenComplete { _ in
-                        if let cluster = caller?.cluster { worker.grownTunnelWindows.closed(cluster, at: .now()) }
+                        // (The gauge is set exactly when the connection was counted as opened.)
+                        if let cluster = caller?.cluster, windowGauge != nil { worker.grownTunnelWindows.closed(cluster, at: .now()) }
                     }
                     try sync.addHandler(InboundStreamTracker())
                     try sync.addHandler(TunnelErrorHandler())

@@ -139,10 +139,11 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         }
     }
 
-    /// What waits for the scheduled flush leaves before the close.
+    /// What waits for a flush (the scheduled one, or the read's) leaves before the close.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if flushScheduled {
+        if flushScheduled || flushPending {
             flushScheduled = false
+            flushPending = false
             context.flush()
         }
         context.close(mode: mode, promise: promise)

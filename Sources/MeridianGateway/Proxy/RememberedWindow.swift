@@ -31,29 +31,45 @@ struct RememberedWindow: Equatable {
 }
 
 /// ``RememberedWindow``s by peer cluster, for the connections a gateway accepts (each connection it makes keeps its
-/// own, in ``HTTP2Connection``). Expired entries are dropped when looked up.
+/// own, in ``HTTP2Connection``). A peer may hold several connections to one event loop (it has more loops than this
+/// gateway, or it reconnected before this side saw the old connection drop): a window never expires while one of
+/// them is open, and its lifetime starts at the last close. Expired entries are dropped when looked up.
 struct RememberedWindows {
-    private var windows: [String: RememberedWindow] = [:]
+    private struct Entry {
+        var window: RememberedWindow?
+        var open = 0
+    }
 
-    /// The window to start a connection with `cluster` at, if one is remembered and not expired.
-    mutating func window(for cluster: String, at now: NIODeadline) -> Int? {
-        guard let remembered = windows[cluster] else { return nil }
-        guard let window = remembered.window(at: now) else {
-            windows[cluster] = nil
-            return nil
-        }
-        return window
+    private var entries: [String: Entry] = [:]
+
+    /// A connection with `cluster` opened (its peer is known): the window to start it at, if one is remembered and
+    /// not expired.
+    mutating func opened(_ cluster: String, at now: NIODeadline) -> Int? {
+        var entry = entries[cluster] ?? Entry()
+        if entry.open == 0, let remembered = entry.window, remembered.window(at: now) == nil { entry.window = nil }
+        entry.open += 1
+        entries[cluster] = entry
+        return entry.window?.window
     }
 
     /// A connection with `cluster` grew its window to `window`.
     mutating func grew(_ cluster: String, to window: Int, at now: NIODeadline) {
-        windows[cluster] = RememberedWindow(window, at: now)
+        entries[cluster, default: Entry()].window = RememberedWindow(window, at: now)
     }
 
-    /// A connection with `cluster` closed: what it grew to is kept for ``RememberedWindow/lifetime`` from now.
+    /// A connection with `cluster` that ``opened(_:at:)`` closed: what it grew to is kept for
+    /// ``RememberedWindow/lifetime`` from now, once no other connection with the peer is open.
     mutating func closed(_ cluster: String, at now: NIODeadline) {
-        windows[cluster]?.touch(at: now)
+        guard var entry = entries[cluster] else { return }
+        entry.open = max(entry.open - 1, 0)
+        entry.window?.touch(at: now)
+        if entry.open == 0 && entry.window == nil {
+            entries[cluster] = nil
+        } else {
+            entries[cluster] = entry
+        }
     }
 
-    var count: Int { windows.count }
+    /// Peers with an open connection or a remembered window.
+    var count: Int { entries.count }
 }

@@ -109,6 +109,12 @@ final class TestUpstream: Sendable {
                         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: " world")))), promise: nil)
                     }
                     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                } else if head.uri.hasPrefix("/status/"), let code = Int(head.uri.dropFirst("/status/".count)) {
+                    // A response without a body (204, 304), framed by NIO's encoder as it frames such a status.
+                    var headers = HTTPHeaders()
+                    headers.add(name: "etag", value: "\"v1\"")
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .init(statusCode: code), headers: headers))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                 } else if head.uri == "/upload" {
                     upstream().uploadedBytes.withLock { $0 = received }
                     respond(context: context, head: head, status: .ok, body: "received \(received)")
