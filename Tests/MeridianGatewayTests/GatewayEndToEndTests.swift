@@ -118,7 +118,19 @@ struct GatewayEndToEndTests {
             let twoHosts = try await TestClient.send(port: mesh.port("east"), .GET, "/", headers: [("host", "other.meridian")])
             #expect(twoHosts.status == 400)
             #expect((twoHosts.json?["error"] as? [String: Any])?["field"] as? String == "host")
+            // A transfer coding besides chunked cannot cross the mesh (HTTP/2 has none): a client's is answered 501
+            // naming transfer-encoding (then the close, as for any refusal with its body unread); a model server's
+            // is answered 502, and its bytes are not relayed.
+            let coded = try #require(try await TestClient.sendRaw(port: mesh.port("east"),
+                "POST /upload HTTP/1.1\r\nHost: chat.meridian\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"))
+            #expect(coded.hasPrefix("HTTP/1.1 501 "), "\(coded)")
+            #expect(coded.contains(#""field":"transfer-encoding""#), "\(coded)")
             #expect(upstream.requests.withLock { $0.count } == before, "a refused request reached the model server")
+            // (A POST: east does not retry it elsewhere, so west's 502 reaches the client as it is.)
+            let codedResponse = try await TestClient.send(port: mesh.port("east"), .POST, "/gzip-chunked", body: "x")
+            #expect(codedResponse.status == 502, "\(codedResponse.status) \(codedResponse.body)")
+            #expect(codedResponse.body.contains("transfer coding 'gzip, chunked'"), "\(codedResponse.body)")
+            #expect(!codedResponse.body.contains("not really gzip"))
             let withPort = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models", host: "chat.meridian:15001")
             #expect(withPort.status == 200)
         }

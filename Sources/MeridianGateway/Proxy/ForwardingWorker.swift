@@ -278,6 +278,11 @@ final class ForwardingWorker: @unchecked Sendable {
 
     private func planLocal(_ head: HTTPRequestHead) -> Result<(ForwardPlan, String), Refusal> {
         if let refusal = Self.checkHost(head.headers, version: head.version) { return .failure(refusal) }
+        if let coding = head.headers.unsupportedTransferCoding {
+            return .failure(Refusal(error: APIError(status: 501, code: .invalidField,
+                                                    message: "transfer coding '\(coding)' cannot cross the mesh (HTTP/2 has none): send the body with content-length or transfer-encoding: chunked, and compress it with content-encoding",
+                                                    field: "transfer-encoding"), decision: "bad-request"))
+        }
         guard let target = RequestTarget(head: head) else {
             return .failure(Refusal(error: APIError(status: 400, code: .missingField,
                                                     message: "name the service in the authority (SERVICE.meridian) or the '\(RequestTarget.Header.service)' header",

@@ -1,6 +1,20 @@
 import NIOHTTP1
 
 extension HTTPHeaders {
+    /// The value of a `transfer-encoding` field that names a coding other than `chunked` (`gzip, chunked`), or `nil`.
+    /// Such a body cannot cross the mesh: HTTP/2 has no transfer codings, so the coding would be dropped and the
+    /// receiver would read compressed bytes as the body (RFC 9112 6.1: a server answers a coding it does not
+    /// handle with 501). Compression end to end is `content-encoding`'s.
+    var unsupportedTransferCoding: String? {
+        for (name, value) in self where HeaderName.known(name) == .transferEncoding {
+            var trimmed = Substring(value)
+            while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
+            while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
+            if !String(trimmed).equalsIgnoringASCIICase("chunked") { return value }
+        }
+        return nil
+    }
+
     /// Hop-by-hop headers (RFC 9110 7.6.1) a proxy must not forward, plus any the `connection` header names.
     /// `transfer-encoding` is kept: the HTTP/1 encoders frame the body by it and the HTTP/2 codecs drop it.
     ///

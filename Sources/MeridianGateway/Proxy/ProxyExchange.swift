@@ -205,6 +205,13 @@ final class ProxyExchange: DeadlineHolder {
         switch part {
         case .head(var head):
             guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
+            if let coding = head.headers.unsupportedTransferCoding {
+                // (Only an HTTP/1.1 endpoint can send one.) Relayed, the coding would be lost on the way.
+                fail(status: 502, code: .upstreamUnavailable,
+                     message: "the endpoint answered with transfer coding '\(coding)', which cannot cross the mesh (HTTP/2 has none): have it compress with content-encoding",
+                     decision: "upstream-protocol")
+                return
+            }
             switch machine.responseHead(status: Int(head.status.code), replayable: replayable, retryAllowed: retryAllowed) {
             case .retry:
                 // The destination gateway's own circuit breaking (`overflow`) says nothing about its health.

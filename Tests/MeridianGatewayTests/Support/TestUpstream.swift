@@ -115,6 +115,12 @@ final class TestUpstream: Sendable {
                     headers.add(name: "etag", value: "\"v1\"")
                     context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .init(statusCode: code), headers: headers))), promise: nil)
                     context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                } else if head.uri == "/gzip-chunked" {
+                    // A transfer coding besides chunked (the bytes are not really gzip: nothing must relay them),
+                    // written as bytes past NIO's encoder, which would make it `chunked` alone; then the close.
+                    let raw = "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\nf\r\nnot really gzip\r\n0\r\n\r\n"
+                    let encoder = try! context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+                    encoder.writeAndFlush(NIOAny(IOData.byteBuffer(ByteBuffer(string: raw)))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                 } else if head.uri == "/upload" {
                     upstream().uploadedBytes.withLock { $0 = received }
                     respond(context: context, head: head, status: .ok, body: "received \(received)")
