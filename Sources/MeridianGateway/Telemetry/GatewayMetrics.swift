@@ -20,7 +20,7 @@ import Synchronization
 /// | `meridian_gateway_hub_up` | (1 when the last hub call succeeded) |
 /// | `meridian_gateway_hub_errors_total` | operation |
 /// | `meridian_gateway_tunnel_window_growths_total` | (a tunnel connection's window grew with its link's bandwidth-delay product) |
-/// | `meridian_gateway_tunnel_window_bytes` | peer, connection (`outgoing`, `incoming`): the receive window of the latest such tunnel connection |
+/// | `meridian_gateway_tunnel_window_bytes` | peer, connection (`outgoing`, `incoming`): the receive window a tunnel connection with the peer last started at or grew to |
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
@@ -91,10 +91,11 @@ public final class GatewayMetrics: Sendable {
         registry.makeGauge(descriptor: Self.name("peer_active", "streams", "Streams open to a peer"), labels: [("peer", peer)])
     }
 
-    /// The receive window of the latest tunnel connection with `peer` that this gateway made (`outgoing`) or accepted:
-    /// where it started (the configured window, or one remembered from an earlier connection) and what it grew to.
+    /// The receive window a tunnel connection with `peer` that this gateway made (`outgoing`) or accepted last
+    /// started at (the configured window, or one remembered from an earlier connection) or grew to: with several such
+    /// connections (one per event loop), the last event of any of them.
     func tunnelWindow(_ peer: String, outgoing: Bool) -> Gauge {
-        registry.makeGauge(descriptor: Self.name("tunnel_window", "bytes", "Receive window of the latest tunnel connection with the peer"),
+        registry.makeGauge(descriptor: Self.name("tunnel_window", "bytes", "Receive window a tunnel connection with the peer last started at or grew to"),
                            labels: [("peer", peer), ("connection", outgoing ? "outgoing" : "incoming")])
     }
 
