@@ -175,6 +175,11 @@ struct AdaptiveWindowTests {
         windows.grew("west", to: 4 * Self.mib, at: Self.start)
         // Fifteen minutes later, with the first still open and grown no further, a second connection opens.
         #expect(windows.opened("west", at: Self.start + .minutes(15)) == 4 * Self.mib)
+        // A third, which started from the configured window (another loop's view, say), grows a step: the
+        // remembered window stays the largest.
+        windows.grew("west", to: 2 * Self.mib, at: Self.start + .minutes(15))
+        #expect(windows.opened("west", at: Self.start + .minutes(15)) == 4 * Self.mib)
+        windows.closed("west", at: Self.start + .minutes(15))
         windows.closed("west", at: Self.start + .minutes(16))
         windows.closed("west", at: Self.start + .minutes(30))
         #expect(windows.opened("west", at: Self.start + .minutes(40)) == 4 * Self.mib, "ten minutes from the last close")

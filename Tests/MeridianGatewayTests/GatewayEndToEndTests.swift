@@ -322,6 +322,10 @@ struct GatewayEndToEndTests {
                 "POST /upload HTTP/1.0\r\nHost: chat.meridian\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello"))
             #expect(continuedOld.hasPrefix("HTTP/1.0 200 "), "\(continuedOld)")
             #expect(continuedOld.hasSuffix("received 5"), "\(continuedOld)")
+            // A request the gateway refuses is answered with the refusal, not told to send its body first.
+            let refusedContinue = try #require(try await TestClient.sendRaw(port: port,
+                "POST /upload HTTP/1.1\r\nHost: chat.meridian\r\nmeridian-data-class: secret\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello"))
+            #expect(refusedContinue.hasPrefix("HTTP/1.1 400 "), "\(refusedContinue)")
         }
     }
 

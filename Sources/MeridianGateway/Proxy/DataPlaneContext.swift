@@ -19,6 +19,9 @@ final class DataPlaneContext: Sendable {
     let inFlight = Atomic<Int>(0)
     /// Ready connections per peer, over all loops.
     private let readyConnections = Mutex<[String: Int]>([:])
+    /// The windows accepted tunnel connections grew to, by peer, over all loops: a reconnecting peer's connection is
+    /// placed on any loop. Touched when a connection learns its peer, grows and closes, not per request.
+    let grownTunnelWindows = Mutex(RememberedWindows())
 
     init(configuration: GatewayConfiguration, tls: TLSContextStore, verifier: PeerIdentityVerifier, health: DestinationHealth,
          metrics: GatewayMetrics, accessLog: AccessLog, logger: Logger) {

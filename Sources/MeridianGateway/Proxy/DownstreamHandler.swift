@@ -328,14 +328,15 @@ final class DownstreamHandler: ChannelDuplexHandler {
         case .head(let head):
             discarding = false
             requestMethod = head.method
-            // (An HTTP/1.0 client is not answered 100: RFC 9110 10.1.1.)
-            if !isHTTP2Stream, head.version.major == 1, head.version.minor >= 1,
-               head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                // Answer for the upstream: the body is streamed anyway, and the gateway can take it now.
-                write(.head(HTTPResponseHead(version: head.version, status: .continue)))
-                flush()
-            }
             if let admitted = worker.admit(head, from: self) {
+                // Admitted: an HTTP/1.1 client that waits for `100 Continue` is told to send its body now, for the
+                // upstream (the body is streamed anyway). A refused request gets its refusal instead, and an HTTP/1.0
+                // client is not answered 100 (RFC 9110 10.1.1).
+                if !isHTTP2Stream, head.version.major == 1, head.version.minor >= 1,
+                   head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                    write(.head(HTTPResponseHead(version: head.version, status: .continue)))
+                    flush()
+                }
                 exchange = admitted
                 admitted.start()
             } else {

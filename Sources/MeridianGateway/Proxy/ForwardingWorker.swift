@@ -43,10 +43,6 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Accepted HTTP/1.1 connections' handlers, to close idle ones on drain.
     private var inboundHTTP1: [ObjectIdentifier: DownstreamHandler] = [:]
     private(set) var draining = false
-    /// The window each peer's last accepted tunnel connection grew to (``AdaptiveWindow``), by cluster: the next
-    /// connection from that peer starts there, for a while (``RememberedWindow``). (Outgoing connections remember
-    /// theirs in ``HTTP2Connection``.)
-    var grownTunnelWindows = RememberedWindows()
     /// The timeouts of this loop's exchanges.
     let deadlines: ExchangeDeadlines
 

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 import Prometheus
+import Synchronization
 
 /// Binds the gateway's two traffic listeners.
 enum GatewayListeners {
@@ -78,7 +79,7 @@ enum GatewayListeners {
                     try sync.addHandlers(handlers.all)
                     try sync.addHandler(HandshakeDeadlineHandler(deadline: handshakeTimeout))
                     // The peer's verified identity, looked up once: streams open only after the handshake.
-                    // The windows start where the last connection from the same peer grew them (on this event loop).
+                    // The windows start where the last connection from the same peer grew them (on any event loop).
                     var caller: PeerIdentity?
                     var windowGauge: Gauge?
                     weak var mux: HTTP2StreamMux?   // the pipeline holds it; the initializer it holds must not
@@ -87,7 +88,7 @@ enum GatewayListeners {
                         if caller == nil {
                             caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity
                             if let cluster = caller?.cluster, let mux {
-                                if let grown = worker.grownTunnelWindows.opened(cluster, at: .now()) { mux.startGrown(to: grown) }
+                                if let grown = context.grownTunnelWindows.withLock({ $0.opened(cluster, at: .now()) }) { mux.startGrown(to: grown) }
                                 windowGauge = context.metrics.tunnelWindow(cluster, outgoing: false)
                                 windowGauge?.set(Double(mux.targetWindow))
                             }
@@ -98,11 +99,11 @@ enum GatewayListeners {
                     mux?.windowGrown = { window in
                         growths.increment()
                         windowGauge?.set(Double(window))
-                        if let cluster = caller?.cluster { worker.grownTunnelWindows.grew(cluster, to: window, at: .now()) }
+                        if let cluster = caller?.cluster { context.grownTunnelWindows.withLock { $0.grew(cluster, to: window, at: .now()) } }
                     }
                     channel.closeFuture.assumeIsolated().whenComplete { _ in
                         // (The gauge is set exactly when the connection was counted as opened.)
-                        if let cluster = caller?.cluster, windowGauge != nil { worker.grownTunnelWindows.closed(cluster, at: .now()) }
+                        if let cluster = caller?.cluster, windowGauge != nil { context.grownTunnelWindows.withLock { $0.closed(cluster, at: .now()) } }
                     }
                     try sync.addHandler(InboundStreamTracker())
                     try sync.addHandler(TunnelErrorHandler())

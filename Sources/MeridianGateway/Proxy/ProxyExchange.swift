@@ -206,11 +206,16 @@ final class ProxyExchange: DeadlineHolder {
         case .head(var head):
             guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
             if let coding = head.headers.unsupportedTransferCoding {
-                // (Only an HTTP/1.1 endpoint can send one.) Relayed, the coding would be lost on the way.
-                fail(status: 502, code: .upstreamUnavailable,
-                     message: "the endpoint answered with transfer coding '\(coding)', which cannot cross the mesh (HTTP/2 has none): have it compress with content-encoding",
-                     decision: "upstream-protocol")
-                return
+                // (Only an HTTP/1.1 endpoint can send one.) Relayed, the coding would be lost on the way. A response
+                // without a body (to HEAD, a 204, a 304) may name one: there is nothing to lose.
+                let bodiless = upstreamHead.method == .HEAD || head.status.code == 204 || head.status.code == 304
+                if !bodiless {
+                    if let target { worker.context.health.recordFailure(target.healthKey) }
+                    fail(status: 502, code: .upstreamUnavailable,
+                         message: "the endpoint answered with transfer coding '\(coding)', which cannot cross the mesh (HTTP/2 has none): have it compress with content-encoding",
+                         decision: "upstream-protocol")
+                    return
+                }
             }
             switch machine.responseHead(status: Int(head.status.code), replayable: replayable, retryAllowed: retryAllowed) {
             case .retry:

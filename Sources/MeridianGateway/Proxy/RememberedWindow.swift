@@ -30,8 +30,8 @@ struct RememberedWindow: Equatable {
     }
 }
 
-/// ``RememberedWindow``s by peer cluster, for the connections a gateway accepts (each connection it makes keeps its
-/// own, in ``HTTP2Connection``). A peer may hold several connections to one event loop (it has more loops than this
+/// ``RememberedWindow``s by peer cluster, for the connections a gateway accepts, over all its event loops
+/// (``DataPlaneContext/grownTunnelWindows``; each connection it makes keeps its own, in ``HTTP2Connection``). A peer may hold several connections to one event loop (it has more loops than this
 /// gateway, or it reconnected before this side saw the old connection drop): a window never expires while one of
 /// them is open, and its lifetime starts at the last close. Expired entries are dropped when looked up.
 struct RememberedWindows {
@@ -52,9 +52,13 @@ struct RememberedWindows {
         return entry.window?.window
     }
 
-    /// A connection with `cluster` grew its window to `window`.
+    /// A connection with `cluster` grew its window to `window`. With several open, the largest is kept: one still
+    /// growing from the configured window must not bring the window remembered from a grown one down (each
+    /// connection's window only grows).
     mutating func grew(_ cluster: String, to window: Int, at now: NIODeadline) {
-        entries[cluster, default: Entry()].window = RememberedWindow(window, at: now)
+        var entry = entries[cluster] ?? Entry()
+        entry.window = RememberedWindow(max(window, entry.window?.window ?? 0), at: now)
+        entries[cluster] = entry
     }
 
     /// A connection with `cluster` that ``opened(_:at:)`` closed: what it grew to is kept for
