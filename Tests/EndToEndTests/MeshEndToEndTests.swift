@@ -71,6 +71,14 @@ struct MeshEndToEndTests {
         try await mesh.registerAll()
         for cluster in mesh.topology.clusters { try await mesh.startCluster(cluster.name) }
         try await mesh.waitUntilConverged(timeout: .seconds(90))
+        // Converged means every table published was applied; the hub publishes once more when the model servers'
+        // first health reports arrive (until then an EU cluster may count as having no healthy endpoint: 503). Wait
+        // for a route to serve before checking where the routes go.
+        try await mesh.waitUntil("bom routes eu-personal", timeout: .seconds(30), process: nil) {
+            let first = await traffic.chat(gateway: gateway(mesh, "bom"), service: "triage-assistant", dataClass: "eu-personal", stream: false)
+            if first.succeeded { #expect(Self.eu.contains(first.servedBy ?? ""), "eu-personal served by \(first.servedBy ?? "nobody")") }
+            return first.succeeded
+        }
 
         // Route: residency decides where each class may go.
         for _ in 0..<8 {
