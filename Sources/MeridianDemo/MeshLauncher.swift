@@ -215,6 +215,8 @@ public final class MeshLauncher: Sendable {
             let clusters = try await client.clusters().items
             let up = Set(clusters.filter { $0.status == .up }.map(\.name))
             guard names.allSatisfy(up.contains) else { return false }
+            // Each has reported its inventory (GPU pools, endpoint health), which the tables are compiled from.
+            for name in names where try await client.inventory(cluster: name).observedAt == nil { return false }
             let statuses = try await client.request(.GET, "/v1/config-status", as: Page<ConfigStatus>.self).items
             return statuses.filter { names.contains($0.cluster) }.allSatisfy { $0.publishedVersion != nil && $0.publishedVersion == $0.appliedVersion }
         }
