@@ -70,19 +70,19 @@ struct ParsingTests {
     ])
     func authorityCharacters(authority: String, valid: Bool) {
         #expect(RequestTarget.isValidAuthority(authority) == valid)
-        let refusal = ForwardingWorker.checkHost(HTTPHeaders([("Host", authority)]))
+        let refusal = ForwardingWorker.checkLocalHead(HTTPHeaders([("Host", authority)]))
         #expect((refusal == nil) == valid)
         if let refusal { #expect(refusal.error.status == 400 && refusal.error.field == "host") }
     }
 
     @Test("two host fields are refused, whatever their case")
     func twoHosts() {
-        let refusal = ForwardingWorker.checkHost(HTTPHeaders([("host", "chat.meridian"), ("HOST", "chat.meridian")]))
+        let refusal = ForwardingWorker.checkLocalHead(HTTPHeaders([("host", "chat.meridian"), ("HOST", "chat.meridian")]))
         #expect(refusal?.error.status == 400 && refusal?.error.field == "host")
-        #expect(ForwardingWorker.checkHost(HTTPHeaders([("meridian-service", "chat")])) == nil, "an h2c request may leave :authority out")
-        let none = ForwardingWorker.checkHost(HTTPHeaders([("meridian-service", "chat")]), version: .http1_1)
+        #expect(ForwardingWorker.checkLocalHead(HTTPHeaders([("meridian-service", "chat")])) == nil, "an h2c request may leave :authority out")
+        let none = ForwardingWorker.checkLocalHead(HTTPHeaders([("meridian-service", "chat")]), version: .http1_1)
         #expect(none?.error.status == 400 && none?.error.field == "host", "an HTTP/1.1 request must name one")
-        #expect(ForwardingWorker.checkHost(HTTPHeaders([("meridian-service", "chat")]), version: .http1_0) == nil)
+        #expect(ForwardingWorker.checkLocalHead(HTTPHeaders([("meridian-service", "chat")]), version: .http1_0) == nil)
     }
 
     @Test("h2 preface tells h2c from HTTP/1.1")

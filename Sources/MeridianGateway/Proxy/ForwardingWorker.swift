@@ -242,25 +242,39 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// A request from a local client names at most one authority, with only the characters a host and port may have,
     /// and an HTTP/1.1 request names one (RFC 9112 section 3.2: a server answers 400 otherwise). It is relayed as the
-    /// endpoint's `host` or `:authority`. (An h2c client's request may leave `:authority` out.)
-    static func checkHost(_ headers: HTTPHeaders, version: HTTPVersion = .http2) -> Refusal? {
+    /// endpoint's `host` or `:authority`. (An h2c client's request may leave `:authority` out.) Its transfer coding,
+    /// if any, is `chunked` alone (``HTTPHeaders/unsupportedTransferCoding``: 501 otherwise). One pass over the fields.
+    static func checkLocalHead(_ headers: HTTPHeaders, version: HTTPVersion = .http2) -> Refusal? {
         var host: String?
-        for (name, value) in headers where HeaderName.known(name) == .host {
-            guard host == nil else {
-                return Refusal(error: APIError(status: 400, code: .invalidField, message: "the request has more than one host field: send one",
+        var coding: String?
+        for (name, value) in headers {
+            switch HeaderName.known(name) {
+            case .host:
+                guard host == nil else {
+                    return Refusal(error: APIError(status: 400, code: .invalidField, message: "the request has more than one host field: send one",
+                                                   field: "host"), decision: "bad-request")
+                }
+                host = value
+            case .transferEncoding where coding == nil && !HTTPHeaders.isChunkedOnly(value):
+                coding = value
+            default:
+                break
+            }
+        }
+        if let host {
+            guard RequestTarget.isValidAuthority(host) else {
+                return Refusal(error: APIError(status: 400, code: .invalidField,
+                                               message: "host '\(host)' is not a host and port (RFC 3986 allows letters, digits and -._~!$&'()*+,;=%:[]): remove the other characters",
                                                field: "host"), decision: "bad-request")
             }
-            host = value
-        }
-        guard let host else {
-            guard version == .http1_1 else { return nil }
+        } else if version == .http1_1 {
             return Refusal(error: APIError(status: 400, code: .missingField, message: "an HTTP/1.1 request names its authority: send a host field",
                                            field: "host"), decision: "bad-request")
         }
-        guard !RequestTarget.isValidAuthority(host) else { return nil }
-        return Refusal(error: APIError(status: 400, code: .invalidField,
-                                       message: "host '\(host)' is not a host and port (RFC 3986 allows letters, digits and -._~!$&'()*+,;=%:[]): remove the other characters",
-                                       field: "host"), decision: "bad-request")
+        guard let coding else { return nil }
+        return Refusal(error: APIError(status: 501, code: .invalidField,
+                                       message: "transfer coding '\(coding)' cannot cross the mesh (HTTP/2 has none): send the body with content-length or transfer-encoding: chunked, and compress it with content-encoding",
+                                       field: "transfer-encoding"), decision: "bad-request")
     }
 
     /// Why a request is answered by the gateway itself.
@@ -273,12 +287,7 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 
     private func planLocal(_ head: HTTPRequestHead) -> Result<(ForwardPlan, String), Refusal> {
-        if let refusal = Self.checkHost(head.headers, version: head.version) { return .failure(refusal) }
-        if let coding = head.headers.unsupportedTransferCoding {
-            return .failure(Refusal(error: APIError(status: 501, code: .invalidField,
-                                                    message: "transfer coding '\(coding)' cannot cross the mesh (HTTP/2 has none): send the body with content-length or transfer-encoding: chunked, and compress it with content-encoding",
-                                                    field: "transfer-encoding"), decision: "bad-request"))
-        }
+        if let refusal = Self.checkLocalHead(head.headers, version: head.version) { return .failure(refusal) }
         guard let target = RequestTarget(head: head) else {
             return .failure(Refusal(error: APIError(status: 400, code: .missingField,
                                                     message: "name the service in the authority (SERVICE.meridian) or the '\(RequestTarget.Header.service)' header",

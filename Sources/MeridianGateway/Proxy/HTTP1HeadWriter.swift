@@ -105,16 +105,9 @@ enum HTTP1HeadWriter {
 
     /// Copies the UTF-8 of `string` to `out` at `at`; returns the offset after it.
     private static func copy(_ string: String, to out: UnsafeMutableRawBufferPointer, at: Int) -> Int {
-        let copied = string.utf8.withContiguousStorageIfAvailable { bytes in
+        string.withUTF8Bytes { bytes in
             UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: UnsafeRawBufferPointer(bytes))
-            return bytes.count
+            return at + bytes.count
         }
-        if let copied { return at + copied }
-        var end = at
-        for byte in string.utf8 {
-            out[end] = byte
-            end += 1
-        }
-        return end
     }
 }

@@ -6,13 +6,13 @@ extension HTTPHeaders {
     /// receiver would read compressed bytes as the body (RFC 9112 6.1: a server answers a coding it does not
     /// handle with 501). Compression end to end is `content-encoding`'s.
     var unsupportedTransferCoding: String? {
-        for (name, value) in self where HeaderName.known(name) == .transferEncoding {
-            var trimmed = Substring(value)
-            while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
-            while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
-            if !String(trimmed).equalsIgnoringASCIICase("chunked") { return value }
-        }
+        for (name, value) in self where HeaderName.known(name) == .transferEncoding && !Self.isChunkedOnly(value) { return value }
         return nil
+    }
+
+    /// Whether a `transfer-encoding` value is `chunked` alone (any case, optional whitespace around it).
+    static func isChunkedOnly(_ value: String) -> Bool {
+        String(value.trimmingOptionalWhitespace).equalsIgnoringASCIICase("chunked")
     }
 
     /// Hop-by-hop headers (RFC 9110 7.6.1) a proxy must not forward, plus any the `connection` header names.

@@ -205,7 +205,7 @@ final class ProxyExchange: DeadlineHolder {
         switch part {
         case .head(var head):
             guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
-            if let coding = head.headers.unsupportedTransferCoding {
+            if head.version.major == 1, let coding = head.headers.unsupportedTransferCoding {
                 // (Only an HTTP/1.1 endpoint can send one.) Relayed, the coding would be lost on the way. A response
                 // without a body (to HEAD, a 204, a 304) may name one: there is nothing to lose.
                 let bodiless = upstreamHead.method == .HEAD || head.status.code == 204 || head.status.code == 304
