@@ -106,9 +106,11 @@ PY
 }
 
 log "== instructions to relay a token stream (callgrind; R=$R requests each, tokens $TOKEN_MS ms apart)"
-measure gateway "$GATEWAY" | tee "$WORK/gateway.out" | grep -v '^RESULT'
+measure gateway "$GATEWAY" > "$WORK/gateway.out"   # not in a pipeline: measure adds its processes to PIDS
+grep -v '^RESULT' "$WORK/gateway.out"
 if [ -n "${BASELINE:-}" ]; then
-    measure baseline "$BASELINE" | tee "$WORK/baseline.out" | grep -v '^RESULT'
+    measure baseline "$BASELINE" > "$WORK/baseline.out"
+    grep -v '^RESULT' "$WORK/baseline.out"
     python3 - "$WORK/gateway.out" "$WORK/baseline.out" <<'PY'
 import sys
 def result(path):

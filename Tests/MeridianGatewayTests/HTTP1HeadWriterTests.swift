@@ -101,6 +101,23 @@ struct HTTP1HeadWriterTests {
 /// framed body where NIO's would have sent it unframed.
 @Suite("HTTP/1 request encoder")
 struct HTTP1RequestEncoderTests {
+    /// The encoder as a handler, as NIO's is, to compare their bytes (the gateway's ``UpstreamHandler`` calls it directly).
+    final class EncoderHandler: ChannelOutboundHandler {
+        typealias OutboundIn = HTTPClientRequestPart
+        typealias OutboundOut = IOData
+        var encoder = HTTP1RequestEncoder(decoder: nil)
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            do {
+                try encoder.encode(unwrapOutboundIn(data), allocator: context.channel.allocator, promise: promise) {
+                    context.write(wrapOutboundOut($0), promise: $1)
+                }
+            } catch {
+                promise?.fail(error)
+            }
+        }
+    }
+
     static func bytes(_ encoder: some ChannelOutboundHandler, _ parts: [HTTPClientRequestPart]) throws -> String {
         let channel = EmbeddedChannel(handler: encoder)
         for part in parts { try channel.writeOutbound(part) }
@@ -124,7 +141,7 @@ struct HTTP1RequestEncoderTests {
             Self.request(.DELETE, []),
         ]
         for parts in requests {
-            let ours = try Self.bytes(HTTP1RequestEncoder(), parts)
+            let ours = try Self.bytes(EncoderHandler(), parts)
             let nio = try Self.bytes(HTTPRequestEncoder(), parts)
             #expect(ours == nio)
         }
@@ -155,7 +172,7 @@ struct HTTP1RequestEncoderTests {
     func otherTransferCodings() throws {
         for method in [HTTPMethod.POST, .DELETE] {
             let parts = Self.request(method, [("transfer-encoding", "gzip, chunked")], body: ["abc"])
-            let ours = try Self.bytes(HTTP1RequestEncoder(), parts)
+            let ours = try Self.bytes(EncoderHandler(), parts)
             #expect(ours.hasSuffix("transfer-encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), "\(ours)")
             let nio = try Self.bytes(HTTPRequestEncoder(), parts)
             if method == .POST {
@@ -168,7 +185,7 @@ struct HTTP1RequestEncoderTests {
 
     @Test("a body part on a request that has none is not sent; the write's promise succeeds once what came before is written")
     func bodyWithoutFramingIsDropped() throws {
-        let channel = EmbeddedChannel(handler: HTTP1RequestEncoder())
+        let channel = EmbeddedChannel(handler: EncoderHandler())
         try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
         _ = try channel.readOutbound(as: IOData.self)
         let promise = channel.eventLoop.makePromise(of: Void.self)
@@ -183,9 +200,64 @@ struct HTTP1RequestEncoderTests {
 
     @Test("one encoder, message after message: a chunked POST, then a GET whose end writes no last chunk")
     func framingResetsBetweenMessages() throws {
-        let ours = try Self.bytes(HTTP1RequestEncoder(), Self.request(.POST, [], body: ["abc"]) + Self.request(.GET, []))
+        let ours = try Self.bytes(EncoderHandler(), Self.request(.POST, [], body: ["abc"]) + Self.request(.GET, []))
         let nio = try Self.bytes(HTTPRequestEncoder(), Self.request(.POST, [], body: ["abc"]) + Self.request(.GET, []))
         #expect(ours == nio)
         #expect(ours.hasSuffix("0\r\n\r\nGET /v1/chat HTTP/1.1\r\n\r\n"), "\(ours)")
+    }
+
+    @Test("a head NIO's validator refuses is refused, and nothing of it is written: CR, LF, NUL or another control in a value, a name or method that is not a token, a target with bytes RFC 9112 forbids; what it accepts is sent")
+    func refusesWhatNIOsValidatorRefuses() throws {
+        let heads: [HTTPRequestHead] = [
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/v1/chat?q=a%20b&x=[1]#f", headers: ["host": "chat.meridian", "x-tab": "a\tb", "x-utf8": "café"]),
+            HTTPRequestHead(version: .http1_1, method: .RAW(value: "PURGE"), uri: "*", headers: [:]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-smuggle": "a\r\nhost: evil"]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-lf": "a\nb"]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-nul": "a\u{0}b"]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-bell": "a\u{7}b"]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-del": "a\u{7F}b"]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["bad name": "x"]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["bad:name": "x"]),
+            HTTPRequestHead(version: .http1_1, method: .RAW(value: "GET /x HTTP/1.1\r\n"), uri: "/", headers: [:]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/a b", headers: [:]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/a\r\nx: y", headers: [:]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/\"<>\\^`{|}", headers: [:]),
+            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/é", headers: [:]),
+        ]
+        for head in heads {
+            let nio = EmbeddedChannel(handler: NIOHTTPRequestHeadersValidator())
+            let nioAccepts = (try? nio.writeOutbound(HTTPClientRequestPart.head(head))) != nil
+            #expect(HTTP1HeadWriter.isValidToSend(head) == nioAccepts, "\(head.method) \(head.uri) \(head.headers)")
+            let channel = EmbeddedChannel(handler: EncoderHandler())
+            let sent = (try? channel.writeOutbound(HTTPClientRequestPart.head(head))) != nil
+            #expect(sent == nioAccepts)
+            if !sent { #expect(try HTTP1HeadWriterTests.drain(channel).isEmpty, "a refused head wrote bytes") }
+        }
+        var encoder = HTTP1RequestEncoder(decoder: nil)
+        #expect(throws: HTTPParserError.invalidHeaderToken) {
+            try encoder.encode(.end(["grpc-message": "a\r\nb"]), allocator: ByteBufferAllocator(), promise: nil) { _, _ in Issue.record("written") }
+        }
+    }
+
+    @Test("the response decoder is told each head: the response to a HEAD that names a length or chunks has no body, and the next response follows it")
+    func decoderLearnsHEAD() throws {
+        let decoder = HTTP1ResponseDecoder(leftOverBytesStrategy: .dropBytes)
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
+        var encoder = HTTP1RequestEncoder(decoder: decoder.decoder)
+        for method in [HTTPMethod.HEAD, .HEAD, .GET] {
+            try encoder.encode(.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/")), allocator: channel.allocator, promise: nil) { _, _ in }
+            try encoder.encode(.end(nil), allocator: channel.allocator, promise: nil) { _, _ in }
+        }
+        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"
+            + "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"))
+        var parts: [String] = []
+        while let part = try channel.readInbound(as: HTTPClientResponsePart.self) {
+            switch part {
+            case .head(let head): parts.append("head \(head.status.code)")
+            case .body(let body): parts.append("body \(String(buffer: body))")
+            case .end: parts.append("end")
+            }
+        }
+        #expect(parts == ["head 200", "end", "head 200", "end", "head 200", "body ok", "end"])
     }
 }

@@ -161,30 +161,75 @@ enum BodyFraming: Equatable {
     }
 }
 
-/// In place of NIO's `HTTPRequestEncoder` on connections to local HTTP/1.1 endpoints (where NIO's response decoder,
-/// behind it, still sees each request head and so knows a response to HEAD has no body): frames each request
-/// (``BodyFraming/request(_:)``) and writes its head in one buffer (``HTTP1HeadWriter``) and each chunk in one.
-final class HTTP1RequestEncoder: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = IOData
-
+/// The request side of an HTTP/1.1 connection to a local endpoint, used by its ``UpstreamHandler`` in place of three
+/// handlers of NIO's (`HTTPRequestEncoder`, `NIOHTTPRequestHeadersValidator`, and the write-observing half of
+/// `HTTPResponseDecoder`): each part the handler sends is checked, framed and written as bytes, without a hop
+/// through the pipeline and a dynamic cast per handler and part.
+/// - **Checked** as NIO's validator did (``HTTP1HeadWriter/isValidToSend(_:)``): a method or field name that is not a
+///   token, a target with bytes RFC 9112 forbids, or a value with a control character (a CR or LF would let a peer
+///   smuggle a field or a request into the endpoint's stream) is not sent: ``encode(_:allocator:promise:write:)``
+///   throws `HTTPParserError.invalidHeaderToken`.
+/// - **Framed** (``BodyFraming/request(_:)``), the head in one buffer (``HTTP1HeadWriter``), each chunk in one.
+/// - **Told to the response decoder**: each head goes to the connection's `HTTPResponseDecoder`, which learns from it
+///   that a response to HEAD has no body (what it learnt by watching the pipeline's writes, behind
+///   ``HTTP1ResponseDecoder``).
+struct HTTP1RequestEncoder {
     private var framing = BodyFraming.none
+    private let decoder: HTTPResponseDecoder?
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
+    /// `decoder`: the connection's response decoder, told every head (`nil` in tests of the bytes alone).
+    init(decoder: HTTPResponseDecoder?) {
+        self.decoder = decoder
+    }
+
+    mutating func encode(_ part: HTTPClientRequestPart, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
+                         write: (IOData, EventLoopPromise<Void>?) -> Void) throws {
+        switch part {
         case .head(var head):
+            guard HTTP1HeadWriter.isValidToSend(head) else { throw HTTPParserError.invalidHeaderToken }
             framing = BodyFraming.request(&head)
-            context.write(wrapOutboundOut(.byteBuffer(HTTP1HeadWriter.requestHead(head, allocator: context.channel.allocator))), promise: promise)
+            decoder?.write(data: .head(head))
+            write(.byteBuffer(HTTP1HeadWriter.requestHead(head, allocator: allocator)), promise)
         case .body(let body):
-            BodyFraming.write(body, framing, allocator: context.channel.allocator, promise: promise) { context.write(wrapOutboundOut($0), promise: $1) }
+            BodyFraming.write(body, framing, allocator: allocator, promise: promise, to: write)
         case .end(let trailers):
-            let end = BodyFraming.end(trailers, framing, allocator: context.channel.allocator)
+            if let trailers, !HTTP1HeadWriter.areValidToSend(trailers) { throw HTTPParserError.invalidHeaderToken }
+            let end = BodyFraming.end(trailers, framing, allocator: allocator)
             framing = .none
             if let end {
-                context.write(wrapOutboundOut(.byteBuffer(end)), promise: promise)
+                write(.byteBuffer(end), promise)
             } else if let promise {
-                context.write(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: promise)   // completes after what came before
+                write(.byteBuffer(ByteBuffer()), promise)   // completes after what came before
             }
         }
+    }
+}
+
+/// NIO's `HTTPResponseDecoder` without its watch on the pipeline's writes: ``HTTP1RequestEncoder`` tells it each
+/// request head itself, and the ``UpstreamHandler`` writes bytes that the decoder's handler would have had to cast to
+/// request parts.
+struct HTTP1ResponseDecoder: ByteToMessageDecoder {
+    typealias InboundOut = HTTPClientResponsePart
+
+    let decoder: HTTPResponseDecoder
+
+    init(leftOverBytesStrategy: RemoveAfterUpgradeStrategy) {
+        decoder = HTTPResponseDecoder(leftOverBytesStrategy: leftOverBytesStrategy)
+    }
+
+    func decoderAdded(context: ChannelHandlerContext) {
+        decoder.decoderAdded(context: context)
+    }
+
+    func decoderRemoved(context: ChannelHandlerContext) {
+        decoder.decoderRemoved(context: context)
+    }
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        try decoder.decode(context: context, buffer: &buffer)
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
     }
 }

@@ -496,19 +496,19 @@ final class ForwardingWorker: @unchecked Sendable {
 
     private func connectHTTP1(_ endpoint: LocalEndpoint, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
         openHTTP1[endpoint.address, default: 0] += 1
-        let handler = UpstreamHandler(kind: .connection(endpoint))
+        let decoder = HTTP1ResponseDecoder(leftOverBytesStrategy: .dropBytes)
+        let handler = UpstreamHandler(kind: .connection(endpoint), decoder: decoder.decoder)
         handler.onIdleClose = { [weak self] closed in self?.forgetIdle(closed, endpoint: endpoint) }
-        let bound = NIOLoopBound(handler, eventLoop: eventLoop)
+        let bound = NIOLoopBound((handler, decoder), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(context.configuration.connectTimeout.timeAmount)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // NIO's client handlers (addHTTPClientHandlers), with HTTP1RequestEncoder for NIO's encoder.
-                    try channel.pipeline.syncOperations.addHandlers([
-                        HTTP1RequestEncoder(), ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)),
-                        NIOHTTPRequestHeadersValidator(), bound.value,
-                    ])
+                    // NIO's response decoder; the handler writes bytes (its HTTP1RequestEncoder checks, frames and
+                    // encodes each request part, and tells the decoder each head).
+                    let (handler, decoder) = bound.value
+                    try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(decoder), handler])
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)

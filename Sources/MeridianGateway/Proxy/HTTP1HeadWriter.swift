@@ -70,6 +70,54 @@ enum HTTP1HeadWriter {
         return buffer
     }
 
+    // MARK: What may be sent
+
+    /// What NIO's `NIOHTTPRequestHeadersValidator` checked before a request head left: the method is a token, the
+    /// target has only the bytes RFC 9112 (section 3.2, with RFC 3986's grammar) allows in it, and the fields pass
+    /// ``areValidToSend(_:)``. The bytes are read where they are, once.
+    static func isValidToSend(_ head: HTTPRequestHead) -> Bool {
+        if case .RAW(let method) = head.method, !method.withUTF8Bytes({ !$0.isEmpty && $0.allSatisfy(isTokenByte) }) {
+            return false
+        }
+        return head.uri.withUTF8Bytes { $0.allSatisfy(isTargetByte) } && areValidToSend(head.headers)
+    }
+
+    /// Every name is a token and no value has a control character but HTAB (RFC 9110 section 5.5: CR, LF and NUL are
+    /// dangerous, the other controls are rejected as NIO's validator does).
+    static func areValidToSend(_ fields: HTTPHeaders) -> Bool {
+        for (name, value) in fields {
+            guard name.withUTF8Bytes({ !$0.isEmpty && $0.allSatisfy(isTokenByte) }),
+                  value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) })
+            else { return false }
+        }
+        return true
+    }
+
+    /// A `tchar` of RFC 9110.
+    @inline(__always)
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x30...0x39, 0x41...0x5A, 0x5E...0x7A, 0x7C, 0x7E: return true
+        default: return false
+        }
+    }
+
+    @inline(__always)
+    private static func isFieldValueByte(_ byte: UInt8) -> Bool {
+        byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
+    }
+
+    /// ALPHA, DIGIT, the unreserved `-._~`, the gen-delims `:/?#[]@`, the sub-delims `!$&'()*+,;=`, and `%`.
+    @inline(__always)
+    private static func isTargetByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x21, 0x23...0x3B, 0x3D, 0x3F...0x5B, 0x5D, 0x5F, 0x61...0x7A, 0x7E: return true
+        default: return false
+        }
+    }
+
+    // MARK: Writing
+
     /// The bytes of `NAME: VALUE` CRLF for every field.
     private static func fieldsSize(_ fields: HTTPHeaders) -> Int {
         var size = 0

@@ -8,11 +8,12 @@ import NIOHTTP2
 /// payloads and passes it the stream's events).
 ///
 /// It hands response parts to its ``ProxyExchange`` synchronously on the event loop and writes request parts the
-/// exchange gives it; it holds back `read` while the client side cannot take more (backpressure).
+/// exchange gives it (on an HTTP/1.1 connection as bytes, checked and framed by its ``HTTP1RequestEncoder``); it
+/// holds back `read` while the client side cannot take more (backpressure).
 final class UpstreamHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundIn = Never
+    typealias OutboundOut = IOData
 
     enum Kind {
         /// One HTTP/2 stream, used once.
@@ -26,14 +27,18 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
     private var stream: HTTP2StreamUpstream?
+    /// On an HTTP/1.1 connection: what turns the parts into bytes.
+    private var encoder: HTTP1RequestEncoder
     private var readHeld = false
     /// When an HTTP/1.1 connection was last checked in idle (the worker closes it after `upstreamIdleTimeout`).
     var idleSince = NIODeadline.uptimeNanoseconds(0)
     /// Called when an idle keep-alive connection closes, so the worker forgets it.
     var onIdleClose: ((UpstreamHandler) -> Void)?
 
-    init(kind: Kind) {
+    /// `decoder`: on an HTTP/1.1 connection, the decoder of its responses, told each request head.
+    init(kind: Kind, decoder: HTTPResponseDecoder? = nil) {
         self.kind = kind
+        encoder = HTTP1RequestEncoder(decoder: decoder)
     }
 
     /// On an HTTP/2 stream, the stream itself.
@@ -52,8 +57,13 @@ final class UpstreamHandler: ChannelDuplexHandler {
     func write(_ part: HTTPClientRequestPart) {
         if let stream {
             stream.write(part)
-        } else {
-            context?.write(wrapOutboundOut(part), promise: nil)
+        } else if let context {
+            do {
+                try encoder.encode(part, allocator: context.channel.allocator, promise: nil) { context.write(wrapOutboundOut($0), promise: $1) }
+            } catch {
+                // Not sent (a field or the target has bytes HTTP/1.1 forbids): the exchange fails, the connection closes.
+                errorCaught(context: context, error: error)
+            }
         }
     }
 

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Instructions the gateway pair executes per 1 KiB request, counted by valgrind's callgrind (which, unlike CPU time,
+# does not move with the machine's load), in run.sh's topology:
+#
+#   h2load --HTTP/1.1 or h2c--> east --mTLS 1.3, HTTP/2--> west --HTTP/1.1--> nginx (1 KiB)
+#
+# Both gateways run under callgrind. After a warm-up, N requests from HTTP/1.1 clients (h2load --h1, H1_CLIENTS
+# connections) and N from h2c clients (H2_CLIENTS connections x H2_STREAMS streams); prints, per gateway and for the
+# pair, the instructions per request, with and without NIOHPACK's search of its dynamic table (whose cost grows with
+# the number of distinct `date` values the table holds, i.e. with the run's length in seconds, so it is shown apart).
+#
+#   Benchmarks/proxy/instructions.sh                                   # the release build
+#   GATEWAY=/path/a BASELINE=/path/b Benchmarks/proxy/instructions.sh   # two builds, same run, and the ratios
+#   KEEP=1 ...                                                         # keep the callgrind files (callgrind_annotate)
+#
+# valgrind chokes on the release binary's debug information: the script strips a copy (strip -g) first.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+N="${N:-2000}"
+H1_CLIENTS="${H1_CLIENTS:-4}"
+H2_CLIENTS="${H2_CLIENTS:-2}"
+H2_STREAMS="${H2_STREAMS:-4}"
+PORT_BASE="${PORT_BASE:-19000}"
+NGINX_PORT=$((PORT_BASE + 80)); EAST_LOCAL=$((PORT_BASE + 1)); WEST_LOCAL=$((PORT_BASE + 2))
+EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443))
+WORK="$(mktemp -d /tmp/meridian-instructions.XXXXXX)"
+chmod 755 "$WORK"   # nginx's workers run unprivileged
+. "$ROOT/Benchmarks/lib/processes.sh"
+. "$ROOT/Benchmarks/lib/certs.sh"
+
+for tool in valgrind callgrind_control callgrind_annotate strip openssl curl python3 nginx h2load; do
+    command -v "$tool" >/dev/null || { log "$tool is needed (run.sh installs nginx-light and nghttp2-client)"; exit 1; }
+done
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+    log "building meridian-gateway (release)"
+    (cd "$ROOT" && swift build -c release --product meridian-gateway >&2)
+fi
+GATEWAY="${GATEWAY:-$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian-gateway}"
+
+make_mesh_certs "$WORK/certs"
+python3 "$HERE/make_tables.py" "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL"
+
+mkdir -p "$WORK/www" "$WORK/nginx"
+head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
+cat > "$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $WORK/nginx;
+    proxy_temp_path $WORK/nginx;
+    fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx;
+    scgi_temp_path $WORK/nginx;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        root $WORK/www;
+        location / { index index.html; }
+    }
+}
+CONF
+nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
+PIDS+=($!)
+
+# The instructions in a dump: all of them, and those of NIOHPACK's dynamic-table search (inclusive).
+count() {
+    local total search
+    total="$(awk '/^(summary|totals):/ {print $2; exit}' "$1")"
+    search="$(callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null \
+        | awk '/HeaderTableStorage.*(firstHeaderMatch|closestMatch)/ { gsub(",", "", $1); if ($1 + 0 > max) max = $1 + 0 } END { print max + 0 }')"
+    echo "$total $search"
+}
+
+# measure NAME BINARY: prints per gateway and pair, per request, for HTTP/1.1 and h2c clients
+measure() {
+    local name="$1" binary="$WORK/$1.bin"
+    strip -g -o "$binary" "$2"
+    local common=(--trust-bundle "$WORK/certs/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.west.%p" "$binary" gateway --cluster west --table "$WORK/west.json" \
+        --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" "${common[@]}" --data-dir "$WORK/$name-west" \
+        --local-listen "127.0.0.1:$WEST_LOCAL" --tunnel-listen "127.0.0.1:$WEST_TUNNEL" --endpoint "bench=127.0.0.1:$NGINX_PORT" \
+        > "$WORK/$name-west.log" 2>&1 &
+    local west=$!
+    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.east.%p" "$binary" gateway --cluster east --table "$WORK/east.json" \
+        --cert "$WORK/certs/east.pem" --key "$WORK/certs/east-key.pem" "${common[@]}" --data-dir "$WORK/$name-east" \
+        --local-listen "127.0.0.1:$EAST_LOCAL" --tunnel-listen "127.0.0.1:$EAST_TUNNEL" > "$WORK/$name-east.log" 2>&1 &
+    local east=$!
+    PIDS+=("$west" "$east")
+    for _ in $(seq 1 600); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.meridian' "http://127.0.0.1:$EAST_LOCAL/")" = 200 ] && break
+        sleep 0.1
+    done
+    # Warm-up: connections, HPACK tables, lazily initialised state.
+    h2load --h1 -c"$H1_CLIENTS" -n400 -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" >/dev/null
+    h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -n400 -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" >/dev/null
+    local counts=()
+    for client in h1 h2c; do
+        callgrind_control -z "$east" >/dev/null 2>&1; callgrind_control -z "$west" >/dev/null 2>&1
+        if [ "$client" = h1 ]; then
+            h2load --h1 -c"$H1_CLIENTS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt"
+        else
+            h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt"
+        fi
+        grep -q "$N succeeded, 0 failed, 0 errored" "$WORK/$name-$client.txt" && grep -q "status codes: $N 2xx" "$WORK/$name-$client.txt" \
+            || { log "$name $client: not every request succeeded"; cat "$WORK/$name-$client.txt" >&2; exit 1; }
+        callgrind_control -d "$east" >/dev/null 2>&1; callgrind_control -d "$west" >/dev/null 2>&1
+        for pid in "$east" "$west"; do
+            local dump=""
+            for _ in $(seq 1 300); do   # the dump is written once the process next checks for commands
+                dump="$(ls -t "$WORK"/"$name".*."$pid".* 2>/dev/null | head -1 || true)"
+                [ -n "$dump" ] && break
+                sleep 0.1
+            done
+            mv "$dump" "$WORK/$name.$client.$([ "$pid" = "$east" ] && echo east || echo west)"
+            counts+=("$(count "$WORK/$name.$client.$([ "$pid" = "$east" ] && echo east || echo west)")")
+        done
+    done
+    kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true
+    python3 - "$name" "$N" "${counts[@]}" <<'PY'
+import sys
+name, n = sys.argv[1], int(sys.argv[2])
+values = [tuple(int(x) for x in item.split()) for item in sys.argv[3:7]]
+results = []
+for (client, (east, west)) in (("h1", values[0:2]), ("h2c", values[2:4])):
+    pair = (east[0] + west[0]) / n
+    search = (east[1] + west[1]) / n
+    print(f"{name:9} {client:4} east {east[0] / n / 1000:6.1f}k  west {west[0] / n / 1000:6.1f}k  pair {pair / 1000:6.1f}k "
+          f"instructions per request; without HPACK's table search {(pair - search) / 1000:6.1f}k")
+    results += [pair, pair - search]
+print("RESULT", name, *(f"{x:.0f}" for x in results))
+PY
+}
+
+log "== instructions per 1 KiB request (callgrind; N=$N requests per client kind)"
+measure gateway "$GATEWAY" > "$WORK/gateway.out"   # not in a pipeline: measure adds its processes to PIDS
+grep -v '^RESULT' "$WORK/gateway.out"
+if [ -n "${BASELINE:-}" ]; then
+    measure baseline "$BASELINE" > "$WORK/baseline.out"
+    grep -v '^RESULT' "$WORK/baseline.out"
+    python3 - "$WORK/gateway.out" "$WORK/baseline.out" <<'PY'
+import sys
+def result(path):
+    for line in open(path):
+        if line.startswith("RESULT"):
+            return [float(x) for x in line.split()[2:]]
+g, b = result(sys.argv[1]), result(sys.argv[2])
+print(f"gateway / baseline, pair: h1 {g[0] / b[0]:.3f} ({g[1] / b[1]:.3f} without the table search), "
+      f"h2c {g[2] / b[2]:.3f} ({g[3] / b[3]:.3f} without it)")
+PY
+fi
