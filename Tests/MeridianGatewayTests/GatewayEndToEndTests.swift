@@ -376,6 +376,47 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("an h2c client connection with no stream is closed after the idle timeout; one with a stream held open is not")
+    func idleH2CConnectionCloses() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream, configure: { $0.idleTimeout = .milliseconds(300) }) { mesh in
+            let port = mesh.port("east")
+            let closedAt = Locked<ContinuousClock.Instant?>(nil)
+            let answeredAt = try await TestH2CClient.withConnection(port: port, closed: { future in
+                future.whenComplete { _ in closedAt.withLock { $0 = .now } }
+            }) { openStream in
+                // A stream held by the model server for 900 ms (three idle timeouts): the connection stays.
+                let held = try await openStream()
+                let events = try await held.executeThenClose { inbound, outbound in
+                    var head = TestClient.head(.POST, "/sse", host: "chat.meridian", headers: [("content-length", "0")])
+                    head.version = .http2
+                    try await outbound.write(contentsOf: [.head(head), .end(nil)])
+                    var received = ""
+                    var released = false
+                    for try await part in inbound {
+                        guard case .body(let buffer) = part else { continue }
+                        received += String(buffer: buffer)
+                        if !released && received.contains("data: first") {
+                            released = true
+                            try await Task.sleep(for: .milliseconds(900))
+                            upstream.releaseStream()
+                        }
+                    }
+                    return received
+                }
+                #expect(events.contains("data: last"), "the stream was cut: \(events)")
+                #expect(closedAt.value == nil, "closed while a stream was open")
+                let answered = ContinuousClock.now
+                // No stream now: closed between one and one and a half idle timeouts later (the sweep's period).
+                for _ in 0..<100 where closedAt.value == nil { try await Task.sleep(for: .milliseconds(50)) }
+                return answered
+            }
+            let closed = try #require(closedAt.value, "the idle h2c connection was still open 5 s after its last stream")
+            #expect(closed - answeredAt >= .milliseconds(250), "closed \(closed - answeredAt) after its last stream, before the idle timeout")
+        }
+    }
+
     @Test("an SSE stream's first event reaches the client before the model server writes the last")
     func serverSentEventsStream() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")

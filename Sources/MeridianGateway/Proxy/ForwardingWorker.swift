@@ -42,6 +42,8 @@ final class ForwardingWorker: @unchecked Sendable {
     private var inboundHTTP2: [ObjectIdentifier: any Channel] = [:]
     /// Accepted HTTP/1.1 connections' handlers, to close idle ones on drain.
     private var inboundHTTP1: [ObjectIdentifier: DownstreamHandler] = [:]
+    /// Accepted h2c connections' stream counters, for the idle sweep.
+    private var idleWatchedHTTP2: [ObjectIdentifier: HTTP2IdleConnectionHandler] = [:]
     private(set) var draining = false
     /// The timeouts of this loop's exchanges.
     let deadlines: ExchangeDeadlines
@@ -134,14 +136,20 @@ final class ForwardingWorker: @unchecked Sendable {
 
     // MARK: Inbound connections
 
-    /// Remembers an accepted HTTP/2 connection until it closes.
-    func trackInbound(http2 channel: any Channel) {
+    /// Remembers an accepted HTTP/2 connection until it closes; with `idle` (a local h2c client's), the idle sweep
+    /// closes it once it has had no stream for the idle timeout.
+    func trackInbound(http2 channel: any Channel, idle: HTTP2IdleConnectionHandler? = nil) {
         let key = ObjectIdentifier(channel)
         if draining {
             InboundStreamTracker.announceShutdown(on: channel)
         }
         inboundHTTP2[key] = channel
-        channel.closeFuture.assumeIsolated().whenComplete { _ in self.inboundHTTP2[key] = nil }
+        idleWatchedHTTP2[key] = idle
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
+            self.inboundHTTP2[key] = nil
+            self.idleWatchedHTTP2[key] = nil
+        }
+        if idle != nil { scheduleClientIdleSweep() }
     }
 
     func trackInbound(http1 handler: DownstreamHandler, channel: any Channel) {
@@ -151,14 +159,17 @@ final class ForwardingWorker: @unchecked Sendable {
         scheduleClientIdleSweep()
     }
 
-    /// Every half idle timeout while HTTP/1.1 clients are connected: closes those with no request in flight since the
-    /// idle timeout or longer (so one closes between 1 and 1.5 timeouts after its last request). One timer per loop,
-    /// where `IdleStateHandler` would reset a timer on every read and write of every connection.
+    /// Every half idle timeout while local clients are connected: closes HTTP/1.1 connections with no request in
+    /// flight, and h2c connections with no open stream, since the idle timeout or longer (so one closes between 1 and
+    /// 1.5 timeouts after its last request). One timer per loop, where `IdleStateHandler` would reset a timer on every
+    /// read and write of every connection.
     private func scheduleClientIdleSweep() {
         scheduleSweep(\.clientIdleSweep, timeout: context.configuration.idleTimeout.timeAmount) { expired in
             let stale = self.inboundHTTP1.values.filter { $0.isIdle && $0.lastActive <= expired }
             for handler in stale { handler.closeIdle() }
-            return !self.inboundHTTP1.isEmpty
+            let staleHTTP2 = self.idleWatchedHTTP2.values.filter { $0.isIdle && $0.lastActive <= expired }
+            for handler in staleHTTP2 { handler.closeIdle() }
+            return !self.inboundHTTP1.isEmpty || !self.idleWatchedHTTP2.isEmpty
         }
     }
 

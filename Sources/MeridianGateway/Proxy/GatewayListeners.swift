@@ -11,7 +11,6 @@ import Synchronization
 enum GatewayListeners {
     /// The local listener: HTTP/1.1 and h2c (prior knowledge) on one port, told apart by ``ProtocolDetector``.
     static func bindLocal(group: any EventLoopGroup, host: String, port: Int, workers: WorkerSet, context: DataPlaneContext) async throws -> any Channel {
-        let idle = context.configuration.idleTimeout.timeAmount
         let maxHeaderBytes = context.configuration.maxHeaderBytes
         let window = context.configuration.http2Window
         return try await ServerBootstrap(group: group)
@@ -37,13 +36,15 @@ enum GatewayListeners {
                             // (HTTP1HeadWriter) each response itself.
                             try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
                         case .http2:
-                            try sync.addHandler(IdleStateHandler(allTimeout: idle))
+                            // No IdleStateHandler either: the worker's sweep closes a connection that has had no
+                            // stream for the idle timeout (HTTP2IdleConnectionHandler).
                             _ = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes, window: window) { stream in
                                 _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true), stream: stream)
                             }
                             try sync.addHandler(InboundStreamTracker())
-                            try sync.addHandler(HTTP2IdleConnectionHandler())
-                            worker.trackInbound(http2: channel)
+                            let idle = HTTP2IdleConnectionHandler()
+                            try sync.addHandler(idle)
+                            worker.trackInbound(http2: channel, idle: idle)
                         }
                     })
                 }

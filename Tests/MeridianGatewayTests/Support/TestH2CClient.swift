@@ -8,8 +8,9 @@ enum TestH2CClient {
     typealias Stream = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
 
     /// Opens a connection and runs `body` with a function that opens streams on it. With `validating` false, the
-    /// client sends header blocks NIO would refuse to send (as a broken or hostile client could).
-    static func withConnection<R: Sendable>(port: Int, validating: Bool = true,
+    /// client sends header blocks NIO would refuse to send (as a broken or hostile client could). `closed` is given
+    /// the connection's close future.
+    static func withConnection<R: Sendable>(port: Int, validating: Bool = true, closed: ((EventLoopFuture<Void>) -> Void)? = nil,
                                             _ body: (_ openStream: () async throws -> Stream) async throws -> R) async throws -> R {
         let configuration = {
             var configuration = NIOHTTP2Handler.Configuration()
@@ -25,6 +26,7 @@ enum TestH2CClient {
                     return (channel, multiplexer)
                 }
             }
+        closed?(channel.closeFuture)
         defer { channel.close(promise: nil) }
         return try await body {
             try await multiplexer.openStream { stream in
