@@ -5,8 +5,9 @@
 #   h2load --HTTP/1.1 or h2c--> east --mTLS 1.3, HTTP/2--> west --HTTP/1.1--> nginx (1 KiB)
 #
 # Both gateways run under callgrind. After a warm-up, N requests from HTTP/1.1 clients (h2load --h1, H1_CLIENTS
-# connections) and N from h2c clients (H2_CLIENTS connections x H2_STREAMS streams); prints, per gateway and for the
-# pair, the instructions per request, with and without NIOHPACK's search of its dynamic table (whose cost grows with
+# connections), N from h2c clients (H2_CLIENTS connections x H2_STREAMS streams), then for CLOSE_SECONDS (10) a new
+# HTTP/1.1 connection per request (wrk, `Connection: close`); prints, per gateway and for the pair, the instructions
+# per request, with and without NIOHPACK's search of its dynamic table (whose cost grows with
 # the number of distinct `date` values the table holds, i.e. with the run's length in seconds, so it is shown apart).
 #
 #   Benchmarks/proxy/instructions.sh                                   # the release build
@@ -22,6 +23,7 @@ N="${N:-2000}"
 H1_CLIENTS="${H1_CLIENTS:-4}"
 H2_CLIENTS="${H2_CLIENTS:-2}"
 H2_STREAMS="${H2_STREAMS:-4}"
+CLOSE_SECONDS="${CLOSE_SECONDS:-10}"
 PORT_BASE="${PORT_BASE:-19000}"
 NGINX_PORT=$((PORT_BASE + 80)); EAST_LOCAL=$((PORT_BASE + 1)); WEST_LOCAL=$((PORT_BASE + 2))
 EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443))
@@ -30,7 +32,7 @@ chmod 755 "$WORK"   # nginx's workers run unprivileged
 . "$ROOT/Benchmarks/lib/processes.sh"
 . "$ROOT/Benchmarks/lib/certs.sh"
 
-for tool in valgrind callgrind_control callgrind_annotate strip openssl curl python3 nginx h2load; do
+for tool in valgrind callgrind_control callgrind_annotate strip openssl curl python3 nginx h2load wrk; do
     command -v "$tool" >/dev/null || { log "$tool is needed (run.sh installs nginx-light and nghttp2-client)"; exit 1; }
 done
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
@@ -99,15 +101,23 @@ measure() {
     h2load --h1 -c"$H1_CLIENTS" -n400 -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" >/dev/null
     h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -n400 -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" >/dev/null
     local counts=()
-    for client in h1 h2c; do
+    for client in h1 h2c close; do
         callgrind_control -z "$east" >/dev/null 2>&1; callgrind_control -z "$west" >/dev/null 2>&1
-        if [ "$client" = h1 ]; then
-            h2load --h1 -c"$H1_CLIENTS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt"
-        else
-            h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt"
+        local requests="$N"
+        case "$client" in
+            h1) h2load --h1 -c"$H1_CLIENTS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt" ;;
+            h2c) h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt" ;;
+            close)
+                wrk -t1 -c"$H1_CLIENTS" -d"${CLOSE_SECONDS}s" -H 'meridian-service: bench' -H 'Connection: close' \
+                    "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt"
+                requests="$(awk '/requests in/ {print $1; exit}' "$WORK/$name-$client.txt")"
+                grep -q "Non-2xx\|Socket errors" "$WORK/$name-$client.txt" \
+                    && { log "$name $client: errors"; cat "$WORK/$name-$client.txt" >&2; exit 1; } ;;
+        esac
+        if [ "$client" != close ]; then
+            grep -q "$N succeeded, 0 failed, 0 errored" "$WORK/$name-$client.txt" && grep -q "status codes: $N 2xx" "$WORK/$name-$client.txt" \
+                || { log "$name $client: not every request succeeded"; cat "$WORK/$name-$client.txt" >&2; exit 1; }
         fi
-        grep -q "$N succeeded, 0 failed, 0 errored" "$WORK/$name-$client.txt" && grep -q "status codes: $N 2xx" "$WORK/$name-$client.txt" \
-            || { log "$name $client: not every request succeeded"; cat "$WORK/$name-$client.txt" >&2; exit 1; }
         callgrind_control -d "$east" >/dev/null 2>&1; callgrind_control -d "$west" >/dev/null 2>&1
         for pid in "$east" "$west"; do
             local dump=""
@@ -117,16 +127,18 @@ measure() {
                 sleep 0.1
             done
             mv "$dump" "$WORK/$name.$client.$([ "$pid" = "$east" ] && echo east || echo west)"
-            counts+=("$(count "$WORK/$name.$client.$([ "$pid" = "$east" ] && echo east || echo west)")")
         done
+        counts+=("$client $requests $(count "$WORK/$name.$client.east") $(count "$WORK/$name.$client.west")")
     done
     kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true
-    python3 - "$name" "$N" "${counts[@]}" <<'PY'
+    python3 - "$name" "${counts[@]}" <<'PY'
 import sys
-name, n = sys.argv[1], int(sys.argv[2])
-values = [tuple(int(x) for x in item.split()) for item in sys.argv[3:7]]
+name = sys.argv[1]
 results = []
-for (client, (east, west)) in (("h1", values[0:2]), ("h2c", values[2:4])):
+for item in sys.argv[2:]:
+    client, n, *numbers = item.split()
+    n = int(n)
+    east, west = (int(numbers[0]), int(numbers[1])), (int(numbers[2]), int(numbers[3]))
     pair = (east[0] + west[0]) / n
     search = (east[1] + west[1]) / n
     print(f"{name:9} {client:4} east {east[0] / n / 1000:6.1f}k  west {west[0] / n / 1000:6.1f}k  pair {pair / 1000:6.1f}k "
@@ -150,6 +162,6 @@ def result(path):
             return [float(x) for x in line.split()[2:]]
 g, b = result(sys.argv[1]), result(sys.argv[2])
 print(f"gateway / baseline, pair: h1 {g[0] / b[0]:.3f} ({g[1] / b[1]:.3f} without the table search), "
-      f"h2c {g[2] / b[2]:.3f} ({g[3] / b[3]:.3f} without it)")
+      f"h2c {g[2] / b[2]:.3f} ({g[3] / b[3]:.3f} without it), new connection per request {g[4] / b[4]:.3f}")
 PY
 fi

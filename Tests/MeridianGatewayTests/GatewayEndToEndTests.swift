@@ -417,6 +417,54 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("accepted connections have Nagle off (TCP_NODELAY, inherited from the listening socket), on the local and the tunnel listeners")
+    func acceptedConnectionsHaveNagleOff() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let connection = try await TestClient.connect(port: mesh.port("east"))
+            let clientPort = try #require(connection.channel.localAddress?.port)
+            // A request through the pair: east is connected to west's tunnel listener.
+            let response = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
+            #expect(response.status == 200)
+            // The gateways run in this process: find the sockets they accepted among its descriptors.
+            let tunnelPort = try #require(Int(mesh.tunnel("west").split(separator: ":").last ?? ""))
+            let local = Self.acceptedSockets(localPort: mesh.port("east")).filter { $0.peerPort == clientPort }
+            let tunnel = Self.acceptedSockets(localPort: tunnelPort)
+            #expect(local.count == 1, "the client's connection at east: \(local)")
+            #expect(!tunnel.isEmpty, "east's connection at west's tunnel listener")
+            for socket in local + tunnel { #expect(socket.noDelay, "Nagle is on for \(socket)") }
+            try await connection.channel.close()
+        }
+    }
+
+    /// The connected TCP sockets of this process whose local port is `localPort`, with their peer's port and whether
+    /// TCP_NODELAY is set.
+    static func acceptedSockets(localPort: Int) -> [(descriptor: Int32, peerPort: Int, noDelay: Bool)] {
+        func port(_ address: sockaddr_in) -> Int { Int(UInt16(bigEndian: address.sin_port)) }
+        var found: [(descriptor: Int32, peerPort: Int, noDelay: Bool)] = []
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in descriptors.compactMap(Int32.init) {
+            var local = sockaddr_in()
+            var peer = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let isLocal = withUnsafeMutablePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) == 0 }
+            }
+            guard isLocal, local.sin_family == sa_family_t(AF_INET), port(local) == localPort else { continue }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let hasPeer = withUnsafeMutablePointer(to: &peer) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) == 0 }
+            }
+            guard hasPeer else { continue }   // the listening socket
+            var value: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &value, &size) == 0 else { continue }
+            found.append((descriptor, port(peer), value != 0))
+        }
+        return found
+    }
+
     @Test("an SSE stream's first event reaches the client before the model server writes the last")
     func serverSentEventsStream() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
