@@ -31,6 +31,8 @@ WORK="$(mktemp -d /tmp/meridian-instructions.XXXXXX)"
 chmod 755 "$WORK"   # nginx's workers run unprivileged
 . "$ROOT/Benchmarks/lib/processes.sh"
 . "$ROOT/Benchmarks/lib/certs.sh"
+. "$ROOT/Benchmarks/lib/nginx.sh"
+. "$ROOT/Benchmarks/lib/callgrind.sh"
 
 for tool in valgrind callgrind_control callgrind_annotate strip openssl curl python3 nginx h2load wrk; do
     command -v "$tool" >/dev/null || { log "$tool is needed (run.sh installs nginx-light and nghttp2-client)"; exit 1; }
@@ -44,55 +46,22 @@ GATEWAY="${GATEWAY:-$(cd "$ROOT" && swift build -c release --show-bin-path)/meri
 make_mesh_certs "$WORK/certs"
 python3 "$HERE/make_tables.py" "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL"
 
-mkdir -p "$WORK/www" "$WORK/nginx"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $WORK/nginx;
-    proxy_temp_path $WORK/nginx;
-    fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx;
-    scgi_temp_path $WORK/nginx;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $WORK/www;
-        location / { index index.html; }
-    }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
+start_nginx "127.0.0.1:$NGINX_PORT"
 
 # The instructions in a dump: all of them, and those of NIOHPACK's dynamic-table search (inclusive).
 count() {
     local total search
-    total="$(awk '/^(summary|totals):/ {print $2; exit}' "$1")"
+    total="$(callgrind_total "$1")"
     search="$(callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null \
         | awk '/HeaderTableStorage.*(firstHeaderMatch|closestMatch)/ { gsub(",", "", $1); if ($1 + 0 > max) max = $1 + 0 } END { print max + 0 }')"
     echo "$total $search"
 }
 
-# measure NAME BINARY: prints per gateway and pair, per request, for HTTP/1.1 and h2c clients
+# measure NAME BINARY: prints per gateway and pair, per request, for HTTP/1.1 and h2c clients and a new connection per request
 measure() {
-    local name="$1" binary="$WORK/$1.bin"
-    strip -g -o "$binary" "$2"
-    local common=(--trust-bundle "$WORK/certs/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.west.%p" "$binary" gateway --cluster west --table "$WORK/west.json" \
-        --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" "${common[@]}" --data-dir "$WORK/$name-west" \
-        --local-listen "127.0.0.1:$WEST_LOCAL" --tunnel-listen "127.0.0.1:$WEST_TUNNEL" --endpoint "bench=127.0.0.1:$NGINX_PORT" \
-        > "$WORK/$name-west.log" 2>&1 &
-    local west=$!
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.east.%p" "$binary" gateway --cluster east --table "$WORK/east.json" \
-        --cert "$WORK/certs/east.pem" --key "$WORK/certs/east-key.pem" "${common[@]}" --data-dir "$WORK/$name-east" \
-        --local-listen "127.0.0.1:$EAST_LOCAL" --tunnel-listen "127.0.0.1:$EAST_TUNNEL" > "$WORK/$name-east.log" 2>&1 &
-    local east=$!
-    PIDS+=("$west" "$east")
+    local name="$1"
+    callgrind_pair "$name" "$2" "$WEST_LOCAL" "$WEST_TUNNEL" "$EAST_LOCAL" "$EAST_TUNNEL" "bench=127.0.0.1:$NGINX_PORT"
+    local east=$CALLGRIND_EAST west=$CALLGRIND_WEST
     for _ in $(seq 1 600); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.meridian' "http://127.0.0.1:$EAST_LOCAL/")" = 200 ] && break
         sleep 0.1
@@ -102,7 +71,7 @@ measure() {
     h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -n400 -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" >/dev/null
     local counts=()
     for client in h1 h2c close; do
-        callgrind_control -z "$east" >/dev/null 2>&1; callgrind_control -z "$west" >/dev/null 2>&1
+        callgrind_zero "$east" "$west"
         local requests="$N"
         case "$client" in
             h1) h2load --h1 -c"$H1_CLIENTS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt" ;;
@@ -118,16 +87,8 @@ measure() {
             grep -q "$N succeeded, 0 failed, 0 errored" "$WORK/$name-$client.txt" && grep -q "status codes: $N 2xx" "$WORK/$name-$client.txt" \
                 || { log "$name $client: not every request succeeded"; cat "$WORK/$name-$client.txt" >&2; exit 1; }
         fi
-        callgrind_control -d "$east" >/dev/null 2>&1; callgrind_control -d "$west" >/dev/null 2>&1
-        for pid in "$east" "$west"; do
-            local dump=""
-            for _ in $(seq 1 300); do   # the dump is written once the process next checks for commands
-                dump="$(ls -t "$WORK"/"$name".*."$pid".* 2>/dev/null | head -1 || true)"
-                [ -n "$dump" ] && break
-                sleep 0.1
-            done
-            mv "$dump" "$WORK/$name.$client.$([ "$pid" = "$east" ] && echo east || echo west)"
-        done
+        mv "$(callgrind_dump "$name" "$east")" "$WORK/$name.$client.east"
+        mv "$(callgrind_dump "$name" "$west")" "$WORK/$name.$client.west"
         counts+=("$client $requests $(count "$WORK/$name.$client.east") $(count "$WORK/$name.$client.west")")
     done
     kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true

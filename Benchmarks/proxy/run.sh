@@ -26,6 +26,7 @@ WORK="$(mktemp -d /tmp/meridian-bench.XXXXXX)"
 chmod 755 "$WORK"   # nginx's workers run unprivileged
 RESULTS="$WORK/results.jsonl"
 . "$ROOT/Benchmarks/lib/processes.sh"
+. "$ROOT/Benchmarks/lib/nginx.sh"
 
 # --- tools -----------------------------------------------------------------------------------------
 need_apt=()
@@ -59,31 +60,7 @@ CERTS="$WORK/certs"
 make_mesh_certs "$CERTS"
 
 # --- nginx: 1 KiB on 127.0.0.1:18080 ------------------------------------------------------------------
-mkdir -p "$WORK/www" "$WORK/nginx"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/index.html"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $WORK/nginx;
-    proxy_temp_path $WORK/nginx;
-    fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx;
-    scgi_temp_path $WORK/nginx;
-    server {
-        listen 127.0.0.1:18080 reuseport;
-        listen 127.0.0.1:18081 http2;
-        root $WORK/www;
-        location / { index index.html; }
-    }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -g 'daemon off;' &
-PIDS+=($!)
+start_nginx "127.0.0.1:18080 reuseport" "127.0.0.1:18081 http2"
 
 # --- helpers ---------------------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -25,6 +25,7 @@ WORK="$(mktemp -d /tmp/meridian-relay-instructions.XXXXXX)"
 . "$ROOT/Benchmarks/lib/processes.sh"
 . "$ROOT/Benchmarks/lib/certs.sh"
 . "$ROOT/Benchmarks/lib/tables.sh"
+. "$ROOT/Benchmarks/lib/callgrind.sh"
 
 for tool in valgrind callgrind_control strip openssl curl python3; do
     command -v "$tool" >/dev/null || { log "$tool is needed"; exit 1; }
@@ -61,19 +62,9 @@ PY
 
 # measure NAME BINARY: prints "NAME east/west/pair per request, per token"
 measure() {
-    local name="$1" binary="$WORK/$1.bin"
-    strip -g -o "$binary" "$2"
-    local common=(--trust-bundle "$WORK/certs/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.west.%p" "$binary" gateway --cluster west --table "$WORK/west.json" \
-        --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" "${common[@]}" --data-dir "$WORK/$name-west" \
-        --local-listen "127.0.0.1:$((PORT_BASE + 2))" --tunnel-listen "127.0.0.1:$WEST_TUNNEL" --endpoint "chat=127.0.0.1:$MODEL_PORT" \
-        > "$WORK/$name-west.log" 2>&1 &
-    local west=$!
-    valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.east.%p" "$binary" gateway --cluster east --table "$WORK/east.json" \
-        --cert "$WORK/certs/east.pem" --key "$WORK/certs/east-key.pem" "${common[@]}" --data-dir "$WORK/$name-east" \
-        --local-listen "127.0.0.1:$EAST_LOCAL" --tunnel-listen "127.0.0.1:$EAST_TUNNEL" > "$WORK/$name-east.log" 2>&1 &
-    local east=$!
-    PIDS+=("$west" "$east")
+    local name="$1"
+    callgrind_pair "$name" "$2" "$((PORT_BASE + 2))" "$WEST_TUNNEL" "$EAST_LOCAL" "$EAST_TUNNEL" "chat=127.0.0.1:$MODEL_PORT"
+    local east=$CALLGRIND_EAST west=$CALLGRIND_WEST
     for _ in $(seq 1 600); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: chat.meridian' -d '{"stream":true,"max_tokens":1}' \
             "http://127.0.0.1:$EAST_LOCAL/v1/chat/completions")" = 200 ] && break
@@ -82,12 +73,10 @@ measure() {
     stream 1 20; stream 51 4   # warm-up: connections, HPACK tables, lazily initialised state
     local counts=()
     for tokens in 1 51; do
-        callgrind_control -z "$east" >/dev/null 2>&1; callgrind_control -z "$west" >/dev/null 2>&1
+        callgrind_zero "$east" "$west"
         stream "$tokens" "$R"
-        callgrind_control -d "$east" >/dev/null 2>&1; callgrind_control -d "$west" >/dev/null 2>&1
         for pid in "$east" "$west"; do
-            local dump; dump="$(ls -t "$WORK"/"$name".*."$pid".* | head -1)"
-            counts+=("$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")")
+            counts+=("$(callgrind_total "$(callgrind_dump "$name" "$pid")")")
         done
     done
     kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true
