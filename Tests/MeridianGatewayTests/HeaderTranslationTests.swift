@@ -120,9 +120,9 @@ struct HeaderTranslationTests {
         _ = HTTP2StreamUpstream(upstream: post).open(on: mux)
 
         // Opened second, written first: it takes the first stream ID, so streams open in increasing order.
-        post.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "a"])))
-        post.write(.body(.byteBuffer(ByteBuffer(string: "hello"))))
-        post.write(.end(nil))
+        try post.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "a"])))
+        try post.write(.body(.byteBuffer(ByteBuffer(string: "hello"))))
+        try post.write(.end(nil))
         post.flush()
         channel.embeddedEventLoop.run()
         guard let first = try channel.readOutbound(as: HTTP2Frame.self), case .headers(let headers) = first.payload,
@@ -134,8 +134,8 @@ struct HeaderTranslationTests {
         #expect(!headers.endStream && data.endStream && data.data.readableBytes == 5)
         #expect(try channel.readOutbound(as: HTTP2Frame.self).map { _ in true } == nil)
 
-        get.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
-        get.write(.end(nil))
+        try get.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
+        try get.write(.end(nil))
         get.flush()
         channel.embeddedEventLoop.run()
         guard let only = try channel.readOutbound(as: HTTP2Frame.self), case .headers(let block) = only.payload else {
@@ -156,8 +156,8 @@ struct HeaderTranslationTests {
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
             let upstream = UpstreamHandler(kind: .stream)
             _ = HTTP2StreamUpstream(upstream: upstream).open(on: mux)
-            upstream.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
-            upstream.write(.end(nil))
+            try upstream.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
+            try upstream.write(.end(nil))
             upstream.flush()
             channel.embeddedEventLoop.run()
             _ = try channel.readOutbound(as: HTTP2Frame.self)   // the request's HEADERS

@@ -165,14 +165,16 @@ enum BodyFraming: Equatable {
 /// handlers of NIO's (`HTTPRequestEncoder`, `NIOHTTPRequestHeadersValidator`, and the write-observing half of
 /// `HTTPResponseDecoder`): each part the handler sends is checked, framed and written as bytes, without a hop
 /// through the pipeline and a dynamic cast per handler and part.
-/// - **Checked** as NIO's validator did (``HTTP1HeadWriter/isValidToSend(_:)``): a method or field name that is not a
-///   token, a target with bytes RFC 9112 forbids, or a value with a control character (a CR or LF would let a peer
-///   smuggle a field or a request into the endpoint's stream) is not sent: ``encode(_:allocator:promise:write:)``
-///   throws `HTTPParserError.invalidHeaderToken`.
+/// - **Checked** (``HTTP1HeadWriter/unsendable(_:)-(HTTPRequestHead)``): what HTTP/1.1 cannot carry is not sent, and
+///   ``encode(_:allocator:promise:write:)`` throws an ``UnsendableRequest`` naming the field, before anything of the
+///   part is written or the framing changes (a refused head leaves the connection as clean as it was). Trailers are
+///   checked only when they are sent (a chunked body).
 /// - **Framed** (``BodyFraming/request(_:)``), the head in one buffer (``HTTP1HeadWriter``), each chunk in one.
 /// - **Told to the response decoder**: each head goes to the connection's `HTTPResponseDecoder`, which learns from it
 ///   that a response to HEAD has no body (what it learnt by watching the pipeline's writes, behind
-///   ``HTTP1ResponseDecoder``).
+///   ``HTTP1ResponseDecoder``). NIO's handler queued the heads it saw while a read was being decoded; here a head is
+///   told at once, which is the same as long as no head is written from inside the connection's own read: a
+///   connection checked in is handed to a waiting request on the next tick (``ForwardingWorker/checkIn(_:)``).
 struct HTTP1RequestEncoder {
     private var framing = BodyFraming.none
     private let decoder: HTTPResponseDecoder?
@@ -183,17 +185,17 @@ struct HTTP1RequestEncoder {
     }
 
     mutating func encode(_ part: HTTPClientRequestPart, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
-                         write: (IOData, EventLoopPromise<Void>?) -> Void) throws {
+                         write: (IOData, EventLoopPromise<Void>?) -> Void) throws(UnsendableRequest) {
         switch part {
         case .head(var head):
-            guard HTTP1HeadWriter.isValidToSend(head) else { throw HTTPParserError.invalidHeaderToken }
+            if let refusal = HTTP1HeadWriter.unsendable(&head) { throw refusal }
             framing = BodyFraming.request(&head)
             decoder?.write(data: .head(head))
             write(.byteBuffer(HTTP1HeadWriter.requestHead(head, allocator: allocator)), promise)
         case .body(let body):
             BodyFraming.write(body, framing, allocator: allocator, promise: promise, to: write)
         case .end(let trailers):
-            if let trailers, !HTTP1HeadWriter.areValidToSend(trailers) { throw HTTPParserError.invalidHeaderToken }
+            if framing == .chunked, let trailers, let refusal = HTTP1HeadWriter.unsendable(trailers) { throw refusal }
             let end = BodyFraming.end(trailers, framing, allocator: allocator)
             framing = .none
             if let end {
@@ -203,6 +205,14 @@ struct HTTP1RequestEncoder {
             }
         }
     }
+}
+
+/// A request part HTTP/1.1 cannot carry to an endpoint (``HTTP1HeadWriter/unsendable(_:)-(HTTPRequestHead)``): the
+/// client's error, answered `400 invalid_field` naming `field`; it says nothing about the endpoint.
+struct UnsendableRequest: Error, Equatable, CustomStringConvertible {
+    var field: String
+    var message: String
+    var description: String { message }
 }
 
 /// NIO's `HTTPResponseDecoder` without its watch on the pipeline's writes: ``HTTP1RequestEncoder`` tells it each

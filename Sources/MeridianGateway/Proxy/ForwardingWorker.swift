@@ -507,19 +507,18 @@ final class ForwardingWorker: @unchecked Sendable {
 
     private func connectHTTP1(_ endpoint: LocalEndpoint, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
         openHTTP1[endpoint.address, default: 0] += 1
-        let decoder = HTTP1ResponseDecoder(leftOverBytesStrategy: .dropBytes)
-        let handler = UpstreamHandler(kind: .connection(endpoint), decoder: decoder.decoder)
-        handler.onIdleClose = { [weak self] closed in self?.forgetIdle(closed, endpoint: endpoint) }
-        let bound = NIOLoopBound((handler, decoder), eventLoop: eventLoop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(context.configuration.connectTimeout.timeAmount)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // NIO's response decoder; the handler writes bytes (its HTTP1RequestEncoder checks, frames and
-                    // encodes each request part, and tells the decoder each head).
-                    let (handler, decoder) = bound.value
-                    try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(decoder), handler])
+                    // encodes each request part, and tells the decoder each head). A decoder and a handler per
+                    // channel: NIO may try several of the endpoint's addresses at once (happy eyeballs).
+                    let decoder = HTTP1ResponseDecoder(leftOverBytesStrategy: .dropBytes)
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(decoder), UpstreamHandler(kind: .connection(endpoint), decoder: decoder.decoder),
+                    ])
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
@@ -528,6 +527,12 @@ final class ForwardingWorker: @unchecked Sendable {
                 switch result {
                 case .success(let channel):
                     channel.closeFuture.assumeIsolated().whenComplete { _ in self.http1Closed(endpoint) }
+                    guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
+                        channel.close(promise: nil)
+                        completion(.failure(UpstreamConnectError(kind: .unavailable, message: "the connection to local endpoint \(endpoint) closed at once")))
+                        return
+                    }
+                    handler.onIdleClose = { [weak self] closed in self?.forgetIdle(closed, endpoint: endpoint) }
                     completion(.success(handler))
                 case .failure(let error):
                     self.http1Closed(endpoint)
@@ -544,7 +549,9 @@ final class ForwardingWorker: @unchecked Sendable {
         }
     }
 
-    /// Takes back an HTTP/1.1 connection after a clean exchange: to the first waiting request, else the idle list.
+    /// Takes back an HTTP/1.1 connection after a clean exchange: to the first waiting request (on the next tick, never
+    /// from inside the connection's own read: its decoder is told the next request's head at once), else the idle
+    /// list.
     func checkIn(_ handler: UpstreamHandler) {
         guard case .connection(let endpoint) = handler.kind, !closed else {
             handler.channel?.close(promise: nil)

@@ -72,25 +72,69 @@ enum HTTP1HeadWriter {
 
     // MARK: What may be sent
 
-    /// What NIO's `NIOHTTPRequestHeadersValidator` checked before a request head left: the method is a token, the
-    /// target has only the bytes RFC 9112 (section 3.2, with RFC 3986's grammar) allows in it, and the fields pass
-    /// ``areValidToSend(_:)``. The bytes are read where they are, once.
-    static func isValidToSend(_ head: HTTPRequestHead) -> Bool {
+    /// Why a request head (or its trailers) cannot be sent to an HTTP/1.1 endpoint as it is, or `nil`; the target is
+    /// percent-encoded where it has to be. What NIO's `NIOHTTPRequestHeadersValidator` refused is refused here too,
+    /// but for a target whose bytes only need percent-encoding (`"<>\^`{|}` and non-ASCII, which browsers and h2
+    /// clients send raw and RFC 9112 does not allow on the request line): it is encoded, as a browser would, instead
+    /// of refused. Refused: a method or field name that is not a token, a target with a space or a control character,
+    /// a value with a control character but HTAB (a CR or LF would smuggle a field or a request into the endpoint's
+    /// stream). The bytes are read where they are, once.
+    static func unsendable(_ head: inout HTTPRequestHead) -> UnsendableRequest? {
         if case .RAW(let method) = head.method, !method.withUTF8Bytes({ !$0.isEmpty && $0.allSatisfy(isTokenByte) }) {
-            return false
+            return UnsendableRequest(field: "method", message: "method '\(method)' is not an HTTP token: send a method of letters, digits and !#$%&'*+-.^_`|~")
         }
-        return head.uri.withUTF8Bytes { $0.allSatisfy(isTargetByte) } && areValidToSend(head.headers)
+        switch targetBytes(head.uri) {
+        case .sendable: break
+        case .needsEncoding: head.uri = percentEncodedTarget(head.uri)
+        case .unsendable:
+            return UnsendableRequest(field: "path", message: "the request target has a space or a control character, which HTTP/1.1 cannot carry to the endpoint: percent-encode it")
+        }
+        return unsendable(head.headers, kind: "field")
     }
 
-    /// Every name is a token and no value has a control character but HTAB (RFC 9110 section 5.5: CR, LF and NUL are
-    /// dangerous, the other controls are rejected as NIO's validator does).
-    static func areValidToSend(_ fields: HTTPHeaders) -> Bool {
+    /// The fields' part of ``unsendable(_:)-(HTTPRequestHead)``: every name is a token, no value has a control
+    /// character but HTAB.
+    static func unsendable(_ fields: HTTPHeaders, kind: String = "trailer field") -> UnsendableRequest? {
         for (name, value) in fields {
-            guard name.withUTF8Bytes({ !$0.isEmpty && $0.allSatisfy(isTokenByte) }),
-                  value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) })
-            else { return false }
+            guard name.withUTF8Bytes({ !$0.isEmpty && $0.allSatisfy(isTokenByte) }) else {
+                return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
+            }
+            guard value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) }) else {
+                return UnsendableRequest(field: name, message: "\(kind) '\(name)' has a control character (CR, LF, NUL or another below 0x20, or DEL), which HTTP/1.1 cannot carry to the endpoint: remove it")
+            }
         }
-        return true
+        return nil
+    }
+
+    private enum TargetBytes {
+        case sendable, needsEncoding, unsendable
+    }
+
+    private static func targetBytes(_ target: String) -> TargetBytes {
+        target.withUTF8Bytes { bytes in
+            var result = TargetBytes.sendable
+            for byte in bytes where !isTargetByte(byte) {
+                if byte <= 0x20 || byte == 0x7F { return .unsendable }
+                result = .needsEncoding
+            }
+            return result
+        }
+    }
+
+    /// `target` with every byte RFC 9112 does not allow on the request line as `%XX` (the others, `%` included, as
+    /// they are).
+    private static func percentEncodedTarget(_ target: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(target.utf8.count * 3)
+        for byte in target.utf8 {
+            if isTargetByte(byte) {
+                encoded.append(byte)
+            } else {
+                encoded.append(contentsOf: [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
     }
 
     /// A `tchar` of RFC 9110.

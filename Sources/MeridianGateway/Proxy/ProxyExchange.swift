@@ -132,11 +132,18 @@ final class ProxyExchange: DeadlineHolder {
         if case .local = target, !(target?.endpoint?.wireProtocol == .h2c || isGRPC) {
             head.version = .http1_1
         }
-        handler.write(.head(head))
-        if everAttached, let retained {
-            for part in retained { handler.write(part) }
-        } else {
-            while let part = unsent.popFirst() { handler.write(part) }
+        var headWritten = false
+        do {
+            try handler.write(.head(head))
+            headWritten = true
+            if everAttached, let retained {
+                for part in retained { try handler.write(part) }
+            } else {
+                while let part = unsent.popFirst() { try handler.write(part) }
+            }
+        } catch {
+            refuse(error, connectionClean: !headWritten)
+            return
         }
         unsent.removeAll()
         unsentBytes = 0
@@ -176,7 +183,11 @@ final class ProxyExchange: DeadlineHolder {
             }
         }
         if let upstream, machine.phase != .connecting {
-            upstream.write(part)
+            do {
+                try upstream.write(part)
+            } catch {
+                refuse(error, connectionClean: false)
+            }
         } else {
             unsent.append(part)
             unsentBytes += bytes
@@ -325,6 +336,20 @@ final class ProxyExchange: DeadlineHolder {
         case .retry, .none:
             break
         }
+    }
+
+    /// A request part HTTP/1.1 cannot carry to the endpoint (a control character in a field, a field name that is not
+    /// a token): the client's error, answered 400 naming the field, not the endpoint's: no health failure, no retry
+    /// elsewhere (it would be refused there too). A connection nothing was written to goes back to the idle list.
+    private func refuse(_ refusal: UnsendableRequest, connectionClean: Bool) {
+        record.error = refusal.message
+        guard machine.phase != .streamingResponse else {
+            fail(status: 400, code: .invalidField, message: refusal.message, decision: "bad-request")
+            return
+        }
+        machine.finish()
+        releaseUpstream(reusable: connectionClean)
+        respond(APIError(status: 400, code: .invalidField, message: refusal.message, field: refusal.field), decision: "bad-request")
     }
 
     /// Answers the client with a gateway error; nothing has been sent to it yet.

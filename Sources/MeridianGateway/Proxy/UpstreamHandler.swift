@@ -54,16 +54,14 @@ final class UpstreamHandler: ChannelDuplexHandler {
         self.exchange = exchange
     }
 
-    func write(_ part: HTTPClientRequestPart) {
+    /// Writes a request part. On an HTTP/1.1 connection a part HTTP/1.1 cannot carry is not written and its
+    /// ``UnsendableRequest`` thrown for the exchange to answer (nothing of it left: a refused head leaves the
+    /// connection clean).
+    func write(_ part: HTTPClientRequestPart) throws(UnsendableRequest) {
         if let stream {
             stream.write(part)
         } else if let context {
-            do {
-                try encoder.encode(part, allocator: context.channel.allocator, promise: nil) { context.write(wrapOutboundOut($0), promise: $1) }
-            } catch {
-                // Not sent (a field or the target has bytes HTTP/1.1 forbids): the exchange fails, the connection closes.
-                errorCaught(context: context, error: error)
-            }
+            try encoder.encode(part, allocator: context.channel.allocator, promise: nil) { context.write(wrapOutboundOut($0), promise: $1) }
         }
     }
 
@@ -154,7 +152,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        if self.context === context { self.context = nil }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
