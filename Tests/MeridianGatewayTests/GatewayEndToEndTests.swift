@@ -376,15 +376,18 @@ struct GatewayEndToEndTests {
         }
     }
 
-    @Test("an h2c client connection with no stream is closed after the idle timeout; one with a stream held open is not")
+    @Test("an h2c client connection with no stream is closed after the idle timeout, after a GOAWAY naming its last stream; one with a stream held open is not")
     func idleH2CConnectionCloses() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
         defer { Task { await upstream.stop() } }
         try await Self.eastWest(upstream, configure: { $0.idleTimeout = .milliseconds(300) }) { mesh in
             let port = mesh.port("east")
             let closedAt = Locked<ContinuousClock.Instant?>(nil)
+            let goAway = Locked<HTTP2StreamID?>(nil)
             let answeredAt = try await TestH2CClient.withConnection(port: port, closed: { future in
                 future.whenComplete { _ in closedAt.withLock { $0 = .now } }
+            }, rootFrame: { frame in
+                if case .goAway(let lastStreamID, _, _) = frame.payload { goAway.withLock { $0 = lastStreamID } }
             }) { openStream in
                 // A stream held by the model server for 900 ms (three idle timeouts): the connection stays.
                 let held = try await openStream()
@@ -413,6 +416,7 @@ struct GatewayEndToEndTests {
                 return answered
             }
             let closed = try #require(closedAt.value, "the idle h2c connection was still open 5 s after its last stream")
+            #expect(goAway.value == 1, "no GOAWAY naming the one stream served before the close: \(String(describing: goAway.value))")
             // 150 ms rather than 300: the client notes its last answer after the gateway does.
             #expect(closed - answeredAt >= .milliseconds(150), "closed \(closed - answeredAt) after its last stream, before the idle timeout")
         }

@@ -21,10 +21,13 @@ final class HTTP2IdleConnectionHandler: ChannelInboundHandler {
     /// No stream is open: the idle timeout runs from ``lastActive``.
     var isIdle: Bool { openStreams == 0 }
 
-    /// Closes the connection if it is still idle (the worker's sweep, once the idle timeout has passed).
+    /// Closes the connection if it is still idle (the worker's sweep, once the idle timeout has passed), after a
+    /// GOAWAY naming the last stream served: a request the client sent meanwhile is then known not to have been
+    /// processed, and safe to retry (RFC 9113 section 6.8), where a bare close would leave it in doubt.
     func closeIdle() {
-        guard isIdle else { return }
-        context?.close(promise: nil)
+        guard isIdle, let context else { return }
+        InboundStreamTracker.finishShutdown(on: context.channel)
+        context.close(promise: nil)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

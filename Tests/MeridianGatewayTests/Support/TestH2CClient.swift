@@ -9,8 +9,9 @@ enum TestH2CClient {
 
     /// Opens a connection and runs `body` with a function that opens streams on it. With `validating` false, the
     /// client sends header blocks NIO would refuse to send (as a broken or hostile client could). `closed` is given
-    /// the connection's close future.
+    /// the connection's close future; `rootFrame` each connection-level frame received (SETTINGS, PING, GOAWAY).
     static func withConnection<R: Sendable>(port: Int, validating: Bool = true, closed: ((EventLoopFuture<Void>) -> Void)? = nil,
+                                            rootFrame: (@Sendable (HTTP2Frame) -> Void)? = nil,
                                             _ body: (_ openStream: () async throws -> Stream) async throws -> R) async throws -> R {
         let configuration = {
             var configuration = NIOHTTP2Handler.Configuration()
@@ -23,6 +24,7 @@ enum TestH2CClient {
                     let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(mode: .client, configuration: configuration) { stream in
                         stream.eventLoop.makeSucceededVoidFuture()
                     }
+                    if let rootFrame { try channel.pipeline.syncOperations.addHandler(RootFrameRecorder(rootFrame)) }
                     return (channel, multiplexer)
                 }
             }
@@ -36,5 +38,20 @@ enum TestH2CClient {
                 }
             }
         }
+    }
+}
+
+/// Hands each connection-level frame the client receives to a closure.
+private final class RootFrameRecorder: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+    private let record: @Sendable (HTTP2Frame) -> Void
+
+    init(_ record: @escaping @Sendable (HTTP2Frame) -> Void) {
+        self.record = record
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        record(unwrapInboundIn(data))
+        context.fireChannelRead(data)
     }
 }
