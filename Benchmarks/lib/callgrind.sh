@@ -48,3 +48,19 @@ callgrind_dump() {
 callgrind_total() {
     awk '/^(summary|totals):/ {print $2; exit}' "$1"
 }
+
+# callgrind_builds: runs the script's `measure NAME BINARY` for GATEWAY (as `gateway`) and, when BASELINE is set, for
+# BASELINE (as `baseline`), each into WORK/NAME.out (not in a pipeline: measure adds its processes to PIDS), and prints
+# their lines but the `RESULT` ones, which the script compares.
+callgrind_builds() {
+    local name
+    for name in gateway baseline; do
+        local binary="$GATEWAY"
+        if [ "$name" = baseline ]; then
+            [ -n "${BASELINE:-}" ] || return 0
+            binary="$BASELINE"
+        fi
+        measure "$name" "$binary" > "$WORK/$name.out"
+        grep -v '^RESULT' "$WORK/$name.out"
+    done
+}

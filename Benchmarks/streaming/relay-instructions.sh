@@ -95,11 +95,8 @@ PY
 }
 
 log "== instructions to relay a token stream (callgrind; R=$R requests each, tokens $TOKEN_MS ms apart)"
-measure gateway "$GATEWAY" > "$WORK/gateway.out"   # not in a pipeline: measure adds its processes to PIDS
-grep -v '^RESULT' "$WORK/gateway.out"
+callgrind_builds
 if [ -n "${BASELINE:-}" ]; then
-    measure baseline "$BASELINE" > "$WORK/baseline.out"
-    grep -v '^RESULT' "$WORK/baseline.out"
     python3 - "$WORK/gateway.out" "$WORK/baseline.out" <<'PY'
 import sys
 def result(path):
