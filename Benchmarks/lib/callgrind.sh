@@ -51,7 +51,7 @@ callgrind_total() {
 
 # callgrind_builds: runs the script's `measure NAME BINARY` for GATEWAY (as `gateway`) and, when BASELINE is set, for
 # BASELINE (as `baseline`), each into WORK/NAME.out (not in a pipeline: measure adds its processes to PIDS), and prints
-# their lines but the `RESULT` ones, which the script compares.
+# their lines but the `RESULT LABEL VALUE` ones; with both, then the ratio of the two builds' VALUEs for each LABEL.
 callgrind_builds() {
     local name
     for name in gateway baseline; do
@@ -63,4 +63,12 @@ callgrind_builds() {
         measure "$name" "$binary" > "$WORK/$name.out"
         grep -v '^RESULT' "$WORK/$name.out"
     done
+    python3 - "$WORK/gateway.out" "$WORK/baseline.out" <<'PY'
+import sys
+def results(path):
+    return [(line.split(" ", 2)[2].rsplit(" ", 1)[0], float(line.rsplit(" ", 1)[1]))
+            for line in open(path) if line.startswith("RESULT ")]
+gateway, baseline = results(sys.argv[1]), results(sys.argv[2])
+print("gateway / baseline, pair: " + ", ".join(f"{label} {g / b:.3f}" for (label, g), (_, b) in zip(gateway, baseline)))
+PY
 }

@@ -95,7 +95,6 @@ measure() {
     python3 - "$name" "${counts[@]}" <<'PY'
 import sys
 name = sys.argv[1]
-results = []
 for item in sys.argv[2:]:
     client, n, *numbers = item.split()
     n = int(n)
@@ -104,22 +103,11 @@ for item in sys.argv[2:]:
     search = (east[1] + west[1]) / n
     print(f"{name:9} {client:4} east {east[0] / n / 1000:6.1f}k  west {west[0] / n / 1000:6.1f}k  pair {pair / 1000:6.1f}k "
           f"instructions per request; without HPACK's table search {(pair - search) / 1000:6.1f}k")
-    results += [pair, pair - search]
-print("RESULT", name, *(f"{x:.0f}" for x in results))
+    label = {"h1": "HTTP/1.1", "h2c": "h2c", "close": "new connection per request"}[client]
+    print(f"RESULT {name} {label} {pair:.0f}")
+    print(f"RESULT {name} {label} without the table search {pair - search:.0f}")
 PY
 }
 
 log "== instructions per 1 KiB request (callgrind; N=$N requests per client kind)"
 callgrind_builds
-if [ -n "${BASELINE:-}" ]; then
-    python3 - "$WORK/gateway.out" "$WORK/baseline.out" <<'PY'
-import sys
-def result(path):
-    for line in open(path):
-        if line.startswith("RESULT"):
-            return [float(x) for x in line.split()[2:]]
-g, b = result(sys.argv[1]), result(sys.argv[2])
-print(f"gateway / baseline, pair: h1 {g[0] / b[0]:.3f} ({g[1] / b[1]:.3f} without the table search), "
-      f"h2c {g[2] / b[2]:.3f} ({g[3] / b[3]:.3f} without it), new connection per request {g[4] / b[4]:.3f}")
-PY
-fi
