@@ -22,7 +22,7 @@ enum HTTP1HeadWriter {
             out[at] = UInt8(ascii: " ")
             at += 1
             if let codeText {
-                at = copy(codeText, to: out, at: at)
+                at = codeText.copyUTF8(to: out, at: at)
             } else {
                 out[at] = UInt8(ascii: "0") + UInt8(code / 100)
                 out[at + 1] = UInt8(ascii: "0") + UInt8(code / 10 % 10)
@@ -30,7 +30,7 @@ enum HTTP1HeadWriter {
                 at += 3
             }
             out[at] = UInt8(ascii: " ")
-            at = copy(reason, to: out, at: at + 1)
+            at = reason.copyUTF8(to: out, at: at + 1)
             at = writeCRLF(to: out, at: at)
             at = writeFields(head.headers, to: out, at: at)
             return writeCRLF(to: out, at: at)
@@ -44,9 +44,9 @@ enum HTTP1HeadWriter {
         let total = method.utf8.count + 1 + head.uri.utf8.count + 1 + 8 + 2 + fieldsSize(head.headers) + 2
         var buffer = allocator.buffer(capacity: total)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
-            var at = copy(method, to: out, at: 0)
+            var at = method.copyUTF8(to: out, at: 0)
             out[at] = UInt8(ascii: " ")
-            at = copy(head.uri, to: out, at: at + 1)
+            at = head.uri.copyUTF8(to: out, at: at + 1)
             out[at] = UInt8(ascii: " ")
             at = writeVersion(head.version, to: out, at: at + 1)
             at = writeCRLF(to: out, at: at)
@@ -80,7 +80,7 @@ enum HTTP1HeadWriter {
     /// a value with a control character but HTAB (a CR or LF would smuggle a field or a request into the endpoint's
     /// stream). The bytes are read where they are, once.
     static func unsendable(_ head: inout HTTPRequestHead) -> UnsendableRequest? {
-        if case .RAW(let method) = head.method, !method.withUTF8Bytes({ !$0.isEmpty && $0.allSatisfy(isTokenByte) }) {
+        if case .RAW(let method) = head.method, !method.isHTTPToken {
             return UnsendableRequest(field: "method", message: "method '\(method)' is not an HTTP token: send a method of letters, digits and !#$%&'*+-.^_`|~")
         }
         switch targetBytes(head.uri) {
@@ -96,7 +96,7 @@ enum HTTP1HeadWriter {
     /// character but HTAB.
     static func unsendable(_ fields: HTTPHeaders, kind: String = "trailer field") -> UnsendableRequest? {
         for (name, value) in fields {
-            guard name.withUTF8Bytes({ !$0.isEmpty && $0.allSatisfy(isTokenByte) }) else {
+            guard name.isHTTPToken else {
                 return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
             }
             guard value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) }) else {
@@ -137,15 +137,6 @@ enum HTTP1HeadWriter {
         return String(decoding: encoded, as: UTF8.self)
     }
 
-    /// A `tchar` of RFC 9110.
-    @inline(__always)
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case 0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x30...0x39, 0x41...0x5A, 0x5E...0x7A, 0x7C, 0x7E: return true
-        default: return false
-        }
-    }
-
     @inline(__always)
     private static func isFieldValueByte(_ byte: UInt8) -> Bool {
         byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
@@ -172,10 +163,10 @@ enum HTTP1HeadWriter {
     private static func writeFields(_ fields: HTTPHeaders, to out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
         var at = start
         for (name, value) in fields {
-            at = copy(name, to: out, at: at)
+            at = name.copyUTF8(to: out, at: at)
             out[at] = UInt8(ascii: ":")
             out[at + 1] = UInt8(ascii: " ")
-            at = copy(value, to: out, at: at + 2)
+            at = value.copyUTF8(to: out, at: at + 2)
             at = writeCRLF(to: out, at: at)
         }
         return at
@@ -193,13 +184,5 @@ enum HTTP1HeadWriter {
         out[at] = UInt8(ascii: "\r")
         out[at + 1] = UInt8(ascii: "\n")
         return at + 2
-    }
-
-    /// Copies the UTF-8 of `string` to `out` at `at`; returns the offset after it.
-    private static func copy(_ string: String, to out: UnsafeMutableRawBufferPointer, at: Int) -> Int {
-        string.withUTF8Bytes { bytes in
-            UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: UnsafeRawBufferPointer(bytes))
-            return at + bytes.count
-        }
     }
 }

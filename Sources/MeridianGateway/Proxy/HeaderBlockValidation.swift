@@ -92,10 +92,7 @@ extension HPACKHeaders {
 
     /// A `tchar` of RFC 9110 other than an uppercase letter (HTTP/2 names are lowercase).
     private static func isLowercaseTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case 0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x30...0x39, 0x5E...0x7A, 0x7C, 0x7E: return true
-        default: return false
-        }
+        byte.isHTTPTokenByte && !byte.isASCIIUppercase
     }
 
     /// No control character, space or DEL (NIO's `isValidPseudoHeaderValue`).

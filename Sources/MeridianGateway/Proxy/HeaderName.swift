@@ -124,6 +124,15 @@ extension String {
         return try Array(utf8).withUnsafeBufferPointer(body)
     }
 
+    /// Copies the string's UTF-8 bytes into `out` at offset `at` (which must have room for them); returns the offset
+    /// after them. For strings written into a buffer sized beforehand (``HTTP1HeadWriter``, ``TraceContext``).
+    func copyUTF8(to out: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        withUTF8Bytes { bytes in
+            UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+            return at + bytes.count
+        }
+    }
+
     /// Whether this string is `lowercase` (lowercase ASCII) in any ASCII case: a byte comparison, no new string.
     func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
         guard utf8.count == lowercase.utf8CodeUnitCount else { return false }

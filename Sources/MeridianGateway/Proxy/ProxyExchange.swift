@@ -343,17 +343,15 @@ final class ProxyExchange: DeadlineHolder {
     /// elsewhere (it would be refused there too). A connection nothing was written to goes back to the idle list.
     private func refuse(_ refusal: UnsendableRequest, connectionClean: Bool) {
         record.error = refusal.message
-        guard machine.phase != .streamingResponse else {
-            fail(status: 400, code: .invalidField, message: refusal.message, decision: "bad-request")
-            return
-        }
-        machine.finish()
-        releaseUpstream(reusable: connectionClean)
-        respond(APIError(status: 400, code: .invalidField, message: refusal.message, field: refusal.field), decision: "bad-request")
+        fail(status: 400, code: .invalidField, message: refusal.message, field: refusal.field, decision: "bad-request",
+             upstreamReusable: connectionClean)
     }
 
-    /// Answers the client with a gateway error; nothing has been sent to it yet.
-    private func fail(status: Int, code: APIError.Code, message: String, decision: String) {
+    /// Answers the client with a gateway error (naming `field`, if any) when nothing has been sent to it yet, and
+    /// aborts its response otherwise. The upstream goes back for reuse only when `upstreamReusable` (nothing was
+    /// written to it) and the response has not started.
+    private func fail(status: Int, code: APIError.Code, message: String, field: String? = nil, decision: String,
+                      upstreamReusable: Bool = false) {
         if machine.phase == .streamingResponse {
             record.error = message
             machine.finish()
@@ -363,8 +361,8 @@ final class ProxyExchange: DeadlineHolder {
             return
         }
         machine.finish()
-        releaseUpstream(reusable: false)
-        respond(APIError(status: status, code: code, message: message), decision: decision)
+        releaseUpstream(reusable: upstreamReusable)
+        respond(APIError(status: status, code: code, message: message, field: field), decision: decision)
     }
 
     private func respond(_ error: APIError, decision: String) {

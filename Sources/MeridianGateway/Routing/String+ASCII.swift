@@ -32,7 +32,21 @@ extension StringProtocol {
     }
 }
 
+extension String {
+    /// A token of RFC 9110 (a method, a field name): one or more ``UInt8/isHTTPTokenByte`` bytes.
+    var isHTTPToken: Bool { withUTF8Bytes { !$0.isEmpty && $0.allSatisfy(\.isHTTPTokenByte) } }
+}
+
 extension UInt8 {
+    /// A `tchar` of RFC 9110: letters, digits and ``!#$%&'*+-.^_`|~``.
+    @inline(__always)
+    var isHTTPTokenByte: Bool {
+        switch self {
+        case 0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x30...0x39, 0x41...0x5A, 0x5E...0x7A, 0x7C, 0x7E: return true
+        default: return false
+        }
+    }
+
     var isOptionalWhitespace: Bool { self == UInt8(ascii: " ") || self == UInt8(ascii: "\t") }
     var isASCIIUppercase: Bool { self >= UInt8(ascii: "A") && self <= UInt8(ascii: "Z") }
     var asciiLowercased: UInt8 { isASCIIUppercase ? self | 0x20 : self }
