@@ -64,6 +64,7 @@ start_nginx "127.0.0.1:18080 reuseport" "127.0.0.1:18081 http2"
 
 # --- helpers ---------------------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sys_ticks() { awk '{print $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 TICKS="$(getconf CLK_TCK)"
@@ -94,7 +95,7 @@ run_load() {
     shift 6
     local slug="${label//[^a-zA-Z0-9]/_}"
     local out="$WORK/$proxy-$slug.txt" logf="$WORK/$proxy-$slug.log"
-    local before=$(( $(cpu_ticks "$east") + $(cpu_ticks "$west") ))
+    local before=$(( $(cpu_ticks "$east") + $(cpu_ticks "$west") )) sys_before=$(( $(sys_ticks "$east") + $(sys_ticks "$west") ))
     echo "0 0" > "$WORK/rss-max"
     sample_rss "$east" "$west" &
     local sampler=$!
@@ -103,13 +104,15 @@ run_load() {
         h2load) h2load "$@" --log-file="$logf" "http://127.0.0.1:$port/" > "$out" 2>&1 ;;
     esac
     kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
-    local after=$(( $(cpu_ticks "$east") + $(cpu_ticks "$west") ))
+    local after=$(( $(cpu_ticks "$east") + $(cpu_ticks "$west") )) sys_after=$(( $(sys_ticks "$east") + $(sys_ticks "$west") ))
     local parsed
     if [ "$kind" = wrk ]; then parsed="$(python3 "$HERE/summarize.py" wrk "$out")"; else parsed="$(python3 "$HERE/summarize.py" h2load "$out" "$logf")"; fi
-    python3 - "$parsed" "$proxy" "$label" "$before" "$after" "$TICKS" "$(cat "$WORK/rss-max")" "$RSS_IDLE" >> "$RESULTS" <<'PY'
+    python3 - "$parsed" "$proxy" "$label" "$before" "$after" "$TICKS" "$(cat "$WORK/rss-max")" "$RSS_IDLE" \
+        $(( sys_after - sys_before )) >> "$RESULTS" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
 cpu = (int(sys.argv[5]) - int(sys.argv[4])) / int(sys.argv[6])
+r.update(sys_cpu_s=int(sys.argv[9]) / int(sys.argv[6]))
 rss, anon = (int(x) for x in sys.argv[7].split())
 r.update(proxy=sys.argv[2], client=sys.argv[3], cpu_s=cpu,
          req_per_cpu_s=(r["requests"] / cpu if cpu > 0 else None),
