@@ -34,8 +34,9 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Requests waiting for an HTTP/1.1 connection to an endpoint at its connection limit.
     private var waitingHTTP1: [String: CircularBuffer<(Result<UpstreamHandler, any Error>) -> Void>] = [:]
     private var localCursor: [String: Int] = [:]
-    private var requestCounters: [RequestMetricKey: Counter] = [:]
-    private var durations: [DurationMetricKey: DurationHistogram] = [:]
+    /// Each label set's request counter and latency histogram (the histogram has no status label; the registry hands
+    /// every status of one label set the same one), found with one lookup per request.
+    private var requestMetrics: [RequestMetricKey: (requests: Counter, duration: DurationHistogram)] = [:]
     private var retryCounters: [String: Counter] = [:]
     private var closed = false
     /// Accepted HTTP/2 connections (tunnel and h2c), for GOAWAY on drain.
@@ -53,12 +54,6 @@ final class ForwardingWorker: @unchecked Sendable {
         var destination: String
         var service: String
         var status: Int
-    }
-
-    private struct DurationMetricKey: Hashable {
-        var source: String
-        var destination: String
-        var service: String
     }
 
     /// Idle HTTP/1.1 connections kept per local endpoint.
@@ -452,14 +447,14 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// Gets a stream or connection to `target`; `completion` runs on this loop (perhaps before this returns).
     func openUpstream(_ target: UpstreamTarget, grpc: Bool, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
-        switch target {
-        case .peer(let cluster, _, _):
-            guard let connection = peers[cluster] else {
-                completion(.failure(UpstreamConnectError(kind: .unavailable, message: "no connection to peer '\(cluster)'")))
+        switch target.kind {
+        case .peer:
+            guard let connection = peers[target.cluster] else {
+                completion(.failure(UpstreamConnectError(kind: .unavailable, message: "no connection to peer '\(target.cluster)'")))
                 return
             }
             connection.openStream(UpstreamHandler(kind: .stream), completion: completion)
-        case .local(_, let endpoint, _, _):
+        case .local(let endpoint):
             if endpoint.wireProtocol == .h2c || grpc {
                 h2cConnection(for: endpoint).openStream(UpstreamHandler(kind: .stream), completion: completion)
             } else {
@@ -632,22 +627,16 @@ final class ForwardingWorker: @unchecked Sendable {
         let destination = record.destination ?? "none"
         let service = record.service ?? "none"
         let key = RequestMetricKey(source: source, destination: destination, service: service, status: record.status)
-        if let counter = requestCounters[key] {
-            counter.increment()
+        let metrics: (requests: Counter, duration: DurationHistogram)
+        if let known = requestMetrics[key] {
+            metrics = known
         } else {
-            let counter = context.metrics.requestCounter(source: source, destination: destination, service: service, status: record.status)
-            requestCounters[key] = counter
-            counter.increment()
+            metrics = (context.metrics.requestCounter(source: source, destination: destination, service: service, status: record.status),
+                       context.metrics.requestDuration(source: source, destination: destination, service: service))
+            requestMetrics[key] = metrics
         }
-        let durationKey = DurationMetricKey(source: source, destination: destination, service: service)
-        let histogram: DurationHistogram
-        if let existing = durations[durationKey] {
-            histogram = existing
-        } else {
-            histogram = context.metrics.requestDuration(source: source, destination: destination, service: service)
-            durations[durationKey] = histogram
-        }
-        histogram.recordNanoseconds(Int64(record.durationSeconds * 1e9))
+        metrics.requests.increment()
+        metrics.duration.recordNanoseconds(Int64(record.durationSeconds * 1e9))
         context.accessLog.write(record)
     }
 }

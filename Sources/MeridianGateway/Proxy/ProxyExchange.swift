@@ -108,7 +108,7 @@ final class ProxyExchange: DeadlineHolder {
     }
 
     private func connected(_ result: Result<UpstreamHandler, any Error>, to connectedTarget: UpstreamTarget) {
-        guard machine.phase == .connecting, connectedTarget == target else {
+        guard machine.phase == .connecting, connectedTarget === target else {
             // The exchange ended (client gone, timeout) while connecting.
             if case .success(let handler) = result { handler.release(reusable: true, checkIn: worker.checkIn) }
             return
@@ -129,7 +129,7 @@ final class ProxyExchange: DeadlineHolder {
         upstream = handler
         handler.bind(self)
         var head = upstreamHead
-        if case .local = target, !(target?.endpoint?.wireProtocol == .h2c || isGRPC) {
+        if let endpoint = target?.endpoint, !(endpoint.wireProtocol == .h2c || isGRPC) {
             head.version = .http1_1
         }
         var headWritten = false

@@ -4,15 +4,25 @@ import NIOCore
 /// A routing table prepared for the hot path: entries by key, peers by cluster, and each entry's levels filtered
 /// once more against residency (defence in depth: a destination the policy forbids is dropped even if a table
 /// named it).
-public struct CompiledTable: Sendable {
+///
+/// Classes, the table and its routes: every request reads them (a route is kept in its plan), and as values each
+/// read copied every field, a retain per string and array in them.
+public final class CompiledTable: Sendable {
     /// One route, ready to use.
-    public struct Route: Sendable {
-        public var entry: RouteEntry
+    public final class Route: Sendable {
+        public let entry: RouteEntry
         /// The entry's levels, minus destinations the policy forbids for this class from here.
-        public var levels: [PriorityLevel]
+        public let levels: [PriorityLevel]
         /// Destinations dropped by the residency check; empty for a correct table.
-        public var forbidden: [String]
-        public var timeout: TimeAmount
+        public let forbidden: [String]
+        public let timeout: TimeAmount
+
+        init(entry: RouteEntry, levels: [PriorityLevel], forbidden: [String], timeout: TimeAmount) {
+            self.entry = entry
+            self.levels = levels
+            self.forbidden = forbidden
+            self.timeout = timeout
+        }
     }
 
     public let table: RoutingTable
