@@ -617,7 +617,9 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 
     /// An exchange ended.
-    func completed(_ record: AccessRecord) {
+    /// `inout` so that the exchange's record is read where it is: passing a class's stored property by value copies it
+    /// (a retain and a release for each of its dozen strings).
+    func completed(_ record: inout AccessRecord) {
         context.requestFinished(listener: DownstreamHandler.Listener(rawValue: record.listener) ?? .local)
         account(record)
     }

@@ -49,15 +49,6 @@ extension HPACKHeaders {
             }
         }
     }
-
-    /// The value of the pseudo-header `name` (the first one), or `nil`.
-    func pseudoHeader(_ name: String) -> String? {
-        for (fieldName, value, _) in self {
-            guard fieldName.utf8.first == UInt8(ascii: ":") else { return nil }   // pseudo-headers come first
-            if fieldName == name { return value }
-        }
-        return nil
-    }
 }
 
 extension HTTPHeaders {
@@ -86,34 +77,42 @@ extension HTTPRequestHead {
     /// no framing to a GET, HEAD, DELETE or TRACE; relayed to HTTP/1.1 unframed, such a request's body would be read
     /// by the endpoint as the next request (request smuggling).
     init(proxying block: HPACKHeaders, endStream: Bool) throws {
+        // One pass over the block: the pseudo-headers (which come first; one after a regular field is not honoured),
+        // then the regular fields, noting `host` and `content-length` on the way (where `contains(name:)` scanned the
+        // block once more for each).
         var method: String?
         var path: String?
         var authority: String?
+        var hasHost = false
+        var hasLength = false
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(block.count + 1)
         for (name, value, _) in block {
-            guard name.utf8.first == UInt8(ascii: ":") else { break }
-            switch name {
-            case ":method": method = value
-            case ":path": path = value
-            case ":authority": authority = value
-            default: break
+            if name.utf8.first == UInt8(ascii: ":") {
+                guard fields.isEmpty else { continue }
+                switch name {
+                case ":method": method = value
+                case ":path": path = value
+                case ":authority": authority = value
+                default: break
+                }
+                continue
             }
+            if !hasHost, name.equalsIgnoringASCIICase("host") { hasHost = true }
+            if !hasLength, name.equalsIgnoringASCIICase("content-length") { hasLength = true }
+            fields.append((name, value))
         }
         guard let method else { throw NIOHTTP2Errors.missingPseudoHeader(":method") }
         guard let path else { throw NIOHTTP2Errors.missingPseudoHeader(":path") }
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(block.count)
-        if let authority, !block.contains(name: "host") { fields.append(("host", authority)) }
         let httpMethod = HTTPMethod(rawValue: method)
-        if httpMethod != .CONNECT, !block.contains(name: "content-length") {
+        if httpMethod != .CONNECT, !hasLength {
             switch (endStream, httpMethod) {
-            case (false, _): fields.append(("transfer-encoding", "chunked"))
+            case (false, _): fields.insert(("transfer-encoding", "chunked"), at: 0)
             case (true, .GET), (true, .HEAD), (true, .DELETE), (true, .TRACE): break
-            case (true, _): fields.append(("content-length", "0"))
+            case (true, _): fields.insert(("content-length", "0"), at: 0)
             }
         }
-        for (name, value, _) in block where name.utf8.first != UInt8(ascii: ":") {
-            fields.append((name, value))
-        }
+        if let authority, !hasHost { fields.insert(("host", authority), at: 0) }
         self.init(version: .http2, method: httpMethod, uri: path, headers: HTTPHeaders(fields))
     }
 }
@@ -123,13 +122,24 @@ extension HTTPResponseHead {
     /// the block names no length, `content-length: 0` (the block ended the stream) or `transfer-encoding: chunked`,
     /// so an HTTP/1.1 client sees the body framed.
     init(proxying block: HPACKHeaders, requestMethod: HTTPMethod, endStream: Bool) throws {
-        guard let statusText = block.pseudoHeader(":status") else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
-        guard let code = Int(statusText, radix: 10) else { throw NIOHTTP2Errors.invalidStatusValue(statusText) }
-        var headers = HTTPHeaders(regularFieldsOf: block, reserving: 1)
-        if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT,
-           !block.contains(name: "content-length") {
-            headers.add(name: endStream ? "content-length" : "transfer-encoding", value: endStream ? "0" : "chunked")
+        // One pass over the block, as for a request.
+        var statusText: String?
+        var hasLength = false
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(block.count + 1)
+        for (name, value, _) in block {
+            if name.utf8.first == UInt8(ascii: ":") {
+                if fields.isEmpty, statusText == nil, name == ":status" { statusText = value }
+                continue
+            }
+            if !hasLength, name.equalsIgnoringASCIICase("content-length") { hasLength = true }
+            fields.append((name, value))
         }
-        self.init(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: headers)
+        guard let statusText else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
+        guard let code = Int(statusText, radix: 10) else { throw NIOHTTP2Errors.invalidStatusValue(statusText) }
+        if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT, !hasLength {
+            fields.append(endStream ? ("content-length", "0") : ("transfer-encoding", "chunked"))
+        }
+        self.init(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: HTTPHeaders(fields))
     }
 }

@@ -18,10 +18,10 @@ extension HTTPHeaders {
     /// Hop-by-hop headers (RFC 9110 7.6.1) a proxy must not forward, plus any the `connection` header names.
     /// `transfer-encoding` is kept: the HTTP/1 encoders frame the body by it and the HTTP/2 codecs drop it.
     ///
-    /// One scan finds what to drop (usually nothing, or a `connection: keep-alive`); only then are the headers copied
-    /// once without it. This runs twice per request (request and response).
+    /// One scan: the headers are copied only from the first field to drop (usually none, or a `connection:
+    /// keep-alive`). This runs twice per request (request and response).
     mutating func removeHopByHop() {
-        guard let fields = Self.relayedFields(of: self, droppingMeshFields: false) else { return }
+        guard let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false) else { return }
         self = HTTPHeaders(fields)
     }
 
@@ -31,30 +31,37 @@ extension HTTPHeaders {
     /// `remove(name:)` scans every field).
     mutating func relay(settingMeshFields fields: [(name: String, value: String)]) {
         assert(fields.allSatisfy { HeaderName.known($0.name)?.isMeshField == true }, "not a mesh field")
-        var kept = Self.relayedFields(of: self, droppingMeshFields: true, reserving: fields.count) ?? {
-            var all: [(String, String)] = []
-            all.reserveCapacity(count + fields.count)
-            for (name, value) in self { all.append((name, value)) }
-            return all
-        }()
+        var kept = Self.relayedFields(of: self, droppingMeshFields: true, copyingAll: true, reserving: fields.count) ?? []
         for field in fields { kept.append((field.name, field.value)) }
         self = HTTPHeaders(kept)
     }
 
-    /// The fields of `headers` to relay, or `nil` when all of them are: without the hop-by-hop ones and those the
-    /// `connection` field names (but the framing fields `transfer-encoding` and `content-length`, `host`, `te` and
-    /// `trailer`: dropping a length would let a body be read as the next request), with `te: trailers` kept (HTTP/2 allows
-    /// only that `te`, and gRPC needs it end to end), and without the mesh fields when `droppingMeshFields`.
-    private static func relayedFields(of headers: HTTPHeaders, droppingMeshFields: Bool,
+    /// The fields of `headers` to relay, or `nil` when all of them are and not `copyingAll`: without the hop-by-hop
+    /// ones and those the `connection` field names (but the framing fields `transfer-encoding` and `content-length`,
+    /// `host`, `te` and `trailer`: dropping a length would let a body be read as the next request), with `te: trailers`
+    /// kept (HTTP/2 allows only that `te`, and gRPC needs it end to end), and without the mesh fields when
+    /// `droppingMeshFields`. One pass over the fields (each costs a retain and a release of its name and value to
+    /// read); the copy starts at the first field dropped unless `copyingAll`.
+    private static func relayedFields(of headers: HTTPHeaders, droppingMeshFields: Bool, copyingAll: Bool,
                                       reserving extra: Int = 0) -> [(String, String)]? {
         var keepsTrailers = false
         var named: [String] = []
-        // The first 64 fields to drop, by position (the second pass need not recognise names again).
-        var dropped: UInt64 = 0
-        var droppedBeyond64 = false
+        var kept: [(String, String)]?
+        if copyingAll {
+            kept = []
+            kept?.reserveCapacity(headers.count + extra)
+        }
         for (index, (name, value)) in headers.enumerated() {
-            guard let known = HeaderName.known(name), known.isHopByHop || (droppingMeshFields && known.isMeshField) else { continue }
-            if index < 64 { dropped |= 1 << UInt64(index) } else { droppedBeyond64 = true }
+            guard let known = HeaderName.known(name), known.isHopByHop || (droppingMeshFields && known.isMeshField) else {
+                kept?.append((name, value))
+                continue
+            }
+            if kept == nil {
+                var copied: [(String, String)] = []
+                copied.reserveCapacity(headers.count + extra)
+                for (field, _) in zip(headers, 0..<index) { copied.append(field) }
+                kept = copied
+            }
             switch known {
             case .connection:
                 Self.forEachListElement(of: value) { token in
@@ -72,17 +79,10 @@ extension HTTPHeaders {
                 break
             }
         }
-        guard dropped != 0 || droppedBeyond64 else { return nil }
-        var kept: [(String, String)] = []
-        kept.reserveCapacity(headers.count + extra)
-        for (index, (name, value)) in headers.enumerated() {
-            if index < 64 {
-                if dropped & (1 << UInt64(index)) != 0 { continue }
-            } else if let known = HeaderName.known(name), known.isHopByHop || (droppingMeshFields && known.isMeshField) {
-                continue
-            }
-            if !named.isEmpty, named.contains(where: { name.equalsIgnoringASCIICase($0) }) { continue }
-            kept.append((name, value))
+        guard var kept else { return nil }
+        if !named.isEmpty {
+            // Fields the `connection` field names, before it or after it.
+            kept.removeAll { field in named.contains { field.0.equalsIgnoringASCIICase($0) } }
         }
         if keepsTrailers { kept.append(("te", "trailers")) }
         return kept

@@ -388,7 +388,7 @@ final class ProxyExchange: DeadlineHolder {
         record.durationSeconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
         record.requestBytes = requestBytes
         record.responseBytes = responseBytes
-        worker.completed(record)
+        worker.completed(&record)
         if let downstream {
             self.downstream = nil
             downstream.exchangeFinished(self)

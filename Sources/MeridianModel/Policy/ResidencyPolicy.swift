@@ -70,7 +70,9 @@ public struct DataClassPolicy: Codable, Sendable, Hashable {
     }
 
     public func permits(origin: Jurisdiction, destination: Jurisdiction) -> Bool {
-        rule(forOrigin: origin)?.permits(destination) ?? false
+        // Read in place: `rule(forOrigin:)` returns a copy of the rule (and of its sets), on every request.
+        guard let index = rules.firstIndex(where: { $0.from.contains(origin) }) else { return false }
+        return rules[index].permits(destination)
     }
 }
 
