@@ -39,7 +39,7 @@ final class HTTP2ConnectionObserver: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is PeerVerifiedEvent {
+        if UserEvent.is(event, PeerVerifiedEvent.self) {
             connection.established(context.channel)
         }
         context.fireUserInboundEventTriggered(event)

@@ -39,14 +39,11 @@ final class HTTP2IdleConnectionHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case is NIOHTTP2StreamCreatedEvent:
+        if UserEvent.is(event, NIOHTTP2StreamCreatedEvent.self) {
             openStreams += 1
-        case is StreamClosedEvent:
+        } else if UserEvent.is(event, StreamClosedEvent.self) {
             openStreams = max(0, openStreams - 1)
             if openStreams == 0 { lastActive = .now() }
-        default:
-            break
         }
         context.fireUserInboundEventTriggered(event)
     }

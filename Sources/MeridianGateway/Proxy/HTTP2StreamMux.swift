@@ -264,7 +264,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         }
         if type == Self.windowUpdated {
             // Two per DATA frame sent or received: the type is known, so no dynamic cast (about 260 instructions).
-            let updated = Self.unbox(event, as: NIOHTTP2WindowUpdatedEvent.self)
+            let updated = UserEvent.as(event, NIOHTTP2WindowUpdatedEvent.self)!
             if let inbound = updated.inboundWindowSize {
                 if updated.streamID == .rootStream {
                     if let increment = connectionWindow.reported(inbound) { windowUpdate(.rootStream, increment) }
@@ -274,26 +274,14 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
             }
             return   // the windows are the mux's business: nothing after it needs these (several per request)
         }
-        switch event {
-        case let closed as StreamClosedEvent:
+        if let closed = UserEvent.as(event, StreamClosedEvent.self) {
             if let stream = streams.removeValue(forKey: closed.streamID) {
                 stream.close(closed.reason.map { NIOHTTP2Errors.streamClosed(streamID: closed.streamID, errorCode: $0) })
             }
-        case let change as NIOHTTP2BulkStreamWindowChangeEvent:
+        } else if let change = UserEvent.as(event, NIOHTTP2BulkStreamWindowChangeEvent.self) {
             for stream in streams.values { stream.initialWindowChanged(by: change.delta) }
-        default:
-            break
         }
         context.fireUserInboundEventTriggered(event)
-    }
-
-    /// The value in `event`, whose dynamic type the caller has checked is `T`.
-    private static func unbox<T>(_ event: Any, as type: T.Type) -> T {
-        func open<U>(_ value: U) -> T {
-            precondition(U.self == T.self)
-            return unsafeBitCast(value, to: T.self)
-        }
-        return _openExistential(event, do: open)
     }
 
     private static let windowUpdated = ObjectIdentifier(NIOHTTP2WindowUpdatedEvent.self)

@@ -32,7 +32,7 @@ final class HandshakeDeadlineHandler: ChannelInboundHandler, RemovableChannelHan
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         context.fireUserInboundEventTriggered(event)
-        if event is PeerVerifiedEvent {
+        if UserEvent.is(event, PeerVerifiedEvent.self) {
             timer?.cancel()
             timer = nil
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)

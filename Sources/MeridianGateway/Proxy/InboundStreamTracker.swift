@@ -15,7 +15,7 @@ final class InboundStreamTracker: ChannelInboundHandler {
     private(set) var lastStreamID: HTTP2StreamID = .rootStream
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let created = event as? NIOHTTP2StreamCreatedEvent, created.streamID > lastStreamID {
+        if let created = UserEvent.as(event, NIOHTTP2StreamCreatedEvent.self), created.streamID > lastStreamID {
             lastStreamID = created.streamID
         }
         context.fireUserInboundEventTriggered(event)
