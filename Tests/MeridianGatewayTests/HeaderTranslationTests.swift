@@ -183,4 +183,50 @@ struct HeaderTranslationTests {
         #expect(try resets(validating: false, [([":status": "200", "x-bad": "a\r\nset-cookie: x"], false)]) == nil,
                 "the tunnel's blocks were validated where they entered the mesh")
     }
+
+    @Test("on the tunnel, a response whose DATA does not add up to its content-length resets the stream with PROTOCOL_ERROR")
+    func upstreamChecksDeclaredLength() throws {
+        func resets(method: HTTPMethod = .GET, checking: Bool = true, _ block: HPACKHeaders, data: [String], endOnHeaders: Bool = false) throws -> HTTP2ErrorCode? {
+            let channel = EmbeddedChannel()
+            let mux = HTTP2StreamMux(server: false, targetWindow: 1 << 20, validatesHeaderBlocks: false, checksContentLength: checking,
+                                     inboundStreamInitializer: nil)
+            try channel.pipeline.syncOperations.addHandler(mux)
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            let upstream = UpstreamHandler(kind: .stream)
+            _ = HTTP2StreamUpstream(upstream: upstream).open(on: mux)
+            try upstream.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: ["host": "a"])))
+            try upstream.write(.end(nil))
+            upstream.flush()
+            channel.embeddedEventLoop.run()
+            _ = try channel.readOutbound(as: HTTP2Frame.self)   // the request's HEADERS
+            try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: block, endStream: endOnHeaders))))
+            for (index, chunk) in data.enumerated() {
+                try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(string: chunk)),
+                                                                                         endStream: index == data.count - 1))))
+            }
+            channel.pipeline.fireChannelReadComplete()
+            channel.embeddedEventLoop.run()
+            var code: HTTP2ErrorCode?
+            while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
+                if case .rstStream(let error) = frame.payload { code = error }
+            }
+            _ = try? channel.finish()
+            return code
+        }
+        let five: HPACKHeaders = [":status": "200", "content-length": "5"]
+        #expect(try resets(five, data: ["hel", "lo"]) == nil)
+        #expect(try resets(five, data: ["hello", "!"]) == .protocolError, "longer than declared")
+        #expect(try resets(five, data: ["hell"]) == .protocolError, "shorter than declared")
+        #expect(try resets(five, data: [], endOnHeaders: true) == .protocolError, "no body at all")
+        #expect(try resets([":status": "200", "content-length": "5, 5"], data: ["hello"]) == nil, "a list of equal values")
+        #expect(try resets([":status": "200", "content-length": "5", "Content-Length": "6"], data: ["hello"]) == .protocolError, "values that differ")
+        #expect(try resets([":status": "200", "content-length": "five"], data: ["hello"]) == .protocolError)
+        #expect(try resets([":status": "200", "content-length": "-5"], data: []) == .protocolError)
+        #expect(try resets([":status": "200"], data: ["any", "length"]) == nil, "no length declared")
+        #expect(try resets(method: .HEAD, [":status": "200", "content-length": "1024"], data: [], endOnHeaders: true) == nil,
+                "a response to HEAD names the GET's length and carries no body")
+        #expect(try resets([":status": "304", "content-length": "1024"], data: [], endOnHeaders: true) == nil)
+        #expect(try resets(method: .HEAD, [":status": "200", "content-length": "3"], data: ["abc"]) == .protocolError, "a body in a response to HEAD")
+        #expect(try resets(checking: false, five, data: ["hello", "!"]) == nil, "h2c connections: NIO's check, not the gateway's")
+    }
 }

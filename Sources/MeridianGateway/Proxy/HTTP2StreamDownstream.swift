@@ -15,6 +15,8 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
     let stream: HTTP2MuxStream
     private var held = HeldPayload()
     private var headReceived = false
+    /// The request's declared length, on the tunnel (``HTTP2MuxStream/checksContentLength``).
+    private var length = DeclaredLength.unchecked
 
     /// Becomes the owner of `stream` and binds `downstream` to it.
     init(downstream: DownstreamHandler, stream: HTTP2MuxStream) {
@@ -78,6 +80,10 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
                 do {
                     try stream.validate(headers.headers, as: .request)
                     head = try HTTPRequestHead(proxying: headers.headers, endStream: headers.endStream)
+                    if stream.checksContentLength {
+                        length = try DeclaredLength(headers.headers)
+                        if headers.endStream { try length.ended() }
+                    }
                 } catch {
                     downstream.streamFailed(error)
                     return
@@ -87,13 +93,23 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
                 if headers.endStream { downstream.received(.end(nil)) }
                 return
             }
-            do { try stream.validate(headers.headers, as: .trailers) } catch {
+            do {
+                try stream.validate(headers.headers, as: .trailers)
+                try length.ended()
+            } catch {
                 downstream.streamFailed(error)
                 return
             }
             downstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
         case .data(let data):
             guard case .byteBuffer(let buffer) = data.data else { return }
+            do {
+                try length.received(buffer.readableBytes)
+                if data.endStream { try length.ended() }
+            } catch {
+                downstream.streamFailed(error)
+                return
+            }
             if buffer.readableBytes > 0 || !data.endStream { downstream.received(.body(buffer)) }
             if data.endStream { downstream.received(.end(nil)) }
         default:

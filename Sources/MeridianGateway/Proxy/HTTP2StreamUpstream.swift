@@ -17,6 +17,8 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
     private var held = HeldPayload()
     private var requestMethod: HTTPMethod = .GET
     private var finalHeadReceived = false
+    /// The response's declared length, on the tunnel (``HTTP2MuxStream/checksContentLength``).
+    private var length = DeclaredLength.unchecked
 
     init(upstream: UpstreamHandler, scheme: String = "https") {
         self.upstream = upstream
@@ -72,6 +74,10 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
                 do {
                     try stream?.validate(headers.headers, as: .response)
                     head = try HTTPResponseHead(proxying: headers.headers, requestMethod: requestMethod, endStream: headers.endStream)
+                    if head.status.code >= 200, stream?.checksContentLength == true {
+                        length = try DeclaredLength(headers.headers, requestMethod: requestMethod, status: Int(head.status.code))
+                        if headers.endStream { try length.ended() }
+                    }
                 } catch {
                     upstream.streamFailed(error)
                     return
@@ -85,13 +91,23 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
                 if headers.endStream { upstream.received(.end(nil)) }
                 return
             }
-            do { try stream?.validate(headers.headers, as: .trailers) } catch {
+            do {
+                try stream?.validate(headers.headers, as: .trailers)
+                try length.ended()
+            } catch {
                 upstream.streamFailed(error)
                 return
             }
             upstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
         case .data(let data):
             guard case .byteBuffer(let buffer) = data.data else { return }
+            do {
+                try length.received(buffer.readableBytes)
+                if data.endStream { try length.ended() }
+            } catch {
+                upstream.streamFailed(error)
+                return
+            }
             if buffer.readableBytes > 0 || !data.endStream { upstream.received(.body(buffer)) }
             if data.endStream { upstream.received(.end(nil)) }
         default:

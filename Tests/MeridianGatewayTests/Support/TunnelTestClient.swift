@@ -9,8 +9,10 @@ import NIOSSL
 /// Calls a gateway's tunnel listener directly, as some cluster's gateway (mTLS with that cluster's certificate):
 /// what a forged or disallowed peer would do.
 enum TunnelTestClient {
+    /// `method` with `body` (as one DATA frame, then the end): the client's own content-length check is off, so a test
+    /// can send a body that does not match the length it declares, as a faulty or hostile gateway would.
     static func send(port: Int, chainPEM: String, keyPEM: String, trustBundlePEM: String, expectedCluster: String,
-                     path: String, headers: [(String, String)]) async throws -> TestResponse {
+                     method: HTTPMethod = .GET, path: String, headers: [(String, String)], body: ByteBuffer? = nil) async throws -> TestResponse {
         let bundle = try TrustBundle(pem: trustBundlePEM)
         let verifier = PeerIdentityVerifier(trustBundle: bundle, trustDomain: TestPKI.trustDomain)
         let context = try NIOSSLContext(configuration: MeshTLS.clientConfiguration(certificateChainPEM: chainPEM, privateKeyPEM: keyPEM, trustBundle: bundle))
@@ -19,7 +21,9 @@ enum TunnelTestClient {
                 channel.eventLoop.makeCompletedFuture {
                     let handlers = try MeshTLS.makeClientHandlers(context: context, verifier: verifier, expectedCluster: expectedCluster)
                     try channel.pipeline.syncOperations.addHandlers(handlers.all)
-                    let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(mode: .client) { stream in
+                    var configuration = NIOHTTP2Handler.Configuration()
+                    configuration.connection.contentLengthValidation = .disabled
+                    let multiplexer = try channel.pipeline.syncOperations.configureAsyncHTTP2Pipeline(mode: .client, configuration: configuration) { stream in
                         stream.eventLoop.makeSucceededVoidFuture()
                     }
                     return (channel, multiplexer)
@@ -33,7 +37,8 @@ enum TunnelTestClient {
         }
         defer { connection.close(promise: nil) }
         return try await stream.executeThenClose { inbound, outbound in
-            try await outbound.write(.head(TestClient.head(.GET, path, host: "chat.meridian", headers: headers)))
+            try await outbound.write(.head(TestClient.head(method, path, host: "chat.meridian", headers: headers)))
+            if let body { try await outbound.write(.body(.byteBuffer(body))) }
             try await outbound.write(.end(nil))
             return try await TestClient.collect(inbound)
         }
