@@ -617,6 +617,34 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("an h2c client's content-length that is not a plain decimal number is refused with PROTOCOL_ERROR, so no body can carry a second request")
+    func h2cMalformedLengthIsRefused() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            // NIO's own check reads an empty value as no length; relayed to HTTP/1.1 as `content-length: `, an endpoint
+            // that did the same would read the body as the next request.
+            let smuggling = "GET /smuggled HTTP/1.1\r\nhost: chat.meridian\r\n\r\n"
+            try await TestH2CClient.withConnection(port: mesh.port("east"), validating: false) { openStream in
+                for malformed in ["", "+\(smuggling.utf8.count)", "1, 2"] {
+                    let stream = try await openStream()
+                    try await stream.executeThenClose { inbound, outbound in
+                        try await outbound.write(.head(TestClient.head(.POST, "/upload", host: "chat.meridian", headers: [("content-length", malformed)])))
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: smuggling))))
+                        try await outbound.write(.end(nil))
+                        do {
+                            for try await part in inbound { Issue.record("content-length '\(malformed)': answered \(part)") }
+                            Issue.record("content-length '\(malformed)': the stream ended without a reset")
+                        } catch let error as NIOHTTP2Errors.StreamClosed {
+                            #expect(error.errorCode == .protocolError, "content-length '\(malformed)'")
+                        }
+                    }
+                }
+            }
+            #expect(upstream.requests.value.isEmpty, "nothing reached the model server")
+        }
+    }
+
     @Test("a 50 MB upload streams through: the model server reads while the client is still sending")
     func largeUploadStreams() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")

@@ -77,14 +77,20 @@ extension HTTPRequestHead {
     /// no framing to a GET, HEAD, DELETE or TRACE; relayed to HTTP/1.1 unframed, such a request's body would be read
     /// by the endpoint as the next request (request smuggling).
     init(proxying block: HPACKHeaders, endStream: Bool) throws {
+        self = try Self.proxying(block, endStream: endStream).head
+    }
+
+    /// The request a header block carries (``init(proxying:endStream:)``) and the length its `content-length` fields
+    /// declare (``DeclaredLength/parse(_:into:)``, which throws for a malformed or conflicting value); the head carries
+    /// that length as one field, in decimal, where the block's fields were.
+    static func proxying(_ block: HPACKHeaders, endStream: Bool) throws -> (head: HTTPRequestHead, contentLength: Int?) {
         // One pass over the block: the pseudo-headers (which come first; one after a regular field is not honoured),
-        // then the regular fields, noting `host` and `content-length` on the way (where `contains(name:)` scanned the
-        // block once more for each).
+        // then the regular fields, noting `host` and reading `content-length` on the way.
         var method: String?
         var path: String?
         var authority: String?
         var hasHost = false
-        var hasLength = false
+        var contentLength: Int?
         var fields: [(String, String)] = []
         fields.reserveCapacity(block.count + 1)
         for (name, value, _) in block {
@@ -98,14 +104,19 @@ extension HTTPRequestHead {
                 }
                 continue
             }
+            if name.utf8.count == 14, name.equalsIgnoringASCIICase("content-length") {
+                let first = contentLength == nil
+                try DeclaredLength.parse(value, into: &contentLength)
+                if first, let contentLength { fields.append(("content-length", String(contentLength))) }
+                continue
+            }
             if !hasHost, name.equalsIgnoringASCIICase("host") { hasHost = true }
-            if !hasLength, name.equalsIgnoringASCIICase("content-length") { hasLength = true }
             fields.append((name, value))
         }
         guard let method else { throw NIOHTTP2Errors.missingPseudoHeader(":method") }
         guard let path else { throw NIOHTTP2Errors.missingPseudoHeader(":path") }
         let httpMethod = HTTPMethod(rawValue: method)
-        if httpMethod != .CONNECT, !hasLength {
+        if httpMethod != .CONNECT, contentLength == nil {
             switch (endStream, httpMethod) {
             case (false, _): fields.insert(("transfer-encoding", "chunked"), at: 0)
             case (true, .GET), (true, .HEAD), (true, .DELETE), (true, .TRACE): break
@@ -113,7 +124,7 @@ extension HTTPRequestHead {
             }
         }
         if let authority, !hasHost { fields.insert(("host", authority), at: 0) }
-        self.init(version: .http2, method: httpMethod, uri: path, headers: HTTPHeaders(fields))
+        return (HTTPRequestHead(version: .http2, method: httpMethod, uri: path, headers: HTTPHeaders(fields)), contentLength)
     }
 }
 
@@ -122,9 +133,14 @@ extension HTTPResponseHead {
     /// the block names no length, `content-length: 0` (the block ended the stream) or `transfer-encoding: chunked`,
     /// so an HTTP/1.1 client sees the body framed.
     init(proxying block: HPACKHeaders, requestMethod: HTTPMethod, endStream: Bool) throws {
-        // One pass over the block, as for a request.
+        self = try Self.proxying(block, requestMethod: requestMethod, endStream: endStream).head
+    }
+
+    /// The response a header block carries and the length its `content-length` fields declare, as for a request
+    /// (``HTTPRequestHead/proxying(_:endStream:)``).
+    static func proxying(_ block: HPACKHeaders, requestMethod: HTTPMethod, endStream: Bool) throws -> (head: HTTPResponseHead, contentLength: Int?) {
         var statusText: String?
-        var hasLength = false
+        var contentLength: Int?
         var fields: [(String, String)] = []
         fields.reserveCapacity(block.count + 1)
         for (name, value, _) in block {
@@ -132,14 +148,19 @@ extension HTTPResponseHead {
                 if fields.isEmpty, statusText == nil, name == ":status" { statusText = value }
                 continue
             }
-            if !hasLength, name.equalsIgnoringASCIICase("content-length") { hasLength = true }
+            if name.utf8.count == 14, name.equalsIgnoringASCIICase("content-length") {
+                let first = contentLength == nil
+                try DeclaredLength.parse(value, into: &contentLength)
+                if first, let contentLength { fields.append(("content-length", String(contentLength))) }
+                continue
+            }
             fields.append((name, value))
         }
         guard let statusText else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
         guard let code = Int(statusText, radix: 10) else { throw NIOHTTP2Errors.invalidStatusValue(statusText) }
-        if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT, !hasLength {
+        if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT, contentLength == nil {
             fields.append(endStream ? ("content-length", "0") : ("transfer-encoding", "chunked"))
         }
-        self.init(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: HTTPHeaders(fields))
+        return (HTTPResponseHead(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: HTTPHeaders(fields)), contentLength)
     }
 }

@@ -15,8 +15,8 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
     let stream: HTTP2MuxStream
     private var held = HeldPayload()
     private var headReceived = false
-    /// The request's declared length, on the tunnel (``HTTP2MuxStream/checksContentLength``).
-    private var length = DeclaredLength.unchecked
+    /// What is left of the request's declared length.
+    private var length = DeclaredLength(contentLength: nil)
 
     /// Becomes the owner of `stream` and binds `downstream` to it.
     init(downstream: DownstreamHandler, stream: HTTP2MuxStream) {
@@ -79,11 +79,10 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
                 let head: HTTPRequestHead
                 do {
                     try stream.validate(headers.headers, as: .request)
-                    head = try HTTPRequestHead(proxying: headers.headers, endStream: headers.endStream)
-                    if stream.checksContentLength {
-                        length = try DeclaredLength(headers.headers)
-                        if headers.endStream { try length.ended() }
-                    }
+                    let contentLength: Int?
+                    (head, contentLength) = try HTTPRequestHead.proxying(headers.headers, endStream: headers.endStream)
+                    length = DeclaredLength(contentLength: contentLength)
+                    if headers.endStream { try length.ended() }
                 } catch {
                     downstream.streamFailed(error)
                     return

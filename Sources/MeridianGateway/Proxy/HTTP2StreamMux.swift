@@ -73,11 +73,10 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     /// The highest stream the peer opened: a frame for a lower, unknown stream belongs to one already closed.
     private var lastInboundStreamID: HTTP2StreamID = .rootStream
 
-    init(server: Bool, targetWindow: Int, maximumWindow: Int? = nil, validatesHeaderBlocks: Bool, checksContentLength: Bool = false,
+    init(server: Bool, targetWindow: Int, maximumWindow: Int? = nil, validatesHeaderBlocks: Bool,
          inboundStreamInitializer: InboundStreamInitializer?) {
         isServer = server
         self.validatesHeaderBlocks = validatesHeaderBlocks
-        self.checksContentLength = checksContentLength
         self.targetWindow = targetWindow
         if let maximumWindow, maximumWindow > targetWindow {
             adaptive = AdaptiveWindow(initial: targetWindow, maximum: maximumWindow)
@@ -92,10 +91,6 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     /// Whether the streams' owners validate the header blocks they receive (``HPACKHeaders/validate(as:)``): on
     /// connections to local h2c clients and endpoints, not on the tunnel.
     let validatesHeaderBlocks: Bool
-
-    /// Whether the streams' owners check that received DATA adds up to the declared `content-length`
-    /// (``DeclaredLength``): on the tunnel, where `NIOHTTP2Handler`'s check is off (``HTTP2Tuning``).
-    let checksContentLength: Bool
 
     // MARK: Used by the streams
 
@@ -363,8 +358,6 @@ final class HTTP2MuxStream {
     /// Whether the owner validates the header blocks it receives (``HTTP2StreamMux/validatesHeaderBlocks``), kept
     /// here: payloads held while paused are delivered after the connection (and the mux) may be gone.
     let validatesHeaderBlocks: Bool
-    /// ``HTTP2StreamMux/checksContentLength``, kept here for the same reason.
-    let checksContentLength: Bool
     /// The owner, kept until the stream closes (the owner keeps the stream too).
     private var delegate: (any HTTP2MuxStreamDelegate)?
     private var window: ReceiveWindow
@@ -386,7 +379,6 @@ final class HTTP2MuxStream {
         self.mux = mux
         self.id = id
         validatesHeaderBlocks = mux.validatesHeaderBlocks
-        checksContentLength = mux.checksContentLength
         window = ReceiveWindow(target: mux.targetWindow)
     }
 

@@ -17,8 +17,8 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
     private var held = HeldPayload()
     private var requestMethod: HTTPMethod = .GET
     private var finalHeadReceived = false
-    /// The response's declared length, on the tunnel (``HTTP2MuxStream/checksContentLength``).
-    private var length = DeclaredLength.unchecked
+    /// What is left of the response's declared length.
+    private var length = DeclaredLength(contentLength: nil)
 
     init(upstream: UpstreamHandler, scheme: String = "https") {
         self.upstream = upstream
@@ -73,9 +73,10 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
                 let head: HTTPResponseHead
                 do {
                     try stream?.validate(headers.headers, as: .response)
-                    head = try HTTPResponseHead(proxying: headers.headers, requestMethod: requestMethod, endStream: headers.endStream)
-                    if head.status.code >= 200, stream?.checksContentLength == true {
-                        length = try DeclaredLength(headers.headers, requestMethod: requestMethod, status: Int(head.status.code))
+                    let contentLength: Int?
+                    (head, contentLength) = try HTTPResponseHead.proxying(headers.headers, requestMethod: requestMethod, endStream: headers.endStream)
+                    if head.status.code >= 200 {
+                        length = DeclaredLength(contentLength: contentLength, bodyless: requestMethod == .HEAD || head.status.code == 304)
                         if headers.endStream { try length.ended() }
                     }
                 } catch {

@@ -42,13 +42,12 @@ enum HTTP2Tuning {
             // ``AdaptiveWindow``'s samples (at most five a second while a window grows, backing off to one every
             // 3.2 s). They fit in the default 200 per 30 s; the margin is for peers with several event loops.
             connection.controlFrameRateLimit.maximumCount = 2000
-            // Received lengths are checked by the streams' owners (``DeclaredLength``): NIO's check read every header
-            // block a second time. What the gateway sends was framed by NIO's HTTP/1 decoder or checked where it
-            // entered the mesh (h2c connections keep NIO's check).
+            // Received lengths are checked by the streams' owners (``DeclaredLength``, on every HTTP/2 connection):
+            // NIO's check read every header block a second time. What the gateway sends was framed by NIO's HTTP/1
+            // decoder or checked where it entered the mesh (h2c connections keep NIO's check as well).
             connection.contentLengthValidation = .disabled
         }
         let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil, validatesHeaderBlocks: !tunnel,
-                                 checksContentLength: tunnel,
                                  inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations
         if tunnel { try sync.addHandler(TLSRecordCoalescer()) }

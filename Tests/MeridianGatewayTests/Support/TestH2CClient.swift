@@ -8,14 +8,17 @@ enum TestH2CClient {
     typealias Stream = NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
 
     /// Opens a connection and runs `body` with a function that opens streams on it. With `validating` false, the
-    /// client sends header blocks NIO would refuse to send (as a broken or hostile client could). `closed` is given
+    /// client sends header blocks and bodies NIO would refuse to send (as a broken or hostile client could). `closed` is given
     /// the connection's close future; `rootFrame` each connection-level frame received (SETTINGS, PING, GOAWAY).
     static func withConnection<R: Sendable>(port: Int, validating: Bool = true, closed: ((EventLoopFuture<Void>) -> Void)? = nil,
                                             rootFrame: (@Sendable (HTTP2Frame) -> Void)? = nil,
                                             _ body: (_ openStream: () async throws -> Stream) async throws -> R) async throws -> R {
         let configuration = {
             var configuration = NIOHTTP2Handler.Configuration()
-            if !validating { configuration.connection.headerBlockValidation = .disabled }
+            if !validating {
+                configuration.connection.headerBlockValidation = .disabled
+                configuration.connection.contentLengthValidation = .disabled
+            }
             return configuration
         }()
         let (channel, multiplexer) = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
