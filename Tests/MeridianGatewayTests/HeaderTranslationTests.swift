@@ -152,31 +152,35 @@ struct HeaderTranslationTests {
         _ = try channel.finish()
     }
 
+    /// Opens a stream for a `method` request on a client-side mux (`validating` its received blocks or not), feeds it
+    /// `frames` as the response, and returns the code of the RST_STREAM it sent, if any.
+    private static func resetCode(method: HTTPMethod = .GET, validating: Bool = false, _ frames: [HTTP2Frame.FramePayload]) throws -> HTTP2ErrorCode? {
+        let channel = EmbeddedChannel()
+        let mux = HTTP2StreamMux(server: false, targetWindow: 1 << 20, validatesHeaderBlocks: validating, inboundStreamInitializer: nil)
+        try channel.pipeline.syncOperations.addHandler(mux)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let upstream = UpstreamHandler(kind: .stream)
+        _ = HTTP2StreamUpstream(upstream: upstream).open(on: mux)
+        try upstream.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: ["host": "a"])))
+        try upstream.write(.end(nil))
+        upstream.flush()
+        channel.embeddedEventLoop.run()
+        _ = try channel.readOutbound(as: HTTP2Frame.self)   // the request's HEADERS
+        for payload in frames { try channel.writeInbound(HTTP2Frame(streamID: 1, payload: payload)) }
+        channel.pipeline.fireChannelReadComplete()
+        channel.embeddedEventLoop.run()
+        var code: HTTP2ErrorCode?
+        while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
+            if case .rstStream(let error) = frame.payload { code = error }
+        }
+        _ = try? channel.finish()
+        return code
+    }
+
     @Test("towards a local h2c endpoint, a malformed response or trailer block resets the stream with PROTOCOL_ERROR; on the tunnel it is not checked")
     func upstreamValidatesReceivedBlocks() throws {
         func resets(validating: Bool, _ blocks: [(HPACKHeaders, Bool)]) throws -> HTTP2ErrorCode? {
-            let channel = EmbeddedChannel()
-            let mux = HTTP2StreamMux(server: false, targetWindow: 1 << 20, validatesHeaderBlocks: validating, inboundStreamInitializer: nil)
-            try channel.pipeline.syncOperations.addHandler(mux)
-            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-            let upstream = UpstreamHandler(kind: .stream)
-            _ = HTTP2StreamUpstream(upstream: upstream).open(on: mux)
-            try upstream.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
-            try upstream.write(.end(nil))
-            upstream.flush()
-            channel.embeddedEventLoop.run()
-            _ = try channel.readOutbound(as: HTTP2Frame.self)   // the request's HEADERS
-            for (block, end) in blocks {
-                try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: block, endStream: end))))
-            }
-            channel.pipeline.fireChannelReadComplete()
-            channel.embeddedEventLoop.run()
-            var code: HTTP2ErrorCode?
-            while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
-                if case .rstStream(let error) = frame.payload { code = error }
-            }
-            _ = try? channel.finish()
-            return code
+            try Self.resetCode(validating: validating, blocks.map { .headers(.init(headers: $0.0, endStream: $0.1)) })
         }
         let ok: HPACKHeaders = [":status": "200", "content-type": "text/plain"]
         #expect(try resets(validating: true, [(ok, false), (["grpc-status": "0"], true)]) == nil)
@@ -192,30 +196,11 @@ struct HeaderTranslationTests {
     @Test("a response whose DATA does not add up to its content-length, or whose length is malformed, resets the stream with PROTOCOL_ERROR")
     func upstreamChecksDeclaredLength() throws {
         func resets(method: HTTPMethod = .GET, _ block: HPACKHeaders, data: [String], endOnHeaders: Bool = false) throws -> HTTP2ErrorCode? {
-            let channel = EmbeddedChannel()
-            let mux = HTTP2StreamMux(server: false, targetWindow: 1 << 20, validatesHeaderBlocks: false, inboundStreamInitializer: nil)
-            try channel.pipeline.syncOperations.addHandler(mux)
-            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-            let upstream = UpstreamHandler(kind: .stream)
-            _ = HTTP2StreamUpstream(upstream: upstream).open(on: mux)
-            try upstream.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: ["host": "a"])))
-            try upstream.write(.end(nil))
-            upstream.flush()
-            channel.embeddedEventLoop.run()
-            _ = try channel.readOutbound(as: HTTP2Frame.self)   // the request's HEADERS
-            try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: block, endStream: endOnHeaders))))
+            var frames: [HTTP2Frame.FramePayload] = [.headers(.init(headers: block, endStream: endOnHeaders))]
             for (index, chunk) in data.enumerated() {
-                try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(string: chunk)),
-                                                                                         endStream: index == data.count - 1))))
+                frames.append(.data(.init(data: .byteBuffer(ByteBuffer(string: chunk)), endStream: index == data.count - 1)))
             }
-            channel.pipeline.fireChannelReadComplete()
-            channel.embeddedEventLoop.run()
-            var code: HTTP2ErrorCode?
-            while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
-                if case .rstStream(let error) = frame.payload { code = error }
-            }
-            _ = try? channel.finish()
-            return code
+            return try Self.resetCode(method: method, frames)
         }
         let five: HPACKHeaders = [":status": "200", "content-length": "5"]
         #expect(try resets(five, data: ["hel", "lo"]) == nil)

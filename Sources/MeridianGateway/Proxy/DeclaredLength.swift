@@ -48,6 +48,17 @@ struct DeclaredLength {
         }
     }
 
+    /// For a head's translation: whether `name` is `content-length`; if so, its value is read into `declared`
+    /// (``parse(_:into:)``) and the first such field becomes one `content-length` of the value checked, in decimal, in
+    /// `fields` (the others are dropped: they agree with it).
+    static func relay(_ name: String, _ value: String, declared: inout Int?, into fields: inout [(String, String)]) throws -> Bool {
+        guard name.utf8.count == 14, name.equalsIgnoringASCIICase("content-length") else { return false }
+        let first = declared == nil
+        try parse(value, into: &declared)
+        if first, let declared { fields.append(("content-length", String(declared))) }
+        return true
+    }
+
     /// `1*DIGIT` as a number; `nil` for anything else (empty, a sign, another character, or too large).
     private static func decimal(_ text: Substring) -> Int? {
         var value = 0

@@ -104,12 +104,7 @@ extension HTTPRequestHead {
                 }
                 continue
             }
-            if name.utf8.count == 14, name.equalsIgnoringASCIICase("content-length") {
-                let first = contentLength == nil
-                try DeclaredLength.parse(value, into: &contentLength)
-                if first, let contentLength { fields.append(("content-length", String(contentLength))) }
-                continue
-            }
+            if try DeclaredLength.relay(name, value, declared: &contentLength, into: &fields) { continue }
             if !hasHost, name.equalsIgnoringASCIICase("host") { hasHost = true }
             fields.append((name, value))
         }
@@ -148,12 +143,7 @@ extension HTTPResponseHead {
                 if fields.isEmpty, statusText == nil, name == ":status" { statusText = value }
                 continue
             }
-            if name.utf8.count == 14, name.equalsIgnoringASCIICase("content-length") {
-                let first = contentLength == nil
-                try DeclaredLength.parse(value, into: &contentLength)
-                if first, let contentLength { fields.append(("content-length", String(contentLength))) }
-                continue
-            }
+            if try DeclaredLength.relay(name, value, declared: &contentLength, into: &fields) { continue }
             fields.append((name, value))
         }
         guard let statusText else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
