@@ -590,7 +590,7 @@ struct GatewayEndToEndTests {
     func tunnelBodyMustMatchItsLength() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
         defer { Task { await upstream.stop() } }
-        try await Self.eastWest(upstream) { mesh in
+        try await Self.eastWest(upstream, configure: { $0.metricsPort = 0 }) { mesh in
             let pki = mesh.pki
             let bundle = try String(contentsOfFile: pki.path("trust-bundle.pem"), encoding: .utf8)
             let chain = try String(contentsOfFile: pki.path("east.pem"), encoding: .utf8)
@@ -614,6 +614,9 @@ struct GatewayEndToEndTests {
             #expect(exact.status == 200 && exact.body == "received 5")
             #expect(!upstream.requests.value.contains { $0.uri == "/smuggled" }, "no smuggled request reached the model server")
             #expect(upstream.uploadedBytes.value == 5)
+            // Counted as the caller's errors (400), not as callers that went away (499).
+            let metrics = try await TestClient.send(port: mesh.addresses["west"]!.metricsPort!, .GET, "/metrics", host: "localhost")
+            #expect(metrics.body.contains(#"meridian_gateway_requests_total{source="east",destination="west",service="chat",status="400"} 2"#))
         }
     }
 

@@ -283,15 +283,16 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// The request could not be read (a malformed head): the stream is reset.
     func streamFailed(_ error: any Error) {
-        dropExchange()
+        dropExchange(malformed: error)
         stream?.stream.reset(.protocolError)
     }
 
-    /// The client is gone (or its request cannot be read): the exchange in flight, if any, is told so and let go.
-    private func dropExchange() {
+    /// The client is gone (or its request cannot be read: `malformed`): the exchange in flight, if any, is told so
+    /// and let go.
+    private func dropExchange(malformed: (any Error)? = nil) {
         guard let exchange else { return }
         self.exchange = nil
-        exchange.downstreamClosed()
+        exchange.downstreamClosed(malformed: malformed)
     }
 
     // MARK: ChannelHandler (an HTTP/1.1 connection)

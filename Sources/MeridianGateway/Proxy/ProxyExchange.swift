@@ -202,11 +202,17 @@ final class ProxyExchange: DeadlineHolder {
         upstream?.resumeReading()
     }
 
-    func downstreamClosed() {
+    /// The client went away, or its stream broke the protocol (`malformed`: a body that does not add up to its
+    /// length, say), which the access log records as the client's error (400) rather than as a client that left (499).
+    func downstreamClosed(malformed: (any Error)? = nil) {
         guard machine.phase != .finished else { return }
         machine.finish()
         releaseUpstream(reusable: false)
-        complete(status: record.status == 0 ? 499 : record.status, error: "client closed the connection")
+        if let malformed {
+            complete(status: record.status == 0 ? 400 : record.status, error: "the client's stream broke the protocol: \(malformed)")
+        } else {
+            complete(status: record.status == 0 ? 499 : record.status, error: "client closed the connection")
+        }
     }
 
     // MARK: From the upstream
