@@ -633,8 +633,9 @@ struct GatewayEndToEndTests {
                     let stream = try await openStream()
                     try await stream.executeThenClose { inbound, outbound in
                         try await outbound.write(.head(TestClient.head(.POST, "/upload", host: "chat.meridian", headers: [("content-length", malformed)])))
-                        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: smuggling))))
-                        try await outbound.write(.end(nil))
+                        // The stream may be reset before these go out (the head alone is refused).
+                        try? await outbound.write(.body(.byteBuffer(ByteBuffer(string: smuggling))))
+                        try? await outbound.write(.end(nil))
                         do {
                             for try await part in inbound { Issue.record("content-length '\(malformed)': answered \(part)") }
                             Issue.record("content-length '\(malformed)': the stream ended without a reset")
