@@ -84,7 +84,8 @@ sample_rss() {
         local sum=$(( $(rss_kb "$east") + $(rss_kb "$west") )) private=$(( $(anon_kb "$east") + $(anon_kb "$west") ))
         [ "$sum" -gt "$max" ] && max=$sum
         [ "$private" -gt "$anon" ] && anon=$private
-        echo "$max $anon" > "$WORK/rss-max"
+        # Written aside and renamed: run_load reads the file after stopping this loop, maybe mid-write.
+        echo "$max $anon" > "$WORK/rss-max.next" && mv "$WORK/rss-max.next" "$WORK/rss-max"
         sleep 0.2
     done
 }
