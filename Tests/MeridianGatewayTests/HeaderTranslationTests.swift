@@ -68,29 +68,29 @@ struct HeaderTranslationTests {
 
     @Test("a header block becomes a request head as NIO's server codec builds it")
     func blockToRequest() throws {
-        let get = try HTTPRequestHead(proxying: [":method": "GET", ":scheme": "https", ":authority": "a.meridian", ":path": "/x", "accept": "*/*"],
-                                      endStream: true)
+        let get = try HTTPRequestHead.proxying([":method": "GET", ":scheme": "https", ":authority": "a.meridian", ":path": "/x", "accept": "*/*"],
+                                      endStream: true).head
         #expect(get.method == .GET && get.uri == "/x" && get.version == .http2)
         #expect(Array(get.headers.map { $0.name }) == ["host", "accept"])
-        let post = try HTTPRequestHead(proxying: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: false)
+        let post = try HTTPRequestHead.proxying([":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: false).head
         #expect(post.headers.first(name: "transfer-encoding") == "chunked")
-        let empty = try HTTPRequestHead(proxying: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: true)
+        let empty = try HTTPRequestHead.proxying([":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: true).head
         #expect(empty.headers.first(name: "content-length") == "0")
         let listed = try HTTPRequestHead.proxying([":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "05, 5", "x-a": "1", "Content-Length": "5"],
                                                   endStream: false)
         #expect(listed.contentLength == 5)
         #expect(listed.head.headers.map { "\($0.name): \($0.value)" } == ["content-length: 5", "x-a: 1"],
                 "the one length checked, in decimal, where the block's first content-length was")
-        let sized = try HTTPRequestHead(proxying: [":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "5"], endStream: false)
+        let sized = try HTTPRequestHead.proxying([":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "5"], endStream: false).head
         #expect(sized.headers.first(name: "content-length") == "5" && !sized.headers.contains(name: "transfer-encoding"))
         #expect(!sized.headers.contains(name: "host"))
         // A GET whose block does not end the stream carries a body: framed, or an HTTP/1.1 endpoint would read the
         // body as the next request.
-        let getWithBody = try HTTPRequestHead(proxying: [":method": "GET", ":scheme": "http", ":path": "/"], endStream: false)
+        let getWithBody = try HTTPRequestHead.proxying([":method": "GET", ":scheme": "http", ":path": "/"], endStream: false).head
         #expect(getWithBody.headers.first(name: "transfer-encoding") == "chunked")
-        let bodilessGet = try HTTPRequestHead(proxying: [":method": "GET", ":scheme": "http", ":path": "/"], endStream: true)
+        let bodilessGet = try HTTPRequestHead.proxying([":method": "GET", ":scheme": "http", ":path": "/"], endStream: true).head
         #expect(!bodilessGet.headers.contains(name: "transfer-encoding") && !bodilessGet.headers.contains(name: "content-length"))
-        #expect(throws: (any Error).self) { try HTTPRequestHead(proxying: [":path": "/"], endStream: true) }
+        #expect(throws: (any Error).self) { try HTTPRequestHead.proxying([":path": "/"], endStream: true).head }
     }
 
     @Test("responses: status, fields, framing added only where a body may follow")
@@ -101,15 +101,15 @@ struct HeaderTranslationTests {
         let block = HPACKHeaders(proxyingResponse: HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers))
         #expect(block.map { $0.name } == [":status", "content-type"])
         #expect(block.first(name: ":status") == "404")
-        let streamed = try HTTPResponseHead(proxying: [":status": "200", "content-type": "text/event-stream"], requestMethod: .GET, endStream: false)
+        let streamed = try HTTPResponseHead.proxying([":status": "200", "content-type": "text/event-stream"], requestMethod: .GET, endStream: false).head
         #expect(streamed.status == .ok && streamed.headers.first(name: "transfer-encoding") == "chunked")
-        let trailersOnly = try HTTPResponseHead(proxying: [":status": "200", "grpc-status": "5"], requestMethod: .POST, endStream: true)
+        let trailersOnly = try HTTPResponseHead.proxying([":status": "200", "grpc-status": "5"], requestMethod: .POST, endStream: true).head
         #expect(trailersOnly.headers.first(name: "content-length") == "0" && trailersOnly.headers.first(name: "grpc-status") == "5")
-        let noContent = try HTTPResponseHead(proxying: [":status": "204"], requestMethod: .GET, endStream: true)
+        let noContent = try HTTPResponseHead.proxying([":status": "204"], requestMethod: .GET, endStream: true).head
         #expect(noContent.headers.isEmpty)
-        let head = try HTTPResponseHead(proxying: [":status": "200"], requestMethod: .HEAD, endStream: true)
+        let head = try HTTPResponseHead.proxying([":status": "200"], requestMethod: .HEAD, endStream: true).head
         #expect(head.headers.isEmpty)
-        #expect(throws: (any Error).self) { try HTTPResponseHead(proxying: ["content-type": "x"], requestMethod: .GET, endStream: true) }
+        #expect(throws: (any Error).self) { try HTTPResponseHead.proxying(["content-type": "x"], requestMethod: .GET, endStream: true).head }
         #expect(HPACKHeaders(proxyingTrailers: ["Grpc-Status": "0"]).first(name: "grpc-status") == "0")
     }
 

@@ -20,11 +20,14 @@ struct DeclaredLength {
         remaining = bodyless ? 0 : contentLength
     }
 
-    /// A DATA frame's payload arrived: more than the rest of the declared length is a violation.
-    mutating func received(_ bytes: Int) throws {
-        guard let remaining else { return }
-        guard bytes <= remaining else { throw NIOHTTP2Errors.contentLengthViolated() }
-        self.remaining = remaining - bytes
+    /// A DATA frame's payload arrived (with END_STREAM: `endStream`): more than the rest of the declared length is a
+    /// violation, and so is less when it ends the message.
+    mutating func received(_ bytes: Int, endStream: Bool) throws {
+        if let remaining {
+            guard bytes <= remaining else { throw NIOHTTP2Errors.contentLengthViolated() }
+            self.remaining = remaining - bytes
+        }
+        if endStream { try ended() }
     }
 
     /// The message ended (END_STREAM): less than the declared length is a violation.

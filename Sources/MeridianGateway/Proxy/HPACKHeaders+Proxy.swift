@@ -52,21 +52,16 @@ extension HPACKHeaders {
 }
 
 extension HTTPHeaders {
-    /// The regular (non-pseudo) fields of a header block, with room for `extra` more.
-    init(regularFieldsOf block: HPACKHeaders, reserving extra: Int = 0) {
-        self.init(Self.regularFields(of: block, reserving: extra))
-    }
-
-    /// The fields of `block` but its pseudo-headers, as pairs. Handed to `HTTPHeaders.init(_:)` whole: `add(name:value:)`
+    /// The regular (non-pseudo) fields of a header block (trailers). Built from an array whole: `add(name:value:)`
     /// checks each name for non-ASCII bytes and compares it with `connection` (about 1 % of a gateway's CPU), and names
     /// here were checked where they entered the mesh.
-    static func regularFields(of block: HPACKHeaders, reserving extra: Int = 0) -> [(String, String)] {
+    init(regularFieldsOf block: HPACKHeaders) {
         var fields: [(String, String)] = []
-        fields.reserveCapacity(block.count + extra)
+        fields.reserveCapacity(block.count)
         for (name, value, _) in block where name.utf8.first != UInt8(ascii: ":") {
             fields.append((name, value))
         }
-        return fields
+        self.init(fields)
     }
 }
 
@@ -75,12 +70,7 @@ extension HTTPRequestHead {
     /// block names no length: `transfer-encoding: chunked` when a body may follow (the block did not end the stream),
     /// whatever the method, and `content-length: 0` for methods that carry a body when it did. NIO's server codec adds
     /// no framing to a GET, HEAD, DELETE or TRACE; relayed to HTTP/1.1 unframed, such a request's body would be read
-    /// by the endpoint as the next request (request smuggling).
-    init(proxying block: HPACKHeaders, endStream: Bool) throws {
-        self = try Self.proxying(block, endStream: endStream).head
-    }
-
-    /// The request a header block carries (``init(proxying:endStream:)``) and the length its `content-length` fields
+    /// by the endpoint as the next request (request smuggling). And the length the block's `content-length` fields
     /// declare (``DeclaredLength/parse(_:into:)``, which throws for a malformed or conflicting value); the head carries
     /// that length as one field, in decimal, where the block's fields were.
     static func proxying(_ block: HPACKHeaders, endStream: Bool) throws -> (head: HTTPRequestHead, contentLength: Int?) {
@@ -126,13 +116,8 @@ extension HTTPRequestHead {
 extension HTTPResponseHead {
     /// The response a header block carries, as NIO's client codec builds it: when the response may have a body and
     /// the block names no length, `content-length: 0` (the block ended the stream) or `transfer-encoding: chunked`,
-    /// so an HTTP/1.1 client sees the body framed.
-    init(proxying block: HPACKHeaders, requestMethod: HTTPMethod, endStream: Bool) throws {
-        self = try Self.proxying(block, requestMethod: requestMethod, endStream: endStream).head
-    }
-
-    /// The response a header block carries and the length its `content-length` fields declare, as for a request
-    /// (``HTTPRequestHead/proxying(_:endStream:)``).
+    /// so an HTTP/1.1 client sees the body framed; and the length its `content-length` fields declare, as for a
+    /// request (``HTTPRequestHead/proxying(_:endStream:)``).
     static func proxying(_ block: HPACKHeaders, requestMethod: HTTPMethod, endStream: Bool) throws -> (head: HTTPResponseHead, contentLength: Int?) {
         var statusText: String?
         var contentLength: Int?

@@ -102,10 +102,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
             upstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
         case .data(let data):
             guard case .byteBuffer(let buffer) = data.data else { return }
-            do {
-                try length.received(buffer.readableBytes)
-                if data.endStream { try length.ended() }
-            } catch {
+            do { try length.received(buffer.readableBytes, endStream: data.endStream) } catch {
                 upstream.streamFailed(error)
                 return
             }
