@@ -165,18 +165,24 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
 
     func wroteFrame(_ frame: HTTP2Frame) {
         switch frame.payload {
-        case .data(let data):
-            streams[frame.streamID]?.sent(data.data.readableBytes)
-        case .windowUpdate(let increment):
-            // `NIOHTTP2Handler` applied it just now (a WINDOW_UPDATE waits in its buffer while the connection is not
-            // writable): the windows it reports from now on include it.
-            if frame.streamID == .rootStream {
-                connectionWindow.updateSent(increment)
-            } else {
-                streams[frame.streamID]?.windowUpdateSent(increment)
-            }
-        default:
-            break
+        case .data(let data): dataWritten(frame.streamID, data.data.readableBytes)
+        case .windowUpdate(let increment): windowUpdateWritten(frame.streamID, increment)
+        default: break
+        }
+    }
+
+    /// `bytes` of a stream's DATA left for the connection (told by `NIOHTTP2Handler` or ``TunnelHTTP2Handler``).
+    func dataWritten(_ id: HTTP2StreamID, _ bytes: Int) {
+        streams[id]?.sent(bytes)
+    }
+
+    /// A WINDOW_UPDATE of ours was written and applied just now (`NIOHTTP2Handler` holds one in its buffer while the
+    /// connection is not writable): the windows reported from now on include it.
+    func windowUpdateWritten(_ id: HTTP2StreamID, _ increment: Int) {
+        if id == .rootStream {
+            connectionWindow.updateSent(increment)
+        } else {
+            streams[id]?.windowUpdateSent(increment)
         }
     }
 

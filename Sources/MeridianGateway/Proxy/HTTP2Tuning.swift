@@ -50,9 +50,14 @@ enum HTTP2Tuning {
         let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil, validatesHeaderBlocks: !tunnel,
                                  inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations
-        if tunnel { try sync.addHandler(TLSRecordCoalescer()) }
-        try sync.addHandler(HTTP2FrameAligner(server: server))
-        try sync.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: mux, connectionConfiguration: connection))
+        if tunnel {
+            var settings = connection.initialSettings
+            if !server { settings.append(HTTP2Setting(parameter: .enablePush, value: 0)) }
+            try sync.addHandler(TunnelHTTP2Handler(server: server, settings: settings, maxHeaderBytes: maxHeaderBytes, mux: mux))
+        } else {
+            try sync.addHandler(HTTP2FrameAligner(server: server))
+            try sync.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: mux, connectionConfiguration: connection))
+        }
         try sync.addHandler(mux)
         return mux
     }

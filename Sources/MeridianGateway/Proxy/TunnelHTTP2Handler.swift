@@ -1,0 +1,823 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// A connection or stream error of a tunnel connection (``TunnelHTTP2Handler``).
+struct TunnelHTTP2Error: Error, CustomStringConvertible {
+    var code: HTTP2ErrorCode
+    var message: String
+    var description: String { "HTTP/2 \(code): \(message)" }
+}
+
+/// HTTP/2 (RFC 9113) for tunnel connections, in place of swift-nio-http2's `NIOHTTP2Handler`: the frame layer, HPACK,
+/// stream states and both directions' flow control, between TLS and the ``HTTP2StreamMux``, which sees the same
+/// frames and events as from `NIOHTTP2Handler` (`NIOHTTP2StreamCreatedEvent`, `StreamClosedEvent`, and
+/// `NIOHTTP2WindowUpdatedEvent` with the inbound windows after each DATA frame).
+///
+/// Why: both ends of a tunnel are gateways, and `NIOHTTP2Handler` was about 30 % of the pair's instructions per
+/// request (its connection state machine copies its state per frame, and its HPACK encoder Huffman-codes every literal
+/// and searches its tables by hashing names byte by byte). Here a frame is parsed in place from the read, a stream is
+/// a small struct in one dictionary, and the frames written between two flushes leave as one buffer, one TLS record
+/// (which ``TLSRecordCoalescer`` did for `NIOHTTP2Handler`). It speaks plain HTTP/2 and interoperates with any peer
+/// (gateways of an earlier version use `NIOHTTP2Handler`):
+/// - **HPACK**: NIOHPACK's decoder (Huffman and all), and its encoder without Huffman coding (literals are sent as they
+///   are; a repeated field is one index either way).
+/// - **Flow control, outbound**: DATA waits, per stream and in order (with the trailers behind it), for the stream's
+///   and the connection's send windows; the ``HTTP2StreamMux`` is told the bytes that left (its watermarks).
+/// - **Flow control, inbound**: each DATA frame is counted against the stream's and the connection's windows (a peer
+///   that overruns one gets `FLOW_CONTROL_ERROR`); the mux decides when to open them again (WINDOW_UPDATE).
+/// - **Limits**: frames up to 16 KiB, header lists up to the configured size, a header block of at most twice that
+///   across CONTINUATION frames, at most 4,096 concurrent streams from the peer (more are refused with
+///   `REFUSED_STREAM`, as are streams above the last one of a GOAWAY this end sent).
+/// - **Errors**: a stream error resets the stream (the mux sees it close); a connection error sends GOAWAY with its
+///   code, reports the error down the pipeline and closes the connection.
+final class TunnelHTTP2Handler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = HTTP2Frame
+    typealias OutboundIn = HTTP2Frame
+    typealias OutboundOut = IOData
+
+    static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    static let defaultWindow = 65_535
+    static let largestWindow = Int(Int32.max)
+    static let maxFrameSize = 1 << 14
+    static let maxConcurrentStreams = 4096
+    /// Frames written between two flushes are joined in one buffer up to a TLS record's largest payload; a DATA
+    /// payload that would take it past that is written as it is (``TLSRecordCoalescer``'s rule).
+    static let joinedWrite = 16 * 1024
+
+    private struct Stream {
+        var sendWindow: Int
+        var receiveWindow: Int
+        /// This end may still send (no END_STREAM written).
+        var localOpen = true
+        /// The peer may still send.
+        var remoteOpen = true
+        /// Frames waiting for the send windows, in order: DATA, and whatever the owner wrote after it.
+        var queued: CircularBuffer<Queued>?
+    }
+
+    private struct Queued {
+        var payload: HTTP2Frame.FramePayload
+        var promise: EventLoopPromise<Void>?
+    }
+
+    /// A header block still waiting for its CONTINUATION frames.
+    private struct PendingBlock {
+        var streamID: HTTP2StreamID
+        var endStream: Bool
+        var block: ByteBuffer
+    }
+
+    private let isServer: Bool
+    private let settings: [HTTP2Setting]
+    private let localInitialWindow: Int
+    private let maxHeaderBytes: Int
+    /// Told the DATA bytes and WINDOW_UPDATE increments that were written.
+    private let mux: HTTP2StreamMux
+
+    private var context: ChannelHandlerContext?
+    private var allocator = ByteBufferAllocator()
+    private var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: false)
+    private var decoder: HPACKDecoder
+    private var streams: [HTTP2StreamID: Stream] = [:]
+    /// Streams with DATA waiting for a send window.
+    private var blocked: [HTTP2StreamID] = []
+    private var openInbound = 0
+    private var openOutbound = 0
+    private var lastInboundStreamID: HTTP2StreamID = .rootStream
+    private var lastOutboundStreamID: HTTP2StreamID = .rootStream
+    private var remoteInitialWindow = defaultWindow
+    private var remoteMaxFrameSize = maxFrameSize
+    private var remoteMaxConcurrentStreams = Int.max
+    private var connectionSendWindow = defaultWindow
+    private var connectionReceiveWindow = defaultWindow
+    private var goAwayReceived: HTTP2StreamID?
+    private var goAwaySent: HTTP2StreamID?
+    private var awaitingPreface: Bool
+    private var prefaceSent = false
+    /// A connection error was raised (or the connection closed): nothing more is read or written.
+    private var closing = false
+    /// The start of a frame that the last read ended in.
+    private var partial: ByteBuffer?
+    private var pendingBlock: PendingBlock?
+    /// Frames written since the last flush, and their promises.
+    private var out: ByteBuffer
+    private var outPromises: [EventLoopPromise<Void>] = []
+    /// Something was written and not flushed yet.
+    private var unflushed = false
+    /// What the mux is told once the write or frame being processed is done, never in the middle of one (a
+    /// stream's owner may write again when told, and its frames must not land inside the ones being written): streams
+    /// that closed (as `NIOHTTP2Handler` does) and DATA bytes that left.
+    private var pendingEvents: [StreamClosedEvent] = []
+    private var pendingWritten: [(HTTP2StreamID, Int)] = []
+    private var depth = 0
+
+    /// - Parameters:
+    ///   - settings: this end's SETTINGS (its initial window and header list size are enforced).
+    init(server: Bool, settings: [HTTP2Setting], maxHeaderBytes: Int, mux: HTTP2StreamMux) {
+        isServer = server
+        self.settings = settings
+        self.maxHeaderBytes = maxHeaderBytes
+        self.mux = mux
+        localInitialWindow = settings.last(where: { $0.parameter == .initialWindowSize })?.value ?? Self.defaultWindow
+        decoder = HPACKDecoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: HPACKDecoder.maxDynamicTableSize,
+                               maxHeaderListSize: maxHeaderBytes)
+        awaitingPreface = server
+        out = ByteBufferAllocator().buffer(capacity: 0)
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        allocator = context.channel.allocator
+        if context.channel.isActive { sendPreface(context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failEverything(ChannelError.ioOnClosedChannel)
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        sendPreface(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        failEverything(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
+    }
+
+    private func sendPreface(context: ChannelHandlerContext) {
+        guard !prefaceSent else { return }
+        prefaceSent = true
+        if !isServer { out.writeBytes(Self.preface) }
+        writeFrameHeader(length: 6 * settings.count, type: 4, flags: 0, stream: .rootStream)
+        for setting in settings {
+            out.writeInteger(Self.identifier(of: setting.parameter))
+            out.writeInteger(UInt32(truncatingIfNeeded: setting.value))
+        }
+        flushOut(context: context)
+    }
+
+    private func failEverything(_ error: any Error) {
+        let promises = outPromises
+        outPromises.removeAll()
+        out.clear()
+        for promise in promises { promise.fail(error) }
+        for (_, stream) in streams {
+            stream.queued?.forEach { $0.promise?.fail(error) }
+        }
+        // The mux closes its streams when the connection goes.
+        streams.removeAll()
+        blocked.removeAll()
+    }
+
+    // MARK: Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        var buffer = unwrapInboundIn(data)
+        if awaitingPreface {
+            var preface = partial ?? allocator.buffer(capacity: Self.preface.count)
+            partial = nil
+            let take = min(Self.preface.count - preface.readableBytes, buffer.readableBytes)
+            preface.writeImmutableBuffer(buffer.readSlice(length: take)!)
+            guard preface.readableBytes == Self.preface.count else {
+                guard preface.readableBytesView.elementsEqual(Self.preface.prefix(preface.readableBytes)) else {
+                    return connectionError(.protocolError, "the connection did not start with the HTTP/2 preface", context: context)
+                }
+                partial = preface
+                return
+            }
+            guard preface.readableBytesView.elementsEqual(Self.preface) else {
+                return connectionError(.protocolError, "the connection did not start with the HTTP/2 preface", context: context)
+            }
+            awaitingPreface = false
+        }
+        if var held = partial {
+            // Completes the frame the last read ended in with as few of this read's bytes as it takes; the rest of
+            // the read is parsed where it is.
+            partial = nil
+            if held.readableBytes < 9 {
+                let take = min(9 - held.readableBytes, buffer.readableBytes)
+                held.writeImmutableBuffer(buffer.readSlice(length: take)!)
+                guard held.readableBytes == 9 else {
+                    partial = held
+                    return
+                }
+            }
+            let length = Int(held.getInteger(at: held.readerIndex, as: UInt32.self)! >> 8)
+            guard length <= Self.maxFrameSize else {
+                return connectionError(.frameSizeError, "a frame of \(length) bytes, above the largest this end accepts (\(Self.maxFrameSize))", context: context)
+            }
+            let take = min(9 + length - held.readableBytes, buffer.readableBytes)
+            held.writeImmutableBuffer(buffer.readSlice(length: take)!)
+            guard held.readableBytes == 9 + length else {
+                partial = held
+                return
+            }
+            parseFrames(&held, context: context)
+            guard !closing else { return }
+        }
+        parseFrames(&buffer, context: context)
+        if !closing, buffer.readableBytes > 0 {
+            // The start of a frame: copied, so that the read's buffer is not kept.
+            var held = allocator.buffer(capacity: min(buffer.readableBytes + Self.maxFrameSize + 9, 2 * (Self.maxFrameSize + 9)))
+            held.writeBuffer(&buffer)
+            partial = held
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        if unflushed || out.readableBytes > 0 { flushOut(context: context) }
+    }
+
+    /// Parses and processes the whole frames at the start of `buffer`.
+    private func parseFrames(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) {
+        while !closing, buffer.readableBytes >= 9 {
+            let start = buffer.readerIndex
+            let word = buffer.getInteger(at: start, as: UInt32.self)!
+            let length = Int(word >> 8)
+            guard length <= Self.maxFrameSize else {
+                return connectionError(.frameSizeError, "a frame of \(length) bytes, above the largest this end accepts (\(Self.maxFrameSize))", context: context)
+            }
+            guard buffer.readableBytes >= 9 + length else { return }
+            let type = UInt8(truncatingIfNeeded: word)
+            let flags = buffer.getInteger(at: start + 4, as: UInt8.self)!
+            let id = HTTP2StreamID(Int32(bitPattern: buffer.getInteger(at: start + 5, as: UInt32.self)! & 0x7fff_ffff))
+            buffer.moveReaderIndex(forwardBy: 9)
+            let payload = buffer.readSlice(length: length)!
+            depth += 1
+            process(type: type, flags: flags, id: id, payload: payload, context: context)
+            depth -= 1
+            tellMux(context: context)
+        }
+    }
+
+    private func process(type: UInt8, flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        if let pending = pendingBlock, type != 9 || id != pending.streamID {
+            return connectionError(.protocolError, "a frame other than CONTINUATION inside the header block of stream \(pending.streamID)", context: context)
+        }
+        switch type {
+        case 0: receiveData(flags: flags, id: id, payload: payload, context: context)
+        case 1: receiveHeaders(flags: flags, id: id, payload: payload, context: context)
+        case 2:
+            if id == .rootStream { return connectionError(.protocolError, "PRIORITY on stream 0", context: context) }
+            if payload.readableBytes != 5 { streamError(id, .frameSizeError, context: context) }
+        case 3: receiveReset(id: id, payload: payload, context: context)
+        case 4: receiveSettings(flags: flags, id: id, payload: payload, context: context)
+        case 5: connectionError(.protocolError, "PUSH_PROMISE (push is not enabled)", context: context)
+        case 6: receivePing(flags: flags, id: id, payload: payload, context: context)
+        case 7: receiveGoAway(id: id, payload: payload, context: context)
+        case 8: receiveWindowUpdate(id: id, payload: payload, context: context)
+        case 9: receiveContinuation(flags: flags, id: id, payload: payload, context: context)
+        default: break   // unknown frame types are ignored (RFC 9113 section 5.5)
+        }
+    }
+
+    private func isLocal(_ id: HTTP2StreamID) -> Bool {
+        (Int(id) % 2 == 1) != isServer
+    }
+
+    /// A stream ID neither end has used yet.
+    private func isIdle(_ id: HTTP2StreamID) -> Bool {
+        isLocal(id) ? id > lastOutboundStreamID : id > lastInboundStreamID
+    }
+
+    /// Removes the padding of a padded frame; `nil` if it is malformed.
+    private static func unpad(_ payload: inout ByteBuffer, flags: UInt8) -> Int?? {
+        guard flags & 0x8 != 0 else { return .some(nil) }
+        guard let padding = payload.readInteger(as: UInt8.self), payload.readableBytes >= Int(padding) else { return nil }
+        payload.moveWriterIndex(to: payload.writerIndex - Int(padding))
+        return .some(Int(padding))
+    }
+
+    private func receiveData(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard id != .rootStream else { return connectionError(.protocolError, "DATA on stream 0", context: context) }
+        let flowControlled = payload.readableBytes
+        connectionReceiveWindow -= flowControlled
+        guard connectionReceiveWindow >= 0 else {
+            return connectionError(.flowControlError, "DATA beyond the connection's window", context: context)
+        }
+        var data = payload
+        guard let padding = Self.unpad(&data, flags: flags) else {
+            return connectionError(.protocolError, "DATA with more padding than payload", context: context)
+        }
+        guard streams[id] != nil else {
+            if isIdle(id) { return connectionError(.protocolError, "DATA on stream \(id), which is not open", context: context) }
+            // A stream closed (reset) here: ignored, but its bytes count against the connection's window.
+            return fireConnectionWindow(context: context)
+        }
+        guard streams[id]!.remoteOpen else {
+            streamError(id, .streamClosed, context: context)
+            return fireConnectionWindow(context: context)
+        }
+        streams[id]!.receiveWindow -= flowControlled
+        guard streams[id]!.receiveWindow >= 0 else {
+            streamError(id, .flowControlError, context: context)
+            return fireConnectionWindow(context: context)
+        }
+        let endStream = flags & 0x1 != 0
+        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data), endStream: endStream, paddingBytes: padding)))))
+        if let window = streams[id]?.receiveWindow {
+            context.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: id, inboundWindowSize: window, outboundWindowSize: nil))
+        }
+        fireConnectionWindow(context: context)
+        if endStream { remoteEnded(id, context: context) }
+    }
+
+    private func fireConnectionWindow(context: ChannelHandlerContext) {
+        context.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: connectionReceiveWindow, outboundWindowSize: nil))
+    }
+
+    private func receiveHeaders(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard id != .rootStream else { return connectionError(.protocolError, "HEADERS on stream 0", context: context) }
+        var fragment = payload
+        guard Self.unpad(&fragment, flags: flags) != nil else {
+            return connectionError(.protocolError, "HEADERS with more padding than payload", context: context)
+        }
+        if flags & 0x20 != 0 {
+            guard fragment.readableBytes >= 5 else { return connectionError(.frameSizeError, "HEADERS too short for its priority", context: context) }
+            fragment.moveReaderIndex(forwardBy: 5)
+        }
+        let endStream = flags & 0x1 != 0
+        if flags & 0x4 != 0 {
+            headerBlockEnded(id: id, endStream: endStream, block: &fragment, context: context)
+        } else {
+            var block = allocator.buffer(capacity: fragment.readableBytes * 2)
+            block.writeBuffer(&fragment)
+            pendingBlock = PendingBlock(streamID: id, endStream: endStream, block: block)
+        }
+    }
+
+    private func receiveContinuation(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard var pending = pendingBlock else {
+            return connectionError(.protocolError, "CONTINUATION outside a header block", context: context)
+        }
+        pendingBlock = nil
+        var fragment = payload
+        pending.block.writeBuffer(&fragment)
+        guard pending.block.readableBytes <= 2 * maxHeaderBytes + Self.maxFrameSize else {
+            return connectionError(.enhanceYourCalm, "a header block of more than \(pending.block.readableBytes) bytes", context: context)
+        }
+        if flags & 0x4 != 0 {
+            headerBlockEnded(id: id, endStream: pending.endStream, block: &pending.block, context: context)
+        } else {
+            pendingBlock = pending
+        }
+    }
+
+    private func headerBlockEnded(id: HTTP2StreamID, endStream: Bool, block: inout ByteBuffer, context: ChannelHandlerContext) {
+        // Decoded whatever becomes of the stream: the decoder's table must follow the peer's encoder.
+        let headers: HPACKHeaders
+        do {
+            headers = try decoder.decodeHeaders(from: &block)
+        } catch {
+            return connectionError(.compressionError, "a header block could not be decoded (\(error))", context: context)
+        }
+        if streams[id] != nil {
+            guard streams[id]!.remoteOpen else { return streamError(id, .streamClosed, context: context) }
+            context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: endStream)))))
+            if endStream { remoteEnded(id, context: context) }
+            return
+        }
+        guard !isLocal(id) else {
+            // A response on a stream this end reset is ignored; one on a stream it never opened is an error.
+            if isIdle(id) { connectionError(.protocolError, "HEADERS on stream \(id), which this end did not open", context: context) }
+            return
+        }
+        guard id > lastInboundStreamID else { return }   // a stream of the peer's that is closed here (reset): ignored
+        lastInboundStreamID = id
+        if let last = goAwaySent, id > last { return writeReset(id, .refusedStream) }
+        guard openInbound < Self.maxConcurrentStreams else { return writeReset(id, .refusedStream) }
+        streams[id] = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
+        openInbound += 1
+        context.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: id, localInitialWindowSize: UInt32(localInitialWindow),
+                                                                         remoteInitialWindowSize: UInt32(remoteInitialWindow)))
+        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: endStream)))))
+        if endStream { remoteEnded(id, context: context) }
+    }
+
+    private func receiveReset(id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard id != .rootStream else { return connectionError(.protocolError, "RST_STREAM on stream 0", context: context) }
+        var payload = payload
+        guard payload.readableBytes == 4, let code = payload.readInteger(as: UInt32.self) else {
+            return connectionError(.frameSizeError, "RST_STREAM of \(payload.readableBytes) bytes", context: context)
+        }
+        guard streams[id] != nil else {
+            if isIdle(id) { connectionError(.protocolError, "RST_STREAM on stream \(id), which is not open", context: context) }
+            return
+        }
+        closeStream(id, reason: HTTP2ErrorCode(networkCode: Int(code)), context: context)
+    }
+
+    private func receiveSettings(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard id == .rootStream else { return connectionError(.protocolError, "SETTINGS on stream \(id)", context: context) }
+        if flags & 0x1 != 0 {
+            guard payload.readableBytes == 0 else { return connectionError(.frameSizeError, "a SETTINGS acknowledgement with a payload", context: context) }
+            context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: .rootStream, payload: .settings(.ack))))
+            return
+        }
+        guard payload.readableBytes % 6 == 0 else { return connectionError(.frameSizeError, "SETTINGS of \(payload.readableBytes) bytes", context: context) }
+        var payload = payload
+        var received: [HTTP2Setting] = []
+        var windowDelta = 0
+        while let (identifier, value) = payload.readMultipleIntegers(as: (UInt16, UInt32).self) {
+            switch identifier {
+            case 1:
+                // The encoder's table may be as large as the peer allows, up to the default.
+                try? encoder.setDynamicTableSize(min(Int(value), HPACKDecoder.maxDynamicTableSize))
+            case 2:
+                guard value <= 1 else { return connectionError(.protocolError, "SETTINGS_ENABLE_PUSH of \(value)", context: context) }
+            case 3:
+                remoteMaxConcurrentStreams = Int(value)
+            case 4:
+                guard Int(value) <= Self.largestWindow else {
+                    return connectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE of \(value)", context: context)
+                }
+                windowDelta += Int(value) - remoteInitialWindow
+                remoteInitialWindow = Int(value)
+            case 5:
+                guard (Self.maxFrameSize...(1 << 24) - 1).contains(Int(value)) else {
+                    return connectionError(.protocolError, "SETTINGS_MAX_FRAME_SIZE of \(value)", context: context)
+                }
+                remoteMaxFrameSize = Int(value)
+            default:
+                break
+            }
+            received.append(HTTP2Setting(parameter: HTTP2SettingsParameter(extensionSetting: Int(identifier)), value: Int(value)))
+        }
+        writeFrameHeader(length: 0, type: 4, flags: 0x1, stream: .rootStream)
+        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: .rootStream, payload: .settings(.settings(received)))))
+        if windowDelta != 0 {
+            for id in Array(streams.keys) {
+                streams[id]!.sendWindow += windowDelta
+                if streams[id]!.sendWindow > Self.largestWindow {
+                    return connectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE took a stream's window past 2^31-1", context: context)
+                }
+            }
+            if windowDelta > 0 { drainBlocked(context: context) }
+        }
+    }
+
+    private func receivePing(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard id == .rootStream else { return connectionError(.protocolError, "PING on stream \(id)", context: context) }
+        var payload = payload
+        guard payload.readableBytes == 8, let value = payload.readInteger(as: UInt64.self) else {
+            return connectionError(.frameSizeError, "PING of \(payload.readableBytes) bytes", context: context)
+        }
+        let ack = flags & 0x1 != 0
+        if !ack {
+            writeFrameHeader(length: 8, type: 6, flags: 0x1, stream: .rootStream)
+            out.writeInteger(value)
+        }
+        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: value), ack: ack))))
+    }
+
+    private func receiveGoAway(id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        guard id == .rootStream else { return connectionError(.protocolError, "GOAWAY on stream \(id)", context: context) }
+        var payload = payload
+        guard let (rawLast, code) = payload.readMultipleIntegers(as: (UInt32, UInt32).self) else {
+            return connectionError(.frameSizeError, "GOAWAY of \(payload.readableBytes) bytes", context: context)
+        }
+        let last = HTTP2StreamID(Int32(bitPattern: rawLast & 0x7fff_ffff))
+        goAwayReceived = min(last, goAwayReceived ?? last)
+        // Seen by the observers before the streams above `last` close: they were not processed, and may be retried.
+        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(
+            lastStreamID: last, errorCode: HTTP2ErrorCode(networkCode: Int(code)), opaqueData: payload.readableBytes > 0 ? payload : nil))))
+        for id in streams.keys.filter({ isLocal($0) && $0 > last }).sorted() {
+            closeStream(id, reason: .refusedStream, context: context)
+        }
+    }
+
+    private func receiveWindowUpdate(id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        var payload = payload
+        guard payload.readableBytes == 4, let raw = payload.readInteger(as: UInt32.self) else {
+            return connectionError(.frameSizeError, "WINDOW_UPDATE of \(payload.readableBytes) bytes", context: context)
+        }
+        let increment = Int(raw & 0x7fff_ffff)
+        if id == .rootStream {
+            guard increment > 0 else { return connectionError(.protocolError, "a WINDOW_UPDATE of 0 for the connection", context: context) }
+            connectionSendWindow += increment
+            guard connectionSendWindow <= Self.largestWindow else {
+                return connectionError(.flowControlError, "WINDOW_UPDATE took the connection's window past 2^31-1", context: context)
+            }
+            drainBlocked(context: context)
+            return
+        }
+        guard streams[id] != nil else {
+            if isIdle(id) { connectionError(.protocolError, "WINDOW_UPDATE on stream \(id), which is not open", context: context) }
+            return
+        }
+        guard increment > 0 else { return streamError(id, .protocolError, context: context) }
+        streams[id]!.sendWindow += increment
+        guard streams[id]!.sendWindow <= Self.largestWindow else { return streamError(id, .flowControlError, context: context) }
+        if streams[id]!.queued != nil { drain(id, context: context) }
+    }
+
+    // MARK: Writing
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        guard !closing else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        depth += 1
+        write(frame.streamID, frame.payload, promise: promise, context: context)
+        depth -= 1
+        tellMux(context: context)
+    }
+
+    /// Tells the mux what the write or frame just processed brought about.
+    private func tellMux(context: ChannelHandlerContext) {
+        guard depth == 0 else { return }
+        while !pendingWritten.isEmpty || !pendingEvents.isEmpty {
+            let written = pendingWritten
+            pendingWritten.removeAll(keepingCapacity: true)
+            for (id, bytes) in written { mux.dataWritten(id, bytes) }
+            let events = pendingEvents
+            pendingEvents.removeAll(keepingCapacity: true)
+            for event in events { context.fireUserInboundEventTriggered(event) }
+        }
+    }
+
+    private func write(_ id: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        switch payload {
+        case .headers(let headers):
+            if streams[id] == nil {
+                guard isLocal(id), id > lastOutboundStreamID else {
+                    promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
+                    return
+                }
+                // Not sent: the peer never sees the stream, so its request may go elsewhere.
+                guard goAwayReceived == nil, openOutbound < remoteMaxConcurrentStreams else {
+                    promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .refusedStream))
+                    return
+                }
+                lastOutboundStreamID = id
+                streams[id] = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
+                openOutbound += 1
+            }
+            guard streams[id]!.localOpen else {
+                promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
+                return
+            }
+            if headers.endStream { streams[id]!.localOpen = false }
+            if streams[id]!.queued != nil {
+                streams[id]!.queued!.append(Queued(payload: payload, promise: promise))
+                return
+            }
+            writeHeaders(id, headers, promise: promise, context: context)
+            if headers.endStream { localEnded(id, context: context) }
+        case .data(let data):
+            guard streams[id]?.localOpen == true else {
+                promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
+                return
+            }
+            guard case .byteBuffer(let bytes) = data.data else {
+                promise?.fail(TunnelHTTP2Error(code: .internalError, message: "a file region cannot be sent through the tunnel"))
+                return
+            }
+            if data.endStream { streams[id]!.localOpen = false }
+            if streams[id]!.queued != nil {
+                streams[id]!.queued!.append(Queued(payload: payload, promise: promise))
+                return
+            }
+            if sendData(id, bytes, endStream: data.endStream, promise: promise, context: context), data.endStream { localEnded(id, context: context) }
+        case .rstStream(let code):
+            guard streams[id] != nil else {
+                promise?.succeed(())
+                return
+            }
+            writeReset(id, code, promise: promise)
+            closeStream(id, reason: code, context: context)
+        case .windowUpdate(let increment):
+            writeFrameHeader(length: 4, type: 8, flags: 0, stream: id)
+            out.writeInteger(UInt32(increment))
+            append(promise)
+            if id == .rootStream {
+                connectionReceiveWindow += increment
+            } else if streams[id] != nil {
+                streams[id]!.receiveWindow += increment
+            }
+            mux.windowUpdateWritten(id, increment)
+        case .ping(let data, let ack):
+            writeFrameHeader(length: 8, type: 6, flags: ack ? 0x1 : 0, stream: .rootStream)
+            out.writeInteger(data.integer)
+            append(promise)
+        case .goAway(let last, let code, let opaque):
+            writeFrameHeader(length: 8 + (opaque?.readableBytes ?? 0), type: 7, flags: 0, stream: .rootStream)
+            out.writeMultipleIntegers(UInt32(Int(last)), UInt32(code.networkCode))
+            if let opaque { out.writeImmutableBuffer(opaque) }
+            append(promise)
+            goAwaySent = min(last, goAwaySent ?? last)
+        default:
+            promise?.fail(TunnelHTTP2Error(code: .internalError, message: "the tunnel does not send \(payload)"))
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        flushOut(context: context)
+    }
+
+    /// Writes a stream's DATA as far as the send windows allow (frames of at most the peer's largest), and queues the
+    /// rest; `true` if all of it left.
+    private func sendData(_ id: HTTP2StreamID, _ bytes: ByteBuffer, endStream: Bool, promise: EventLoopPromise<Void>?,
+                          context: ChannelHandlerContext) -> Bool {
+        var bytes = bytes
+        while true {
+            // An empty DATA frame (the end of the stream) needs no window.
+            let chunk = bytes.readableBytes == 0 ? 0 : max(0, min(bytes.readableBytes, streams[id]!.sendWindow, connectionSendWindow, remoteMaxFrameSize))
+            let last = chunk == bytes.readableBytes
+            guard chunk > 0 || last else {
+                // The rest waits for a window.
+                let rest = HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(bytes), endStream: endStream))
+                if streams[id]!.queued == nil {
+                    streams[id]!.queued = CircularBuffer(initialCapacity: 4)
+                    blocked.append(id)
+                }
+                streams[id]!.queued!.prepend(Queued(payload: rest, promise: promise))
+                return false
+            }
+            writeFrameHeader(length: chunk, type: 0, flags: last && endStream ? 0x1 : 0, stream: id)
+            let payload = bytes.readSlice(length: chunk)!
+            streams[id]!.sendWindow -= chunk
+            connectionSendWindow -= chunk
+            pendingWritten.append((id, chunk))
+            if out.readableBytes + chunk <= Self.joinedWrite {
+                out.writeImmutableBuffer(payload)
+                if last { append(promise) }
+            } else {
+                // Not copied: what was framed before goes first, then the payload as it is.
+                writeOut(context: context)
+                context.write(wrapOutboundOut(.byteBuffer(payload)), promise: last ? promise : nil)
+                unflushed = true
+            }
+            if last { return true }
+        }
+    }
+
+    /// Writes what waits on a stream, as far as the windows allow.
+    private func drain(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+        while let next = streams[id]?.queued?.popFirst() {
+            switch next.payload {
+            case .data(let data):
+                guard case .byteBuffer(let bytes) = data.data else { continue }
+                // What does not fit goes back to the front of the queue.
+                guard sendData(id, bytes, endStream: data.endStream, promise: next.promise, context: context) else { return }
+            case .headers(let headers):
+                writeHeaders(id, headers, promise: next.promise, context: context)
+            default:
+                next.promise?.succeed(())
+            }
+            if streams[id]?.queued?.isEmpty == true {
+                streams[id]!.queued = nil
+                blocked.removeAll { $0 == id }
+                localEnded(id, context: context)
+            }
+        }
+    }
+
+    private func drainBlocked(context: ChannelHandlerContext) {
+        guard !blocked.isEmpty else { return }
+        let waiting = blocked
+        blocked.removeAll()
+        for id in waiting where streams[id]?.queued != nil {
+            drain(id, context: context)
+            if streams[id]?.queued != nil, !blocked.contains(id) { blocked.append(id) }
+        }
+    }
+
+    /// A header block, as HEADERS and, if it is larger than the peer's largest frame, CONTINUATION frames.
+    private func writeHeaders(_ id: HTTP2StreamID, _ headers: HTTP2Frame.FramePayload.Headers, promise: EventLoopPromise<Void>?,
+                              context: ChannelHandlerContext) {
+        let start = out.writerIndex
+        let flags: UInt8 = headers.endStream ? 0x1 : 0
+        writeFrameHeader(length: 0, type: 1, flags: flags | 0x4, stream: id)
+        do {
+            try encoder.encode(headers: headers.headers, to: &out)
+        } catch {
+            out.moveWriterIndex(to: start)
+            promise?.fail(error)
+            return connectionError(.internalError, "a header block could not be encoded (\(error))", context: context)
+        }
+        let length = out.writerIndex - start - 9
+        if length <= remoteMaxFrameSize {
+            out.setInteger(UInt32(length) << 8 | 1, at: start)
+        } else {
+            var block = out.getSlice(at: start + 9, length: length)!
+            block = ByteBuffer(buffer: block)
+            out.moveWriterIndex(to: start)
+            var first = true
+            while block.readableBytes > 0 {
+                let size = min(block.readableBytes, remoteMaxFrameSize)
+                let end: UInt8 = size == block.readableBytes ? 0x4 : 0
+                writeFrameHeader(length: size, type: first ? 1 : 9, flags: (first ? flags : 0) | end, stream: id)
+                out.writeImmutableBuffer(block.readSlice(length: size)!)
+                first = false
+            }
+        }
+        append(promise)
+    }
+
+    private func writeReset(_ id: HTTP2StreamID, _ code: HTTP2ErrorCode, promise: EventLoopPromise<Void>? = nil) {
+        writeFrameHeader(length: 4, type: 3, flags: 0, stream: id)
+        out.writeInteger(UInt32(code.networkCode))
+        append(promise)
+    }
+
+    private func writeFrameHeader(length: Int, type: UInt8, flags: UInt8, stream: HTTP2StreamID) {
+        out.writeMultipleIntegers(UInt32(length) << 8 | UInt32(type), flags, UInt32(Int(stream)))
+    }
+
+    private func append(_ promise: EventLoopPromise<Void>?) {
+        if let promise { outPromises.append(promise) }
+    }
+
+    /// Writes what was framed since the last flush, as one buffer, and flushes.
+    private func flushOut(context: ChannelHandlerContext) {
+        writeOut(context: context)
+        unflushed = false
+        context.flush()
+    }
+
+    /// Writes what was framed so far, as one buffer.
+    private func writeOut(context: ChannelHandlerContext) {
+        guard out.readableBytes > 0 else { return }
+        let promise: EventLoopPromise<Void>?
+        switch outPromises.count {
+        case 0: promise = nil
+        case 1: promise = outPromises[0]
+        default:
+            let all = outPromises
+            let joined = context.eventLoop.makePromise(of: Void.self)
+            joined.futureResult.assumeIsolated().whenComplete { result in
+                for promise in all { promise.completeWith(result) }
+            }
+            promise = joined
+        }
+        outPromises.removeAll(keepingCapacity: true)
+        context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise)
+        unflushed = true
+        out.clear()
+    }
+
+    // MARK: Stream states
+
+    private func localEnded(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+        guard let stream = streams[id], !stream.localOpen, !stream.remoteOpen, stream.queued == nil else { return }
+        closeStream(id, reason: nil, context: context)
+    }
+
+    private func remoteEnded(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+        guard streams[id] != nil else { return }
+        streams[id]!.remoteOpen = false
+        if !streams[id]!.localOpen, streams[id]!.queued == nil { closeStream(id, reason: nil, context: context) }
+    }
+
+    private func closeStream(_ id: HTTP2StreamID, reason: HTTP2ErrorCode?, context: ChannelHandlerContext) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        if isLocal(id) { openOutbound -= 1 } else { openInbound -= 1 }
+        if let queued = stream.queued {
+            blocked.removeAll { $0 == id }
+            let error = NIOHTTP2Errors.streamClosed(streamID: id, errorCode: reason ?? .cancel)
+            for item in queued { item.promise?.fail(error) }
+        }
+        let event = StreamClosedEvent(streamID: id, reason: reason)
+        pendingEvents.append(event)
+    }
+
+    private func streamError(_ id: HTTP2StreamID, _ code: HTTP2ErrorCode, context: ChannelHandlerContext) {
+        writeReset(id, code)
+        closeStream(id, reason: code, context: context)
+    }
+
+    private func connectionError(_ code: HTTP2ErrorCode, _ message: String, context: ChannelHandlerContext) {
+        guard !closing else { return }
+        let error = TunnelHTTP2Error(code: code, message: message)
+        writeFrameHeader(length: 8, type: 7, flags: 0, stream: .rootStream)
+        out.writeMultipleIntegers(UInt32(Int(lastInboundStreamID)), UInt32(code.networkCode))
+        flushOut(context: context)
+        closing = true
+        context.fireErrorCaught(error)
+        context.close(promise: nil)
+    }
+
+    private static func identifier(of parameter: HTTP2SettingsParameter) -> UInt16 {
+        switch parameter {
+        case .headerTableSize: 1
+        case .enablePush: 2
+        case .maxConcurrentStreams: 3
+        case .initialWindowSize: 4
+        case .maxFrameSize: 5
+        case .maxHeaderListSize: 6
+        default: 8
+        }
+    }
+}
