@@ -198,10 +198,9 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        inRead = true
         let frame = unwrapInboundIn(data)
-        let id = frame.streamID
-        guard id != .rootStream else {
+        guard frame.streamID != .rootStream else {
+            inRead = true
             if adaptive != nil, case .ping(let ping, ack: true) = frame.payload, ping == AdaptiveWindow.pingData {
                 if let grown = adaptive?.acknowledged(now: .now()) { grow(to: grown) }
                 return
@@ -209,29 +208,36 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
             context.fireChannelRead(data)
             return
         }
+        receive(frame.streamID, frame.payload)
+    }
+
+    /// A frame of a stream: from the pipeline, or straight from ``TunnelHTTP2Handler`` (which passes only the
+    /// connection's own frames, and its events, down the pipeline).
+    func receive(_ id: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload) {
+        inRead = true
         let stream: HTTP2MuxStream
         if let existing = streams[id] {
             stream = existing
         } else {
-            guard isServer, case .headers = frame.payload, id > lastInboundStreamID, let initializer = inboundStreamInitializer else { return }
+            guard isServer, case .headers = payload, id > lastInboundStreamID, let initializer = inboundStreamInitializer else { return }
             lastInboundStreamID = id
             stream = HTTP2MuxStream(mux: self, id: id)
             streams[id] = stream
             initializer(stream)
         }
-        if adaptive != nil, case .data = frame.payload,
-           adaptive?.received(HTTP2MuxStream.flowControlledSize(frame.payload), now: .now()) == true {
+        if adaptive != nil, case .data = payload,
+           adaptive?.received(HTTP2MuxStream.flowControlledSize(payload), now: .now()) == true {
             // Written when the read completes: a write now would make `NIOHTTP2Handler` deliver its pending events
             // (this frame's stream closing among them) before the frame reached its stream.
             samplePingDue = true
         }
-        switch frame.payload {
+        switch payload {
         case .headers, .data:
             if !stream.inReadBatch {
                 stream.inReadBatch = true
                 readBatch.append(stream)
             }
-            stream.receive(frame.payload)
+            stream.receive(payload)
         default:
             break   // RST_STREAM arrives as the stream's close event; WINDOW_UPDATE is NIOHTTP2Handler's business
         }
@@ -271,13 +277,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         if type == Self.windowUpdated {
             // Two per DATA frame sent or received: the type is known, so no dynamic cast (about 260 instructions).
             let updated = UserEvent.as(event, NIOHTTP2WindowUpdatedEvent.self)!
-            if let inbound = updated.inboundWindowSize {
-                if updated.streamID == .rootStream {
-                    if let increment = connectionWindow.reported(inbound) { windowUpdate(.rootStream, increment) }
-                } else {
-                    streams[updated.streamID]?.inboundWindowReported(inbound)
-                }
-            }
+            if let inbound = updated.inboundWindowSize { inboundWindow(updated.streamID, inbound) }
             return   // the windows are the mux's business: nothing after it needs these (several per request)
         }
         if let closed = UserEvent.as(event, StreamClosedEvent.self) {
@@ -288,6 +288,16 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
             for stream in streams.values { stream.initialWindowChanged(by: change.delta) }
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A stream's or the connection's inbound window, as it is now (from `NIOHTTP2Handler`'s event, or straight from
+    /// ``TunnelHTTP2Handler`` after each DATA frame): a WINDOW_UPDATE is written if one is due.
+    func inboundWindow(_ id: HTTP2StreamID, _ size: Int) {
+        if id == .rootStream {
+            if let increment = connectionWindow.reported(size) { windowUpdate(.rootStream, increment) }
+        } else {
+            streams[id]?.inboundWindowReported(size)
+        }
     }
 
     private static let windowUpdated = ObjectIdentifier(NIOHTTP2WindowUpdatedEvent.self)

@@ -20,8 +20,11 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 /// a small struct in one dictionary, and the frames written between two flushes leave as one buffer, one TLS record
 /// (which ``TLSRecordCoalescer`` did for `NIOHTTP2Handler`). It speaks plain HTTP/2 and interoperates with any peer
 /// (gateways of an earlier version use `NIOHTTP2Handler`):
-/// - **HPACK**: NIOHPACK's decoder (Huffman and all), and its encoder without Huffman coding (literals are sent as they
-///   are; a repeated field is one index either way).
+/// - **HPACK**: NIOHPACK's decoder (Huffman and all), and ``TunnelHPACKEncoder`` (literals are not Huffman-coded; a
+///   repeated field is one index either way).
+/// - **Stream frames and inbound windows go straight to the mux** (``HTTP2StreamMux/receive(_:_:)``,
+///   ``HTTP2StreamMux/inboundWindow(_:_:)``), not through the pipeline; SETTINGS, PING and GOAWAY frames and the
+///   stream events do, for the connection's observers.
 /// - **Flow control, outbound**: DATA waits, per stream and in order (with the trailers behind it), for the stream's
 ///   and the connection's send windows; the ``HTTP2StreamMux`` is told the bytes that left (its watermarks).
 /// - **Flow control, inbound**: each DATA frame is counted against the stream's and the connection's windows (a peer
@@ -78,7 +81,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     private var context: ChannelHandlerContext?
     private var allocator = ByteBufferAllocator()
-    private var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: false)
+    private var encoder = TunnelHPACKEncoder()
     private var decoder: HPACKDecoder
     private var streams: [HTTP2StreamID: Stream] = [:]
     /// Streams with DATA waiting for a send window.
@@ -311,28 +314,22 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         guard streams[id] != nil else {
             if isIdle(id) { return connectionError(.protocolError, "DATA on stream \(id), which is not open", context: context) }
             // A stream closed (reset) here: ignored, but its bytes count against the connection's window.
-            return fireConnectionWindow(context: context)
+            return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
         guard streams[id]!.remoteOpen else {
             streamError(id, .streamClosed, context: context)
-            return fireConnectionWindow(context: context)
+            return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
         streams[id]!.receiveWindow -= flowControlled
         guard streams[id]!.receiveWindow >= 0 else {
             streamError(id, .flowControlError, context: context)
-            return fireConnectionWindow(context: context)
+            return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
         let endStream = flags & 0x1 != 0
-        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(data), endStream: endStream, paddingBytes: padding)))))
-        if let window = streams[id]?.receiveWindow {
-            context.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: id, inboundWindowSize: window, outboundWindowSize: nil))
-        }
-        fireConnectionWindow(context: context)
+        mux.receive(id, .data(.init(data: .byteBuffer(data), endStream: endStream, paddingBytes: padding)))
+        if let window = streams[id]?.receiveWindow { mux.inboundWindow(id, window) }
+        mux.inboundWindow(.rootStream, connectionReceiveWindow)
         if endStream { remoteEnded(id, context: context) }
-    }
-
-    private func fireConnectionWindow(context: ChannelHandlerContext) {
-        context.fireUserInboundEventTriggered(NIOHTTP2WindowUpdatedEvent(streamID: .rootStream, inboundWindowSize: connectionReceiveWindow, outboundWindowSize: nil))
     }
 
     private func receiveHeaders(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
@@ -382,7 +379,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
         if streams[id] != nil {
             guard streams[id]!.remoteOpen else { return streamError(id, .streamClosed, context: context) }
-            context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: endStream)))))
+            mux.receive(id, .headers(.init(headers: headers, endStream: endStream)))
             if endStream { remoteEnded(id, context: context) }
             return
         }
@@ -399,7 +396,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         openInbound += 1
         context.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: id, localInitialWindowSize: UInt32(localInitialWindow),
                                                                          remoteInitialWindowSize: UInt32(remoteInitialWindow)))
-        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: id, payload: .headers(.init(headers: headers, endStream: endStream)))))
+        mux.receive(id, .headers(.init(headers: headers, endStream: endStream)))
         if endStream { remoteEnded(id, context: context) }
     }
 
@@ -430,8 +427,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         while let (identifier, value) = payload.readMultipleIntegers(as: (UInt16, UInt32).self) {
             switch identifier {
             case 1:
-                // The encoder's table may be as large as the peer allows, up to the default.
-                try? encoder.setDynamicTableSize(min(Int(value), HPACKDecoder.maxDynamicTableSize))
+                encoder.setTableSizeLimit(Int(value))
             case 2:
                 guard value <= 1 else { return connectionError(.protocolError, "SETTINGS_ENABLE_PUSH of \(value)", context: context) }
             case 3:
@@ -700,13 +696,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         let start = out.writerIndex
         let flags: UInt8 = headers.endStream ? 0x1 : 0
         writeFrameHeader(length: 0, type: 1, flags: flags | 0x4, stream: id)
-        do {
-            try encoder.encode(headers: headers.headers, to: &out)
-        } catch {
-            out.moveWriterIndex(to: start)
-            promise?.fail(error)
-            return connectionError(.internalError, "a header block could not be encoded (\(error))", context: context)
-        }
+        encoder.encode(headers.headers, to: &out)
         let length = out.writerIndex - start - 9
         if length <= remoteMaxFrameSize {
             out.setInteger(UInt32(length) << 8 | 1, at: start)

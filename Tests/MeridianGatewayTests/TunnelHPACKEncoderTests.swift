@@ -1,0 +1,89 @@
+import NIOCore
+import NIOHPACK
+import Testing
+
+@testable import MeridianGateway
+
+/// ``TunnelHPACKEncoder``'s blocks, read by NIOHPACK's decoder (what a peer gateway of any version runs).
+@Suite("Tunnel HPACK encoder")
+struct TunnelHPACKEncoderTests {
+    /// Encodes each block, decodes it with a separate decoder (keeping both tables across blocks), and checks that
+    /// every block comes back as it was, fields and order.
+    static func roundTrip(_ blocks: [HPACKHeaders], tableLimits: [Int: Int] = [:]) throws -> [Int] {
+        var encoder = TunnelHPACKEncoder()
+        var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+        var sizes: [Int] = []
+        for (index, block) in blocks.enumerated() {
+            if let limit = tableLimits[index] { encoder.setTableSizeLimit(limit) }
+            var buffer = ByteBuffer()
+            encoder.encode(block, to: &buffer)
+            sizes.append(buffer.readableBytes)
+            let decoded = try decoder.decodeHeaders(from: &buffer)
+            #expect(buffer.readableBytes == 0)
+            let sent = block.map { [$0.name, $0.value] }
+            let received = decoded.map { [$0.name, $0.value] }
+            #expect(sent == received, "block \(index)")
+        }
+        return sizes
+    }
+
+    static func request(_ n: Int) -> HPACKHeaders {
+        var block: HPACKHeaders = [":method": n % 3 == 0 ? "POST" : "GET", ":scheme": "https", ":authority": "chat.meridian",
+                                   ":path": "/v1/chat/\(n % 5)", "user-agent": "client/1.0", "accept": "*/*",
+                                   "meridian-source-cluster": "east", "x-request-id": "req-\(n)", "content-length": "\(n * 7)"]
+        block.add(name: "traceparent", value: "00-\(String(repeating: "a", count: 32))-\(String(n, radix: 16))-01", indexing: .nonIndexable)
+        block.add(name: "authorization", value: "Bearer token-\(n % 2)")
+        if n % 10 == 0 { block.add(name: "x-long", value: String(repeating: "z", count: 3000 + n)) }
+        return block
+    }
+
+    @Test("many blocks with repeated, new, unindexed, credential and oversized fields decode as they were sent; repeats are indexes")
+    func roundTripsThroughNIOHPACK() throws {
+        let sizes = try Self.roundTrip((0..<400).map(Self.request))
+        // A block whose fields all repeat (but for the per-request ones) is much smaller than the first.
+        #expect(sizes[1] < sizes[0] / 2, "\(sizes.prefix(3))")
+    }
+
+    @Test("credentials are never indexed: sent again, they are the same never-indexed literal, not an index")
+    func credentialsNeverIndexed() throws {
+        var encoder = TunnelHPACKEncoder()
+        for name in ["authorization", "proxy-authorization", "cookie", "set-cookie"] {
+            var first = ByteBuffer(), second = ByteBuffer()
+            encoder.encode([name: "secret"], to: &first)
+            encoder.encode([name: "secret"], to: &second)
+            #expect(first == second, "\(name)")
+            #expect(first.getInteger(at: 0, as: UInt8.self).map { $0 & 0xf0 } == 0x10, "\(name): a never-indexed literal")
+        }
+        var plain = ByteBuffer()
+        encoder.encode(["x-plain": "value"], to: &plain)
+        var again = ByteBuffer()
+        encoder.encode(["x-plain": "value"], to: &again)
+        #expect(again.readableBytes == 1, "an ordinary field, sent again, is one index byte")
+    }
+
+    @Test("a smaller table limit from the peer is signalled and respected; a larger one later too")
+    func tableSizeUpdates() throws {
+        let blocks = (0..<200).map(Self.request)
+        _ = try Self.roundTrip(blocks, tableLimits: [5: 0, 6: 1024, 50: 100, 51: 8192, 120: 256])
+    }
+
+    @Test("integers with 5, 6 and 7-bit prefixes at and across their limits")
+    func integers() throws {
+        for (prefix, value) in [(5, 30), (5, 31), (5, 32), (6, 62), (6, 63), (6, 64), (7, 126), (7, 127), (7, 128), (7, 300), (7, 70_000)] {
+            var buffer = ByteBuffer()
+            TunnelHPACKEncoder.writeInteger(value, prefix: prefix, flags: 0, to: &buffer)
+            // Decoded by hand, RFC 7541 section 5.1.
+            let limit = (1 << prefix) - 1
+            var decoded = Int(buffer.readInteger(as: UInt8.self)!) & limit
+            if decoded == limit {
+                var shift = 0
+                while let byte = buffer.readInteger(as: UInt8.self) {
+                    decoded += Int(byte & 0x7f) << shift
+                    shift += 7
+                    if byte & 0x80 == 0 { break }
+                }
+            }
+            #expect(decoded == value && buffer.readableBytes == 0, "prefix \(prefix) value \(value)")
+        }
+    }
+}
