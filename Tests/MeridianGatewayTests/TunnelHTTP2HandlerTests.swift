@@ -138,13 +138,16 @@ struct TunnelHTTP2HandlerTests {
     /// A raw client: the preface, SETTINGS, then what `frames` writes, to a `TunnelHTTP2Handler` server; returns the
     /// frames the server wrote back (type, flags, stream, payload).
     /// `pausing`: the streams' owners consume nothing (their windows are not opened again).
-    static func rawExchange(pausing: Bool = false, _ frames: (inout ByteBuffer) throws -> Void) throws -> (frames: [(UInt8, UInt8, Int, ByteBuffer)], active: Bool) {
+    /// `unwritable`: the connection cannot take writes (the peer reads nothing).
+    static func rawExchange(pausing: Bool = false, unwritable: Bool = false,
+                            _ frames: (inout ByteBuffer) throws -> Void) throws -> (frames: [(UInt8, UInt8, Int, ByteBuffer)], active: Bool) {
         let server = EmbeddedChannel()
         _ = try HTTP2Tuning.configure(server, server: true, tunnel: true, window: 64 * 1024) { stream in
             stream.attach(Recorder())
             if pausing { stream.pauseReading() }
         }
         try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        if unwritable { server.isWritable = false }
         var input = ByteBuffer(bytes: TunnelHTTP2Handler.preface)
         input.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])   // SETTINGS, empty
         try frames(&input)
@@ -211,6 +214,27 @@ struct TunnelHTTP2HandlerTests {
         _ = payload.readInteger(as: UInt32.self)
         #expect(payload.readInteger(as: UInt32.self) == UInt32(HTTP2ErrorCode.protocolError.networkCode))
         #expect(!broken.active)
+    }
+
+    @Test("a peer that keeps sending PINGs while it reads nothing is cut off with ENHANCE_YOUR_CALM; one that reads is answered")
+    func pingFloodWhileUnread() throws {
+        let pings: (inout ByteBuffer) -> Void = { input in
+            for index in 0..<(TunnelHTTP2Handler.maxUnreadAnswers + 10) {
+                var data = ByteBuffer()
+                data.writeInteger(UInt64(index))
+                Self.frame(6, stream: 0, data, into: &input)
+            }
+        }
+        let flooded = try Self.rawExchange(unwritable: true, pings)
+        let goAway = flooded.frames.first { $0.0 == 7 }
+        var payload = try #require(goAway?.3)
+        _ = payload.readInteger(as: UInt32.self)
+        #expect(payload.readInteger(as: UInt32.self) == UInt32(HTTP2ErrorCode.enhanceYourCalm.networkCode))
+        #expect(!flooded.active)
+
+        let read = try Self.rawExchange(pings)
+        #expect(read.frames.filter { $0.0 == 6 }.count == TunnelHTTP2Handler.maxUnreadAnswers + 10)
+        #expect(read.active)
     }
 
     @Test("a stream opened above the last one of a GOAWAY this end sent is refused with REFUSED_STREAM")

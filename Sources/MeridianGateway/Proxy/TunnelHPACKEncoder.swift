@@ -28,9 +28,26 @@ struct TunnelHPACKEncoder {
         var dynamic: [(String, Int)] = []
     }
 
-    private var byName: [String: NameEntry]
+    /// A name with its FNV-1a hash, computed once per lookup: `String`'s own hashing fed every byte to SipHash (about
+    /// 430 instructions a lookup).
+    private struct NameKey: Hashable {
+        let name: String
+        let hash: Int
+
+        init(_ name: String) {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            self.name = name
+            self.hash = Int(truncatingIfNeeded: hash)
+        }
+
+        static func == (lhs: NameKey, rhs: NameKey) -> Bool { lhs.hash == rhs.hash && lhs.name == rhs.name }
+        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    }
+
+    private var byName: [NameKey: NameEntry]
     /// The dynamic table, oldest first.
-    private var entries = CircularBuffer<(name: String, value: String)>(initialCapacity: 64)
+    private var entries = CircularBuffer<(name: NameKey, value: String)>(initialCapacity: 64)
     /// How many entries were ever inserted: the newest has insertion number `inserted - 1`.
     private var inserted = 0
     private var size = 0
@@ -65,7 +82,8 @@ struct TunnelHPACKEncoder {
 
     private mutating func encodeField(_ name: String, _ value: String, indexing: HPACKIndexing, to buffer: inout ByteBuffer) {
         var nameIndex = 0
-        if let entry = byName[name] {
+        let key = NameKey(name)
+        if let entry = byName[key] {
             for (staticValue, index) in entry.staticValues where staticValue == value {
                 Self.writeInteger(index, prefix: 7, flags: 0x80, to: &buffer)
                 return
@@ -90,23 +108,23 @@ struct TunnelHPACKEncoder {
         }
         if nameIndex == 0 { Self.writeString(name, to: &buffer) }
         Self.writeString(value, to: &buffer)
-        if indexing == .indexable { insert(name, value) }
+        if indexing == .indexable { insert(key, value) }
     }
 
     private func dynamicIndex(of insertion: Int) -> Int {
         Self.staticTable.count + (inserted - insertion)
     }
 
-    private mutating func insert(_ name: String, _ value: String) {
-        let entrySize = name.utf8.count + value.utf8.count + 32
+    private mutating func insert(_ key: NameKey, _ value: String) {
+        let entrySize = key.name.utf8.count + value.utf8.count + 32
         guard entrySize <= maxSize else {
             // An entry larger than the table empties it (RFC 7541 section 4.4).
             evict(toFit: maxSize + 1)
             return
         }
         evict(toFit: entrySize)
-        entries.append((name, value))
-        byName[name, default: NameEntry()].dynamic.append((value, inserted))
+        entries.append((key, value))
+        byName[key, default: NameEntry()].dynamic.append((value, inserted))
         inserted += 1
         size += entrySize
     }
@@ -114,7 +132,7 @@ struct TunnelHPACKEncoder {
     /// Evicts the oldest entries until `bytes` more fit.
     private mutating func evict(toFit bytes: Int) {
         while size + bytes > maxSize, let oldest = entries.popFirst() {
-            size -= oldest.name.utf8.count + oldest.value.utf8.count + 32
+            size -= oldest.name.name.utf8.count + oldest.value.utf8.count + 32
             if var entry = byName.removeValue(forKey: oldest.name) {
                 // The oldest entry of the table is the oldest of its name.
                 if !entry.dynamic.isEmpty { entry.dynamic.removeFirst() }
@@ -172,13 +190,14 @@ struct TunnelHPACKEncoder {
         ("user-agent", ""), ("vary", ""), ("via", ""), ("www-authenticate", ""),
     ]
 
-    private static let staticByName: [String: NameEntry] = {
-        var byName: [String: NameEntry] = [:]
+    private static let staticByName: [NameKey: NameEntry] = {
+        var byName: [NameKey: NameEntry] = [:]
         for (offset, (name, value)) in staticTable.enumerated() {
             let index = offset + 1
-            if byName[name] == nil { byName[name] = NameEntry(staticIndex: index) }
+            let key = NameKey(name)
+            if byName[key] == nil { byName[key] = NameEntry(staticIndex: index) }
             // An empty value in the table stands for the name alone.
-            if !value.isEmpty { byName[name]!.staticValues.append((value, index)) }
+            if !value.isEmpty { byName[key]!.staticValues.append((value, index)) }
         }
         return byName
     }()

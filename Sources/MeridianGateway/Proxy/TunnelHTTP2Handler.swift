@@ -32,6 +32,9 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 /// - **Limits**: frames up to 16 KiB, header lists up to the configured size, a header block of at most twice that
 ///   across CONTINUATION frames, at most 4,096 concurrent streams from the peer (more are refused with
 ///   `REFUSED_STREAM`, as are streams above the last one of a GOAWAY this end sent).
+/// - **A peer that does not read**: answers (PING and SETTINGS acknowledgements, resets) written while the
+///   connection cannot take writes are counted; past 10,000 the connection ends with `ENHANCE_YOUR_CALM`, as
+///   swift-nio-http2's `maximumBufferedControlFrames` does.
 /// - **Errors**: a stream error resets the stream (the mux sees it close); a connection error sends GOAWAY with its
 ///   code, reports the error down the pipeline and closes the connection.
 final class TunnelHTTP2Handler: ChannelDuplexHandler {
@@ -49,7 +52,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     /// payload that would take it past that is written as it is (``TLSRecordCoalescer``'s rule).
     static let joinedWrite = 16 * 1024
 
-    private struct Stream {
+    /// A class, so that a frame's handling looks its stream up once (or not at all: ``stream(_:)`` keeps the last).
+    private final class Stream {
         var sendWindow: Int
         var receiveWindow: Int
         /// This end may still send (no END_STREAM written).
@@ -58,6 +62,11 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         var remoteOpen = true
         /// Frames waiting for the send windows, in order: DATA, and whatever the owner wrote after it.
         var queued: CircularBuffer<Queued>?
+
+        init(sendWindow: Int, receiveWindow: Int) {
+            self.sendWindow = sendWindow
+            self.receiveWindow = receiveWindow
+        }
     }
 
     private struct Queued {
@@ -84,6 +93,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private var encoder = TunnelHPACKEncoder()
     private var decoder: HPACKDecoder
     private var streams: [HTTP2StreamID: Stream] = [:]
+    /// The stream looked up last: most frames are for the same stream as the one before.
+    private var lastLookedUp: (id: HTTP2StreamID, stream: Stream)?
     /// Streams with DATA waiting for a send window.
     private var blocked: [HTTP2StreamID] = []
     private var openInbound = 0
@@ -115,6 +126,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private var pendingEvents: [StreamClosedEvent] = []
     private var pendingWritten: [(HTTP2StreamID, Int)] = []
     private var depth = 0
+    /// Answers (PING and SETTINGS acknowledgements, resets of broken streams) written while the connection could
+    /// not take writes: a peer that sends PINGs without reading the answers is cut off at ``maxUnreadAnswers``.
+    private var unreadAnswers = 0
+    static let maxUnreadAnswers = 10_000
 
     /// - Parameters:
     ///   - settings: this end's SETTINGS (its initial window and header list size are enforced).
@@ -176,6 +191,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
         // The mux closes its streams when the connection goes.
         streams.removeAll()
+        lastLookedUp = nil
         blocked.removeAll()
     }
 
@@ -235,6 +251,23 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
     }
 
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { unreadAnswers = 0 }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Counts an answer written while the connection cannot take writes; `false` once there are too many (the
+    /// connection is then ending).
+    private func answerAllowed(context: ChannelHandlerContext) -> Bool {
+        guard !context.channel.isWritable else { return true }
+        unreadAnswers += 1
+        guard unreadAnswers <= Self.maxUnreadAnswers else {
+            connectionError(.enhanceYourCalm, "more than \(Self.maxUnreadAnswers) answers wait while the peer reads nothing", context: context)
+            return false
+        }
+        return true
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         context.fireChannelReadComplete()
         if unflushed || out.readableBytes > 0 { flushOut(context: context) }
@@ -283,6 +316,13 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
     }
 
+    private func stream(_ id: HTTP2StreamID) -> Stream? {
+        if let last = lastLookedUp, last.id == id { return last.stream }
+        guard let stream = streams[id] else { return nil }
+        lastLookedUp = (id, stream)
+        return stream
+    }
+
     private func isLocal(_ id: HTTP2StreamID) -> Bool {
         (Int(id) % 2 == 1) != isServer
     }
@@ -311,23 +351,23 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         guard let padding = Self.unpad(&data, flags: flags) else {
             return connectionError(.protocolError, "DATA with more padding than payload", context: context)
         }
-        guard streams[id] != nil else {
+        guard stream(id) != nil else {
             if isIdle(id) { return connectionError(.protocolError, "DATA on stream \(id), which is not open", context: context) }
             // A stream closed (reset) here: ignored, but its bytes count against the connection's window.
             return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
-        guard streams[id]!.remoteOpen else {
+        guard stream(id)!.remoteOpen else {
             streamError(id, .streamClosed, context: context)
             return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
-        streams[id]!.receiveWindow -= flowControlled
-        guard streams[id]!.receiveWindow >= 0 else {
+        stream(id)!.receiveWindow -= flowControlled
+        guard stream(id)!.receiveWindow >= 0 else {
             streamError(id, .flowControlError, context: context)
             return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
         let endStream = flags & 0x1 != 0
         mux.receive(id, .data(.init(data: .byteBuffer(data), endStream: endStream, paddingBytes: padding)))
-        if let window = streams[id]?.receiveWindow { mux.inboundWindow(id, window) }
+        if let window = stream(id)?.receiveWindow { mux.inboundWindow(id, window) }
         mux.inboundWindow(.rootStream, connectionReceiveWindow)
         if endStream { remoteEnded(id, context: context) }
     }
@@ -377,8 +417,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         } catch {
             return connectionError(.compressionError, "a header block could not be decoded (\(error))", context: context)
         }
-        if streams[id] != nil {
-            guard streams[id]!.remoteOpen else { return streamError(id, .streamClosed, context: context) }
+        if stream(id) != nil {
+            guard stream(id)!.remoteOpen else { return streamError(id, .streamClosed, context: context) }
             mux.receive(id, .headers(.init(headers: headers, endStream: endStream)))
             if endStream { remoteEnded(id, context: context) }
             return
@@ -406,7 +446,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         guard payload.readableBytes == 4, let code = payload.readInteger(as: UInt32.self) else {
             return connectionError(.frameSizeError, "RST_STREAM of \(payload.readableBytes) bytes", context: context)
         }
-        guard streams[id] != nil else {
+        guard stream(id) != nil else {
             if isIdle(id) { connectionError(.protocolError, "RST_STREAM on stream \(id), which is not open", context: context) }
             return
         }
@@ -448,12 +488,13 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             }
             received.append(HTTP2Setting(parameter: HTTP2SettingsParameter(extensionSetting: Int(identifier)), value: Int(value)))
         }
+        guard answerAllowed(context: context) else { return }
         writeFrameHeader(length: 0, type: 4, flags: 0x1, stream: .rootStream)
         context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: .rootStream, payload: .settings(.settings(received)))))
         if windowDelta != 0 {
             for id in Array(streams.keys) {
-                streams[id]!.sendWindow += windowDelta
-                if streams[id]!.sendWindow > Self.largestWindow {
+                stream(id)!.sendWindow += windowDelta
+                if stream(id)!.sendWindow > Self.largestWindow {
                     return connectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE took a stream's window past 2^31-1", context: context)
                 }
             }
@@ -469,6 +510,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
         let ack = flags & 0x1 != 0
         if !ack {
+            guard answerAllowed(context: context) else { return }
             writeFrameHeader(length: 8, type: 6, flags: 0x1, stream: .rootStream)
             out.writeInteger(value)
         }
@@ -506,14 +548,14 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             drainBlocked(context: context)
             return
         }
-        guard streams[id] != nil else {
+        guard stream(id) != nil else {
             if isIdle(id) { connectionError(.protocolError, "WINDOW_UPDATE on stream \(id), which is not open", context: context) }
             return
         }
         guard increment > 0 else { return streamError(id, .protocolError, context: context) }
-        streams[id]!.sendWindow += increment
-        guard streams[id]!.sendWindow <= Self.largestWindow else { return streamError(id, .flowControlError, context: context) }
-        if streams[id]!.queued != nil { drain(id, context: context) }
+        stream(id)!.sendWindow += increment
+        guard stream(id)!.sendWindow <= Self.largestWindow else { return streamError(id, .flowControlError, context: context) }
+        if stream(id)!.queued != nil { drain(id, context: context) }
     }
 
     // MARK: Writing
@@ -546,7 +588,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private func write(_ id: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         switch payload {
         case .headers(let headers):
-            if streams[id] == nil {
+            if stream(id) == nil {
                 guard isLocal(id), id > lastOutboundStreamID else {
                     promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
                     return
@@ -560,19 +602,19 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                 streams[id] = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
                 openOutbound += 1
             }
-            guard streams[id]!.localOpen else {
+            guard stream(id)!.localOpen else {
                 promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
                 return
             }
-            if headers.endStream { streams[id]!.localOpen = false }
-            if streams[id]!.queued != nil {
-                streams[id]!.queued!.append(Queued(payload: payload, promise: promise))
+            if headers.endStream { stream(id)!.localOpen = false }
+            if stream(id)!.queued != nil {
+                stream(id)!.queued!.append(Queued(payload: payload, promise: promise))
                 return
             }
             writeHeaders(id, headers, promise: promise, context: context)
             if headers.endStream { localEnded(id, context: context) }
         case .data(let data):
-            guard streams[id]?.localOpen == true else {
+            guard stream(id)?.localOpen == true else {
                 promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
                 return
             }
@@ -580,14 +622,14 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                 promise?.fail(TunnelHTTP2Error(code: .internalError, message: "a file region cannot be sent through the tunnel"))
                 return
             }
-            if data.endStream { streams[id]!.localOpen = false }
-            if streams[id]!.queued != nil {
-                streams[id]!.queued!.append(Queued(payload: payload, promise: promise))
+            if data.endStream { stream(id)!.localOpen = false }
+            if stream(id)!.queued != nil {
+                stream(id)!.queued!.append(Queued(payload: payload, promise: promise))
                 return
             }
             if sendData(id, bytes, endStream: data.endStream, promise: promise, context: context), data.endStream { localEnded(id, context: context) }
         case .rstStream(let code):
-            guard streams[id] != nil else {
+            guard stream(id) != nil else {
                 promise?.succeed(())
                 return
             }
@@ -599,8 +641,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             append(promise)
             if id == .rootStream {
                 connectionReceiveWindow += increment
-            } else if streams[id] != nil {
-                streams[id]!.receiveWindow += increment
+            } else if stream(id) != nil {
+                stream(id)!.receiveWindow += increment
             }
             mux.windowUpdateWritten(id, increment)
         case .ping(let data, let ack):
@@ -629,21 +671,21 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         var bytes = bytes
         while true {
             // An empty DATA frame (the end of the stream) needs no window.
-            let chunk = bytes.readableBytes == 0 ? 0 : max(0, min(bytes.readableBytes, streams[id]!.sendWindow, connectionSendWindow, remoteMaxFrameSize))
+            let chunk = bytes.readableBytes == 0 ? 0 : max(0, min(bytes.readableBytes, stream(id)!.sendWindow, connectionSendWindow, remoteMaxFrameSize))
             let last = chunk == bytes.readableBytes
             guard chunk > 0 || last else {
                 // The rest waits for a window.
                 let rest = HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(bytes), endStream: endStream))
-                if streams[id]!.queued == nil {
-                    streams[id]!.queued = CircularBuffer(initialCapacity: 4)
+                if stream(id)!.queued == nil {
+                    stream(id)!.queued = CircularBuffer(initialCapacity: 4)
                     blocked.append(id)
                 }
-                streams[id]!.queued!.prepend(Queued(payload: rest, promise: promise))
+                stream(id)!.queued!.prepend(Queued(payload: rest, promise: promise))
                 return false
             }
             writeFrameHeader(length: chunk, type: 0, flags: last && endStream ? 0x1 : 0, stream: id)
             let payload = bytes.readSlice(length: chunk)!
-            streams[id]!.sendWindow -= chunk
+            stream(id)!.sendWindow -= chunk
             connectionSendWindow -= chunk
             pendingWritten.append((id, chunk))
             if out.readableBytes + chunk <= Self.joinedWrite {
@@ -661,7 +703,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     /// Writes what waits on a stream, as far as the windows allow.
     private func drain(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        while let next = streams[id]?.queued?.popFirst() {
+        while let next = stream(id)?.queued?.popFirst() {
             switch next.payload {
             case .data(let data):
                 guard case .byteBuffer(let bytes) = data.data else { continue }
@@ -672,8 +714,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             default:
                 next.promise?.succeed(())
             }
-            if streams[id]?.queued?.isEmpty == true {
-                streams[id]!.queued = nil
+            if stream(id)?.queued?.isEmpty == true {
+                stream(id)!.queued = nil
                 blocked.removeAll { $0 == id }
                 localEnded(id, context: context)
             }
@@ -684,9 +726,9 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         guard !blocked.isEmpty else { return }
         let waiting = blocked
         blocked.removeAll()
-        for id in waiting where streams[id]?.queued != nil {
+        for id in waiting where stream(id)?.queued != nil {
             drain(id, context: context)
-            if streams[id]?.queued != nil, !blocked.contains(id) { blocked.append(id) }
+            if stream(id)?.queued != nil, !blocked.contains(id) { blocked.append(id) }
         }
     }
 
@@ -761,18 +803,19 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     // MARK: Stream states
 
     private func localEnded(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        guard let stream = streams[id], !stream.localOpen, !stream.remoteOpen, stream.queued == nil else { return }
+        guard let stream = stream(id), !stream.localOpen, !stream.remoteOpen, stream.queued == nil else { return }
         closeStream(id, reason: nil, context: context)
     }
 
     private func remoteEnded(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        guard streams[id] != nil else { return }
-        streams[id]!.remoteOpen = false
-        if !streams[id]!.localOpen, streams[id]!.queued == nil { closeStream(id, reason: nil, context: context) }
+        guard stream(id) != nil else { return }
+        stream(id)!.remoteOpen = false
+        if !stream(id)!.localOpen, stream(id)!.queued == nil { closeStream(id, reason: nil, context: context) }
     }
 
     private func closeStream(_ id: HTTP2StreamID, reason: HTTP2ErrorCode?, context: ChannelHandlerContext) {
         guard let stream = streams.removeValue(forKey: id) else { return }
+        if lastLookedUp?.id == id { lastLookedUp = nil }
         if isLocal(id) { openOutbound -= 1 } else { openInbound -= 1 }
         if let queued = stream.queued {
             blocked.removeAll { $0 == id }
@@ -784,6 +827,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     }
 
     private func streamError(_ id: HTTP2StreamID, _ code: HTTP2ErrorCode, context: ChannelHandlerContext) {
+        guard answerAllowed(context: context) else { return }
         writeReset(id, code)
         closeStream(id, reason: code, context: context)
     }
