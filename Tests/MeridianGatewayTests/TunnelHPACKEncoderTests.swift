@@ -71,7 +71,11 @@ struct TunnelHPACKEncoderTests {
     func integers() throws {
         for (prefix, value) in [(5, 30), (5, 31), (5, 32), (6, 62), (6, 63), (6, 64), (7, 126), (7, 127), (7, 128), (7, 300), (7, 70_000)] {
             var buffer = ByteBuffer()
-            TunnelHPACKEncoder.writeInteger(value, prefix: prefix, flags: 0, to: &buffer)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 16) { bytes in
+                var writer = TunnelHPACKEncoder.Writer(bytes: bytes)
+                writer.integer(value, prefix: prefix, flags: 0)
+                return writer.count
+            }
             // Decoded by hand, RFC 7541 section 5.1.
             let limit = (1 << prefix) - 1
             var decoded = Int(buffer.readInteger(as: UInt8.self)!) & limit
