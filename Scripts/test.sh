@@ -24,7 +24,11 @@ run() {
 
 run "model, YAML, routing, PKI, store" --filter 'MeridianModelTests|MeridianYAMLTests|MeridianRoutingTests|MeridianPKITests|MeridianStoreTests'
 run "hub" --filter MeridianHubTests
-run "gateway" --filter 'MeridianGatewayTests|MeridianGatewayCommandTests'
+# The 1 GiB uploads run in child processes (exit tests), each spawned from this process: the child inherits every
+# socket open here at that moment (NIO does not mark accepted sockets close-on-exec), so a connection another suite's
+# gateway closes stays open until the child exits, and that suite's client never sees the close. They run alone.
+run "gateway" --filter 'MeridianGatewayTests|MeridianGatewayCommandTests' --skip GatewayLargeUploadTests
+run "gateway large uploads (child processes)" --filter GatewayLargeUploadTests
 run "end to end (one test at a time)" --filter EndToEndTests --no-parallel
 
 if [ ${#failed[@]} -gt 0 ]; then
