@@ -9,8 +9,7 @@ import NIOHTTP2
 /// the DATA bytes that arrive until its acknowledgement. The bytes over the PING's round-trip time are the rate; the
 /// rate over the *smallest* round-trip time seen is what the link holds in flight. When that reaches half the window,
 /// the window was what limited the sender, and it becomes twice that (at least half as large again), up to `maximum`.
-/// (Bytes, not frame sizes, start a sample: swift-nio-http2 hands a DATA frame on in pieces when a read ends inside
-/// it, and ``HTTP2FrameAligner`` makes it do so.)
+/// (Bytes, not frame sizes, start a sample: a DATA frame may be handed on in pieces.)
 ///
 /// Half, not gRPC's two thirds: a window-limited sender gets 0.64-0.9 of a window across per round trip here (the
 /// receiver opens the window again in steps of a quarter, and processing adds to the round trip), so at two thirds

@@ -2,7 +2,8 @@ import NIOCore
 import NIOHTTP2
 
 /// The HTTP/2 connections of the gateway (tunnel and h2c, both directions): settings, and the pipeline
-/// `NIOHTTP2Handler` -> ``HTTP2StreamMux``.
+/// ``TunnelHTTP2Handler`` (tunnel) or `NIOHTTP2Handler` (h2c: local clients and endpoints, whose HTTP/2 may be anyone's)
+/// -> ``HTTP2StreamMux``.
 ///
 /// Windows are 1 MiB per stream and per connection by default (`--http2-window`). The stream window bounds what waits
 /// in a stream whose destination stopped reading; the mux copies each DATA payload as it arrives, so that each waiting
@@ -21,8 +22,9 @@ enum HTTP2Tuning {
     /// The largest frame either end accepts (the HTTP/2 default, and what a client end advertises).
     static let maxFrameSize = 1 << 14
 
-    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: on a tunnel ``TLSRecordCoalescer``, then
-    /// ``HTTP2FrameAligner``, `NIOHTTP2Handler`, ``HTTP2StreamMux``) and returns its stream mux. `server`
+    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: on a tunnel ``TunnelHTTP2Handler``, on
+    /// an h2c connection ``HTTP2FrameAligner`` and `NIOHTTP2Handler`; then ``HTTP2StreamMux``) and returns its stream
+    /// mux. `server`
     /// settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off; on a tunnel, windows grow
     /// from `window` up to `maximumWindow` with the link's bandwidth-delay product (``AdaptiveWindow``);
     /// `inboundStream` gives each stream the peer opens its owner (server side).

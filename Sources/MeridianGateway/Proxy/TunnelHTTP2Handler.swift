@@ -18,7 +18,7 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 /// request (its connection state machine copies its state per frame, and its HPACK encoder Huffman-codes every literal
 /// and searches its tables by hashing names byte by byte). Here a frame is parsed in place from the read, a stream is
 /// a small struct in one dictionary, and the frames written between two flushes leave as one buffer, one TLS record
-/// (which ``TLSRecordCoalescer`` did for `NIOHTTP2Handler`). It speaks plain HTTP/2 and interoperates with any peer
+/// (`NIOHTTP2Handler` wrote a DATA frame's header and payload as two writes, sealed as two records). It speaks plain HTTP/2 and interoperates with any peer
 /// (gateways of an earlier version use `NIOHTTP2Handler`):
 /// - **HPACK**: NIOHPACK's decoder (Huffman and all), and ``TunnelHPACKEncoder`` (literals are not Huffman-coded; a
 ///   repeated field is one index either way).
@@ -49,7 +49,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     static let maxFrameSize = 1 << 14
     static let maxConcurrentStreams = 4096
     /// Frames written between two flushes are joined in one buffer up to a TLS record's largest payload; a DATA
-    /// payload that would take it past that is written as it is (``TLSRecordCoalescer``'s rule).
+    /// payload that would take it past that is written as it is, after what was joined before it.
     static let joinedWrite = 16 * 1024
 
     /// A class, so that a frame's handling looks its stream up once (or not at all: ``stream(_:)`` keeps the last).
