@@ -9,14 +9,26 @@ import Testing
 struct TunnelHPACKEncoderTests {
     /// Encodes each block, decodes it with a separate decoder (keeping both tables across blocks), and checks that
     /// every block comes back as it was, fields and order.
-    static func roundTrip(_ blocks: [HPACKHeaders], tableLimits: [Int: Int] = [:]) throws -> [Int] {
+    /// `tableLimits`: the peer's table limits set before a block (several: each in turn), and after each change the
+    /// block must start with a size update (RFC 7541 section 6.3; two when the limit fell and rose again).
+    static func roundTrip(_ blocks: [HPACKHeaders], tableLimits: [Int: [Int]] = [:]) throws -> [Int] {
         var encoder = TunnelHPACKEncoder()
         var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
         var sizes: [Int] = []
         for (index, block) in blocks.enumerated() {
-            if let limit = tableLimits[index] { encoder.setTableSizeLimit(limit) }
+            let sizeBefore = encoder.maxSize
+            for limit in tableLimits[index] ?? [] { encoder.setTableSizeLimit(limit) }
             var buffer = ByteBuffer()
             encoder.encode(block, to: &buffer)
+            if let limits = tableLimits[index] {
+                let final = min(limits.last!, TunnelHPACKEncoder.defaultTableSize)
+                let smallest = min(limits.map { min($0, TunnelHPACKEncoder.defaultTableSize) }.min()!, final)
+                let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self)!
+                if final != sizeBefore || smallest < final {
+                    #expect(first & 0xe0 == 0x20, "block \(index) starts with a size update")
+                }
+                #expect(encoder.maxSize == final)
+            }
             sizes.append(buffer.readableBytes)
             let decoded = try decoder.decodeHeaders(from: &buffer)
             #expect(buffer.readableBytes == 0)
@@ -64,7 +76,7 @@ struct TunnelHPACKEncoderTests {
     @Test("a smaller table limit from the peer is signalled and respected; a larger one later too")
     func tableSizeUpdates() throws {
         let blocks = (0..<200).map(Self.request)
-        _ = try Self.roundTrip(blocks, tableLimits: [5: 0, 6: 1024, 50: 100, 51: 8192, 120: 256])
+        _ = try Self.roundTrip(blocks, tableLimits: [5: [0], 6: [1024], 50: [100], 51: [8192], 80: [64, 2048], 120: [256], 121: [256, 4096]])
     }
 
     @Test("integers with 5, 6 and 7-bit prefixes at and across their limits")

@@ -39,16 +39,6 @@ enum HTTP2Tuning {
         ]
         if !server { connection.initialSettings.append(HTTP2Setting(parameter: .maxFrameSize, value: maxFrameSize)) }
         connection.headerBlockValidation = .disabled
-        if tunnel {
-            // The peer gateway's PINGs and acknowledgements of ours: health probes every second per event loop and
-            // ``AdaptiveWindow``'s samples (at most five a second while a window grows, backing off to one every
-            // 3.2 s). They fit in the default 200 per 30 s; the margin is for peers with several event loops.
-            connection.controlFrameRateLimit.maximumCount = 2000
-            // Received lengths are checked by the streams' owners (``DeclaredLength``, on every HTTP/2 connection):
-            // NIO's check read every header block a second time. What the gateway sends was framed by NIO's HTTP/1
-            // decoder or checked where it entered the mesh (h2c connections keep NIO's check as well).
-            connection.contentLengthValidation = .disabled
-        }
         let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil, validatesHeaderBlocks: !tunnel,
                                  inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations

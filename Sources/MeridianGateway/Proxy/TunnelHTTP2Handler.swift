@@ -11,13 +11,13 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 
 /// HTTP/2 (RFC 9113) for tunnel connections, in place of swift-nio-http2's `NIOHTTP2Handler`: the frame layer, HPACK,
 /// stream states and both directions' flow control, between TLS and the ``HTTP2StreamMux``, which sees the same
-/// frames and events as from `NIOHTTP2Handler` (`NIOHTTP2StreamCreatedEvent`, `StreamClosedEvent`, and
-/// `NIOHTTP2WindowUpdatedEvent` with the inbound windows after each DATA frame).
+/// frames and events as from `NIOHTTP2Handler` (`NIOHTTP2StreamCreatedEvent` for the streams the peer opens,
+/// `StreamClosedEvent`), and is told the inbound windows after each DATA frame directly.
 ///
 /// Why: both ends of a tunnel are gateways, and `NIOHTTP2Handler` was about 30 % of the pair's instructions per
 /// request (its connection state machine copies its state per frame, and its HPACK encoder Huffman-codes every literal
 /// and searches its tables by hashing names byte by byte). Here a frame is parsed in place from the read, a stream is
-/// a small struct in one dictionary, and the frames written between two flushes leave as one buffer, one TLS record
+/// a small object in one dictionary, and the frames written between two flushes leave as one buffer, one TLS record
 /// (`NIOHTTP2Handler` wrote a DATA frame's header and payload as two writes, sealed as two records). It speaks plain HTTP/2 and interoperates with any peer
 /// (gateways of an earlier version use `NIOHTTP2Handler`):
 /// - **HPACK**: NIOHPACK's decoder (Huffman and all), and ``TunnelHPACKEncoder`` (literals are not Huffman-coded; a
@@ -62,6 +62,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         var remoteOpen = true
         /// Frames waiting for the send windows, in order: DATA, and whatever the owner wrote after it.
         var queued: CircularBuffer<Queued>?
+        /// In ``TunnelHTTP2Handler/blocked`` (at most once).
+        var inBlockedList = false
 
         init(sendWindow: Int, receiveWindow: Int) {
             self.sendWindow = sendWindow
@@ -95,7 +97,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private var streams: [HTTP2StreamID: Stream] = [:]
     /// The stream looked up last: most frames are for the same stream as the one before.
     private var lastLookedUp: (id: HTTP2StreamID, stream: Stream)?
-    /// Streams with DATA waiting for a send window.
+    /// Streams with DATA waiting for a send window, each once, in the order they get the connection's window.
     private var blocked: [HTTP2StreamID] = []
     private var openInbound = 0
     private var openOutbound = 0
@@ -428,10 +430,19 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             if isIdle(id) { connectionError(.protocolError, "HEADERS on stream \(id), which this end did not open", context: context) }
             return
         }
+        guard isServer else {
+            return connectionError(.protocolError, "HEADERS on stream \(id): a server may not open streams (push is off)", context: context)
+        }
         guard id > lastInboundStreamID else { return }   // a stream of the peer's that is closed here (reset): ignored
         lastInboundStreamID = id
-        if let last = goAwaySent, id > last { return writeReset(id, .refusedStream) }
-        guard openInbound < Self.maxConcurrentStreams else { return writeReset(id, .refusedStream) }
+        if let last = goAwaySent, id > last {
+            guard answerAllowed(context: context) else { return }
+            return writeReset(id, .refusedStream)
+        }
+        guard openInbound < Self.maxConcurrentStreams else {
+            guard answerAllowed(context: context) else { return }
+            return writeReset(id, .refusedStream)
+        }
         streams[id] = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
         openInbound += 1
         context.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: id, localInitialWindowSize: UInt32(localInitialWindow),
@@ -490,16 +501,16 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
         guard answerAllowed(context: context) else { return }
         writeFrameHeader(length: 0, type: 4, flags: 0x1, stream: .rootStream)
-        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: .rootStream, payload: .settings(.settings(received)))))
         if windowDelta != 0 {
-            for id in Array(streams.keys) {
-                stream(id)!.sendWindow += windowDelta
-                if stream(id)!.sendWindow > Self.largestWindow {
+            for stream in streams.values {
+                stream.sendWindow += windowDelta
+                if stream.sendWindow > Self.largestWindow {
                     return connectionError(.flowControlError, "SETTINGS_INITIAL_WINDOW_SIZE took a stream's window past 2^31-1", context: context)
                 }
             }
-            if windowDelta > 0 { drainBlocked(context: context) }
         }
+        context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: .rootStream, payload: .settings(.settings(received)))))
+        if windowDelta > 0 { drainBlocked(context: context) }
     }
 
     private func receivePing(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
@@ -676,8 +687,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             guard chunk > 0 || last else {
                 // The rest waits for a window.
                 let rest = HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(bytes), endStream: endStream))
-                if stream(id)!.queued == nil {
-                    stream(id)!.queued = CircularBuffer(initialCapacity: 4)
+                let waiting = stream(id)!
+                if waiting.queued == nil { waiting.queued = CircularBuffer(initialCapacity: 4) }
+                if !waiting.inBlockedList {
+                    waiting.inBlockedList = true
                     blocked.append(id)
                 }
                 stream(id)!.queued!.prepend(Queued(payload: rest, promise: promise))
@@ -706,7 +719,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         while let next = stream(id)?.queued?.popFirst() {
             switch next.payload {
             case .data(let data):
-                guard case .byteBuffer(let bytes) = data.data else { continue }
+                guard case .byteBuffer(let bytes) = data.data else {
+                    next.promise?.fail(TunnelHTTP2Error(code: .internalError, message: "a file region cannot be sent through the tunnel"))
+                    continue
+                }
                 // What does not fit goes back to the front of the queue.
                 guard sendData(id, bytes, endStream: data.endStream, promise: next.promise, context: context) else { return }
             case .headers(let headers):
@@ -715,21 +731,36 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                 next.promise?.succeed(())
             }
             if stream(id)?.queued?.isEmpty == true {
+                // Left in `blocked` until the next pass over it, which skips it.
                 stream(id)!.queued = nil
-                blocked.removeAll { $0 == id }
                 localEnded(id, context: context)
             }
         }
     }
 
+    /// Gives the connection's window to the blocked streams in turn: those it did not reach keep their place, and
+    /// those that got some and still wait go behind them. Stops once the window is spent.
     private func drainBlocked(context: ChannelHandlerContext) {
         guard !blocked.isEmpty else { return }
         let waiting = blocked
-        blocked.removeAll()
-        for id in waiting where stream(id)?.queued != nil {
-            drain(id, context: context)
-            if stream(id)?.queued != nil, !blocked.contains(id) { blocked.append(id) }
+        blocked.removeAll(keepingCapacity: true)
+        var served: [HTTP2StreamID] = []
+        for id in waiting {
+            guard let stream = stream(id) else { continue }
+            stream.inBlockedList = false
+            guard stream.queued != nil else { continue }
+            if connectionSendWindow > 0 {
+                drain(id, context: context)
+                if stream.queued != nil, !stream.inBlockedList {
+                    stream.inBlockedList = true
+                    served.append(id)
+                }
+            } else if !stream.inBlockedList {
+                stream.inBlockedList = true
+                blocked.append(id)
+            }
         }
+        blocked.append(contentsOf: served)
     }
 
     /// A header block, as HEADERS and, if it is larger than the peer's largest frame, CONTINUATION frames.
@@ -795,9 +826,12 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             promise = joined
         }
         outPromises.removeAll(keepingCapacity: true)
-        context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise)
+        // Taken out first: a write made while this one is passed on goes into the next buffer. The next buffer
+        // starts small whatever this one grew to (a large header block, a burst of answers).
+        let buffer = out
+        out.clear(minimumCapacity: 1024)
         unflushed = true
-        out.clear()
+        context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
     }
 
     // MARK: Stream states
@@ -818,7 +852,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         if lastLookedUp?.id == id { lastLookedUp = nil }
         if isLocal(id) { openOutbound -= 1 } else { openInbound -= 1 }
         if let queued = stream.queued {
-            blocked.removeAll { $0 == id }
+            // (Left in `blocked` until the next pass over it, which skips it.)
             let error = NIOHTTP2Errors.streamClosed(streamID: id, errorCode: reason ?? .cancel)
             for item in queued { item.promise?.fail(error) }
         }
