@@ -27,7 +27,7 @@ struct GatewayLargeUploadTests {
     /// the size of the body.
     static let allowedGrowth = 12 << 20
     /// The same while the model server pauses. The bytes the gateways then hold are bounded by the stream's HTTP/2
-    /// window (1 MiB), its write buffers and TLS records, each held DATA frame in a buffer of its own
+    /// window (1 MiB: the gateways here keep the configured window, see below), its write buffers and TLS records, each held DATA frame in a buffer of its own
     /// (copied by the paused stream, `HTTP2StreamMux`; as slices of swift-nio-http2's parser buffer they held 88-290
     /// MiB with 4 MiB windows, docs/gateway.md). Measured 2-3 MiB (10-39 MiB before ``HTTP2FrameAligner``).
     static let allowedGrowthWhilePausing = 12 << 20
@@ -87,7 +87,11 @@ struct GatewayLargeUploadTests {
                     "east": TestTables.table(source: "east", address: tunnel["east"]!, peers: ["west": tunnel["west"]!], levels: [[("west", 1)]], timeout: 600),
                     "west": TestTables.table(source: "west", address: tunnel["west"]!, peers: ["east": tunnel["east"]!], levels: [[("west", 1)]], timeout: 600),
                 ]
-            }
+            },
+            // The window stays at its configured 1 MiB, so that the bound on what a stalled stream holds is exact:
+            // ``AdaptiveWindow`` grows it with the round trips it measures, which on a loaded loopback took it to a
+            // few MiB (GatewayWindowGrowthTests covers growth).
+            configure: { $0.http2WindowMax = $0.http2Window }
         ) { mesh in
             let chunk = 256 * 1024
             // Warm the path (connections, buffers, allocator arenas) before taking the baseline.
