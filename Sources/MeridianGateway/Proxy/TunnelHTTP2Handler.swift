@@ -90,7 +90,6 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     /// Told the DATA bytes and WINDOW_UPDATE increments that were written.
     private let mux: HTTP2StreamMux
 
-    private var context: ChannelHandlerContext?
     private var allocator = ByteBufferAllocator()
     private var encoder = TunnelHPACKEncoder()
     private var decoder: HPACKDecoder
@@ -150,14 +149,12 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
         allocator = context.channel.allocator
         if context.channel.isActive { sendPreface(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         failEverything(ChannelError.ioOnClosedChannel)
-        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -353,25 +350,26 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         guard let padding = Self.unpad(&data, flags: flags) else {
             return connectionError(.protocolError, "DATA with more padding than payload", context: context)
         }
-        guard stream(id) != nil else {
+        guard let stream = stream(id) else {
             if isIdle(id) { return connectionError(.protocolError, "DATA on stream \(id), which is not open", context: context) }
             // A stream closed (reset) here: ignored, but its bytes count against the connection's window.
             return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
-        guard stream(id)!.remoteOpen else {
+        guard stream.remoteOpen else {
             streamError(id, .streamClosed, context: context)
             return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
-        stream(id)!.receiveWindow -= flowControlled
-        guard stream(id)!.receiveWindow >= 0 else {
+        stream.receiveWindow -= flowControlled
+        guard stream.receiveWindow >= 0 else {
             streamError(id, .flowControlError, context: context)
             return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
         let endStream = flags & 0x1 != 0
         mux.receive(id, .data(.init(data: .byteBuffer(data), endStream: endStream, paddingBytes: padding)))
-        if let window = stream(id)?.receiveWindow { mux.inboundWindow(id, window) }
+        // (The mux may have reset the stream meanwhile: then its window no longer matters.)
+        if self.stream(id) === stream { mux.inboundWindow(id, stream.receiveWindow) }
         mux.inboundWindow(.rootStream, connectionReceiveWindow)
-        if endStream { remoteEnded(id, context: context) }
+        if endStream { remoteEnded(id) }
     }
 
     private func receiveHeaders(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
@@ -419,10 +417,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         } catch {
             return connectionError(.compressionError, "a header block could not be decoded (\(error))", context: context)
         }
-        if stream(id) != nil {
-            guard stream(id)!.remoteOpen else { return streamError(id, .streamClosed, context: context) }
+        if let stream = stream(id) {
+            guard stream.remoteOpen else { return streamError(id, .streamClosed, context: context) }
             mux.receive(id, .headers(.init(headers: headers, endStream: endStream)))
-            if endStream { remoteEnded(id, context: context) }
+            if endStream { remoteEnded(id) }
             return
         }
         guard !isLocal(id) else {
@@ -435,11 +433,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
         guard id > lastInboundStreamID else { return }   // a stream of the peer's that is closed here (reset): ignored
         lastInboundStreamID = id
-        if let last = goAwaySent, id > last {
-            guard answerAllowed(context: context) else { return }
-            return writeReset(id, .refusedStream)
-        }
-        guard openInbound < Self.maxConcurrentStreams else {
+        // Above the last stream of a GOAWAY this end sent, or past the concurrent streams allowed: never processed.
+        guard id <= goAwaySent ?? id, openInbound < Self.maxConcurrentStreams else {
             guard answerAllowed(context: context) else { return }
             return writeReset(id, .refusedStream)
         }
@@ -448,7 +443,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         context.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: id, localInitialWindowSize: UInt32(localInitialWindow),
                                                                          remoteInitialWindowSize: UInt32(remoteInitialWindow)))
         mux.receive(id, .headers(.init(headers: headers, endStream: endStream)))
-        if endStream { remoteEnded(id, context: context) }
+        if endStream { remoteEnded(id) }
     }
 
     private func receiveReset(id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
@@ -461,7 +456,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             if isIdle(id) { connectionError(.protocolError, "RST_STREAM on stream \(id), which is not open", context: context) }
             return
         }
-        closeStream(id, reason: HTTP2ErrorCode(networkCode: Int(code)), context: context)
+        closeStream(id, reason: HTTP2ErrorCode(networkCode: Int(code)))
     }
 
     private func receiveSettings(flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
@@ -540,7 +535,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         context.fireChannelRead(wrapInboundOut(HTTP2Frame(streamID: .rootStream, payload: .goAway(
             lastStreamID: last, errorCode: HTTP2ErrorCode(networkCode: Int(code)), opaqueData: payload.readableBytes > 0 ? payload : nil))))
         for id in streams.keys.filter({ isLocal($0) && $0 > last }).sorted() {
-            closeStream(id, reason: .refusedStream, context: context)
+            closeStream(id, reason: .refusedStream)
         }
     }
 
@@ -559,14 +554,14 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             drainBlocked(context: context)
             return
         }
-        guard stream(id) != nil else {
+        guard let stream = stream(id) else {
             if isIdle(id) { connectionError(.protocolError, "WINDOW_UPDATE on stream \(id), which is not open", context: context) }
             return
         }
         guard increment > 0 else { return streamError(id, .protocolError, context: context) }
-        stream(id)!.sendWindow += increment
-        guard stream(id)!.sendWindow <= Self.largestWindow else { return streamError(id, .flowControlError, context: context) }
-        if stream(id)!.queued != nil { drain(id, context: context) }
+        stream.sendWindow += increment
+        guard stream.sendWindow <= Self.largestWindow else { return streamError(id, .flowControlError, context: context) }
+        if stream.queued != nil { drain(id, context: context) }
     }
 
     // MARK: Writing
@@ -599,7 +594,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private func write(_ id: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         switch payload {
         case .headers(let headers):
-            if stream(id) == nil {
+            let stream: Stream
+            if let existing = self.stream(id) {
+                stream = existing
+            } else {
                 guard isLocal(id), id > lastOutboundStreamID else {
                     promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
                     return
@@ -610,22 +608,20 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                     return
                 }
                 lastOutboundStreamID = id
-                streams[id] = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
+                stream = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
+                streams[id] = stream
                 openOutbound += 1
             }
-            guard stream(id)!.localOpen else {
+            guard stream.localOpen else {
                 promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
                 return
             }
-            if headers.endStream { stream(id)!.localOpen = false }
-            if stream(id)!.queued != nil {
-                stream(id)!.queued!.append(Queued(payload: payload, promise: promise))
-                return
-            }
+            if headers.endStream { stream.localOpen = false }
+            guard stream.queued == nil else { return stream.queued!.append(Queued(payload: payload, promise: promise)) }
             writeHeaders(id, headers, promise: promise, context: context)
-            if headers.endStream { localEnded(id, context: context) }
+            closeIfEnded(id)
         case .data(let data):
-            guard stream(id)?.localOpen == true else {
+            guard let stream = stream(id), stream.localOpen else {
                 promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
                 return
             }
@@ -633,27 +629,24 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                 promise?.fail(TunnelHTTP2Error(code: .internalError, message: "a file region cannot be sent through the tunnel"))
                 return
             }
-            if data.endStream { stream(id)!.localOpen = false }
-            if stream(id)!.queued != nil {
-                stream(id)!.queued!.append(Queued(payload: payload, promise: promise))
-                return
-            }
-            if sendData(id, bytes, endStream: data.endStream, promise: promise, context: context), data.endStream { localEnded(id, context: context) }
+            if data.endStream { stream.localOpen = false }
+            guard stream.queued == nil else { return stream.queued!.append(Queued(payload: payload, promise: promise)) }
+            if sendData(id, stream, bytes, endStream: data.endStream, promise: promise, context: context) { closeIfEnded(id) }
         case .rstStream(let code):
             guard stream(id) != nil else {
                 promise?.succeed(())
                 return
             }
             writeReset(id, code, promise: promise)
-            closeStream(id, reason: code, context: context)
+            closeStream(id, reason: code)
         case .windowUpdate(let increment):
             writeFrameHeader(length: 4, type: 8, flags: 0, stream: id)
             out.writeInteger(UInt32(increment))
             append(promise)
             if id == .rootStream {
                 connectionReceiveWindow += increment
-            } else if stream(id) != nil {
-                stream(id)!.receiveWindow += increment
+            } else {
+                stream(id)?.receiveWindow += increment
             }
             mux.windowUpdateWritten(id, increment)
         case .ping(let data, let ack):
@@ -677,28 +670,27 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     /// Writes a stream's DATA as far as the send windows allow (frames of at most the peer's largest), and queues the
     /// rest; `true` if all of it left.
-    private func sendData(_ id: HTTP2StreamID, _ bytes: ByteBuffer, endStream: Bool, promise: EventLoopPromise<Void>?,
+    private func sendData(_ id: HTTP2StreamID, _ stream: Stream, _ bytes: ByteBuffer, endStream: Bool, promise: EventLoopPromise<Void>?,
                           context: ChannelHandlerContext) -> Bool {
         var bytes = bytes
         while true {
             // An empty DATA frame (the end of the stream) needs no window.
-            let chunk = bytes.readableBytes == 0 ? 0 : max(0, min(bytes.readableBytes, stream(id)!.sendWindow, connectionSendWindow, remoteMaxFrameSize))
+            let chunk = bytes.readableBytes == 0 ? 0 : max(0, min(bytes.readableBytes, stream.sendWindow, connectionSendWindow, remoteMaxFrameSize))
             let last = chunk == bytes.readableBytes
             guard chunk > 0 || last else {
                 // The rest waits for a window.
                 let rest = HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(bytes), endStream: endStream))
-                let waiting = stream(id)!
-                if waiting.queued == nil { waiting.queued = CircularBuffer(initialCapacity: 4) }
-                if !waiting.inBlockedList {
-                    waiting.inBlockedList = true
+                if stream.queued == nil { stream.queued = CircularBuffer(initialCapacity: 4) }
+                stream.queued!.prepend(Queued(payload: rest, promise: promise))
+                if !stream.inBlockedList {
+                    stream.inBlockedList = true
                     blocked.append(id)
                 }
-                stream(id)!.queued!.prepend(Queued(payload: rest, promise: promise))
                 return false
             }
             writeFrameHeader(length: chunk, type: 0, flags: last && endStream ? 0x1 : 0, stream: id)
             let payload = bytes.readSlice(length: chunk)!
-            stream(id)!.sendWindow -= chunk
+            stream.sendWindow -= chunk
             connectionSendWindow -= chunk
             pendingWritten.append((id, chunk))
             if out.readableBytes + chunk <= Self.joinedWrite {
@@ -716,7 +708,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     /// Writes what waits on a stream, as far as the windows allow.
     private func drain(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        while let next = stream(id)?.queued?.popFirst() {
+        guard let stream = stream(id) else { return }
+        while let next = stream.queued?.popFirst() {
             switch next.payload {
             case .data(let data):
                 guard case .byteBuffer(let bytes) = data.data else {
@@ -724,16 +717,16 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                     continue
                 }
                 // What does not fit goes back to the front of the queue.
-                guard sendData(id, bytes, endStream: data.endStream, promise: next.promise, context: context) else { return }
+                guard sendData(id, stream, bytes, endStream: data.endStream, promise: next.promise, context: context) else { return }
             case .headers(let headers):
                 writeHeaders(id, headers, promise: next.promise, context: context)
             default:
                 next.promise?.succeed(())
             }
-            if stream(id)?.queued?.isEmpty == true {
+            if stream.queued?.isEmpty == true {
                 // Left in `blocked` until the next pass over it, which skips it.
-                stream(id)!.queued = nil
-                localEnded(id, context: context)
+                stream.queued = nil
+                closeIfEnded(id)
             }
         }
     }
@@ -836,18 +829,18 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     // MARK: Stream states
 
-    private func localEnded(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
+    /// Closes a stream whose both ends ended and that has nothing left to write.
+    private func closeIfEnded(_ id: HTTP2StreamID) {
         guard let stream = stream(id), !stream.localOpen, !stream.remoteOpen, stream.queued == nil else { return }
-        closeStream(id, reason: nil, context: context)
+        closeStream(id, reason: nil)
     }
 
-    private func remoteEnded(_ id: HTTP2StreamID, context: ChannelHandlerContext) {
-        guard stream(id) != nil else { return }
-        stream(id)!.remoteOpen = false
-        if !stream(id)!.localOpen, stream(id)!.queued == nil { closeStream(id, reason: nil, context: context) }
+    private func remoteEnded(_ id: HTTP2StreamID) {
+        stream(id)?.remoteOpen = false
+        closeIfEnded(id)
     }
 
-    private func closeStream(_ id: HTTP2StreamID, reason: HTTP2ErrorCode?, context: ChannelHandlerContext) {
+    private func closeStream(_ id: HTTP2StreamID, reason: HTTP2ErrorCode?) {
         guard let stream = streams.removeValue(forKey: id) else { return }
         if lastLookedUp?.id == id { lastLookedUp = nil }
         if isLocal(id) { openOutbound -= 1 } else { openInbound -= 1 }
@@ -863,7 +856,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private func streamError(_ id: HTTP2StreamID, _ code: HTTP2ErrorCode, context: ChannelHandlerContext) {
         guard answerAllowed(context: context) else { return }
         writeReset(id, code)
-        closeStream(id, reason: code, context: context)
+        closeStream(id, reason: code)
     }
 
     private func connectionError(_ code: HTTP2ErrorCode, _ message: String, context: ChannelHandlerContext) {
