@@ -34,6 +34,15 @@ struct TunnelHTTP2HandlerTests {
 
     final class Inbound {
         var streams: [(HTTP2MuxStream, Recorder)] = []
+        /// The streams opened from now on consume nothing (their windows are not opened again).
+        var pausing = false
+
+        func opened(_ stream: HTTP2MuxStream) {
+            let recorder = Recorder()
+            stream.attach(recorder)
+            if pausing { stream.pauseReading() }
+            streams.append((stream, recorder))
+        }
     }
 
     struct Pair {
@@ -41,6 +50,8 @@ struct TunnelHTTP2HandlerTests {
         var clientMux: HTTP2StreamMux
         var server: EmbeddedChannel
         var inbound: Inbound
+        /// Bytes are handed over in pieces of at most this many (reads that end inside a frame or its header).
+        var chunk = Int.max
 
         /// Moves bytes both ways (and runs the loops' tasks: the muxes' flushes) until neither end has more to say.
         func exchange() throws {
@@ -49,34 +60,39 @@ struct TunnelHTTP2HandlerTests {
                 server.embeddedEventLoop.run()
                 var moved = false
                 while let bytes = try client.readOutbound(as: ByteBuffer.self) {
-                    try server.writeInbound(bytes)
+                    try hand(bytes, to: server)
                     moved = true
                 }
                 while let bytes = try server.readOutbound(as: ByteBuffer.self) {
-                    try client.writeInbound(bytes)
+                    try hand(bytes, to: client)
                     moved = true
                 }
                 if !moved { return }
             }
             Issue.record("the two ends never went quiet")
         }
+
+        private func hand(_ bytes: ByteBuffer, to channel: EmbeddedChannel) throws {
+            var bytes = bytes
+            while bytes.readableBytes > 0 {
+                try channel.writeInbound(bytes.readSlice(length: min(chunk, bytes.readableBytes))!)
+            }
+        }
     }
 
     /// A client and a server end, each `TunnelHTTP2Handler` (`tunnel`) or `NIOHTTP2Handler`, with 64 KiB windows.
-    static func pair(tunnelClient: Bool, tunnelServer: Bool) throws -> Pair {
+    static func pair(tunnelClient: Bool, tunnelServer: Bool, chunk: Int = .max) throws -> Pair {
         let client = EmbeddedChannel()
         let server = EmbeddedChannel()
         let inbound = Inbound()
         let clientMux = try HTTP2Tuning.configure(client, server: false, tunnel: tunnelClient, window: 64 * 1024)
         _ = try HTTP2Tuning.configure(server, server: true, tunnel: tunnelServer, window: 64 * 1024) { stream in
-            let recorder = Recorder()
-            stream.attach(recorder)
-            inbound.streams.append((stream, recorder))
+            inbound.opened(stream)
         }
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: 1)
         try server.connect(to: address).wait()
         try client.connect(to: address).wait()
-        let pair = Pair(client: client, clientMux: clientMux, server: server, inbound: inbound)
+        let pair = Pair(client: client, clientMux: clientMux, server: server, inbound: inbound, chunk: chunk)
         try pair.exchange()
         return pair
     }
@@ -135,36 +151,72 @@ struct TunnelHTTP2HandlerTests {
         _ = try? pair.server.finish()
     }
 
-    /// A raw client: the preface, SETTINGS, then what `frames` writes, to a `TunnelHTTP2Handler` server; returns the
-    /// frames the server wrote back (type, flags, stream, payload).
-    /// `pausing`: the streams' owners consume nothing (their windows are not opened again).
-    /// `unwritable`: the connection cannot take writes (the peer reads nothing).
+    /// A frame as the other end wrote it.
+    struct RawFrame {
+        var type: UInt8
+        var flags: UInt8
+        var stream: Int
+        var payload: ByteBuffer
+    }
+
+    /// A `TunnelHTTP2Handler` server and a raw client that has sent the preface and an empty SETTINGS, and then
+    /// writes frames by hand.
+    final class RawClient {
+        let server = EmbeddedChannel()
+        let inbound = Inbound()
+        private var written = ByteBuffer()
+
+        /// - Parameter pausing: the streams' owners consume nothing (their windows are not opened again).
+        init(pausing: Bool = false) throws {
+            inbound.pausing = pausing
+            _ = try HTTP2Tuning.configure(server, server: true, tunnel: true, window: 64 * 1024) { [inbound] stream in
+                inbound.opened(stream)
+            }
+            try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+            var input = ByteBuffer(bytes: TunnelHTTP2Handler.preface)
+            input.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])   // SETTINGS, empty
+            _ = try send { $0.writeBuffer(&input) }
+        }
+
+        /// Writes what `frames` writes to the server; returns the frames the server wrote back since the last call.
+        func send(_ frames: (inout ByteBuffer) throws -> Void) throws -> [RawFrame] {
+            var input = ByteBuffer()
+            try frames(&input)
+            if input.readableBytes > 0 { _ = try? server.writeInbound(input) }
+            return try received()
+        }
+
+        /// The frames the server wrote since the last call (after running its loop's tasks).
+        func received() throws -> [RawFrame] {
+            server.embeddedEventLoop.run()
+            while var part = try server.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
+            var frames: [RawFrame] = []
+            while written.readableBytes >= 9 {
+                let lengthAndType = written.getInteger(at: written.readerIndex, as: UInt32.self)!
+                guard written.readableBytes >= 9 + Int(lengthAndType >> 8) else { break }
+                written.moveReaderIndex(forwardBy: 4)
+                let flags: UInt8 = written.readInteger()!
+                let stream: UInt32 = written.readInteger()!
+                frames.append(RawFrame(type: UInt8(lengthAndType & 0xff), flags: flags, stream: Int(stream),
+                                       payload: written.readSlice(length: Int(lengthAndType >> 8))!))
+            }
+            return frames
+        }
+    }
+
+    /// A raw client's frames (`frames`) to a `TunnelHTTP2Handler` server; returns the frames the server wrote back
+    /// (type, flags, stream, payload) and whether the connection is still open.
+    /// `pausing`: the streams' owners consume nothing. `unwritable`: the connection cannot take writes (the peer reads
+    /// nothing).
     static func rawExchange(pausing: Bool = false, unwritable: Bool = false,
                             _ frames: (inout ByteBuffer) throws -> Void) throws -> (frames: [(UInt8, UInt8, Int, ByteBuffer)], active: Bool) {
-        let server = EmbeddedChannel()
-        _ = try HTTP2Tuning.configure(server, server: true, tunnel: true, window: 64 * 1024) { stream in
-            stream.attach(Recorder())
-            if pausing { stream.pauseReading() }
-        }
-        try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        if unwritable { server.isWritable = false }
-        var input = ByteBuffer(bytes: TunnelHTTP2Handler.preface)
-        input.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])   // SETTINGS, empty
-        try frames(&input)
-        _ = try? server.writeInbound(input)
-        server.embeddedEventLoop.run()
-        var written = ByteBuffer()
-        while var part = try server.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
-        var frames: [(UInt8, UInt8, Int, ByteBuffer)] = []
-        while written.readableBytes >= 9 {
-            let lengthAndType: UInt32 = written.readInteger()!
-            let flags: UInt8 = written.readInteger()!
-            let stream: UInt32 = written.readInteger()!
-            frames.append((UInt8(lengthAndType & 0xff), flags, Int(stream), written.readSlice(length: Int(lengthAndType >> 8))!))
-        }
-        let active = server.isActive
-        _ = try? server.finish()
-        return (frames, active)
+        let raw = try RawClient(pausing: pausing)
+        var written = try raw.received()
+        if unwritable { raw.server.isWritable = false }
+        written += try raw.send(frames)
+        let active = raw.server.isActive
+        _ = try? raw.server.finish()
+        return (written.map { ($0.type, $0.flags, $0.stream, $0.payload) }, active)
     }
 
     static func frame(_ type: UInt8, flags: UInt8 = 0, stream: Int, _ payload: ByteBuffer, into buffer: inout ByteBuffer) {

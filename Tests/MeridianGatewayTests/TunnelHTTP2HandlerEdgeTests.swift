@@ -1,0 +1,224 @@
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
+import Testing
+
+@testable import MeridianGateway
+
+/// The paths of ``TunnelHTTP2Handler`` that a well-behaved exchange rarely takes: reads that end anywhere in a frame,
+/// padding, a stream reset or refused while its DATA waits for a window, and a window that SETTINGS takes below zero.
+extension TunnelHTTP2HandlerTests {
+    static func settingsFrame(_ identifier: UInt16, _ value: UInt32, into buffer: inout ByteBuffer) {
+        var payload = ByteBuffer()
+        payload.writeMultipleIntegers(identifier, value)
+        frame(4, stream: 0, payload, into: &buffer)
+    }
+
+    static func windowUpdate(stream: Int, _ increment: UInt32, into buffer: inout ByteBuffer) {
+        var payload = ByteBuffer()
+        payload.writeInteger(increment)
+        frame(8, stream: stream, payload, into: &buffer)
+    }
+
+    /// The DATA bytes (without padding) in `frames` for `stream`, and whether one of them ended it.
+    static func data(in frames: [RawFrame], stream: Int) -> (bytes: Int, ended: Bool) {
+        let data = frames.filter { $0.type == 0 && $0.stream == stream }
+        return (data.reduce(0) { $0 + $1.payload.readableBytes }, data.contains { $0.flags & 0x1 != 0 })
+    }
+
+    @Test("reads that end anywhere (inside the preface, a frame header, a payload or a CONTINUATION) lose and reorder nothing",
+          arguments: [1, 2, 9, 10, 4_099])
+    func splitReads(chunk: Int) throws {
+        let pair = try Self.pair(tunnelClient: true, tunnelServer: true, chunk: chunk)
+        let requestBody = Self.bytes(70_000, seed: 3)
+        let responseBody = Self.bytes(20_000, seed: 5)
+        let large = String(repeating: "h", count: 20_000)   // two frames: HEADERS and CONTINUATION
+
+        let client = Recorder()
+        let stream = pair.clientMux.makeStream(client)
+        stream.write(.headers(.init(headers: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/split", "x-large": large])))
+        stream.write(.data(.init(data: .byteBuffer(requestBody))))
+        stream.write(.headers(.init(headers: ["x-sum": "1"], endStream: true)))
+        stream.flush()
+        try pair.exchange()
+
+        try #require(pair.inbound.streams.count == 1)
+        let (serverStream, server) = pair.inbound.streams[0]
+        #expect(server.blocks.first?.0.first(name: "x-large") == large)
+        #expect(server.body == requestBody, "\(server.body.readableBytes) of \(requestBody.readableBytes) bytes")
+        #expect(server.blocks.last?.0.first(name: "x-sum") == "1" && server.blocks.last?.endStream == true)
+
+        serverStream.write(.headers(.init(headers: [":status": "200"])))
+        serverStream.write(.data(.init(data: .byteBuffer(responseBody), endStream: true)))
+        serverStream.flush()
+        try pair.exchange()
+        #expect(client.blocks.first?.0.first(name: ":status") == "200")
+        #expect(client.body == responseBody)
+        #expect(client.closed.map { $0 == nil } == true)
+        #expect(server.closed.map { $0 == nil } == true)
+        #expect(pair.client.isActive && pair.server.isActive)
+        _ = try? pair.client.finish()
+        _ = try? pair.server.finish()
+    }
+
+    @Test("padded HEADERS (with a priority) and DATA are read without their padding, which still counts against the windows")
+    func paddedFrames() throws {
+        let raw = try TunnelHTTP2HandlerTests.RawClient()
+        let body = Self.bytes(1_000, seed: 9)
+        _ = try raw.send { input in
+            var headers = ByteBuffer()
+            headers.writeInteger(UInt8(10))                 // pad length
+            headers.writeBytes([0x80, 0, 0, 0, 16])         // priority: exclusive, depends on 0, weight 16
+            var block = try Self.requestBlock()
+            headers.writeBuffer(&block)
+            headers.writeRepeatingByte(0, count: 10)
+            Self.frame(1, flags: 0x8 | 0x20 | 0x4, stream: 1, headers, into: &input)
+            var data = ByteBuffer()
+            data.writeInteger(UInt8(20))
+            data.writeImmutableBuffer(body)
+            data.writeRepeatingByte(0, count: 20)
+            Self.frame(0, flags: 0x8, stream: 1, data, into: &input)
+            Self.frame(0, flags: 0x8 | 0x1, stream: 1, ByteBuffer(bytes: [255] + [UInt8](repeating: 0, count: 255)), into: &input)
+        }
+        try #require(raw.inbound.streams.count == 1)
+        let recorder = raw.inbound.streams[0].1
+        #expect(recorder.blocks.first?.0.first(name: ":path") == "/")
+        #expect(recorder.blocks.first?.0.count == 4)
+        #expect(recorder.body == body)
+        #expect(recorder.dataEnded)
+        _ = try? raw.server.finish()
+
+        // 5 x (13,000 bytes of data + 256 of padding) = 66,280 flow-controlled bytes: past the stream's 64 KiB
+        // although the data alone (65,000) is not.
+        let paused = try TunnelHTTP2HandlerTests.RawClient(pausing: true)
+        let frames = try paused.send { input in
+            Self.frame(1, flags: 0x4, stream: 1, try Self.requestBlock(), into: &input)
+            for _ in 0..<5 {
+                var data = ByteBuffer()
+                data.writeInteger(UInt8(255))
+                data.writeImmutableBuffer(Self.bytes(13_000, seed: 1))
+                data.writeRepeatingByte(0, count: 255)
+                Self.frame(0, flags: 0x8, stream: 1, data, into: &input)
+            }
+        }
+        var reset = try #require(frames.first { $0.type == 3 })
+        #expect(reset.stream == 1)
+        #expect(reset.payload.readInteger(as: UInt32.self) == UInt32(HTTP2ErrorCode.flowControlError.networkCode))
+        #expect(paused.server.isActive)
+        _ = try? paused.server.finish()
+
+        // Padding longer than the frame: a connection error.
+        let broken = try Self.rawExchange { input in
+            Self.frame(1, flags: 0x4, stream: 1, try Self.requestBlock(), into: &input)
+            Self.frame(0, flags: 0x8, stream: 1, ByteBuffer(bytes: [200, 1, 2, 3]), into: &input)
+        }
+        var goAway = try #require(broken.frames.first { $0.0 == 7 }?.3)
+        _ = goAway.readInteger(as: UInt32.self)
+        #expect(goAway.readInteger(as: UInt32.self) == UInt32(HTTP2ErrorCode.protocolError.networkCode))
+        #expect(!broken.active)
+    }
+
+    @Test("a stream reset while its DATA waits for a window fails the waiting writes, and what never left takes nothing from the connection's window")
+    func resetWhileQueued() throws {
+        let pair = try Self.pair(tunnelClient: true, tunnelServer: true)
+        pair.inbound.pausing = true
+        let client = Recorder()
+        let stream = pair.clientMux.makeStream(client)
+        let written = pair.client.eventLoop.makePromise(of: Void.self)
+        var outcome: Result<Void, any Error>?
+        written.futureResult.assumeIsolated().whenComplete { outcome = $0 }
+        stream.write(.headers(.init(headers: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/held"])))
+        stream.write(.data(.init(data: .byteBuffer(Self.bytes(200_000, seed: 1)))), promise: written)
+        stream.flush()
+        try pair.exchange()
+        // The server's owner consumed nothing: 64 KiB crossed, the rest waits at the client.
+        try #require(pair.inbound.streams.count == 1)
+        #expect(outcome == nil)
+
+        pair.inbound.streams[0].0.reset(.cancel)
+        try pair.exchange()
+        #expect(outcome.map { if case .failure = $0 { true } else { false } } == true)
+        let closed = try #require(client.closed)
+        #expect((closed as? NIOHTTP2Errors.StreamClosed)?.errorCode == .cancel)
+
+        // The connection carries a second stream's 150 KiB whole: only what left for the first counted against its
+        // window, and the server gave that back when it dropped the stream's held bytes.
+        pair.inbound.pausing = false
+        let second = Recorder()
+        let next = pair.clientMux.makeStream(second)
+        let body = Self.bytes(150_000, seed: 2)
+        next.write(.headers(.init(headers: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/next"])))
+        next.write(.data(.init(data: .byteBuffer(body), endStream: true)))
+        next.flush()
+        try pair.exchange()
+        try #require(pair.inbound.streams.count == 2)
+        #expect(pair.inbound.streams[1].1.body == body, "\(pair.inbound.streams[1].1.body.readableBytes) of \(body.readableBytes) bytes")
+        #expect(pair.inbound.streams[1].1.dataEnded)
+        _ = try? pair.client.finish()
+        _ = try? pair.server.finish()
+    }
+
+    @Test("a GOAWAY that leaves out a stream whose DATA waits closes it as refused (it may be retried) and opens no new stream")
+    func goAwayWhileQueued() throws {
+        let pair = try Self.pair(tunnelClient: true, tunnelServer: true)
+        pair.inbound.pausing = true
+        let client = Recorder()
+        let stream = pair.clientMux.makeStream(client)
+        stream.write(.headers(.init(headers: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/held"])))
+        stream.write(.data(.init(data: .byteBuffer(Self.bytes(200_000, seed: 1)))))
+        stream.flush()
+        try pair.exchange()
+        #expect(client.closed == nil)
+
+        try pair.server.writeOutbound(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .rootStream, errorCode: .noError, opaqueData: nil)))
+        pair.server.flush()
+        try pair.exchange()
+        let closed = try #require(client.closed)
+        #expect((closed as? NIOHTTP2Errors.StreamClosed)?.errorCode == .refusedStream)
+
+        let later = Recorder()
+        let refused = pair.clientMux.makeStream(later)
+        refused.write(.headers(.init(headers: [":method": "GET", ":scheme": "https", ":authority": "a", ":path": "/later"], endStream: true)))
+        refused.flush()
+        try pair.exchange()
+        #expect(refused.firstFrameNotSent)
+        #expect(later.closed != nil)
+        #expect(pair.inbound.streams.count == 1)
+        _ = try? pair.client.finish()
+        _ = try? pair.server.finish()
+    }
+
+    @Test("SETTINGS that shrink the initial window take a stream's send window below zero: DATA waits until updates bring it above again")
+    func windowBelowZero() throws {
+        let raw = try TunnelHTTP2HandlerTests.RawClient()
+        _ = try raw.send { input in
+            Self.windowUpdate(stream: 0, 1_000_000, into: &input)   // only the stream's window limits
+            Self.frame(1, flags: 0x4 | 0x1, stream: 1, try Self.requestBlock(), into: &input)
+        }
+        try #require(raw.inbound.streams.count == 1)
+        let (stream, recorder) = raw.inbound.streams[0]
+        stream.write(.headers(.init(headers: [":status": "200"])))
+        stream.write(.data(.init(data: .byteBuffer(Self.bytes(200_000, seed: 4)), endStream: true)))
+        stream.flush()
+        #expect(Self.data(in: try raw.received(), stream: 1).bytes == 65_535)
+
+        // 65,535 -> 16,384: the stream's window, spent, is now -49,151.
+        var frames = try raw.send { Self.settingsFrame(4, 16_384, into: &$0) }
+        #expect(frames.contains { $0.type == 4 && $0.flags == 0x1 })
+        #expect(Self.data(in: frames, stream: 1).bytes == 0)
+        frames = try raw.send { Self.windowUpdate(stream: 1, 49_151, into: &$0) }
+        #expect(Self.data(in: frames, stream: 1).bytes == 0)
+        frames = try raw.send { Self.windowUpdate(stream: 1, 1_000, into: &$0) }
+        #expect(Self.data(in: frames, stream: 1).bytes == 1_000)
+        // Back to 65,535: +49,151.
+        frames = try raw.send { Self.settingsFrame(4, 65_535, into: &$0) }
+        #expect(Self.data(in: frames, stream: 1).bytes == 49_151)
+        frames = try raw.send { Self.windowUpdate(stream: 1, 100_000, into: &$0) }
+        let rest = Self.data(in: frames, stream: 1)
+        #expect(rest.bytes == 200_000 - 65_535 - 1_000 - 49_151 && rest.ended)
+        #expect(recorder.closed.map { $0 == nil } == true)
+        #expect(raw.server.isActive)
+        _ = try? raw.server.finish()
+    }
+}
