@@ -105,7 +105,7 @@ struct HTTP1RequestEncoderTests {
     final class EncoderHandler: ChannelOutboundHandler {
         typealias OutboundIn = HTTPClientRequestPart
         typealias OutboundOut = IOData
-        var encoder = HTTP1RequestEncoder(decoder: nil)
+        var encoder = HTTP1RequestEncoder()
 
         func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
             do {
@@ -119,7 +119,7 @@ struct HTTP1RequestEncoderTests {
 
         /// The parts' bytes, or the refusal.
         static func encode(_ parts: [HTTPClientRequestPart]) -> Result<String, UnsendableRequest> {
-            var encoder = HTTP1RequestEncoder(decoder: nil)
+            var encoder = HTTP1RequestEncoder()
             var bytes = ByteBuffer()
             do {
                 for part in parts {
@@ -287,27 +287,5 @@ struct HTTP1RequestEncoderTests {
             return
         }
         #expect(bytes.hasSuffix("\r\n\r\nabc"), "\(bytes)")
-    }
-
-    @Test("the response decoder is told each head: the response to a HEAD that names a length or chunks has no body, and the next response follows it")
-    func decoderLearnsHEAD() throws {
-        let decoder = HTTP1ResponseDecoder(leftOverBytesStrategy: .dropBytes)
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder))
-        var encoder = HTTP1RequestEncoder(decoder: decoder.decoder)
-        for method in [HTTPMethod.HEAD, .HEAD, .GET] {
-            try encoder.encode(.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/")), allocator: channel.allocator, promise: nil) { _, _ in }
-            try encoder.encode(.end(nil), allocator: channel.allocator, promise: nil) { _, _ in }
-        }
-        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"
-            + "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n" + "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"))
-        var parts: [String] = []
-        while let part = try channel.readInbound(as: HTTPClientResponsePart.self) {
-            switch part {
-            case .head(let head): parts.append("head \(head.status.code)")
-            case .body(let body): parts.append("body \(String(buffer: body))")
-            case .end: parts.append("end")
-            }
-        }
-        #expect(parts == ["head 200", "end", "head 200", "end", "head 200", "body ok", "end"])
     }
 }

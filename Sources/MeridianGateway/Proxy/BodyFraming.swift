@@ -170,19 +170,10 @@ enum BodyFraming: Equatable {
 ///   part is written or the framing changes (a refused head leaves the connection as clean as it was). Trailers are
 ///   checked only when they are sent (a chunked body).
 /// - **Framed** (``BodyFraming/request(_:)``), the head in one buffer (``HTTP1HeadWriter``), each chunk in one.
-/// - **Told to the response decoder**: each head goes to the connection's `HTTPResponseDecoder`, which learns from it
-///   that a response to HEAD has no body (what it learnt by watching the pipeline's writes, behind
-///   ``HTTP1ResponseDecoder``). NIO's handler queued the heads it saw while a read was being decoded; here a head is
-///   told at once, which is the same as long as no head is written from inside the connection's own read: a
-///   connection checked in is handed to a waiting request on the next tick (``ForwardingWorker/checkIn(_:)``).
+/// (The ``UpstreamHandler`` notes each head's method, so that its ``HTTP1Parser`` knows a response to HEAD has no
+/// body.)
 struct HTTP1RequestEncoder {
     private var framing = BodyFraming.none
-    private let decoder: HTTPResponseDecoder?
-
-    /// `decoder`: the connection's response decoder, told every head (`nil` in tests of the bytes alone).
-    init(decoder: HTTPResponseDecoder?) {
-        self.decoder = decoder
-    }
 
     mutating func encode(_ part: HTTPClientRequestPart, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
                          write: (IOData, EventLoopPromise<Void>?) -> Void) throws(UnsendableRequest) {
@@ -190,7 +181,6 @@ struct HTTP1RequestEncoder {
         case .head(var head):
             if let refusal = HTTP1HeadWriter.unsendable(&head) { throw refusal }
             framing = BodyFraming.request(&head)
-            decoder?.write(data: .head(head))
             write(.byteBuffer(HTTP1HeadWriter.requestHead(head, allocator: allocator)), promise)
         case .body(let body):
             BodyFraming.write(body, framing, allocator: allocator, promise: promise, to: write)
@@ -213,33 +203,4 @@ struct UnsendableRequest: Error, Equatable, CustomStringConvertible {
     var field: String
     var message: String
     var description: String { message }
-}
-
-/// NIO's `HTTPResponseDecoder` without its watch on the pipeline's writes: ``HTTP1RequestEncoder`` tells it each
-/// request head itself, and the ``UpstreamHandler`` writes bytes that the decoder's handler would have had to cast to
-/// request parts.
-struct HTTP1ResponseDecoder: ByteToMessageDecoder {
-    typealias InboundOut = HTTPClientResponsePart
-
-    let decoder: HTTPResponseDecoder
-
-    init(leftOverBytesStrategy: RemoveAfterUpgradeStrategy) {
-        decoder = HTTPResponseDecoder(leftOverBytesStrategy: leftOverBytesStrategy)
-    }
-
-    func decoderAdded(context: ChannelHandlerContext) {
-        decoder.decoderAdded(context: context)
-    }
-
-    func decoderRemoved(context: ChannelHandlerContext) {
-        decoder.decoderRemoved(context: context)
-    }
-
-    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        try decoder.decode(context: context, buffer: &buffer)
-    }
-
-    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        try decoder.decodeLast(context: context, buffer: &buffer, seenEOF: seenEOF)
-    }
 }

@@ -4,8 +4,8 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 
-/// The client end of proxied requests: the last handler of a local HTTP/1.1 connection (right behind NIO's HTTP/1
-/// codec), or, on a local h2c stream or a tunnel stream, the handler behind that stream's ``HTTP2StreamDownstream``
+/// The client end of proxied requests: the last handler of a local HTTP/1.1 connection (which it reads with its own
+/// ``HTTP1Parser``), or, on a local h2c stream or a tunnel stream, the handler behind that stream's ``HTTP2StreamDownstream``
 /// (which translates frame payloads to its parts and passes it the stream's events).
 ///
 /// For each request head it asks its event loop's ``ForwardingWorker`` for a decision, then either answers at once
@@ -16,10 +16,12 @@ import NIOHTTP2
 /// and `IdleStateHandler` would, without their cost per request:
 /// - a request pipelined behind one still being answered is held, and reading with it, until that response is done
 ///   (NIO's handler stops reading after every request, two `epoll_ctl` calls per request);
-/// - a request the codec cannot parse gets a JSON error (431 for oversized headers, 400 otherwise), then the close;
+/// - a request the parser refuses gets a JSON error (431 for oversized headers, 400 otherwise), then the close;
 /// - ``lastActive`` lets the worker's sweep close a connection idle for the idle timeout.
 final class DownstreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    /// An HTTP/1.1 connection's bytes, parsed here (``HTTP1Parser``); an HTTP/2 stream's parts come through
+    /// ``received(_:)``.
+    typealias InboundIn = ByteBuffer
     /// An HTTP/1.1 connection's bytes: this handler frames and encodes its responses (``BodyFraming``,
     /// ``HTTP1HeadWriter``); HTTP/2 streams are written through their ``HTTP2StreamDownstream``. (It is the last
     /// handler: what passes it outbound is bytes too.)
@@ -57,14 +59,18 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var closing = false
     /// HTTP/1.1: the response in flight has sent its head (so an error can no longer be answered with one).
     private var responseStarted = false
-    /// HTTP/1.1: the codec refused what followed complete requests; answered once their responses are done.
+    /// HTTP/1.1: the requests read from the connection's bytes.
+    private var parser: HTTP1Parser
+    /// HTTP/1.1: the parser refused what followed complete requests; answered once their responses are done.
     private var pendingParseError: HTTPParserError?
     /// HTTP/1.1: the method of the request being answered (its response's framing depends on it).
     private var requestMethod: HTTPMethod = .GET
     /// HTTP/1.1: how the body of the response in flight is framed (``BodyFraming/response(_:requestMethod:)``).
     private var responseFraming = BodyFraming.none
 
-    init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil) {
+    /// - Parameter maxHeaderBytes: HTTP/1.1: the largest request head read (larger is answered 431).
+    init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil, maxHeaderBytes: Int = 64 * 1024) {
+        parser = HTTP1Parser(.request, maxHeadBytes: maxHeaderBytes)
         self.worker = worker
         self.listener = listener
         self.isHTTP2Stream = isHTTP2Stream
@@ -307,10 +313,21 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received(unwrapInboundIn(data))
+        do {
+            try parser.parse(unwrapInboundIn(data)) { part in
+                switch part {
+                case .request(let head): received(.head(head))
+                case .body(let body): received(.body(body))
+                case .end(let trailers): received(.end(trailers))
+                case .response: break
+                }
+            }
+        } catch {
+            parseFailed(error, context: context)
+        }
     }
 
-    /// A request part, from the connection's HTTP/1 codec or the stream's ``HTTP2StreamDownstream``.
+    /// A request part, from the connection's bytes or the stream's ``HTTP2StreamDownstream``.
     func received(_ part: HTTPServerRequestPart) {
         if closing {
             return
@@ -373,32 +390,36 @@ final class DownstreamHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
-    /// A parse error (the codec reads no further) gets a JSON answer, then the close, wherever one can still be
+    /// A parse error (the parser reads no further) gets a JSON answer, then the close, wherever one can still be
     /// given: after the responses to the complete requests before it, in order; in place of the response to a request
     /// whose body it cut, when that response has not started. A body that was being dropped after its request was
-    /// answered, and any other error, close the connection.
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if !isHTTP2Stream, !closing, let parseError = error as? HTTPParserError {
+    /// answered closes the connection.
+    private func parseFailed(_ error: HTTPParserError, context: ChannelHandlerContext) {
+        if !closing {
             if exchange?.requestEnded == false {
                 dropExchange()
                 if !responseStarted {
-                    respond(Self.refusal(parseError), decision: "bad-request", version: .http1_1, close: true)
+                    respond(Self.refusal(error), decision: "bad-request", version: .http1_1, close: true)
                     return
                 }
             } else if exchange != nil || !pipelined.isEmpty {
-                pendingParseError = parseError
+                pendingParseError = error
                 return
             } else if !discarding {
-                respond(Self.refusal(parseError), decision: "bad-request", version: .http1_1, close: true)
+                respond(Self.refusal(error), decision: "bad-request", version: .http1_1, close: true)
                 return
             }
         }
+        errorCaught(context: context, error: error)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
         dropExchange()
         closing = true
         context.close(promise: nil)
     }
 
-    /// The answer to a request NIO's HTTP/1 parser refused.
+    /// The answer to a request the HTTP/1 parser refused.
     static func refusal(_ error: HTTPParserError) -> APIError {
         switch error {
         case .headerOverflow:

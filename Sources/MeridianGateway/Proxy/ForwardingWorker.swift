@@ -507,13 +507,10 @@ final class ForwardingWorker: @unchecked Sendable {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // NIO's response decoder; the handler writes bytes (its HTTP1RequestEncoder checks, frames and
-                    // encodes each request part, and tells the decoder each head). A decoder and a handler per
-                    // channel: NIO may try several of the endpoint's addresses at once (happy eyeballs).
-                    let decoder = HTTP1ResponseDecoder(leftOverBytesStrategy: .dropBytes)
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(decoder), UpstreamHandler(kind: .connection(endpoint), decoder: decoder.decoder),
-                    ])
+                    // One handler: it parses the responses (HTTP1Parser), and checks, frames and encodes each
+                    // request part (HTTP1RequestEncoder). A handler per channel: NIO may try several of the
+                    // endpoint's addresses at once (happy eyeballs).
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(kind: .connection(endpoint)))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)

@@ -1,7 +1,7 @@
 import Logging
 import MeridianPKI
 import NIOCore
-import NIOHTTP1
+
 import NIOHTTP2
 import NIOPosix
 import Prometheus
@@ -27,16 +27,11 @@ enum GatewayListeners {
                         let sync = channel.pipeline.syncOperations
                         switch wire {
                         case .http1:
-                            // No HTTPServerPipelineHandler, HTTPServerProtocolErrorHandler or IdleStateHandler: the
-                            // DownstreamHandler does their work (pipelining, parse errors, the idle timeout).
-                            var limits = NIOHTTPDecoderLimitConfiguration()
-                            limits.maxHeaderListSize = maxHeaderBytes
-                            limits.maxHeaderFieldSize = maxHeaderBytes
-                            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(
-                                leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop, limitConfiguration: limits)))
-                            // No HTTPResponseEncoder either: the DownstreamHandler frames (BodyFraming) and encodes
-                            // (HTTP1HeadWriter) each response itself.
-                            try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false))
+                            // No NIO HTTP/1 codec: the DownstreamHandler parses requests (HTTP1Parser), frames
+                            // (BodyFraming) and encodes (HTTP1HeadWriter) responses, and does the work of NIO's
+                            // HTTPServerPipelineHandler, HTTPServerProtocolErrorHandler and IdleStateHandler
+                            // (pipelining, parse errors, the idle timeout).
+                            try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false, maxHeaderBytes: maxHeaderBytes))
                         case .http2:
                             // No IdleStateHandler either: the worker's sweep closes a connection that has had no
                             // stream for the idle timeout (HTTP2IdleConnectionHandler).

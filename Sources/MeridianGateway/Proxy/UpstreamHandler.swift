@@ -2,8 +2,8 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 
-/// The upstream end of a proxied request: the last handler of an HTTP/1.1 keep-alive connection to a local endpoint
-/// (behind NIO's HTTP/1 client codec, reused for one request after another), or, on an HTTP/2 stream to a peer or a
+/// The upstream end of a proxied request: the only handler of an HTTP/1.1 keep-alive connection to a local endpoint
+/// (whose responses it reads with its own ``HTTP1Parser``, reused for one request after another), or, on an HTTP/2 stream to a peer or a
 /// local h2c endpoint, the handler behind that stream's ``HTTP2StreamUpstream`` (which translates its parts to frame
 /// payloads and passes it the stream's events).
 ///
@@ -11,7 +11,8 @@ import NIOHTTP2
 /// exchange gives it (on an HTTP/1.1 connection as bytes, checked and framed by its ``HTTP1RequestEncoder``); it
 /// holds back `read` while the client side cannot take more (backpressure).
 final class UpstreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    /// An HTTP/1.1 connection's bytes, parsed here; an HTTP/2 stream's parts come through ``received(_:)``.
+    typealias InboundIn = ByteBuffer
     typealias OutboundIn = Never
     typealias OutboundOut = IOData
 
@@ -28,17 +29,25 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
     private var stream: HTTP2StreamUpstream?
     /// On an HTTP/1.1 connection: what turns the parts into bytes.
-    private var encoder: HTTP1RequestEncoder
+    private var encoder = HTTP1RequestEncoder()
+    /// On an HTTP/1.1 connection: its responses, read from its bytes.
+    private var parser = HTTP1Parser(.response, maxHeadBytes: UpstreamHandler.maxResponseHeadBytes)
+    /// On an HTTP/1.1 connection: the methods of the requests written and not yet answered, oldest first (a response
+    /// to HEAD has no body).
+    private var requestMethods = CircularBuffer<HTTPMethod>(initialCapacity: 2)
+    /// Inside the parser: a close it brings about (the exchange ends the connection) does not parse again.
+    private var parsing = false
     private var readHeld = false
     /// When an HTTP/1.1 connection was last checked in idle (the worker closes it after `upstreamIdleTimeout`).
     var idleSince = NIODeadline.uptimeNanoseconds(0)
     /// Called when an idle keep-alive connection closes, so the worker forgets it.
     var onIdleClose: ((UpstreamHandler) -> Void)?
 
-    /// `decoder`: on an HTTP/1.1 connection, the decoder of its responses, told each request head.
-    init(kind: Kind, decoder: HTTPResponseDecoder? = nil) {
+    /// The largest response head read from a local endpoint (NIO's decoder's default).
+    static let maxResponseHeadBytes = 80 * 1024
+
+    init(kind: Kind) {
         self.kind = kind
-        encoder = HTTP1RequestEncoder(decoder: decoder)
     }
 
     /// On an HTTP/2 stream, the stream itself.
@@ -62,6 +71,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             stream.write(part)
         } else if let context {
             try encoder.encode(part, allocator: context.channel.allocator, promise: nil) { context.write(wrapOutboundOut($0), promise: $1) }
+            if case .head(let head) = part { requestMethods.append(head.method) }
         }
     }
 
@@ -156,10 +166,25 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received(unwrapInboundIn(data))
+        parsing = true
+        defer { parsing = false }
+        do {
+            try parser.parse(unwrapInboundIn(data), responseTo: { requestMethods.popFirst() ?? .GET }) { receivedParsed($0) }
+        } catch {
+            errorCaught(context: context, error: error)
+        }
     }
 
-    /// A response part, from the connection's HTTP/1 codec or the stream's ``HTTP2StreamUpstream``.
+    private func receivedParsed(_ part: HTTP1Parser.Part) {
+        switch part {
+        case .response(let head): received(.head(head))
+        case .body(let body): received(.body(body))
+        case .end(let trailers): received(.end(trailers))
+        case .request: break
+        }
+    }
+
+    /// A response part, from the connection's bytes or the stream's ``HTTP2StreamUpstream``.
     func received(_ part: HTTPClientResponsePart) {
         if let exchange {
             exchange.upstreamReceived(part, from: self)
@@ -179,6 +204,18 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // A body that runs until the close ends here; a response cut short is an error. (Not when the close came from
+        // handling a part: the parser is busy, and the exchange is ending the connection itself.)
+        if !parsing, case .connection = kind {
+            do {
+                try parser.finish { receivedParsed($0) }
+            } catch {
+                if let exchange {
+                    self.exchange = nil
+                    exchange.upstreamClosed(self, error: error)
+                }
+            }
+        }
         if let exchange {
             self.exchange = nil
             exchange.upstreamClosed(self, error: nil)

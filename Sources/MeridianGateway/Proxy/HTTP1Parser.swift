@@ -1,0 +1,496 @@
+import NIOCore
+import NIOHTTP1
+
+/// HTTP/1.1 messages read from bytes (RFC 9112), for the gateway's HTTP/1.1 connections: requests from local clients
+/// (``DownstreamHandler``) and responses from local endpoints (``UpstreamHandler``), in place of NIO's
+/// `ByteToMessageHandler` and `HTTPDecoder` (llhttp): the handler that owns the connection parses each read itself,
+/// with no pipeline hop, existential box or dynamic cast per part. It hands on the same parts NIO's decoder does
+/// (`HTTPRequestHead`/`HTTPResponseHead`, body slices as they arrive, the end with its trailers), and refuses with the
+/// same `HTTPParserError`s.
+///
+/// Strict where a lenient reading lets two parsers see different messages (request smuggling, RFC 9112 section 11.2):
+/// - a line ends with CR LF: a bare CR or LF is an error, as is a field line folded onto the next (obs-fold);
+/// - a field name is a token, with no whitespace before its colon; a value holds no control character but HTAB, and
+///   its leading and trailing whitespace is not part of it (RFC 9110 5.5); a request target is visible ASCII;
+/// - **framing**: `content-length` is one field of decimal digits (two fields, even equal ones, are refused, as llhttp
+///   does); `transfer-encoding` with `content-length` is refused; a request's `transfer-encoding` must end with
+///   `chunked` (RFC 9112 6.3; `invalidHeaderToken` otherwise); a response's that does not runs until the close;
+/// - chunk sizes are hexadecimal, at most 15 digits, and each chunk ends with CR LF.
+///
+/// A response is read knowing the method of the request it answers (`parse`'s `responseTo`, asked in the order the
+/// responses come): a response to HEAD, a 204, a 304 and a 2xx to CONNECT have no body. Informational responses (1xx)
+/// are dropped, as NIO's decoder does by default; 101 is refused (the gateway never asks for an upgrade).
+struct HTTP1Parser {
+    enum Kind {
+        case request
+        case response
+    }
+
+    enum Part {
+        case request(HTTPRequestHead)
+        case response(HTTPResponseHead)
+        case body(ByteBuffer)
+        case end(HTTPHeaders?)
+    }
+
+    private enum State {
+        /// Before a message's head, or inside it.
+        case head
+        case body(remaining: Int)
+        case chunkLine
+        case chunkData(remaining: Int)
+        /// The CR LF after a chunk's data.
+        case chunkDataEnd(sawCR: Bool)
+        case trailers
+        case untilClose
+        case failed
+    }
+
+    let kind: Kind
+    /// The largest head (start line and fields, or a trailer section) read; a larger one is `headerOverflow`.
+    let maxHeadBytes: Int
+    private var state = State.head
+    /// The start of a head, chunk line or trailer section that the last read ended in.
+    private var held: ByteBuffer?
+    private var scan = Scan()
+
+    /// The longest chunk line (size and extensions) read.
+    static let maxChunkLine = 4096
+
+    init(_ kind: Kind, maxHeadBytes: Int) {
+        self.kind = kind
+        self.maxHeadBytes = maxHeadBytes
+    }
+
+    /// A message was begun and not finished.
+    var inMessage: Bool {
+        if case .head = state { return held.map { $0.readableBytes > 0 } ?? false }
+        if case .failed = state { return false }
+        return true
+    }
+
+    /// Parses `buffer`, handing each part to `emit` as soon as it is complete (body bytes as they arrive). After an
+    /// error nothing more is parsed. `responseTo` gives, for a response, the method of the request it answers (asked
+    /// once per final response, in order); it is not stored here, so that a request written while a part is being
+    /// handled does not touch the parser.
+    mutating func parse(_ buffer: ByteBuffer, responseTo: () -> HTTPMethod = { .GET }, emit: (Part) -> Void) throws(HTTPParserError) {
+        var buffer = buffer
+        do throws(HTTPParserError) {
+            while buffer.readableBytes > 0 {
+                switch state {
+                case .head:
+                    guard let head = try take(&buffer, until: .head, limit: maxHeadBytes, overflow: .headerOverflow) else { return }
+                    try parseHead(head, responseTo: responseTo, emit: emit)
+                case .body(let remaining):
+                    let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
+                    emit(.body(slice))
+                    if remaining == slice.readableBytes {
+                        state = .head
+                        emit(.end(nil))
+                    } else {
+                        state = .body(remaining: remaining - slice.readableBytes)
+                    }
+                case .chunkLine:
+                    guard let line = try take(&buffer, until: .line, limit: Self.maxChunkLine, overflow: .invalidChunkSize) else { return }
+                    let size = try Self.chunkSize(line)
+                    state = size == 0 ? .trailers : .chunkData(remaining: size)
+                case .chunkData(let remaining):
+                    let slice = buffer.readSlice(length: min(remaining, buffer.readableBytes))!
+                    emit(.body(slice))
+                    state = remaining == slice.readableBytes ? .chunkDataEnd(sawCR: false) : .chunkData(remaining: remaining - slice.readableBytes)
+                case .chunkDataEnd(let sawCR):
+                    let byte = buffer.readInteger(as: UInt8.self)!
+                    guard byte == (sawCR ? UInt8(ascii: "\n") : UInt8(ascii: "\r")) else { throw HTTPParserError.invalidChunkSize }
+                    state = sawCR ? .chunkLine : .chunkDataEnd(sawCR: true)
+                case .trailers:
+                    guard let section = try take(&buffer, until: .section, limit: maxHeadBytes, overflow: .headerOverflow) else { return }
+                    var framing = Framing()
+                    let trailers = try Self.fields(section, from: 0, framing: &framing)
+                    state = .head
+                    emit(.end(trailers.isEmpty ? nil : trailers))
+                case .untilClose:
+                    emit(.body(buffer))
+                    return
+                case .failed:
+                    return
+                }
+            }
+        } catch {
+            state = .failed
+            held = nil
+            throw error
+        }
+    }
+
+    /// The connection ended: the end of a body that runs until the close; `invalidEOFState` if a message was cut.
+    mutating func finish(emit: (Part) -> Void) throws(HTTPParserError) {
+        switch state {
+        case .untilClose:
+            state = .head
+            emit(.end(nil))
+        case .failed:
+            return
+        default:
+            guard !inMessage else {
+                state = .failed
+                throw HTTPParserError.invalidEOFState
+            }
+        }
+    }
+
+    // MARK: Lines and heads
+
+    private enum Terminator {
+        /// A line's end (LF).
+        case line
+        /// An empty line after at least one that is not (the end of a head; empty lines before a head are part of it,
+        /// RFC 9112 2.2).
+        case head
+        /// The first empty line (the end of a trailer section, which may have no field).
+        case section
+    }
+
+    /// Where the search for a terminator in `held` stopped: the start of the line not yet ended.
+    private struct Scan {
+        var lineStart = 0
+        var sawContent = false
+    }
+
+    /// The bytes up to and including the terminator, once they have all arrived (held across reads until then);
+    /// `overflow` past `limit`.
+    private mutating func take(_ buffer: inout ByteBuffer, until terminator: Terminator, limit: Int,
+                               overflow: HTTPParserError) throws(HTTPParserError) -> ByteBuffer? {
+        if var pending = held {
+            // Appended a little at a time (a slow client), and searched only from the line not searched before.
+            let start = pending.readableBytes
+            let take = min(buffer.readableBytes, limit + 1 - start)
+            pending.writeImmutableBuffer(buffer.getSlice(at: buffer.readerIndex, length: take)!)
+            if let end = Self.find(terminator, in: pending, scan: &scan) {
+                held = nil
+                scan = Scan()
+                guard end <= limit else { throw overflow }
+                buffer.moveReaderIndex(forwardBy: end - start)
+                return pending.getSlice(at: pending.readerIndex, length: end)
+            }
+            guard pending.readableBytes <= limit else { throw overflow }
+            buffer.moveReaderIndex(forwardBy: take)
+            held = pending
+            return nil
+        }
+        var fresh = Scan()
+        if let end = Self.find(terminator, in: buffer, scan: &fresh) {
+            guard end <= limit else { throw overflow }
+            return buffer.readSlice(length: end)
+        }
+        guard buffer.readableBytes <= limit else { throw overflow }
+        // Copied: the read's buffer is not kept.
+        var pending = ByteBufferAllocator().buffer(capacity: max(256, buffer.readableBytes * 2))
+        pending.writeBuffer(&buffer)
+        held = pending
+        scan = fresh
+        return nil
+    }
+
+    /// The length of what ends with the terminator in `buffer`'s readable bytes, searched from `scan`, or `nil` (and
+    /// `scan` where the search stopped). An empty line is CR LF, or a bare LF (refused when the head is parsed).
+    private static func find(_ terminator: Terminator, in buffer: ByteBuffer, scan: inout Scan) -> Int? {
+        buffer.withUnsafeReadableBytes { bytes -> Int? in
+            while scan.lineStart < bytes.count {
+                guard let newline = UnsafeRawBufferPointer(rebasing: bytes[scan.lineStart...]).firstIndex(of: UInt8(ascii: "\n")) else {
+                    return nil
+                }
+                let end = scan.lineStart + newline + 1
+                let empty = newline == 0 || (newline == 1 && bytes[scan.lineStart] == UInt8(ascii: "\r"))
+                switch terminator {
+                case .line:
+                    return end
+                case .head:
+                    if empty && scan.sawContent { return end }
+                    if !empty { scan.sawContent = true }
+                case .section:
+                    if empty { return end }
+                }
+                scan.lineStart = end
+            }
+            return nil
+        }
+    }
+
+    /// The size on a chunk line (`1a2b;ext=v CR LF`).
+    private static func chunkSize(_ line: ByteBuffer) throws(HTTPParserError) -> Int {
+        let size = line.withUnsafeReadableBytes { bytes -> Int? in
+            let end = bytes.count - 2
+            guard end > 0, bytes[end] == UInt8(ascii: "\r") else { return nil }
+            var size = 0
+            var index = 0
+            while index < end, let digit = hexValue(bytes[index]) {
+                guard index < 15 else { return nil }
+                size = size << 4 | digit
+                index += 1
+            }
+            guard index > 0 else { return nil }
+            // Whitespace before the extensions (RFC 9112 7.1.1, BWS), then `;` and what cannot break the line.
+            while index < end, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
+            guard index == end || bytes[index] == UInt8(ascii: ";") else { return nil }
+            while index < end {
+                let byte = bytes[index]
+                guard byte >= 0x20 || byte == UInt8(ascii: "\t"), byte != 0x7f else { return nil }
+                index += 1
+            }
+            return size
+        }
+        guard let size else { throw HTTPParserError.invalidChunkSize }
+        return size
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte &- UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte &- UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte &- UInt8(ascii: "A")) + 10
+        default: nil
+        }
+    }
+
+    /// What a head's fields say about its body.
+    struct Framing {
+        var contentLength: Int?
+        var contentLengthFields = 0
+        var transferEncoding = false
+        /// The last transfer coding named is `chunked`.
+        var chunked = false
+    }
+
+    private mutating func parseHead(_ head: ByteBuffer, responseTo: () -> HTTPMethod, emit: (Part) -> Void) throws(HTTPParserError) {
+        var framing = Framing()
+        switch kind {
+        case .request:
+            let (method, uri, version, fieldsStart) = try Self.requestLine(head)
+            let headers = try Self.fields(head, from: fieldsStart, framing: &framing)
+            if framing.transferEncoding {
+                guard framing.contentLengthFields == 0 else { throw HTTPParserError.unexpectedContentLength }
+                guard framing.chunked else { throw HTTPParserError.invalidHeaderToken }
+            }
+            emit(.request(HTTPRequestHead(version: version, method: method, uri: uri, headers: headers)))
+            if framing.transferEncoding {
+                state = .chunkLine
+            } else if let length = framing.contentLength, length > 0 {
+                state = .body(remaining: length)
+            } else {
+                state = .head
+                emit(.end(nil))
+            }
+        case .response:
+            let (version, status, fieldsStart) = try Self.statusLine(head)
+            let headers = try Self.fields(head, from: fieldsStart, framing: &framing)
+            if framing.transferEncoding, framing.contentLengthFields > 0 { throw HTTPParserError.unexpectedContentLength }
+            let code = Int(status.code)
+            if code < 200 {
+                guard code != 101 else { throw HTTPParserError.invalidStatus }
+                return   // informational: dropped, the final response follows
+            }
+            let method = responseTo()
+            emit(.response(HTTPResponseHead(version: version, status: status, headers: headers)))
+            if method == .HEAD || code == 204 || code == 304 || (method == .CONNECT && code < 300) {
+                state = .head
+                emit(.end(nil))
+            } else if framing.transferEncoding {
+                state = framing.chunked ? .chunkLine : .untilClose
+            } else if let length = framing.contentLength {
+                if length > 0 {
+                    state = .body(remaining: length)
+                } else {
+                    state = .head
+                    emit(.end(nil))
+                }
+            } else {
+                state = .untilClose
+            }
+        }
+    }
+
+    /// `METHOD SP request-target SP HTTP/1.x CR LF`, after any empty lines.
+    private static func requestLine(_ head: ByteBuffer) throws(HTTPParserError) -> (HTTPMethod, String, HTTPVersion, Int) {
+        let parsed = head.withUnsafeReadableBytes { bytes -> Result<(HTTPMethod, String, HTTPVersion, Int), HTTPParserError> in
+            var index = 0
+            while index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n") { index += 2 }
+            let methodStart = index
+            while index < bytes.count, isTokenByte(bytes[index]) { index += 1 }
+            guard index > methodStart, index < bytes.count, bytes[index] == UInt8(ascii: " ") else { return .failure(.invalidMethod) }
+            let method = methodNamed(UnsafeRawBufferPointer(rebasing: bytes[methodStart..<index]))
+            index += 1
+            let uriStart = index
+            while index < bytes.count, bytes[index] > 0x20, bytes[index] < 0x7f { index += 1 }
+            guard index > uriStart, index < bytes.count, bytes[index] == UInt8(ascii: " ") else { return .failure(.invalidURL) }
+            let uri = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[uriStart..<index]), as: UTF8.self)
+            index += 1
+            guard let version = version(bytes, at: index) else { return .failure(.invalidVersion) }
+            index += 8
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n") else {
+                return .failure(.lfExpected)
+            }
+            return .success((method, uri, version, index + 2))
+        }
+        return try parsed.get()
+    }
+
+    /// `HTTP/1.x SP 3DIGIT [SP reason] CR LF`.
+    private static func statusLine(_ head: ByteBuffer) throws(HTTPParserError) -> (HTTPVersion, HTTPResponseStatus, Int) {
+        let parsed = head.withUnsafeReadableBytes { bytes -> Result<(HTTPVersion, HTTPResponseStatus, Int), HTTPParserError> in
+            var index = 0
+            while index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n") { index += 2 }
+            guard let version = version(bytes, at: index) else { return .failure(.invalidVersion) }
+            index += 8
+            guard index + 4 <= bytes.count, bytes[index] == UInt8(ascii: " ") else { return .failure(.invalidStatus) }
+            var code = 0
+            for offset in 1...3 {
+                let byte = bytes[index + offset]
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return .failure(.invalidStatus) }
+                code = code * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            guard code >= 100 else { return .failure(.invalidStatus) }
+            index += 4
+            var reason = ""
+            if index < bytes.count, bytes[index] == UInt8(ascii: " ") {
+                index += 1
+                let start = index
+                while index < bytes.count, bytes[index] >= 0x20 || bytes[index] == UInt8(ascii: "\t"), bytes[index] != 0x7f { index += 1 }
+                reason = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            }
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n") else {
+                return .failure(.lfExpected)
+            }
+            return .success((version, HTTPResponseStatus(statusCode: code, reasonPhrase: reason), index + 2))
+        }
+        return try parsed.get()
+    }
+
+    /// `HTTP/1.0` or `HTTP/1.1` (any `HTTP/1.x` is read as 1.x; another major version is refused).
+    private static func version(_ bytes: UnsafeRawBufferPointer, at index: Int) -> HTTPVersion? {
+        guard index + 8 <= bytes.count, bytes[index] == UInt8(ascii: "H"), bytes[index + 1] == UInt8(ascii: "T"),
+              bytes[index + 2] == UInt8(ascii: "T"), bytes[index + 3] == UInt8(ascii: "P"), bytes[index + 4] == UInt8(ascii: "/"),
+              bytes[index + 5] == UInt8(ascii: "1"), bytes[index + 6] == UInt8(ascii: "."),
+              bytes[index + 7] >= UInt8(ascii: "0"), bytes[index + 7] <= UInt8(ascii: "9") else { return nil }
+        return bytes[index + 7] == UInt8(ascii: "1") ? .http1_1 : HTTPVersion(major: 1, minor: Int(bytes[index + 7] - UInt8(ascii: "0")))
+    }
+
+    private static func methodNamed(_ bytes: UnsafeRawBufferPointer) -> HTTPMethod {
+        switch bytes.count {
+        case 3:
+            if bytes.elementsEqual("GET".utf8) { return .GET }
+            if bytes.elementsEqual("PUT".utf8) { return .PUT }
+        case 4:
+            if bytes.elementsEqual("POST".utf8) { return .POST }
+            if bytes.elementsEqual("HEAD".utf8) { return .HEAD }
+        case 5:
+            if bytes.elementsEqual("PATCH".utf8) { return .PATCH }
+        case 6:
+            if bytes.elementsEqual("DELETE".utf8) { return .DELETE }
+        case 7:
+            if bytes.elementsEqual("OPTIONS".utf8) { return .OPTIONS }
+            if bytes.elementsEqual("CONNECT".utf8) { return .CONNECT }
+        default:
+            break
+        }
+        return HTTPMethod(rawValue: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The field lines from `start` (an offset in `head`'s readable bytes) to the empty line that ends `head`.
+    private static func fields(_ head: ByteBuffer, from start: Int, framing: inout Framing) throws(HTTPParserError) -> HTTPHeaders {
+        let parsed = head.withUnsafeReadableBytes { bytes -> Result<[(String, String)], HTTPParserError> in
+            var fields: [(String, String)] = []
+            fields.reserveCapacity(12)
+            var index = start
+            let count = bytes.count
+            while true {
+                guard index + 1 < count, bytes[index] != UInt8(ascii: "\n") else { return .failure(.lfExpected) }
+                if bytes[index] == UInt8(ascii: "\r") {
+                    guard bytes[index + 1] == UInt8(ascii: "\n"), index + 2 == count else { return .failure(.lfExpected) }
+                    return .success(fields)
+                }
+                // A line folded onto the last (it starts with whitespace), or a name that is not a token.
+                let nameStart = index
+                while index < count, isTokenByte(bytes[index]) { index += 1 }
+                guard index > nameStart, index < count, bytes[index] == UInt8(ascii: ":") else { return .failure(.invalidHeaderToken) }
+                let nameEnd = index
+                index += 1
+                while index < count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
+                let valueStart = index
+                var valueEnd = index
+                while index < count {
+                    let byte = bytes[index]
+                    if byte == UInt8(ascii: "\r") { break }
+                    guard byte >= 0x20 || byte == UInt8(ascii: "\t"), byte != 0x7f else {
+                        return .failure(byte == UInt8(ascii: "\n") ? .lfExpected : .invalidCharactersUsed)
+                    }
+                    index += 1
+                    if byte != UInt8(ascii: " "), byte != UInt8(ascii: "\t") { valueEnd = index }
+                }
+                guard index + 1 < count, bytes[index + 1] == UInt8(ascii: "\n") else { return .failure(.lfExpected) }
+                index += 2
+                let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])
+                let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
+                if name.count == 14, equalsIgnoringCase(name, "content-length") {
+                    framing.contentLengthFields += 1
+                    guard framing.contentLengthFields == 1 else { return .failure(.unexpectedContentLength) }
+                    guard let length = decimal(value) else { return .failure(.invalidContentLength) }
+                    framing.contentLength = length
+                } else if name.count == 17, equalsIgnoringCase(name, "transfer-encoding") {
+                    framing.transferEncoding = true
+                    framing.chunked = endsWithChunked(value)
+                }
+                fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            }
+        }
+        return HTTPHeaders(try parsed.get())
+    }
+
+    /// Decimal digits only, at most 18 of them.
+    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    /// The last coding of a `transfer-encoding` value is `chunked` (compared without regard to case).
+    private static func endsWithChunked(_ value: UnsafeRawBufferPointer) -> Bool {
+        var end = value.count
+        while end > 0, value[end - 1] == UInt8(ascii: " ") || value[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        guard end >= 7 else { return false }
+        let coding = UnsafeRawBufferPointer(rebasing: value[(end - 7)..<end])
+        guard equalsIgnoringCase(coding, "chunked") else { return false }
+        var before = end - 8
+        while before >= 0, value[before] == UInt8(ascii: " ") || value[before] == UInt8(ascii: "\t") { before -= 1 }
+        return before < 0 || value[before] == UInt8(ascii: ",")
+    }
+
+    /// `bytes` equal `lowercase` (lowercase ASCII) without regard to case.
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count where bytes[index] | 0x20 != expected[index] {
+            // (`| 0x20` folds letters; `-` and digits are unchanged by it, and no other byte maps onto them.)
+            return false
+        }
+        return true
+    }
+
+    /// tchar (RFC 9110 5.6.2).
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        tokenTable[Int(byte)]
+    }
+
+    private static let tokenTable: [Bool] = (0..<256).map { value in
+        let byte = UInt8(value)
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}
