@@ -10,15 +10,16 @@ import Testing
 @Suite("HTTP/1.1 parser")
 struct HTTP1ParserTests {
     /// Parts written out for comparison: consecutive body parts joined (a split read splits them differently), and
-    /// values without trailing whitespace (not part of a value, RFC 9110 5.5, which NIO's decoder keeps).
+    /// values without trailing whitespace (not part of a value, RFC 9110 5.5, which NIO's decoder keeps), names in
+    /// lowercase (the parser gives common names as lowercase literals).
     static func describe(_ parts: [HTTP1Parser.Part]) -> [String] {
         var lines: [String] = []
         for part in parts {
             switch part {
             case .request(let head):
-                lines.append("request \(head.method.rawValue) \(head.uri) \(head.version) \(head.headers.map { "\($0.name)=\(Self.trimmed($0.value))" })")
+                lines.append("request \(head.method.rawValue) \(head.uri) \(head.version) \(head.headers.map { "\($0.name.lowercased())=\(Self.trimmed($0.value))" })")
             case .response(let head):
-                lines.append("response \(head.version) \(head.status.code) \(head.status.reasonPhrase) \(head.headers.map { "\($0.name)=\(Self.trimmed($0.value))" })")
+                lines.append("response \(head.version) \(head.status.code) \(head.status.reasonPhrase) \(head.headers.map { "\($0.name.lowercased())=\(Self.trimmed($0.value))" })")
             case .body(let body):
                 let text = String(decoding: body.readableBytesView, as: UTF8.self)
                 if let last = lines.last, last.hasPrefix("body ") {
@@ -27,7 +28,7 @@ struct HTTP1ParserTests {
                     lines.append("body " + text)
                 }
             case .end(let trailers):
-                lines.append("end \(trailers.map { $0.map { "\($0.name)=\($0.value)" } } ?? [])")
+                lines.append("end \(trailers.map { $0.map { "\($0.name.lowercased())=\($0.value)" } } ?? [])")
             }
         }
         return lines
@@ -242,5 +243,24 @@ struct HTTP1ParserTests {
         }
         // Between messages the close is clean.
         #expect(try Self.ours(Array("HTTP/1.1 204 No Content\r\n\r\n".utf8), kind: .response, piece: 100) == ["response HTTP/1.1 204 No Content []", "end []"])
+    }
+
+    @Test("whether a connection stays open after a message is what NIO's decoder says, for HTTP/1.0 and 1.1 and any connection tokens")
+    func keepsAlive() throws {
+        for version in ["1.0", "1.1"] {
+            for connection in [nil, "close", "Keep-Alive", "upgrade, close", " CLOSE ", "keep-alive, te", "closed", "x,keep-alive"] {
+                let text = "GET / HTTP/\(version)\r\n" + (connection.map { "Connection:\($0)\r\n" } ?? "") + "\r\n"
+                let channel = EmbeddedChannel(handler: ByteToMessageHandler(HTTPRequestDecoder()))
+                try channel.writeInbound(ByteBuffer(string: text))
+                guard case .head(let nio) = try channel.readInbound(as: HTTPServerRequestPart.self) else {
+                    Issue.record("NIO read no head from \(text.debugDescription)")
+                    continue
+                }
+                var parser = HTTP1Parser(.request, maxHeadBytes: 1024)
+                var ours: HTTPRequestHead?
+                try parser.parse(ByteBuffer(string: text)) { if case .request(let head) = $0 { ours = head } }
+                #expect(ours?.headers.keepsAlive(version: ours!.version) == nio.isKeepAlive, "\(text.debugDescription)")
+            }
+        }
     }
 }

@@ -161,9 +161,8 @@ enum BodyFraming: Equatable {
     }
 }
 
-/// The request side of an HTTP/1.1 connection to a local endpoint, used by its ``UpstreamHandler`` in place of three
-/// handlers of NIO's (`HTTPRequestEncoder`, `NIOHTTPRequestHeadersValidator`, and the write-observing half of
-/// `HTTPResponseDecoder`): each part the handler sends is checked, framed and written as bytes, without a hop
+/// The request side of an HTTP/1.1 connection to a local endpoint, used by its ``UpstreamHandler`` in place of
+/// NIO's `HTTPRequestEncoder` and `NIOHTTPRequestHeadersValidator`: each part the handler sends is checked, framed and written as bytes, without a hop
 /// through the pipeline and a dynamic cast per handler and part.
 /// - **Checked** (``HTTP1HeadWriter/unsendable(_:)-(HTTPRequestHead)``): what HTTP/1.1 cannot carry is not sent, and
 ///   ``encode(_:allocator:promise:write:)`` throws an ``UnsendableRequest`` naming the field, before anything of the

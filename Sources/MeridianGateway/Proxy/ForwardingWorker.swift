@@ -220,7 +220,7 @@ final class ForwardingWorker: @unchecked Sendable {
                 downstream.respondProbe(probe, version: head.version)
                 return nil
             }
-            let close = !downstream.isHTTP2Stream && (!head.isKeepAlive || head.hasBody)
+            let close = !downstream.isHTTP2Stream && (!head.headers.keepsAlive(version: head.version) || head.hasBody)
             downstream.respond(refusal.error, decision: "\(refusal.decision); table=\(table.map { String($0.version) } ?? "none")",
                                version: head.version, close: close)
             record.status = refusal.error.status

@@ -6,8 +6,8 @@ import NIOHTTP1
 /// encoders make four checked writes per field (name, `": "`, value, CRLF), each with its own capacity and exclusivity
 /// checks: about 8,000 instructions for a response head of seven fields against about 1,500 here.
 ///
-/// Values are written as they are: the gateway relays fields that NIO's decoders or HPACK accepted, and makes the
-/// rest itself.
+/// Values are written as they are: the gateway relays fields that its ``HTTP1Parser`` or HPACK accepted, and makes
+/// the rest itself.
 enum HTTP1HeadWriter {
     /// `HTTP/1.x CODE REASON`, the fields, and the empty line.
     static func responseHead(_ head: HTTPResponseHead, allocator: ByteBufferAllocator) -> ByteBuffer {

@@ -439,7 +439,8 @@ struct HTTP1Parser {
                     framing.transferEncoding = true
                     framing.chunked = endsWithChunked(value)
                 }
-                fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+                fields.append((HeaderName.string(name.assumingMemoryBound(to: UInt8.self)),
+                               String(decoding: value, as: UTF8.self)))
             }
         }
         return HTTPHeaders(try parsed.get())
@@ -479,18 +480,11 @@ struct HTTP1Parser {
         return true
     }
 
-    /// tchar (RFC 9110 5.6.2).
+    /// tchar (RFC 9110 5.6.2): ALPHA, DIGIT and ``!#$%&'*+-.^_`|~``, as two 64-bit masks (a table would be a global,
+    /// whose lazy initialisation is checked at every access).
+    @inline(__always)
     private static func isTokenByte(_ byte: UInt8) -> Bool {
-        tokenTable[Int(byte)]
-    }
-
-    private static let tokenTable: [Bool] = (0..<256).map { value in
-        let byte = UInt8(value)
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
+        if byte < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> byte & 1 == 1 }
+        return byte < 128 && (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (byte &- 64) & 1 == 1
     }
 }

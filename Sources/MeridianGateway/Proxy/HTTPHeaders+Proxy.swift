@@ -99,3 +99,32 @@ extension HTTPHeaders {
         body(String(rest.trimmingOptionalWhitespace))
     }
 }
+
+extension HTTPHeaders {
+    /// Whether a message with these fields leaves its connection open (RFC 9112 9.3): for HTTP/1.1 unless
+    /// `connection` names `close`, for HTTP/1.0 only when it names `keep-alive`. NIO's `isKeepAlive` is cheap only
+    /// on fields its own decoder built; on others (``HTTP1Parser``'s, a translated HTTP/2 block's) it looks the field up
+    /// by lowercasing every name, about 7,000 instructions per head.
+    func keepsAlive(version: HTTPVersion) -> Bool {
+        let persistent = version.major > 1 || (version.major == 1 && version.minor >= 1)
+        let wanted: StaticString = persistent ? "close" : "keep-alive"
+        for (name, value) in self where HeaderName.known(name) == .connection {
+            let named = value.withUTF8Bytes { bytes in
+                // Each comma-separated token, without the whitespace around it.
+                var start = 0
+                while start < bytes.count {
+                    var end = start
+                    while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+                    var first = start, last = end
+                    while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first += 1 }
+                    while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") { last -= 1 }
+                    if UnsafeBufferPointer(rebasing: bytes[first..<last]).equalsIgnoringASCIICase(wanted) { return true }
+                    start = end + 1
+                }
+                return false
+            }
+            if named { return !persistent }
+        }
+        return persistent
+    }
+}

@@ -84,6 +84,15 @@ enum HeaderName {
         }
     }
 
+    /// A name read from bytes: the lowercase literal of a common field in any case (no allocation, and lowercase
+    /// already for HTTP/2), a new string with the bytes as they are otherwise.
+    static func string(_ name: UnsafeBufferPointer<UInt8>) -> String {
+        if name.count < commonByLength.count {
+            for (spelling, literal) in commonByLength[name.count] where name.equalsIgnoringASCIICase(spelling) { return literal }
+        }
+        return String(decoding: name, as: UTF8.self)
+    }
+
     private enum Lowercasing {
         case unchanged
         case literal(String)
@@ -108,6 +117,8 @@ enum HeaderName {
             "origin", "pragma", "range", "referer", "retry-after", "server", "set-cookie", "strict-transport-security",
             "te", "trailer", "transfer-encoding", "upgrade", "user-agent", "vary", "via", "www-authenticate",
             "x-content-type-options", "x-forwarded-for", "x-forwarded-proto", "x-frame-options", "x-request-id",
+            "traceparent", "tracestate", "meridian-data-class", "meridian-service", "meridian-source-cluster",
+            "meridian-retry", "expect", "grpc-timeout", "content-security-policy",
         ]
         var byLength = [[(spelling: StaticString, literal: String)]](repeating: [], count: names.map(\.utf8CodeUnitCount).max()! + 1)
         for name in names { byLength[name.utf8CodeUnitCount].append((name, name.description)) }

@@ -48,7 +48,7 @@ final class ProxyExchange: DeadlineHolder {
         self.worker = worker
         self.downstream = downstream
         self.downstreamVersion = requestHead.version
-        self.keepAlive = downstream.isHTTP2Stream || requestHead.isKeepAlive
+        self.keepAlive = downstream.isHTTP2Stream || requestHead.headers.keepsAlive(version: requestHead.version)
         self.isGRPC = requestHead.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
         self.upstreamHead = upstreamHead
         self.plan = plan
@@ -246,7 +246,7 @@ final class ProxyExchange: DeadlineHolder {
                 attempt()
             case .forward:
                 record.status = Int(head.status.code)
-                if head.version.major == 1 && !head.isKeepAlive { upstreamKeepsAlive = false }
+                if head.version.major == 1 && !head.headers.keepsAlive(version: head.version) { upstreamKeepsAlive = false }
                 head.headers.removeHopByHop()
                 // A gRPC Trailers-Only answer (one HEADERS frame with END_STREAM and `grpc-status`) arrives as this
                 // head and the end at once; an HTTP/2 client's ``HTTP2StreamDownstream`` writes the two as one
