@@ -14,6 +14,7 @@ struct TunnelHPACKEncoderTests {
     static func roundTrip(_ blocks: [HPACKHeaders], tableLimits: [Int: [Int]] = [:]) throws -> [Int] {
         var encoder = TunnelHPACKEncoder()
         var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+        var ours = TunnelHPACKDecoder(maxHeaderListSize: 1 << 20)
         var sizes: [Int] = []
         for (index, block) in blocks.enumerated() {
             let sizeBefore = encoder.maxSize
@@ -30,6 +31,9 @@ struct TunnelHPACKEncoderTests {
                 #expect(encoder.maxSize == final)
             }
             sizes.append(buffer.readableBytes)
+            // The tunnel's own decoder reads it as NIOHPACK's does (its table kept across blocks too).
+            let oursDecoded = try ours.decode(buffer)
+            #expect(oursDecoded.map { [$0.name, $0.value] } == block.map { [$0.name, $0.value] }, "block \(index), TunnelHPACKDecoder")
             let decoded = try decoder.decodeHeaders(from: &buffer)
             #expect(buffer.readableBytes == 0)
             let sent = block.map { [$0.name, $0.value] }

@@ -416,16 +416,20 @@ struct HTTP1Parser {
                 index += 1
                 while index < count, bytes[index] == UInt8(ascii: " ") || bytes[index] == UInt8(ascii: "\t") { index += 1 }
                 let valueStart = index
-                var valueEnd = index
-                while index < count {
-                    let byte = bytes[index]
-                    if byte == UInt8(ascii: "\r") { break }
-                    guard byte >= 0x20 || byte == UInt8(ascii: "\t"), byte != 0x7f else {
-                        return .failure(byte == UInt8(ascii: "\n") ? .lfExpected : .invalidCharactersUsed)
-                    }
-                    index += 1
-                    if byte != UInt8(ascii: " "), byte != UInt8(ascii: "\t") { valueEnd = index }
+                // The line's end (its CR), then one pass that only counts what may not be in a value: no branch per
+                // byte but the loop's.
+                let lineEnd = valueStart + (UnsafeRawBufferPointer(rebasing: bytes[valueStart...]).firstIndex(of: UInt8(ascii: "\r")) ?? (count - valueStart))
+                var forbidden = 0
+                for byte in UnsafeRawBufferPointer(rebasing: bytes[valueStart..<lineEnd]) {
+                    forbidden &+= (byte < 0x20 && byte != UInt8(ascii: "\t")) || byte == 0x7f ? 1 : 0
                 }
+                if forbidden > 0 {
+                    let byte = bytes[valueStart..<lineEnd].first { ($0 < 0x20 && $0 != UInt8(ascii: "\t")) || $0 == 0x7f }!
+                    return .failure(byte == UInt8(ascii: "\n") ? .lfExpected : .invalidCharactersUsed)
+                }
+                index = lineEnd
+                var valueEnd = lineEnd
+                while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
                 guard index + 1 < count, bytes[index + 1] == UInt8(ascii: "\n") else { return .failure(.lfExpected) }
                 index += 2
                 let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])

@@ -20,8 +20,9 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 /// a small object in one dictionary, and the frames written between two flushes leave as one buffer, one TLS record
 /// (`NIOHTTP2Handler` wrote a DATA frame's header and payload as two writes, sealed as two records). It speaks plain HTTP/2 and interoperates with any peer
 /// (gateways of an earlier version use `NIOHTTP2Handler`):
-/// - **HPACK**: NIOHPACK's decoder (Huffman and all), and ``TunnelHPACKEncoder`` (literals are not Huffman-coded; a
-///   repeated field is one index either way).
+/// - **HPACK**: ``TunnelHPACKDecoder`` (its table holds strings, so an indexed field makes none; Huffman-coded
+///   literals, from gateways of earlier versions, are decoded by NIOHPACK), and ``TunnelHPACKEncoder`` (literals are
+///   not Huffman-coded; a repeated field is one index either way).
 /// - **Stream frames and inbound windows go straight to the mux** (``HTTP2StreamMux/receive(_:_:)``,
 ///   ``HTTP2StreamMux/inboundWindow(_:_:)``), not through the pipeline; SETTINGS, PING and GOAWAY frames and the
 ///   stream events do, for the connection's observers.
@@ -92,7 +93,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     private var allocator = ByteBufferAllocator()
     private var encoder = TunnelHPACKEncoder()
-    private var decoder: HPACKDecoder
+    private var decoder: TunnelHPACKDecoder
     private var streams: [HTTP2StreamID: Stream] = [:]
     /// The stream looked up last: most frames are for the same stream as the one before.
     private var lastLookedUp: (id: HTTP2StreamID, stream: Stream)?
@@ -140,8 +141,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         self.maxHeaderBytes = maxHeaderBytes
         self.mux = mux
         localInitialWindow = settings.last(where: { $0.parameter == .initialWindowSize })?.value ?? Self.defaultWindow
-        decoder = HPACKDecoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: HPACKDecoder.maxDynamicTableSize,
-                               maxHeaderListSize: maxHeaderBytes)
+        decoder = TunnelHPACKDecoder(maxHeaderListSize: maxHeaderBytes)
         awaitingPreface = server
         out = ByteBufferAllocator().buffer(capacity: 0)
     }
@@ -413,7 +413,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         // Decoded whatever becomes of the stream: the decoder's table must follow the peer's encoder.
         let headers: HPACKHeaders
         do {
-            headers = try decoder.decodeHeaders(from: &block)
+            headers = try decoder.decode(block)
         } catch {
             return connectionError(.compressionError, "a header block could not be decoded (\(error))", context: context)
         }

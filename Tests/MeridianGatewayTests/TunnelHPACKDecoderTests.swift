@@ -1,0 +1,88 @@
+import NIOCore
+import NIOHPACK
+import Testing
+
+@testable import MeridianGateway
+
+/// ``TunnelHPACKDecoder`` reads what NIOHPACK's encoder writes (a gateway of an earlier version: Huffman-coded
+/// literals, its own indexing, table size changes) as NIOHPACK's decoder does, and refuses a broken block.
+/// (``TunnelHPACKEncoderTests`` decodes the tunnel encoder's blocks with it as well.)
+@Suite("Tunnel HPACK decoder")
+struct TunnelHPACKDecoderTests {
+    static func fields(_ headers: HPACKHeaders) -> [String] {
+        headers.map { "\($0.name)=\($0.value) \($0.indexable)" }
+    }
+
+    @Test("blocks from NIOHPACK's encoder (Huffman, indexing, never-indexed fields, table size changes) decode as NIOHPACK decodes them")
+    func readsNIOHPACK() throws {
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+        var reference = HPACKDecoder(allocator: ByteBufferAllocator())
+        var ours = TunnelHPACKDecoder(maxHeaderListSize: 1 << 20)
+        for n in 0..<400 {
+            if n == 100 { try encoder.setDynamicTableSize(512) }
+            if n == 150 { try encoder.setDynamicTableSize(0) }
+            if n == 160 { try encoder.setDynamicTableSize(4096) }
+            var block = TunnelHPACKEncoderTests.request(n)
+            block.add(name: "x-secret", value: "s-\(n % 3)", indexing: .neverIndexed)
+            block.add(name: "x-unindexed-\(n % 4)", value: "u", indexing: .nonIndexable)
+            block.add(name: "x-unicode", value: "välue \(n % 7)")
+            var buffer = ByteBuffer()
+            try encoder.encode(headers: block, to: &buffer)
+            let decoded = try ours.decode(buffer)
+            let expected = try reference.decodeHeaders(from: &buffer)
+            #expect(Self.fields(decoded) == Self.fields(expected), "block \(n)")
+            #expect(decoded.map(\.value) == block.map(\.value), "block \(n)")
+        }
+    }
+
+    /// A block of raw bytes after `setup` blocks decoded first.
+    static func refuses(_ bytes: [UInt8], after setup: [[UInt8]] = [], maxHeaderListSize: Int = 1 << 20) -> String? {
+        var decoder = TunnelHPACKDecoder(maxHeaderListSize: maxHeaderListSize)
+        for block in setup { _ = try? decoder.decode(ByteBuffer(bytes: block)) }
+        do {
+            _ = try decoder.decode(ByteBuffer(bytes: bytes))
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test("a broken block is refused: index 0 or past the table, a size update above the limit or after a field, a cut integer or string, an integer past 31 bits, a list over its limit")
+    func refusals() throws {
+        #expect(Self.refuses([0x80]) != nil)                                  // index 0
+        #expect(Self.refuses([0xbe]) != nil)                                  // 62: the dynamic table is empty
+        #expect(Self.refuses([0x3f, 0xe2, 0x1f]) != nil)                      // size update to 4096 + 1
+        #expect(Self.refuses([0x3f, 0xe1, 0x1f]) == nil)                      // to 4096: allowed
+        #expect(Self.refuses([0x82, 0x20]) != nil)                            // a size update after a field
+        #expect(Self.refuses([0xff]) != nil)                                  // an integer cut
+        #expect(Self.refuses([0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]) != nil)   // past 2^31 - 1
+        #expect(Self.refuses([0x40, 0x05, 0x61]) != nil)                      // a name of 5 bytes with 1 there
+        #expect(Self.refuses([0x40, 0x01, 0x61, 0x81, 0xff]) != nil)          // a Huffman string that does not decode (EOS)
+        #expect(Self.refuses([0x00, 0x02, 0xc3, 0xbc, 0x01, 0x62]) != nil)    // a name that is not ASCII ("ü")
+        // A literal with indexing goes to the table: its index (62) works in the next block, 63 does not.
+        let inserted: [UInt8] = [0x40, 0x01, 0x61, 0x01, 0x62]
+        #expect(Self.refuses([0xbe], after: [inserted]) == nil)
+        #expect(Self.refuses([0xbf], after: [inserted]) != nil)
+        // After a size update to 0 the table is empty.
+        #expect(Self.refuses([0xbe], after: [inserted, [0x20]]) != nil)
+        // Header list: "a: b" is 1 + 1 + 32 = 34 bytes.
+        #expect(Self.refuses([0x00, 0x01, 0x61, 0x01, 0x62], maxHeaderListSize: 34) == nil)
+        #expect(Self.refuses([0x00, 0x01, 0x61, 0x01, 0x62, 0x00, 0x01, 0x61, 0x01, 0x62], maxHeaderListSize: 67) != nil)
+    }
+
+    @Test("entries are evicted oldest first to fit the table: what was evicted is no longer an index")
+    func eviction() throws {
+        var decoder = TunnelHPACKDecoder(maxTableSize: 100, maxHeaderListSize: 1 << 20)
+        // Three entries of 32 + 1 + 10 = 43 bytes: the third evicts the first.
+        for name in ["a", "b", "c"] {
+            var block = ByteBuffer(bytes: [0x40, 0x01])
+            block.writeString(name)
+            block.writeInteger(UInt8(10))
+            block.writeString("0123456789")
+            _ = try decoder.decode(block)
+        }
+        #expect(try decoder.decode(ByteBuffer(bytes: [0xbe])).first?.name == "c")   // 62: the newest
+        #expect(try decoder.decode(ByteBuffer(bytes: [0xbf])).first?.name == "b")
+        #expect(throws: TunnelHPACKError.self) { try decoder.decode(ByteBuffer(bytes: [0xc0])) }   // 64: "a", evicted
+    }
+}
