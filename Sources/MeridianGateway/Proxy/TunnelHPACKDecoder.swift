@@ -42,9 +42,14 @@ struct TunnelHPACKDecoder {
     }
 
     /// The fields of a whole header block (all of `block`'s readable bytes).
+    ///
+    /// Every field comes back indexable: a block is translated to an HTTP/1-style head at once, which keeps no
+    /// indexing (``TunnelHPACKEncoder`` decides it again, by name), and `HPACKHeaders.add(name:value:indexing:)` scans
+    /// every name for non-ASCII bytes, a String iteration that cost more than the rest of the decoding (names are
+    /// checked here, where they arrive as literals).
     mutating func decode(_ block: ByteBuffer) throws(TunnelHPACKError) -> HPACKHeaders {
-        var headers = HPACKHeaders()
-        headers.reserveCapacity(16)
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(16)
         var listSize = 0
         var fieldSeen = false
         var offset = block.readerIndex
@@ -53,12 +58,10 @@ struct TunnelHPACKDecoder {
             let first = block.getInteger(at: offset, as: UInt8.self)!
             let name: String
             let value: String
-            let indexing: HPACKIndexing
             if first & 0x80 != 0 {
                 // Indexed field.
                 let index = try Self.integer(block, at: &offset, end: end, prefix: 7)
                 (name, value) = try field(at: index)
-                indexing = .indexable
             } else if first & 0xe0 == 0x20 {
                 // A dynamic table size update: only before the block's first field.
                 guard !fieldSeen else { throw TunnelHPACKError(description: "a table size update after a field") }
@@ -76,27 +79,22 @@ struct TunnelHPACKDecoder {
                 let nameIndex = try Self.integer(block, at: &offset, end: end, prefix: prefix)
                 if nameIndex == 0 {
                     name = try string(block, at: &offset, end: end)
-                    // (HPACKHeaders traps on a name that is not ASCII.)
+                    // (HPACKHeaders' `add` traps on a name that is not ASCII; and HTTP/2 names are.)
                     guard name.utf8.allSatisfy({ $0 < 0x80 }) else { throw TunnelHPACKError(description: "a field name that is not ASCII") }
                 } else {
                     name = try field(at: nameIndex).name
                 }
                 value = try string(block, at: &offset, end: end)
-                if incremental {
-                    insert(name, value)
-                    indexing = .indexable
-                } else {
-                    indexing = first & 0x10 != 0 ? .neverIndexed : .nonIndexable
-                }
+                if incremental { insert(name, value) }
             }
             fieldSeen = true
             listSize += name.utf8.count + value.utf8.count + 32
             guard listSize <= maxHeaderListSize else {
                 throw TunnelHPACKError(description: "a header list of more than \(maxHeaderListSize) bytes")
             }
-            headers.add(name: name, value: value, indexing: indexing)
+            fields.append((name, value))
         }
-        return headers
+        return HPACKHeaders(fields)
     }
 
     /// The field at a (static or dynamic) table index.
