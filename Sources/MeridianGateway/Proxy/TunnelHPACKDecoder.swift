@@ -49,7 +49,7 @@ struct TunnelHPACKDecoder {
     /// checked here, where they arrive as literals).
     mutating func decode(_ block: ByteBuffer) throws(TunnelHPACKError) -> HPACKHeaders {
         var fields: [(String, String)] = []
-        fields.reserveCapacity(16)
+        fields.reserveCapacity(24)
         var listSize = 0
         var fieldSeen = false
         var offset = block.readerIndex
