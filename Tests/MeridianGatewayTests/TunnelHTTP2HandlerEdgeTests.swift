@@ -221,4 +221,90 @@ extension TunnelHTTP2HandlerTests {
         #expect(raw.server.isActive)
         _ = try? raw.server.finish()
     }
+
+    static func goAwayCode(in frames: [RawFrame]) -> HTTP2ErrorCode? {
+        guard var payload = frames.first(where: { $0.type == 7 })?.payload else { return nil }
+        _ = payload.readInteger(as: UInt32.self)
+        return payload.readInteger(as: UInt32.self).map { HTTP2ErrorCode(networkCode: Int($0)) }
+    }
+
+    @Test("a local h2c client that opens and resets streams faster than 200 per 30 s is cut off with ENHANCE_YOUR_CALM; a tunnel peer is not")
+    func rapidReset() throws {
+        for tunnel in [false, true] {
+            let raw = try TunnelHTTP2HandlerTests.RawClient(tunnel: tunnel)
+            var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+            let frames = try raw.send { input in
+                for index in 0..<250 {
+                    var block = ByteBuffer()
+                    try encoder.encode(headers: [":method": "GET", ":scheme": "http", ":authority": "a", ":path": "/\(index)"], to: &block)
+                    let id = 1 + 2 * index
+                    Self.frame(1, flags: 0x4, stream: id, block, into: &input)
+                    Self.frame(3, stream: id, ByteBuffer(bytes: [0, 0, 0, 8]), into: &input)   // CANCEL
+                }
+            }
+            if tunnel {
+                #expect(Self.goAwayCode(in: frames) == nil)
+                #expect(raw.server.isActive)
+            } else {
+                #expect(Self.goAwayCode(in: frames) == .enhanceYourCalm)
+                #expect(!raw.server.isActive)
+                #expect(raw.inbound.streams.count <= 201)
+            }
+            _ = try? raw.server.finish()
+        }
+    }
+
+    @Test("a header block of more than 64 CONTINUATION frames (empty ones too), or more than 100 empty DATA frames in a row, ends the connection with ENHANCE_YOUR_CALM")
+    func continuationAndEmptyDataFloods() throws {
+        let continuations = try TunnelHTTP2HandlerTests.RawClient()
+        let flooded = try continuations.send { input in
+            Self.frame(1, stream: 1, ByteBuffer(), into: &input)   // HEADERS without END_HEADERS
+            for _ in 0..<100 { Self.frame(9, stream: 1, ByteBuffer(), into: &input) }
+        }
+        #expect(Self.goAwayCode(in: flooded) == .enhanceYourCalm)
+        #expect(continuations.inbound.streams.isEmpty)
+        _ = try? continuations.server.finish()
+
+        let empty = try TunnelHTTP2HandlerTests.RawClient(tunnel: false)
+        let frames = try empty.send { input in
+            Self.frame(1, flags: 0x4, stream: 1, try Self.requestBlock(), into: &input)
+            for _ in 0..<150 { Self.frame(0, stream: 1, ByteBuffer(), into: &input) }
+        }
+        #expect(Self.goAwayCode(in: frames) == .enhanceYourCalm)
+        _ = try? empty.server.finish()
+
+        // Fewer, with data between them: served.
+        let fine = try TunnelHTTP2HandlerTests.RawClient(tunnel: false)
+        let served = try fine.send { input in
+            Self.frame(1, flags: 0x4, stream: 1, try Self.requestBlock(), into: &input)
+            for _ in 0..<150 {
+                Self.frame(0, stream: 1, ByteBuffer(), into: &input)
+                Self.frame(0, stream: 1, ByteBuffer(bytes: [1]), into: &input)
+            }
+            Self.frame(0, flags: 0x1, stream: 1, ByteBuffer(), into: &input)
+        }
+        #expect(Self.goAwayCode(in: served) == nil)
+        #expect(fine.inbound.streams.first?.1.body.readableBytes == 150)
+        #expect(fine.inbound.streams.first?.1.dataEnded == true)
+        _ = try? fine.server.finish()
+    }
+
+    @Test("a request's second header block must end the stream (trailers): one that does not resets the stream with PROTOCOL_ERROR")
+    func trailersEndTheStream() throws {
+        let raw = try TunnelHTTP2HandlerTests.RawClient(tunnel: false)
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+        let frames = try raw.send { input in
+            var block = ByteBuffer(), trailers = ByteBuffer()
+            try encoder.encode(headers: [":method": "POST", ":scheme": "http", ":authority": "a", ":path": "/"], to: &block)
+            try encoder.encode(headers: ["x-trailer": "1"], to: &trailers)
+            Self.frame(1, flags: 0x4, stream: 1, block, into: &input)
+            Self.frame(1, flags: 0x4, stream: 1, trailers, into: &input)   // no END_STREAM
+        }
+        var reset = try #require(frames.first { $0.type == 3 })
+        #expect(reset.stream == 1)
+        #expect(reset.payload.readInteger(as: UInt32.self) == UInt32(HTTP2ErrorCode.protocolError.networkCode))
+        #expect(raw.server.isActive)
+        #expect(raw.inbound.streams.first?.1.blocks.count == 1)
+        _ = try? raw.server.finish()
+    }
 }

@@ -166,10 +166,12 @@ struct TunnelHTTP2HandlerTests {
         let inbound = Inbound()
         private var written = ByteBuffer()
 
-        /// - Parameter pausing: the streams' owners consume nothing (their windows are not opened again).
-        init(pausing: Bool = false) throws {
+        /// - Parameters:
+        ///   - pausing: the streams' owners consume nothing (their windows are not opened again).
+        ///   - tunnel: the server is a tunnel end; otherwise a local h2c listener's (with the limits for any client).
+        init(pausing: Bool = false, tunnel: Bool = true) throws {
             inbound.pausing = pausing
-            _ = try HTTP2Tuning.configure(server, server: true, tunnel: true, window: 64 * 1024) { [inbound] stream in
+            _ = try HTTP2Tuning.configure(server, server: true, tunnel: tunnel, window: 64 * 1024) { [inbound] stream in
                 inbound.opened(stream)
             }
             try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

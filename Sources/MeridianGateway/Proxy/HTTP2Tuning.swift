@@ -2,8 +2,9 @@ import NIOCore
 import NIOHTTP2
 
 /// The HTTP/2 connections of the gateway (tunnel and h2c, both directions): settings, and the pipeline
-/// ``TunnelHTTP2Handler`` (tunnel) or `NIOHTTP2Handler` (h2c: local clients and endpoints, whose HTTP/2 may be anyone's)
-/// -> ``HTTP2StreamMux``.
+/// ``TunnelHTTP2Handler`` (the tunnel, both ends, and local h2c clients, with `NIOHTTP2Handler`'s limits for a peer
+/// that is not a verified gateway: ``TunnelHTTP2Handler/PeerLimits``) or `NIOHTTP2Handler` (connections to local h2c
+/// endpoints) -> ``HTTP2StreamMux``.
 ///
 /// Windows are 1 MiB per stream and per connection by default (`--http2-window`). The stream window bounds what waits
 /// in a stream whose destination stopped reading; the mux copies each DATA payload as it arrives, so that each waiting
@@ -22,9 +23,9 @@ enum HTTP2Tuning {
     /// The largest frame either end accepts (the HTTP/2 default, and what a client end advertises).
     static let maxFrameSize = 1 << 14
 
-    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: on a tunnel ``TunnelHTTP2Handler``, on
-    /// an h2c connection ``HTTP2FrameAligner`` and `NIOHTTP2Handler`; then ``HTTP2StreamMux``) and returns its stream
-    /// mux. `server`
+    /// Adds the connection's HTTP/2 handlers to `channel` (after TLS, if any: on a tunnel or a local h2c client's
+    /// connection ``TunnelHTTP2Handler``, on a connection to an h2c endpoint ``HTTP2FrameAligner`` and
+    /// `NIOHTTP2Handler`; then ``HTTP2StreamMux``) and returns its stream mux. `server`
     /// settings advertise `maxHeaderBytes`; `tunnel` turns header-block validation off; on a tunnel, windows grow
     /// from `window` up to `maximumWindow` with the link's bandwidth-delay product (``AdaptiveWindow``);
     /// `inboundStream` gives each stream the peer opens its owner (server side).
@@ -42,10 +43,13 @@ enum HTTP2Tuning {
         let mux = HTTP2StreamMux(server: server, targetWindow: window, maximumWindow: tunnel ? maximumWindow : nil, validatesHeaderBlocks: !tunnel,
                                  inboundStreamInitializer: inboundStream)
         let sync = channel.pipeline.syncOperations
-        if tunnel {
+        if tunnel || server {
+            // The tunnel, both ends, and local h2c clients (with NIOHTTP2Handler's limits for a peer that is not a
+            // verified gateway).
             var settings = connection.initialSettings
             if !server { settings.append(HTTP2Setting(parameter: .enablePush, value: 0)) }
-            try sync.addHandler(TunnelHTTP2Handler(server: server, settings: settings, maxHeaderBytes: maxHeaderBytes, mux: mux))
+            try sync.addHandler(TunnelHTTP2Handler(server: server, settings: settings, maxHeaderBytes: maxHeaderBytes,
+                                                   limits: tunnel ? nil : .nio, mux: mux))
         } else {
             try sync.addHandler(HTTP2FrameAligner(server: server))
             try sync.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: mux, connectionConfiguration: connection))

@@ -38,6 +38,13 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 ///   swift-nio-http2's `maximumBufferedControlFrames` does.
 /// - **Errors**: a stream error resets the stream (the mux sees it close); a connection error sends GOAWAY with its
 ///   code, reports the error down the pipeline and closes the connection.
+/// - **Floods**: more than 64 CONTINUATION frames in one block, or 100 empty DATA frames in a row, end the connection
+///   with `ENHANCE_YOUR_CALM`; a request's second header block must end its stream (trailers).
+///
+/// It also serves local h2c clients (``HTTP2Tuning``), whose HTTP/2 may be anyone's, with ``PeerLimits``: at most 200
+/// RST_STREAM frames per 30 s, as `NIOHTTP2Handler` allows (the "rapid reset" guard, which the tunnel does without: it
+/// carries many clients' cancellations from a verified gateway). Their header blocks are validated by the streams'
+/// owners (``HTTP2MuxStream/validate(_:as:)``), as they were behind `NIOHTTP2Handler`, whose validation was off.
 final class TunnelHTTP2Handler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = HTTP2Frame
@@ -65,6 +72,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         var queued: CircularBuffer<Queued>?
         /// In ``TunnelHTTP2Handler/blocked`` (at most once).
         var inBlockedList = false
+        /// The peer sent this stream's first header block (a server's next one must end the stream: trailers).
+        var headersReceived = false
 
         init(sendWindow: Int, receiveWindow: Int) {
             self.sendWindow = sendWindow
@@ -82,12 +91,32 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         var streamID: HTTP2StreamID
         var endStream: Bool
         var block: ByteBuffer
+        var continuations = 0
     }
+
+    /// Limits for a peer that is not a verified gateway (a local h2c client), as `NIOHTTP2Handler`'s defaults.
+    struct PeerLimits {
+        /// RST_STREAM frames received, at most `resets` per `resetWindow` (the "rapid reset" guard, CVE-2023-44487).
+        var resets = 200
+        var resetWindow = TimeAmount.seconds(30)
+
+        static let nio = PeerLimits()
+    }
+
+    /// CONTINUATION frames of one header block (the block's size is bounded too; empty ones are not, CVE-2024-27316).
+    static let maxContinuationFrames = 64
+    /// Empty DATA frames in a row that do not end their stream (CVE-2019-9518).
+    static let maxEmptyDataFrames = 100
 
     private let isServer: Bool
     private let settings: [HTTP2Setting]
     private let localInitialWindow: Int
     private let maxHeaderBytes: Int
+    private let limits: PeerLimits?
+    /// The reset-rate guard's budget (``PeerLimits``): refilled at `resets` per `resetWindow`.
+    private var resetBudget: Double = 0
+    private var resetBudgetTime = NIODeadline.uptimeNanoseconds(0)
+    private var emptyDataFrames = 0
     /// Told the DATA bytes and WINDOW_UPDATE increments that were written.
     private let mux: HTTP2StreamMux
 
@@ -135,8 +164,11 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     /// - Parameters:
     ///   - settings: this end's SETTINGS (its initial window and header list size are enforced).
-    init(server: Bool, settings: [HTTP2Setting], maxHeaderBytes: Int, mux: HTTP2StreamMux) {
+    ///   - limits: for a peer that is not a verified gateway (a local h2c client); `nil` on the tunnel.
+    init(server: Bool, settings: [HTTP2Setting], maxHeaderBytes: Int, limits: PeerLimits? = nil, mux: HTTP2StreamMux) {
         isServer = server
+        self.limits = limits
+        resetBudget = Double(limits?.resets ?? 0)
         self.settings = settings
         self.maxHeaderBytes = maxHeaderBytes
         self.mux = mux
@@ -365,6 +397,14 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             return mux.inboundWindow(.rootStream, connectionReceiveWindow)
         }
         let endStream = flags & 0x1 != 0
+        if data.readableBytes == 0 && !endStream {
+            emptyDataFrames += 1
+            guard emptyDataFrames <= Self.maxEmptyDataFrames else {
+                return connectionError(.enhanceYourCalm, "more than \(Self.maxEmptyDataFrames) empty DATA frames in a row", context: context)
+            }
+        } else {
+            emptyDataFrames = 0
+        }
         mux.receive(id, .data(.init(data: .byteBuffer(data), endStream: endStream, paddingBytes: padding)))
         // (The mux may have reset the stream meanwhile: then its window no longer matters.)
         if self.stream(id) === stream { mux.inboundWindow(id, stream.receiveWindow) }
@@ -397,6 +437,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             return connectionError(.protocolError, "CONTINUATION outside a header block", context: context)
         }
         pendingBlock = nil
+        pending.continuations += 1
+        guard pending.continuations <= Self.maxContinuationFrames else {
+            return connectionError(.enhanceYourCalm, "more than \(Self.maxContinuationFrames) CONTINUATION frames in one header block", context: context)
+        }
         var fragment = payload
         pending.block.writeBuffer(&fragment)
         guard pending.block.readableBytes <= 2 * maxHeaderBytes + Self.maxFrameSize else {
@@ -419,6 +463,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
         if let stream = stream(id) {
             guard stream.remoteOpen else { return streamError(id, .streamClosed, context: context) }
+            // A request's second header block is its trailers, which end it (RFC 9113 8.1); a response may have
+            // informational heads before its final one.
+            if isServer, stream.headersReceived, !endStream { return streamError(id, .protocolError, context: context) }
+            stream.headersReceived = true
             mux.receive(id, .headers(.init(headers: headers, endStream: endStream)))
             if endStream { remoteEnded(id) }
             return
@@ -438,7 +486,9 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             guard answerAllowed(context: context) else { return }
             return writeReset(id, .refusedStream)
         }
-        streams[id] = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
+        let stream = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
+        stream.headersReceived = true
+        streams[id] = stream
         openInbound += 1
         context.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: id, localInitialWindowSize: UInt32(localInitialWindow),
                                                                          remoteInitialWindowSize: UInt32(remoteInitialWindow)))
@@ -451,6 +501,16 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         var payload = payload
         guard payload.readableBytes == 4, let code = payload.readInteger(as: UInt32.self) else {
             return connectionError(.frameSizeError, "RST_STREAM of \(payload.readableBytes) bytes", context: context)
+        }
+        if let limits {
+            let now = NIODeadline.now()
+            let rate = Double(limits.resets) / Double(limits.resetWindow.nanoseconds)
+            resetBudget = min(Double(limits.resets), resetBudget + Double((now - resetBudgetTime).nanoseconds) * rate)
+            resetBudgetTime = now
+            resetBudget -= 1
+            guard resetBudget >= 0 else {
+                return connectionError(.enhanceYourCalm, "more than \(limits.resets) RST_STREAM frames in \(limits.resetWindow)", context: context)
+            }
         }
         guard stream(id) != nil else {
             if isIdle(id) { connectionError(.protocolError, "RST_STREAM on stream \(id), which is not open", context: context) }
