@@ -21,6 +21,18 @@ struct ParsingTests {
         #expect(TraceContext(traceparent: "garbage") == nil)
         let fresh = TraceContext.start(using: &random)
         #expect(fresh.traceID.count == 32 && fresh.flags == "01")
+        // What the gateway sends: the same as parsing, the next hop and its header, with the same random numbers.
+        for header in ["00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+                       "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab"] {
+            var a = SplitMix64(seed: 7), b = SplitMix64(seed: 7)
+            #expect(TraceContext.nextTraceparent(after: header, using: &a) == TraceContext(traceparent: header)!.nextHop(using: &b).traceparent)
+        }
+        for header in [nil, "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"] {
+            var a = SplitMix64(seed: 9)
+            let started = TraceContext.nextTraceparent(after: header, using: &a)
+            let parsed = TraceContext(traceparent: started)
+            #expect(parsed != nil && parsed?.flags == "01" && !started.contains("00f067aa0ba902b7"), "\(started)")
+        }
     }
 
     @Test("traceparent edge cases: case, versions, lengths")

@@ -231,9 +231,7 @@ final class ForwardingWorker: @unchecked Sendable {
             record.service = plan.service
             record.dataClass = plan.dataClass
             var upstreamHead = head
-            let incoming = record.traceparent.flatMap(TraceContext.init(traceparent:))
-            let hop = incoming.map { $0.nextHop(using: &random) } ?? TraceContext.start(using: &random)
-            let traceparent = hop.traceparent
+            let traceparent = TraceContext.nextTraceparent(after: record.traceparent, using: &random)
             upstreamHead.headers.relay(settingMeshFields: [
                 (RequestTarget.Header.sourceCluster, sourceCluster), (RequestTarget.Header.service, plan.service),
                 (RequestTarget.Header.dataClass, plan.dataClass), (RequestTarget.Header.traceparent, traceparent),

@@ -26,17 +26,28 @@ public struct RequestTarget: Sendable, Hashable {
     }
 
     /// Reads the target from a request head; `nil` when no service is named.
+    /// (One pass over the fields for the three it reads, the first of each, where `first(name:)` took three.)
     public init?(head: HTTPRequestHead) {
-        let named = head.headers.first(name: Header.service).map { $0.trimmingOptionalWhitespace.asciiLowercased }
-        if let named, !named.isEmpty {
+        var named: String?
+        var host: String?
+        var dataClass: String?
+        for (name, value) in head.headers {
+            switch HeaderName.known(name) {
+            case .meridianService where named == nil: named = value
+            case .host where host == nil: host = value
+            case .meridianDataClass where dataClass == nil: dataClass = value
+            default: break
+            }
+        }
+        if let named = named.map({ $0.trimmedOptionalWhitespace.asciiLowercased }), !named.isEmpty {
             service = named
-        } else if let host = head.headers.first(name: "host"), let service = Self.service(fromAuthority: host) {
+        } else if let host, let service = Self.service(fromAuthority: host) {
             self.service = service
         } else {
             return nil
         }
-        let dataClass = head.headers.first(name: Header.dataClass)?.trimmingOptionalWhitespace
-        requestedClass = dataClass?.isEmpty == false ? String(dataClass!) : nil
+        let requested = dataClass?.trimmedOptionalWhitespace
+        requestedClass = requested?.isEmpty == false ? requested : nil
     }
 
     /// `llama.meridian:15001` -> `llama`; `nil` for any other authority.

@@ -2,6 +2,36 @@ extension String {
     /// Without leading and trailing spaces and tabs (HTTP's optional whitespace), without Foundation: this runs on
     /// every request.
     var trimmingOptionalWhitespace: Substring { self[...].trimmingOptionalWhitespace }
+
+    /// ``trimmingOptionalWhitespace`` as a string: the string itself, not a copy, when there is nothing to trim (the
+    /// values the gateway's parsers give have none).
+    var trimmedOptionalWhitespace: String {
+        let trimmed = withUTF8Bytes { $0.isEmpty || (!$0[0].isOptionalWhitespace && !$0[$0.count - 1].isOptionalWhitespace) }
+        return trimmed ? self : String(trimmingOptionalWhitespace)
+    }
+
+    /// ``StringProtocol/asciiLowercased`` on the string's contiguous bytes (iterating `utf8` costs about ten
+    /// instructions a byte); the string itself when it has no uppercase letter.
+    var asciiLowercased: String {
+        let state = withUTF8Bytes { bytes -> UInt8 in
+            var uppercase = false
+            for byte in bytes {
+                if byte >= 0x80 { return 2 }
+                uppercase = uppercase || byte.isASCIIUppercase
+            }
+            return uppercase ? 1 : 0
+        }
+        switch state {
+        case 0: return self
+        case 1: return withUTF8Bytes { bytes in
+            String(unsafeUninitializedCapacity: bytes.count) { buffer in
+                for index in 0..<bytes.count { buffer[index] = bytes[index].asciiLowercased }
+                return bytes.count
+            }
+        }
+        default: return lowercased()
+        }
+    }
 }
 
 extension Substring {

@@ -20,25 +20,54 @@ public struct TraceContext: Sendable, Hashable {
 
     /// `VV-TRACEID-SPANID-FF[-more, versions after 00 only]`, hex digits, ids not all zero; ids and flags lowercased.
     private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> (String, String, String)? {
-        let dash = UInt8(ascii: "-")
-        guard bytes.count >= 55, bytes[2] == dash, bytes[35] == dash, bytes[52] == dash else { return nil }
-        func hexDigits(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy(\.isASCIIHexDigit) }
-        func lowercased(_ range: Range<Int>) -> String {
-            String(unsafeUninitializedCapacity: range.count) { buffer in
-                for (offset, index) in range.enumerated() { buffer[offset] = bytes[index].asciiLowercased }
-                return range.count
-            }
+        guard isValid(bytes) else { return nil }
+        return (lowercased(bytes, 3..<35), lowercased(bytes, 36..<52), lowercased(bytes, 53..<55))
+    }
+
+    private static func lowercased(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        String(unsafeUninitializedCapacity: range.count) { buffer in
+            for (offset, index) in range.enumerated() { buffer[offset] = bytes[index].asciiLowercased }
+            return range.count
         }
-        guard hexDigits(0..<2), hexDigits(3..<35), hexDigits(36..<52), hexDigits(53..<55) else { return nil }
+    }
+
+    /// Whether `bytes` are a `traceparent` this gateway continues (``parse(_:)``'s rules).
+    private static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let dash = UInt8(ascii: "-")
+        guard bytes.count >= 55, bytes[2] == dash, bytes[35] == dash, bytes[52] == dash else { return false }
+        func hexDigits(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy(\.isASCIIHexDigit) }
+        guard hexDigits(0..<2), hexDigits(3..<35), hexDigits(36..<52), hexDigits(53..<55) else { return false }
         let version = (bytes[0].asciiLowercased, bytes[1].asciiLowercased)
-        guard version != (UInt8(ascii: "f"), UInt8(ascii: "f")) else { return nil }
+        guard version != (UInt8(ascii: "f"), UInt8(ascii: "f")) else { return false }
         if bytes.count > 55 {
             guard version != (UInt8(ascii: "0"), UInt8(ascii: "0")), bytes[55] == dash,
-                  bytes[56...].allSatisfy({ $0 == dash || $0.isASCIIHexDigit }) else { return nil }
+                  bytes[56...].allSatisfy({ $0 == dash || $0.isASCIIHexDigit }) else { return false }
         }
-        guard bytes[3..<35].contains(where: { $0 != UInt8(ascii: "0") }),
-              bytes[36..<52].contains(where: { $0 != UInt8(ascii: "0") }) else { return nil }
-        return (lowercased(3..<35), lowercased(36..<52), lowercased(53..<55))
+        return bytes[3..<35].contains(where: { $0 != UInt8(ascii: "0") }) && bytes[36..<52].contains(where: { $0 != UInt8(ascii: "0") })
+    }
+
+    /// The `traceparent` this hop sends: `incoming`'s trace with a new span id, or a new trace when `incoming` is
+    /// absent or malformed. The same as parsing, ``nextHop(using:)`` and ``traceparent``, in one new string where
+    /// those made five (about 2,000 instructions per request).
+    public static func nextTraceparent(after incoming: String?, using generator: inout some RandomNumberGenerator) -> String {
+        let span = generator.next() | 1
+        if let incoming, let next = incoming.withUTF8Bytes({ bytes -> String? in
+            guard isValid(bytes) else { return nil }
+            return String(unsafeUninitializedCapacity: 55) { buffer in
+                let out = UnsafeMutableRawBufferPointer(buffer)
+                var at = "00-".copyUTF8(to: out, at: 0)
+                for index in 3..<35 { buffer[at] = bytes[index].asciiLowercased; at += 1 }
+                buffer[at] = UInt8(ascii: "-")
+                at = hex(span).copyUTF8(to: out, at: at + 1)
+                buffer[at] = UInt8(ascii: "-")
+                buffer[at + 1] = bytes[53].asciiLowercased
+                buffer[at + 2] = bytes[54].asciiLowercased
+                return at + 3
+            }
+        }) {
+            return next
+        }
+        return TraceContext(traceID: hex(generator.next() | 1, generator.next()), spanID: hex(span), flags: "01").traceparent
     }
 
     /// Creates a context from parts.
