@@ -307,4 +307,14 @@ extension TunnelHTTP2HandlerTests {
         #expect(raw.inbound.streams.first?.1.blocks.count == 1)
         _ = try? raw.server.finish()
     }
+
+    @Test("a peer whose first frame after the preface is not SETTINGS gets GOAWAY with PROTOCOL_ERROR")
+    func settingsFirst() throws {
+        let raw = try TunnelHTTP2HandlerTests.RawClient(tunnel: false, settings: false)
+        let frames = try raw.send { Self.frame(6, stream: 0, ByteBuffer(bytes: [1, 2, 3, 4, 5, 6, 7, 8]), into: &$0) }   // a PING first
+        #expect(Self.goAwayCode(in: frames) == .protocolError)
+        #expect(!frames.contains { $0.type == 6 }, "the PING was answered")
+        #expect(!raw.server.isActive)
+        _ = try? raw.server.finish()
+    }
 }

@@ -169,14 +169,15 @@ struct TunnelHTTP2HandlerTests {
         /// - Parameters:
         ///   - pausing: the streams' owners consume nothing (their windows are not opened again).
         ///   - tunnel: the server is a tunnel end; otherwise a local h2c listener's (with the limits for any client).
-        init(pausing: Bool = false, tunnel: Bool = true) throws {
+        ///   - settings: the preface's SETTINGS frame is sent (the preface's first line always is).
+        init(pausing: Bool = false, tunnel: Bool = true, settings: Bool = true) throws {
             inbound.pausing = pausing
             _ = try HTTP2Tuning.configure(server, server: true, tunnel: tunnel, window: 64 * 1024) { [inbound] stream in
                 inbound.opened(stream)
             }
             try server.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
             var input = ByteBuffer(bytes: TunnelHTTP2Handler.preface)
-            input.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0])   // SETTINGS, empty
+            if settings { input.writeBytes([0, 0, 0, 4, 0, 0, 0, 0, 0]) }   // SETTINGS, empty
             _ = try send { $0.writeBuffer(&input) }
         }
 

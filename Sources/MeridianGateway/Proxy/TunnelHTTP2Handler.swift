@@ -140,6 +140,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private var goAwayReceived: HTTP2StreamID?
     private var goAwaySent: HTTP2StreamID?
     private var awaitingPreface: Bool
+    /// The peer's first frame, which must be SETTINGS (RFC 9113 3.4: part of its preface), has not come yet.
+    private var awaitingSettings = true
     private var prefaceSent = false
     /// A connection error was raised (or the connection closed): nothing more is read or written.
     private var closing = false
@@ -327,6 +329,12 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     }
 
     private func process(type: UInt8, flags: UInt8, id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
+        if awaitingSettings {
+            guard type == 4, flags & 0x1 == 0 else {
+                return connectionError(.protocolError, "the peer's first frame is not SETTINGS (its connection preface)", context: context)
+            }
+            awaitingSettings = false
+        }
         if let pending = pendingBlock, type != 9 || id != pending.streamID {
             return connectionError(.protocolError, "a frame other than CONTINUATION inside the header block of stream \(pending.streamID)", context: context)
         }
