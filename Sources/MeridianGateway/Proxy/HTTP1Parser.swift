@@ -64,7 +64,10 @@ struct HTTP1Parser {
 
     /// A message was begun and not finished.
     var inMessage: Bool {
-        if case .head = state { return held.map { $0.readableBytes > 0 } ?? false }
+        // Empty lines between messages (some servers send one after a body) begin none.
+        if case .head = state {
+            return held?.readableBytesView.contains { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") } ?? false
+        }
         if case .failed = state { return false }
         return true
     }
@@ -153,6 +156,8 @@ struct HTTP1Parser {
     /// Where the search for a terminator in `held` stopped: the start of the line not yet ended.
     private struct Scan {
         var lineStart = 0
+        /// Where the search for the line's end goes on (the line's start, or past what was searched of it).
+        var searchFrom = 0
         var sawContent = false
     }
 
@@ -161,7 +166,10 @@ struct HTTP1Parser {
     private mutating func take(_ buffer: inout ByteBuffer, until terminator: Terminator, limit: Int,
                                overflow: HTTPParserError) throws(HTTPParserError) -> ByteBuffer? {
         if var pending = held {
-            // Appended a little at a time (a slow client), and searched only from the line not searched before.
+            // Taken out first, so that the append does not copy the buffer (a second reference to its storage would
+            // make every read of a slow client copy all that was held: quadratic). Appended a little at a time, and
+            // searched only where it was not searched before.
+            held = nil
             let start = pending.readableBytes
             let take = min(buffer.readableBytes, limit + 1 - start)
             pending.writeImmutableBuffer(buffer.getSlice(at: buffer.readerIndex, length: take)!)
@@ -196,11 +204,14 @@ struct HTTP1Parser {
     private static func find(_ terminator: Terminator, in buffer: ByteBuffer, scan: inout Scan) -> Int? {
         buffer.withUnsafeReadableBytes { bytes -> Int? in
             while scan.lineStart < bytes.count {
-                guard let newline = UnsafeRawBufferPointer(rebasing: bytes[scan.lineStart...]).firstIndex(of: UInt8(ascii: "\n")) else {
+                let from = max(scan.lineStart, scan.searchFrom)
+                guard let newline = UnsafeRawBufferPointer(rebasing: bytes[from...]).firstIndex(of: UInt8(ascii: "\n")) else {
+                    scan.searchFrom = bytes.count
                     return nil
                 }
-                let end = scan.lineStart + newline + 1
-                let empty = newline == 0 || (newline == 1 && bytes[scan.lineStart] == UInt8(ascii: "\r"))
+                let end = from + newline + 1
+                let length = end - scan.lineStart
+                let empty = length == 1 || (length == 2 && bytes[scan.lineStart] == UInt8(ascii: "\r"))
                 switch terminator {
                 case .line:
                     return end
@@ -211,6 +222,7 @@ struct HTTP1Parser {
                     if empty { return end }
                 }
                 scan.lineStart = end
+                scan.searchFrom = end
             }
             return nil
         }
