@@ -35,6 +35,14 @@ struct ParsingTests {
         }
     }
 
+    @Test("a token byte is exactly RFC 9110's tchar: letters, digits and !#$%&'*+-.^_`|~")
+    func tokenBytes() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in UInt8.min...UInt8.max {
+            #expect(byte.isHTTPTokenByte == tchar.contains(byte), "\(byte)")
+        }
+    }
+
     @Test("traceparent edge cases: case, versions, lengths")
     func traceContextEdgeCases() {
         let upper = TraceContext(traceparent: "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01")

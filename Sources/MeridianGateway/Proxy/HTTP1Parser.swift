@@ -174,7 +174,6 @@ struct HTTP1Parser {
             let take = min(buffer.readableBytes, limit + 1 - start)
             pending.writeImmutableBuffer(buffer.getSlice(at: buffer.readerIndex, length: take)!)
             if let end = Self.find(terminator, in: pending, scan: &scan) {
-                held = nil
                 scan = Scan()
                 guard end <= limit else { throw overflow }
                 buffer.moveReaderIndex(forwardBy: end - start)
@@ -327,7 +326,7 @@ struct HTTP1Parser {
             var index = 0
             while index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n") { index += 2 }
             let methodStart = index
-            while index < bytes.count, isTokenByte(bytes[index]) { index += 1 }
+            while index < bytes.count, bytes[index].isHTTPTokenByte { index += 1 }
             guard index > methodStart, index < bytes.count, bytes[index] == UInt8(ascii: " ") else { return .failure(.invalidMethod) }
             let method = methodNamed(UnsafeRawBufferPointer(rebasing: bytes[methodStart..<index]))
             index += 1
@@ -422,7 +421,7 @@ struct HTTP1Parser {
                 }
                 // A line folded onto the last (it starts with whitespace), or a name that is not a token.
                 let nameStart = index
-                while index < count, isTokenByte(bytes[index]) { index += 1 }
+                while index < count, bytes[index].isHTTPTokenByte { index += 1 }
                 guard index > nameStart, index < count, bytes[index] == UInt8(ascii: ":") else { return .failure(.invalidHeaderToken) }
                 let nameEnd = index
                 index += 1
@@ -444,26 +443,28 @@ struct HTTP1Parser {
                 while valueEnd > valueStart, bytes[valueEnd - 1] == UInt8(ascii: " ") || bytes[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
                 guard index + 1 < count, bytes[index + 1] == UInt8(ascii: "\n") else { return .failure(.lfExpected) }
                 index += 2
-                let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd])
-                let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
-                if name.count == 14, equalsIgnoringCase(name, "content-length") {
+                let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd]).assumingMemoryBound(to: UInt8.self)
+                let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]).assumingMemoryBound(to: UInt8.self)
+                switch HeaderName.known(bytes: name) {
+                case .contentLength:
                     framing.contentLengthFields += 1
                     guard framing.contentLengthFields == 1 else { return .failure(.unexpectedContentLength) }
                     guard let length = decimal(value) else { return .failure(.invalidContentLength) }
                     framing.contentLength = length
-                } else if name.count == 17, equalsIgnoringCase(name, "transfer-encoding") {
+                case .transferEncoding:
                     framing.transferEncoding = true
                     framing.chunked = endsWithChunked(value)
+                default:
+                    break
                 }
-                fields.append((HeaderName.string(name.assumingMemoryBound(to: UInt8.self)),
-                               String(decoding: value, as: UTF8.self)))
+                fields.append((HeaderName.string(name), String(decoding: value, as: UTF8.self)))
             }
         }
         return HTTPHeaders(try parsed.get())
     }
 
     /// Decimal digits only, at most 18 of them.
-    private static func decimal(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    private static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
         guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
         var value = 0
         for byte in bytes {
@@ -474,33 +475,13 @@ struct HTTP1Parser {
     }
 
     /// The last coding of a `transfer-encoding` value is `chunked` (compared without regard to case).
-    private static func endsWithChunked(_ value: UnsafeRawBufferPointer) -> Bool {
+    private static func endsWithChunked(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
         var end = value.count
         while end > 0, value[end - 1] == UInt8(ascii: " ") || value[end - 1] == UInt8(ascii: "\t") { end -= 1 }
         guard end >= 7 else { return false }
-        let coding = UnsafeRawBufferPointer(rebasing: value[(end - 7)..<end])
-        guard equalsIgnoringCase(coding, "chunked") else { return false }
+        guard UnsafeBufferPointer(rebasing: value[(end - 7)..<end]).equalsIgnoringASCIICase("chunked") else { return false }
         var before = end - 8
         while before >= 0, value[before] == UInt8(ascii: " ") || value[before] == UInt8(ascii: "\t") { before -= 1 }
         return before < 0 || value[before] == UInt8(ascii: ",")
-    }
-
-    /// `bytes` equal `lowercase` (lowercase ASCII) without regard to case.
-    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-        let expected = lowercase.utf8Start
-        for index in 0..<bytes.count where bytes[index] | 0x20 != expected[index] {
-            // (`| 0x20` folds letters; `-` and digits are unchanged by it, and no other byte maps onto them.)
-            return false
-        }
-        return true
-    }
-
-    /// tchar (RFC 9110 5.6.2): ALPHA, DIGIT and ``!#$%&'*+-.^_`|~``, as two 64-bit masks (a table would be a global,
-    /// whose lazy initialisation is checked at every access).
-    @inline(__always)
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        if byte < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> byte & 1 == 1 }
-        return byte < 128 && (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (byte &- 64) & 1 == 1
     }
 }

@@ -109,20 +109,8 @@ extension HTTPHeaders {
         let persistent = version.major > 1 || (version.major == 1 && version.minor >= 1)
         let wanted: StaticString = persistent ? "close" : "keep-alive"
         for (name, value) in self where HeaderName.known(name) == .connection {
-            let named = value.withUTF8Bytes { bytes in
-                // Each comma-separated token, without the whitespace around it.
-                var start = 0
-                while start < bytes.count {
-                    var end = start
-                    while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
-                    var first = start, last = end
-                    while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") { first += 1 }
-                    while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") { last -= 1 }
-                    if UnsafeBufferPointer(rebasing: bytes[first..<last]).equalsIgnoringASCIICase(wanted) { return true }
-                    start = end + 1
-                }
-                return false
-            }
+            var named = false
+            Self.forEachListElement(of: value) { token in named = named || token.equalsIgnoringASCIICase(wanted) }
             if named { return !persistent }
         }
         return persistent

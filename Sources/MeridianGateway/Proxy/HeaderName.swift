@@ -48,7 +48,8 @@ enum HeaderName {
         return name.withUTF8Bytes(known(bytes:))
     }
 
-    private static func known(bytes name: UnsafeBufferPointer<UInt8>) -> Known? {
+    /// ``known(_:)`` on bytes (``HTTP1Parser``'s field names).
+    static func known(bytes name: UnsafeBufferPointer<UInt8>) -> Known? {
         switch name.count {
         case 2: return name.equalsIgnoringASCIICase("te") ? .te : nil
         case 4: return name.equalsIgnoringASCIICase("host") ? .host : nil
@@ -87,10 +88,14 @@ enum HeaderName {
     /// A name read from bytes: the lowercase literal of a common field in any case (no allocation, and lowercase
     /// already for HTTP/2), a new string with the bytes as they are otherwise.
     static func string(_ name: UnsafeBufferPointer<UInt8>) -> String {
-        if name.count < commonByLength.count {
-            for (spelling, literal) in commonByLength[name.count] where name.equalsIgnoringASCIICase(spelling) { return literal }
-        }
-        return String(decoding: name, as: UTF8.self)
+        commonLiteral(name) ?? String(decoding: name, as: UTF8.self)
+    }
+
+    /// The lowercase literal of a common field `name` spells in any case, if it is one.
+    private static func commonLiteral(_ name: UnsafeBufferPointer<UInt8>) -> String? {
+        guard name.count < commonByLength.count else { return nil }
+        for (spelling, literal) in commonByLength[name.count] where name.equalsIgnoringASCIICase(spelling) { return literal }
+        return nil
     }
 
     private enum Lowercasing {
@@ -101,10 +106,7 @@ enum HeaderName {
 
     private static func lowercasing(bytes name: UnsafeBufferPointer<UInt8>) -> Lowercasing {
         guard name.contains(where: \.isASCIIUppercase) else { return .unchanged }
-        if name.count < commonByLength.count {
-            for (spelling, literal) in commonByLength[name.count] where name.equalsIgnoringASCIICase(spelling) { return .literal(literal) }
-        }
-        return .convert
+        return commonLiteral(name).map(Lowercasing.literal) ?? .convert
     }
 
     /// Common fields by length (lowercase): what nginx, Envoy, model servers and HTTP clients send.

@@ -10,8 +10,9 @@ extension String {
         return trimmed ? self : String(trimmingOptionalWhitespace)
     }
 
-    /// ``StringProtocol/asciiLowercased`` on the string's contiguous bytes (iterating `utf8` costs about ten
-    /// instructions a byte); the string itself when it has no uppercase letter.
+    /// Lowercased, with a fast path for ASCII (header values, host names) on the string's contiguous bytes (iterating
+    /// `utf8` costs about ten instructions a byte): the string itself when it has no uppercase letter; anything that
+    /// is not ASCII goes through Unicode `lowercased()`.
     var asciiLowercased: String {
         let state = withUTF8Bytes { bytes -> UInt8 in
             var uppercase = false
@@ -44,37 +45,19 @@ extension Substring {
     }
 }
 
-extension StringProtocol {
-    /// Lowercased, with a fast path for ASCII (header values, host names); anything else goes through Unicode
-    /// `lowercased()`.
-    var asciiLowercased: String {
-        let utf8 = self.utf8
-        guard utf8.allSatisfy({ $0 < 0x80 }) else { return lowercased() }
-        guard utf8.contains(where: { $0.isASCIIUppercase }) else { return String(self) }
-        return String(unsafeUninitializedCapacity: utf8.count) { buffer in
-            var index = 0
-            for byte in utf8 {
-                buffer[index] = byte.asciiLowercased
-                index += 1
-            }
-            return index
-        }
-    }
-}
-
 extension String {
     /// A token of RFC 9110 (a method, a field name): one or more ``UInt8/isHTTPTokenByte`` bytes.
     var isHTTPToken: Bool { withUTF8Bytes { !$0.isEmpty && $0.allSatisfy(\.isHTTPTokenByte) } }
 }
 
 extension UInt8 {
-    /// A `tchar` of RFC 9110: letters, digits and ``!#$%&'*+-.^_`|~``.
+    /// A `tchar` of RFC 9110: letters, digits and ``!#$%&'*+-.^_`|~``, as two 64-bit masks (`HTTP1Parser` checks
+    /// every byte of every field name with it; a table would be a global, whose lazy initialisation is checked at
+    /// every access).
     @inline(__always)
     var isHTTPTokenByte: Bool {
-        switch self {
-        case 0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x30...0x39, 0x41...0x5A, 0x5E...0x7A, 0x7C, 0x7E: return true
-        default: return false
-        }
+        if self < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> self & 1 == 1 }
+        return self < 128 && (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (self &- 64) & 1 == 1
     }
 
     var isOptionalWhitespace: Bool { self == UInt8(ascii: " ") || self == UInt8(ascii: "\t") }

@@ -50,9 +50,9 @@ public struct TraceContext: Sendable, Hashable {
     /// absent or malformed. The same as parsing, ``nextHop(using:)`` and ``traceparent``, in one new string where
     /// those made five (about 2,000 instructions per request).
     public static func nextTraceparent(after incoming: String?, using generator: inout some RandomNumberGenerator) -> String {
-        let span = generator.next() | 1
         if let incoming, let next = incoming.withUTF8Bytes({ bytes -> String? in
             guard isValid(bytes) else { return nil }
+            let span = generator.next() | 1
             return String(unsafeUninitializedCapacity: 55) { buffer in
                 let out = UnsafeMutableRawBufferPointer(buffer)
                 var at = "00-".copyUTF8(to: out, at: 0)
@@ -67,7 +67,7 @@ public struct TraceContext: Sendable, Hashable {
         }) {
             return next
         }
-        return TraceContext(traceID: hex(generator.next() | 1, generator.next()), spanID: hex(span), flags: "01").traceparent
+        return start(using: &generator).traceparent
     }
 
     /// Creates a context from parts.
