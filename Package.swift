@@ -6,6 +6,13 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// The data plane's release builds leave out the run-time exclusivity checks (each `swift_beginAccess` on a class's
+// stored property: about 110 per request in each gateway, 5 % of the pair's instructions, callgrind). The compile-time
+// checks stay, and debug builds, which every test runs, keep the run-time ones: an overlapping access traps there.
+let dataPlaneSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "meridian",
     platforms: [.macOS(.v15)],
@@ -119,7 +126,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings + dataPlaneSettings
         ),
         .target(
             name: "MeridianDemo",
