@@ -88,6 +88,28 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("a model server's connection that answered 'connection: close' is not used again, though the server left it open")
+    func endpointCloseIsHonoured() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            // One request at a time: west keeps one connection to the model server, idle between requests.
+            let first = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
+            #expect(first.status == 200)
+            let closing = try await TestClient.send(port: mesh.port("east"), .GET, "/close")
+            #expect(closing.status == 200)
+            let closed = try #require(closing.headers.first(name: "x-connection").flatMap { Int($0) })
+            #expect(closing.body == "closed")
+            #expect(!closing.headers.contains { $0.name.lowercased() == "connection" && $0.value.lowercased() == "close" },
+                    "the endpoint's connection field reached the client")
+            for _ in 0..<3 {
+                let next = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
+                let connection = try #require(next.json?["connection"] as? Int)
+                #expect(connection != closed, "a request went on the connection the model server said it would close")
+            }
+        }
+    }
+
     @Test("a malformed request or an oversized header gets its error, and the gateway keeps serving")
     func badRequestsDoNotHurtOthers() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")

@@ -27,21 +27,29 @@ enum BodyFraming: Equatable {
     /// Decides the framing of a final response `head` (status 200 or above) and sets its fields to match. One pass
     /// over the fields; the head is changed only where it does not match already.
     static func response(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod) -> BodyFraming {
-        let (hasLength, hasTransferEncoding) = framingFields(of: head.headers)
+        var scan = HTTP1HeadWriter.FieldScan(head.headers)
+        return response(&head, requestMethod: requestMethod, scan: &scan)
+    }
+
+    /// ``response(_:requestMethod:)`` with the fields scanned already (`scan`; its size is dropped when the fields
+    /// change).
+    static func response(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod, scan: inout HTTP1HeadWriter.FieldScan) -> BodyFraming {
+        let (hasLength, hasTransferEncoding) = (scan.hasLength, scan.hasTransferEncoding)
         let status = head.status.code
         if status == 204 || status == 304 || (requestMethod == .CONNECT && (200..<300).contains(status)) {
-            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
-            if hasLength { head.headers.remove(name: "content-length") }
+            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding", invalidating: &scan) }
+            if hasLength { head.headers.remove(name: "content-length", invalidating: &scan) }
             return .none
         }
         if requestMethod == .HEAD {
             // A HEAD response keeps the length it names (that of the GET's body); no chunked body follows.
-            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
+            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding", invalidating: &scan) }
             return .none
         }
         if hasLength && !hasTransferEncoding { return .length }
         // With both, `transfer-encoding` frames the body and an intermediary drops `content-length` (RFC 9112 6.3).
-        if hasLength { head.headers.remove(name: "content-length") }
+        if hasLength { head.headers.remove(name: "content-length", invalidating: &scan) }
+        scan.size = nil
         if head.version.major > 1 || head.version.minor >= 1 {
             if hasTransferEncoding {
                 head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
@@ -65,20 +73,28 @@ enum BodyFraming: Equatable {
     /// POST, PUT and PATCH without either field get `transfer-encoding: chunked`; other methods have no body
     /// (``none``). A TRACE never has one (its fields are dropped).
     static func request(_ head: inout HTTPRequestHead) -> BodyFraming {
-        let (hasLength, hasTransferEncoding) = framingFields(of: head.headers)
+        var scan = HTTP1HeadWriter.FieldScan(head.headers)
+        return request(&head, scan: &scan)
+    }
+
+    /// ``request(_:)`` with the fields scanned already (``HTTP1HeadWriter/unsendable(_:scan:)``; the size is dropped
+    /// when the fields change).
+    static func request(_ head: inout HTTPRequestHead, scan: inout HTTP1HeadWriter.FieldScan) -> BodyFraming {
+        let (hasLength, hasTransferEncoding) = (scan.hasLength, scan.hasTransferEncoding)
         if head.method == .TRACE {
-            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
-            if hasLength { head.headers.remove(name: "content-length") }
+            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding", invalidating: &scan) }
+            if hasLength { head.headers.remove(name: "content-length", invalidating: &scan) }
             return .none
         }
         if hasTransferEncoding {
-            if hasLength { head.headers.remove(name: "content-length") }
+            if hasLength { head.headers.remove(name: "content-length", invalidating: &scan) }
             return .chunked
         }
         if hasLength { return .length }
         switch head.method {
         case .POST, .PUT, .PATCH:
             head.headers.add(name: "transfer-encoding", value: "chunked")
+            scan.size? += "transfer-encoding: chunked\r\n".utf8.count
             return .chunked
         default:
             return .none
@@ -119,20 +135,6 @@ enum BodyFraming: Equatable {
     /// otherwise: HTTP/1.1 has nowhere to put them), nothing else.
     static func end(_ trailers: HTTPHeaders?, _ framing: BodyFraming, allocator: ByteBufferAllocator) -> ByteBuffer? {
         framing == .chunked ? HTTP1HeadWriter.lastChunk(trailers: trailers, allocator: allocator) : nil
-    }
-
-    /// Whether `headers` name a `content-length` and a `transfer-encoding`, in one pass.
-    private static func framingFields(of headers: HTTPHeaders) -> (length: Bool, transferEncoding: Bool) {
-        var hasLength = false
-        var hasTransferEncoding = false
-        for (name, _) in headers {
-            switch HeaderName.known(name) {
-            case .contentLength: hasLength = true
-            case .transferEncoding: hasTransferEncoding = true
-            default: break
-            }
-        }
-        return (hasLength, hasTransferEncoding)
     }
 
     /// `bytes` as one chunk: the size in hexadecimal, CRLF, the bytes, CRLF (as NIO's encoder writes it, in three
@@ -178,9 +180,10 @@ struct HTTP1RequestEncoder {
                          write: (IOData, EventLoopPromise<Void>?) -> Void) throws(UnsendableRequest) {
         switch part {
         case .head(var head):
-            if let refusal = HTTP1HeadWriter.unsendable(&head) { throw refusal }
-            framing = BodyFraming.request(&head)
-            write(.byteBuffer(HTTP1HeadWriter.requestHead(head, allocator: allocator)), promise)
+            var scan = HTTP1HeadWriter.FieldScan()
+            if let refusal = HTTP1HeadWriter.unsendable(&head, scan: &scan) { throw refusal }
+            framing = BodyFraming.request(&head, scan: &scan)
+            write(.byteBuffer(HTTP1HeadWriter.requestHead(head, fieldsSize: scan.size, allocator: allocator)), promise)
         case .body(let body):
             BodyFraming.write(body, framing, allocator: allocator, promise: promise, to: write)
         case .end(let trailers):
@@ -202,4 +205,12 @@ struct UnsendableRequest: Error, Equatable, CustomStringConvertible {
     var field: String
     var message: String
     var description: String { message }
+}
+
+extension HTTPHeaders {
+    /// Removes the fields named `name` (a framing decision drops them): the size `scan` counted no longer holds.
+    fileprivate mutating func remove(name: String, invalidating scan: inout HTTP1HeadWriter.FieldScan) {
+        remove(name: name)
+        scan.size = nil
+    }
 }

@@ -93,11 +93,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
         guard let context else { return }
         switch part {
         case .head(var head):
+            var scan = HTTP1HeadWriter.FieldScan(head.headers)
             if head.status.code >= 200 {
                 responseStarted = true
-                responseFraming = BodyFraming.response(&head, requestMethod: requestMethod)
+                responseFraming = BodyFraming.response(&head, requestMethod: requestMethod, scan: &scan)
             }
-            context.write(wrapOutboundOut(.byteBuffer(HTTP1HeadWriter.responseHead(head, allocator: context.channel.allocator))), promise: nil)
+            let bytes = HTTP1HeadWriter.responseHead(head, fieldsSize: scan.size, allocator: context.channel.allocator)
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         case .body(let body):
             BodyFraming.write(body, responseFraming, allocator: context.channel.allocator, promise: nil) { context.write(wrapOutboundOut($0), promise: $1) }
         case .end(let trailers):

@@ -9,13 +9,14 @@ import NIOHTTP1
 /// Values are written as they are: the gateway relays fields that its ``HTTP1Parser`` or HPACK accepted, and makes
 /// the rest itself.
 enum HTTP1HeadWriter {
-    /// `HTTP/1.x CODE REASON`, the fields, and the empty line.
-    static func responseHead(_ head: HTTPResponseHead, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// `HTTP/1.x CODE REASON`, the fields, and the empty line. `fieldsSize`: the fields' ``FieldScan/size``, when a
+    /// scan for the framing has it already.
+    static func responseHead(_ head: HTTPResponseHead, fieldsSize: Int? = nil, allocator: ByteBufferAllocator) -> ByteBuffer {
         let code = head.status.code
         let reason = head.status.reasonPhrase
         let codeText = (100...999).contains(code) ? nil : String(code)
         let codeCount = codeText?.utf8.count ?? 3
-        let total = 9 + codeCount + 1 + reason.utf8.count + 2 + fieldsSize(head.headers) + 2
+        let total = 9 + codeCount + 1 + reason.utf8.count + 2 + (fieldsSize ?? Self.fieldsSize(head.headers)) + 2
         var buffer = allocator.buffer(capacity: total)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
             var at = writeVersion(head.version, to: out, at: 0)
@@ -38,10 +39,10 @@ enum HTTP1HeadWriter {
         return buffer
     }
 
-    /// `METHOD TARGET HTTP/1.x`, the fields, and the empty line.
-    static func requestHead(_ head: HTTPRequestHead, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// `METHOD TARGET HTTP/1.x`, the fields, and the empty line (`fieldsSize` as for ``responseHead(_:fieldsSize:allocator:)``).
+    static func requestHead(_ head: HTTPRequestHead, fieldsSize: Int? = nil, allocator: ByteBufferAllocator) -> ByteBuffer {
         let method = head.method.rawValue
-        let total = method.utf8.count + 1 + head.uri.utf8.count + 1 + 8 + 2 + fieldsSize(head.headers) + 2
+        let total = method.utf8.count + 1 + head.uri.utf8.count + 1 + 8 + 2 + (fieldsSize ?? Self.fieldsSize(head.headers)) + 2
         var buffer = allocator.buffer(capacity: total)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
             var at = method.copyUTF8(to: out, at: 0)
@@ -80,6 +81,13 @@ enum HTTP1HeadWriter {
     /// a value with a control character but HTAB (a CR or LF would smuggle a field or a request into the endpoint's
     /// stream). The bytes are read where they are, once.
     static func unsendable(_ head: inout HTTPRequestHead) -> UnsendableRequest? {
+        var scan = FieldScan()
+        return unsendable(&head, scan: &scan)
+    }
+
+    /// ``unsendable(_:)-(HTTPRequestHead)``, and in the same pass over the fields what ``BodyFraming/request(_:scan:)``
+    /// and ``requestHead(_:fieldsSize:allocator:)`` need of them (`scan`).
+    static func unsendable(_ head: inout HTTPRequestHead, scan: inout FieldScan) -> UnsendableRequest? {
         if case .RAW(let method) = head.method, !method.isHTTPToken {
             return UnsendableRequest(field: "method", message: "method '\(method)' is not an HTTP token: send a method of letters, digits and !#$%&'*+-.^_`|~")
         }
@@ -89,12 +97,17 @@ enum HTTP1HeadWriter {
         case .unsendable:
             return UnsendableRequest(field: "path", message: "the request target has a space or a control character, which HTTP/1.1 cannot carry to the endpoint: percent-encode it")
         }
-        return unsendable(head.headers, kind: "field")
+        return unsendable(head.headers, kind: "field", scan: &scan)
     }
 
     /// The fields' part of ``unsendable(_:)-(HTTPRequestHead)``: every name is a token, no value has a control
     /// character but HTAB.
     static func unsendable(_ fields: HTTPHeaders, kind: String = "trailer field") -> UnsendableRequest? {
+        var scan = FieldScan()
+        return unsendable(fields, kind: kind, scan: &scan)
+    }
+
+    private static func unsendable(_ fields: HTTPHeaders, kind: String, scan: inout FieldScan) -> UnsendableRequest? {
         for (name, value) in fields {
             guard name.isHTTPToken else {
                 return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
@@ -102,6 +115,7 @@ enum HTTP1HeadWriter {
             guard value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) }) else {
                 return UnsendableRequest(field: name, message: "\(kind) '\(name)' has a control character (CR, LF, NUL or another below 0x20, or DEL), which HTTP/1.1 cannot carry to the endpoint: remove it")
             }
+            scan.add(HeaderName.known(name), name, value)
         }
         return nil
     }
@@ -152,6 +166,31 @@ enum HTTP1HeadWriter {
     }
 
     // MARK: Writing
+
+    /// What one pass over a head's fields finds: whether they name a length and a transfer coding (what
+    /// ``BodyFraming`` decides by) and the bytes they take written (the head's buffer is sized by it), so that the head
+    /// is not read three times over (each field read costs a retain and a release of its name and value, and the name's
+    /// lookup). `size` is `nil` once the framing changed the fields.
+    struct FieldScan {
+        var hasLength = false
+        var hasTransferEncoding = false
+        var size: Int? = 0
+
+        init() {}
+
+        init(_ fields: HTTPHeaders) {
+            for (name, value) in fields { add(HeaderName.known(name), name, value) }
+        }
+
+        fileprivate mutating func add(_ known: HeaderName.Known?, _ name: String, _ value: String) {
+            switch known {
+            case .contentLength: hasLength = true
+            case .transferEncoding: hasTransferEncoding = true
+            default: break
+            }
+            size? += name.utf8.count + value.utf8.count + 4
+        }
+    }
 
     /// The bytes of `NAME: VALUE` CRLF for every field.
     private static func fieldsSize(_ fields: HTTPHeaders) -> Int {

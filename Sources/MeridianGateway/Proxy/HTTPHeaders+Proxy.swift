@@ -1,15 +1,6 @@
 import NIOHTTP1
 
 extension HTTPHeaders {
-    /// The value of a `transfer-encoding` field that names a coding other than `chunked` (`gzip, chunked`), or `nil`.
-    /// Such a body cannot cross the mesh: HTTP/2 has no transfer codings, so the coding would be dropped and the
-    /// receiver would read compressed bytes as the body (RFC 9112 6.1: a server answers a coding it does not
-    /// handle with 501). Compression end to end is `content-encoding`'s.
-    var unsupportedTransferCoding: String? {
-        for (name, value) in self where HeaderName.known(name) == .transferEncoding && !Self.isChunkedOnly(value) { return value }
-        return nil
-    }
-
     /// Whether a `transfer-encoding` value is `chunked` alone (any case, optional whitespace around it).
     static func isChunkedOnly(_ value: String) -> Bool {
         String(value.trimmingOptionalWhitespace).equalsIgnoringASCIICase("chunked")
@@ -21,8 +12,31 @@ extension HTTPHeaders {
     /// One scan: the headers are copied only from the first field to drop (usually none, or a `connection:
     /// keep-alive`). This runs twice per request (request and response).
     mutating func removeHopByHop() {
-        guard let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false) else { return }
+        var framing: Framing? = nil
+        guard let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false, framing: &framing) else { return }
         self = HTTPHeaders(fields)
+    }
+
+    /// What an HTTP/1.x message's fields say of its framing and its connection (``removeHopByHop(version:)``).
+    struct Framing {
+        /// The value of a `transfer-encoding` field that names a coding other than `chunked` (`gzip, chunked`), or
+        /// `nil`. Such a body cannot cross the mesh: HTTP/2 has no transfer codings, so the coding would be dropped
+        /// and the receiver would read compressed bytes as the body (RFC 9112 6.1: a server answers a coding it does
+        /// not handle with 501). Compression end to end is `content-encoding`'s.
+        var unsupportedTransferCoding: String?
+        /// ``keepsAlive(version:)``.
+        var keepsAlive: Bool
+    }
+
+    /// ``removeHopByHop()`` for a message from an HTTP/1.x peer (an endpoint's response), and in the same pass over
+    /// the fields its ``Framing/unsupportedTransferCoding`` and whether it ``keepsAlive(version:)`` (three passes
+    /// before: each field read costs a retain and a release of its name and value, and the name's lookup).
+    mutating func removeHopByHop(version: HTTPVersion) -> Framing {
+        var framing: Framing? = Framing(unsupportedTransferCoding: nil, keepsAlive: Self.persistent(version))
+        if let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false, version: version, framing: &framing) {
+            self = HTTPHeaders(fields)
+        }
+        return framing!
     }
 
     /// Drops the hop-by-hop fields (as ``removeHopByHop()``) and the mesh fields a client sent, whatever their case (a
@@ -31,7 +45,8 @@ extension HTTPHeaders {
     /// `remove(name:)` scans every field).
     mutating func relay(settingMeshFields fields: [(name: String, value: String)]) {
         assert(fields.allSatisfy { HeaderName.known($0.name)?.isMeshField == true }, "not a mesh field")
-        var kept = Self.relayedFields(of: self, droppingMeshFields: true, copyingAll: true, reserving: fields.count) ?? []
+        var framing: Framing? = nil
+        var kept = Self.relayedFields(of: self, droppingMeshFields: true, copyingAll: true, reserving: fields.count, framing: &framing) ?? []
         for field in fields { kept.append((field.name, field.value)) }
         self = HTTPHeaders(kept)
     }
@@ -41,9 +56,11 @@ extension HTTPHeaders {
     /// `host`, `te` and `trailer`: dropping a length would let a body be read as the next request), with `te: trailers`
     /// kept (HTTP/2 allows only that `te`, and gRPC needs it end to end), and without the mesh fields when
     /// `droppingMeshFields`. One pass over the fields (each costs a retain and a release of its name and value to
-    /// read); the copy starts at the first field dropped unless `copyingAll`.
+    /// read); the copy starts at the first field dropped unless `copyingAll`. With `framing`, reads into it what the
+    /// fields say of the framing and the connection of a message of `version`.
     private static func relayedFields(of headers: HTTPHeaders, droppingMeshFields: Bool, copyingAll: Bool,
-                                      reserving extra: Int = 0) -> [(String, String)]? {
+                                      reserving extra: Int = 0, version: HTTPVersion = .http1_1,
+                                      framing: inout Framing?) -> [(String, String)]? {
         var keepsTrailers = false
         var named: [String] = []
         var kept: [(String, String)]?
@@ -52,7 +69,15 @@ extension HTTPHeaders {
             kept?.reserveCapacity(headers.count + extra)
         }
         for (index, (name, value)) in headers.enumerated() {
-            guard let known = HeaderName.known(name), known.isHopByHop || (droppingMeshFields && known.isMeshField) else {
+            let known = HeaderName.known(name)
+            if framing != nil {
+                if known == .transferEncoding, framing?.unsupportedTransferCoding == nil, !isChunkedOnly(value) {
+                    framing?.unsupportedTransferCoding = value
+                } else if known == .connection, Self.names(value, Self.persistent(version) ? "close" : "keep-alive") {
+                    framing?.keepsAlive = !Self.persistent(version)
+                }
+            }
+            guard let known, known.isHopByHop || (droppingMeshFields && known.isMeshField) else {
                 kept?.append((name, value))
                 continue
             }
@@ -91,7 +116,7 @@ extension HTTPHeaders {
     /// Calls `body` with the bytes of each element of the comma-separated list `value`, without optional whitespace
     /// (no array of substrings, and no string per element: `keepsAlive` runs on every HTTP/1 head that has a
     /// `connection` field, and a string and a substring per token cost about 2,000 instructions).
-    private static func forEachListElement(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+    fileprivate static func forEachListElement(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         value.withUTF8Bytes { bytes in
             var start = 0
             while start <= bytes.count {
@@ -113,13 +138,22 @@ extension HTTPHeaders {
     /// on fields its own decoder built; on others (``HTTP1Parser``'s, a translated HTTP/2 block's) it looks the field up
     /// by lowercasing every name, about 7,000 instructions per head.
     func keepsAlive(version: HTTPVersion) -> Bool {
-        let persistent = version.major > 1 || (version.major == 1 && version.minor >= 1)
-        let wanted: StaticString = persistent ? "close" : "keep-alive"
+        let persistent = Self.persistent(version)
         for (name, value) in self where HeaderName.known(name) == .connection {
-            var named = false
-            Self.forEachListElement(of: value) { token in named = named || token.equalsIgnoringASCIICase(wanted) }
-            if named { return !persistent }
+            if Self.names(value, persistent ? "close" : "keep-alive") { return !persistent }
         }
         return persistent
+    }
+
+    /// Whether a connection of `version` stays open unless told otherwise (HTTP/1.1 and later).
+    fileprivate static func persistent(_ version: HTTPVersion) -> Bool {
+        version.major > 1 || (version.major == 1 && version.minor >= 1)
+    }
+
+    /// Whether the `connection` value `value` names `option` (any case).
+    fileprivate static func names(_ value: String, _ option: StaticString) -> Bool {
+        var named = false
+        forEachListElement(of: value) { token in named = named || token.equalsIgnoringASCIICase(option) }
+        return named
     }
 }

@@ -222,7 +222,10 @@ final class ProxyExchange: DeadlineHolder {
         switch part {
         case .head(var head):
             guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
-            if head.version.major == 1, let coding = head.headers.unsupportedTransferCoding {
+            // One pass over an HTTP/1.x endpoint's fields: the hop-by-hop ones out, the framing and connection read.
+            let framing: HTTPHeaders.Framing? = head.version.major == 1 ? head.headers.removeHopByHop(version: head.version) : nil
+            if head.version.major != 1 { head.headers.removeHopByHop() }
+            if let coding = framing?.unsupportedTransferCoding {
                 // (Only an HTTP/1.1 endpoint can send one.) Relayed, the coding would be lost on the way. A response
                 // without a body (to HEAD, a 204, a 304) may name one: there is nothing to lose.
                 let bodiless = upstreamHead.method == .HEAD || head.status.code == 204 || head.status.code == 304
@@ -246,8 +249,7 @@ final class ProxyExchange: DeadlineHolder {
                 attempt()
             case .forward:
                 record.status = Int(head.status.code)
-                if head.version.major == 1 && !head.headers.keepsAlive(version: head.version) { upstreamKeepsAlive = false }
-                head.headers.removeHopByHop()
+                if framing?.keepsAlive == false { upstreamKeepsAlive = false }
                 // A gRPC Trailers-Only answer (one HEADERS frame with END_STREAM and `grpc-status`) arrives as this
                 // head and the end at once; an HTTP/2 client's ``HTTP2StreamDownstream`` writes the two as one
                 // HEADERS frame with END_STREAM again.

@@ -8,7 +8,10 @@ import NIOPosix
 /// - `/sse`: an event stream; sends `data: first`, then waits for ``releaseStream()`` before `data: last`;
 /// - `/upload`: counts body bytes (noting when the first arrived) and answers `received N`;
 /// - `/chunked`: `hello world` in two chunks, no length; to HEAD, the same head (`transfer-encoding: chunked`);
-/// - anything else: answers JSON with its name, the path and the request headers.
+/// - `/close`: answers with `connection: close` and the connection's number (`x-connection`), and leaves the
+///   connection open (a gateway that reuses it is wrong);
+/// - anything else: answers JSON with its name, the path, the request headers and the connection's number (from 1,
+///   in the order accepted).
 final class TestUpstream: Sendable {
     let name: String
     let channel: any Channel
@@ -37,10 +40,13 @@ final class TestUpstream: Sendable {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                box.value?.connectionsAccepted.withLock { $0 += 1 }
+                let number = box.value?.connectionsAccepted.withLock { accepted in
+                    accepted += 1
+                    return accepted
+                } ?? 0
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(upstream: { box.value! }, gate: gate.futureResult))
+                    try channel.pipeline.syncOperations.addHandler(Handler(upstream: { box.value! }, gate: gate.futureResult, connection: number))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -68,10 +74,12 @@ final class TestUpstream: Sendable {
         private var head: HTTPRequestHead?
         private var received = 0
         private var served = false
+        private let connection: Int
 
-        init(upstream: @escaping @Sendable () -> TestUpstream, gate: EventLoopFuture<Void>) {
+        init(upstream: @escaping @Sendable () -> TestUpstream, gate: EventLoopFuture<Void>, connection: Int) {
             self.upstream = upstream
             self.gate = gate
+            self.connection = connection
         }
 
         func channelInactive(context: ChannelHandlerContext) {
@@ -121,13 +129,21 @@ final class TestUpstream: Sendable {
                     let raw = "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\nf\r\nnot really gzip\r\n0\r\n\r\n"
                     let encoder = try! context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
                     encoder.writeAndFlush(NIOAny(IOData.byteBuffer(ByteBuffer(string: raw)))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                } else if head.uri == "/close" {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "content-length", value: "6")
+                    headers.add(name: "Connection", value: "Close")
+                    headers.add(name: "x-connection", value: String(connection))
+                    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .ok, headers: headers))), promise: nil)
+                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "closed")))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                 } else if head.uri == "/upload" {
                     upstream().uploadedBytes.withLock { $0 = received }
                     respond(context: context, head: head, status: .ok, body: "received \(received)")
                 } else if head.uri != "/sse" {
                     var fields: [String: String] = [:]
                     for (name, value) in head.headers { fields[name.lowercased()] = value }
-                    let json = try! JSONSerialization.data(withJSONObject: ["upstream": upstream().name, "path": head.uri, "headers": fields], options: [.sortedKeys])
+                    let json = try! JSONSerialization.data(withJSONObject: ["upstream": upstream().name, "path": head.uri, "headers": fields, "connection": connection] as [String: Any], options: [.sortedKeys])
                     respond(context: context, head: head, status: .ok, body: String(decoding: json, as: UTF8.self))
                 }
             }
