@@ -157,3 +157,39 @@ extension HTTPHeaders {
         return named
     }
 }
+
+extension HTTPHeaders {
+    /// What a ``ProxyExchange`` reads of its client's request fields (``exchangeFields(version:)``).
+    struct ExchangeFields {
+        /// ``keepsAlive(version:)``.
+        var keepsAlive: Bool
+        /// The first `content-type` starts with `application/grpc` (any case): a gRPC call, which goes to an
+        /// endpoint over HTTP/2.
+        var isGRPC = false
+        /// The first `meridian-retry` is `true` (any case): the client says the request may be sent again.
+        var asksRetry = false
+    }
+
+    /// ``ExchangeFields``, in one pass over the fields (three before: ``keepsAlive(version:)``, and NIO's
+    /// `first(name:)` twice, which compares every name with the one asked for, and a lowercased copy of each value).
+    func exchangeFields(version: HTTPVersion) -> ExchangeFields {
+        let persistent = Self.persistent(version)
+        var fields = ExchangeFields(keepsAlive: persistent)
+        var sawContentType = false
+        var sawRetry = false
+        for (name, value) in self {
+            if HeaderName.known(name) == .connection {
+                if Self.names(value, persistent ? "close" : "keep-alive") { fields.keepsAlive = !persistent }
+            } else if !sawContentType, name.equalsIgnoringASCIICase("content-type") {
+                sawContentType = true
+                fields.isGRPC = value.withUTF8Bytes { bytes in
+                    bytes.count >= 16 && UnsafeBufferPointer(rebasing: bytes[0..<16]).equalsIgnoringASCIICase("application/grpc")
+                }
+            } else if !sawRetry, name.equalsIgnoringASCIICase("meridian-retry") {
+                sawRetry = true
+                fields.asksRetry = value.equalsIgnoringASCIICase("true")
+            }
+        }
+        return fields
+    }
+}

@@ -48,12 +48,12 @@ final class ProxyExchange: DeadlineHolder {
         self.worker = worker
         self.downstream = downstream
         self.downstreamVersion = requestHead.version
-        self.keepAlive = downstream.isHTTP2Stream || requestHead.headers.keepsAlive(version: requestHead.version)
-        self.isGRPC = requestHead.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+        let fields = requestHead.headers.exchangeFields(version: requestHead.version)
+        self.keepAlive = downstream.isHTTP2Stream || fields.keepsAlive
+        self.isGRPC = fields.isGRPC
         self.upstreamHead = upstreamHead
         self.plan = plan
-        let retryHeader = requestHead.headers.first(name: RequestTarget.Header.retry)?.lowercased() == "true"
-        self.machine = ExchangeStateMachine(idempotent: requestHead.method.isIdempotent || retryHeader,
+        self.machine = ExchangeStateMachine(idempotent: requestHead.method.isIdempotent || fields.asksRetry,
                                             maxAttempts: worker.context.configuration.resilience.maxAttempts)
         self.record = record
         self.started = .now()
