@@ -22,14 +22,14 @@ struct GatewayLargeUploadTests {
         ProcessInfo.processInfo.environment["MERIDIAN_TEST_UPLOAD_BYTES"].flatMap { Int($0) } ?? defaultSize
     }
     /// Growth of the resident set allowed while the body streams (two gateways, the client and the model server share
-    /// the child process). Measured 2-3 MiB. Before ``HTTP2FrameAligner``, 10-33 MiB: swift-nio-http2's frame decoder
-    /// buffer on west's tunnel connection doubled up to 16 MiB (docs/gateway.md). Buffering the body would grow it by
+    /// the child process). Measured 2-3 MiB. With swift-nio-http2's handler on the tunnel and no frame aligner before it,
+    /// 10-33 MiB: its frame decoder buffer on west's tunnel connection doubled up to 16 MiB (docs/gateway.md). Buffering the body would grow it by
     /// the size of the body.
     static let allowedGrowth = 12 << 20
     /// The same while the model server pauses. The bytes the gateways then hold are bounded by the stream's HTTP/2
     /// window (1 MiB: the gateways here keep the configured window, see below), its write buffers and TLS records, each held DATA frame in a buffer of its own
     /// (copied by the paused stream, `HTTP2StreamMux`; as slices of swift-nio-http2's parser buffer they held 88-290
-    /// MiB with 4 MiB windows, docs/gateway.md). Measured 2-3 MiB (10-39 MiB before ``HTTP2FrameAligner``).
+    /// MiB with 4 MiB windows, docs/gateway.md). Measured 2-3 MiB (10-39 MiB then).
     static let allowedGrowthWhilePausing = 12 << 20
     /// How long the model server stops reading.
     static let pause: Duration = .seconds(4)

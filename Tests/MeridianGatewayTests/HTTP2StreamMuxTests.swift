@@ -6,7 +6,7 @@ import Testing
 
 @testable import MeridianGateway
 
-/// ``HTTP2StreamMux`` at its boundary: frames and `NIOHTTP2Handler`'s events in, frames out.
+/// ``HTTP2StreamMux`` at its boundary: frames and the connection handler's events (swift-nio-http2's types) in, frames out.
 @Suite("HTTP/2 stream mux")
 struct HTTP2StreamMuxTests {
     /// Records what a stream tells its owner; pauses after each read when asked to.
@@ -136,11 +136,11 @@ struct HTTP2StreamMuxTests {
         for _ in 0..<3 { stream.write(Self.data(chunk)) }
         #expect(!stream.isWritable, "300 KiB written, none sent")
 
-        // NIOHTTP2Handler tells its frame delegate (the mux) each frame it actually sends.
-        mux.wroteFrame(HTTP2Frame(streamID: 1, payload: Self.data(chunk)))
-        mux.wroteFrame(HTTP2Frame(streamID: 1, payload: Self.data(chunk)))
+        // The connection's handler tells the mux each DATA frame that leaves.
+        mux.dataWritten(1, chunk)
+        mux.dataWritten(1, chunk)
         #expect(!stream.isWritable && recorder.becameWritable == 0, "100 KiB still unsent")
-        mux.wroteFrame(HTTP2Frame(streamID: 1, payload: Self.data(chunk)))
+        mux.dataWritten(1, chunk)
         #expect(stream.isWritable && recorder.becameWritable == 1)
     }
 
@@ -276,13 +276,13 @@ struct HTTP2StreamMuxTests {
         }
         report(400)   // 600 consumed: the window is opened by 600
         #expect(try Self.windowUpdates(channel).map(\.1) == [600])
-        // NIOHTTP2Handler holds that WINDOW_UPDATE (the connection is not writable) and reports smaller windows as
-        // DATA goes on arriving: each used to open the window by 600 and more again.
+        // A connection handler may hold that WINDOW_UPDATE (NIOHTTP2Handler does while the connection is not writable)
+        // and report smaller windows as DATA goes on arriving: each used to open the window by 600 and more again.
         report(350)
         report(300)
         #expect(try Self.windowUpdates(channel).isEmpty, "with the 600 on their way, 900 are open")
         // It leaves: from now on the reports include it (300 + 600).
-        mux.wroteFrame(HTTP2Frame(streamID: 1, payload: .windowUpdate(windowSizeIncrement: 600)))
+        mux.windowUpdateWritten(1, 600)
         report(900)
         #expect(try Self.windowUpdates(channel).isEmpty)
         report(700)

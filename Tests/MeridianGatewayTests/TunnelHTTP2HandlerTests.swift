@@ -7,8 +7,8 @@ import Testing
 @testable import MeridianGateway
 
 /// ``TunnelHTTP2Handler`` against itself and against swift-nio-http2's `NIOHTTP2Handler` (a gateway of an earlier
-/// version, during a rolling upgrade), both ends with an ``HTTP2StreamMux`` as in the gateway, over bytes moved by
-/// hand between two embedded channels.
+/// version during a rolling upgrade, or any swift-nio-http2 client or server), both ends with an ``HTTP2StreamMux``
+/// as in the gateway, over bytes moved by hand between two embedded channels.
 @Suite("Tunnel HTTP/2")
 struct TunnelHTTP2HandlerTests {
     /// Records what a stream's owner is told.
@@ -80,14 +80,47 @@ struct TunnelHTTP2HandlerTests {
         }
     }
 
-    /// A client and a server end, each `TunnelHTTP2Handler` (`tunnel`) or `NIOHTTP2Handler`, with 64 KiB windows.
+    /// Tells an ``HTTP2StreamMux`` behind a `NIOHTTP2Handler` what it wrote, as ``TunnelHTTP2Handler`` does itself.
+    final class MuxFrameDelegate: NIOHTTP2FrameDelegate {
+        let mux: HTTP2StreamMux
+        init(_ mux: HTTP2StreamMux) { self.mux = mux }
+
+        func wroteFrame(_ frame: HTTP2Frame) {
+            switch frame.payload {
+            case .data(let data): mux.dataWritten(frame.streamID, data.data.readableBytes)
+            case .windowUpdate(let increment): mux.windowUpdateWritten(frame.streamID, increment)
+            default: break
+            }
+        }
+    }
+
+    /// An end of swift-nio-http2's: `NIOHTTP2Handler` (its header-block validation off, the mux's on) and an
+    /// ``HTTP2StreamMux``, with the gateway's settings.
+    static func nioEnd(_ channel: EmbeddedChannel, server: Bool, window: Int,
+                       inboundStream: HTTP2StreamMux.InboundStreamInitializer? = nil) throws -> HTTP2StreamMux {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = HTTP2Tuning.settings(server: server, window: window, maxHeaderBytes: 64 * 1024)
+        connection.headerBlockValidation = .disabled
+        let mux = HTTP2StreamMux(server: server, targetWindow: window, validatesHeaderBlocks: true, inboundStreamInitializer: inboundStream)
+        try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: MuxFrameDelegate(mux),
+                                                                       connectionConfiguration: connection))
+        try channel.pipeline.syncOperations.addHandler(mux)
+        return mux
+    }
+
+    /// A client and a server end, each `TunnelHTTP2Handler` (a tunnel end, `tunnel`) or `NIOHTTP2Handler`
+    /// (``nioEnd(_:server:window:inboundStream:)``), with 64 KiB windows.
     static func pair(tunnelClient: Bool, tunnelServer: Bool, chunk: Int = .max) throws -> Pair {
         let client = EmbeddedChannel()
         let server = EmbeddedChannel()
         let inbound = Inbound()
-        let clientMux = try HTTP2Tuning.configure(client, server: false, tunnel: tunnelClient, window: 64 * 1024)
-        _ = try HTTP2Tuning.configure(server, server: true, tunnel: tunnelServer, window: 64 * 1024) { stream in
-            inbound.opened(stream)
+        let clientMux = tunnelClient
+            ? try HTTP2Tuning.configure(client, server: false, tunnel: true, window: 64 * 1024)
+            : try nioEnd(client, server: false, window: 64 * 1024)
+        if tunnelServer {
+            _ = try HTTP2Tuning.configure(server, server: true, tunnel: true, window: 64 * 1024) { stream in inbound.opened(stream) }
+        } else {
+            _ = try nioEnd(server, server: true, window: 64 * 1024) { stream in inbound.opened(stream) }
         }
         let address = try SocketAddress(ipAddress: "127.0.0.1", port: 1)
         try server.connect(to: address).wait()

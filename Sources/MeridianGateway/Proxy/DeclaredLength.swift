@@ -3,7 +3,7 @@ import NIOHTTP2
 /// RFC 9113 section 8.1.1 on a received HTTP/2 message: the DATA of a message whose `content-length` names a length
 /// adds up to it, or the message is malformed (a stream error, `PROTOCOL_ERROR`). Checked by the owner of every
 /// HTTP/2 stream (``HTTP2StreamDownstream``, ``HTTP2StreamUpstream``). On the tunnel it is the only check:
-/// `NIOHTTP2Handler`'s is off there (``HTTP2Tuning``), as it read every received header block for the field a second
+/// `NIOHTTP2Handler`'s was off there (``HTTP2Tuning``), as it read every received header block for the field a second
 /// time, about 3,200 instructions per request per gateway; this one uses the value the head's translation parsed.
 ///
 /// It is what keeps a request smuggled in a body from reaching a local HTTP/1.1 endpoint, where the bytes past the

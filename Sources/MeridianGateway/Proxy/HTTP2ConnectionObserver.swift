@@ -2,13 +2,13 @@ import MeridianPKI
 import NIOCore
 import NIOHTTP2
 
-/// Sits after the `NIOHTTP2Handler` of an outbound connection: tells the ``HTTP2Connection`` when the connection is
+/// Sits after the ``TunnelHTTP2Handler`` of an outbound connection: tells the ``HTTP2Connection`` when the connection is
 /// usable (active for h2c, the peer verified for mTLS), when the connection is gone, and when a PING is answered; remembers the peer's GOAWAY.
 final class HTTP2ConnectionObserver: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
 
     private let connection: HTTP2Connection
-    /// Cleartext (h2c): the connection is usable once active (`NIOHTTP2Handler` has then sent its preface, which
+    /// Cleartext (h2c): the connection is usable once active (its ``TunnelHTTP2Handler`` has then sent its preface, which
     /// must come before any stream; the connect future completes before that).
     private let readyWhenActive: Bool
     /// The last stream the peer said it will serve, once it sent GOAWAY: streams above it were not processed.

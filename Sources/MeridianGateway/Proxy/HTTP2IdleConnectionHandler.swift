@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP2
 
 /// Tells its worker's idle sweep when an HTTP/2 connection from a local h2c client has no open stream, and since
-/// when: it sits after the `NIOHTTP2Handler`, counting streams from its events, and the sweep
+/// when: it sits after the ``TunnelHTTP2Handler``, counting streams from its events, and the sweep
 /// (``ForwardingWorker``, one timer per event loop) closes the connection once it has had no stream for the idle
 /// timeout, as Envoy's `idle_timeout` ("no active requests") does.
 ///

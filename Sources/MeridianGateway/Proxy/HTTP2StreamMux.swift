@@ -15,7 +15,7 @@ protocol HTTP2MuxStreamDelegate: AnyObject {
 }
 
 /// The streams of one gateway HTTP/2 connection (tunnel or h2c, either direction), without a child channel per
-/// stream: the last HTTP/2 handler of the connection's pipeline, after `NIOHTTP2Handler`.
+/// stream: the last HTTP/2 handler of the connection's pipeline, after ``TunnelHTTP2Handler``.
 ///
 /// A child channel per stream (swift-nio-http2's multiplexer) means a channel, a pipeline, its contexts and several
 /// promises for every request on every gateway. Here a stream is one small object: frames go to it by stream ID, its
@@ -24,7 +24,7 @@ protocol HTTP2MuxStreamDelegate: AnyObject {
 ///   not as it arrives; an owner that cannot pass data on pauses the stream, which then holds what arrives and
 ///   opens no window, so the sender stops (the same target window, 1 MiB, for each stream and the connection).
 /// - **Flow control, outbound**: a stream counts the DATA bytes it wrote that have not left the connection yet
-///   (`NIOHTTP2Handler` tells its frame delegate what it wrote); above 256 KiB the stream is not writable, and it is
+///   (``TunnelHTTP2Handler`` tells ``dataWritten(_:_:)``); above 256 KiB the stream is not writable, and it is
 ///   again below 64 KiB, as a child channel's watermarks did.
 /// - **DATA payloads own their bytes**: the parser hands them out as slices of its read buffer, which is copied whole
 ///   whenever bytes are appended while a slice is alive; each payload is copied first, so one that waits (held by a
@@ -35,7 +35,7 @@ protocol HTTP2MuxStreamDelegate: AnyObject {
 ///
 /// Root-stream frames (SETTINGS, PING, GOAWAY) and every event go on down the pipeline, to the connection's
 /// observers. A stream error (a malformed frame on one stream) closes that stream only.
-final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
+final class HTTP2StreamMux: ChannelDuplexHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
     typealias OutboundIn = HTTP2Frame
@@ -149,7 +149,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         context.close(mode: mode, promise: promise)
     }
 
-    /// Forgets a stream that closed without a word from `NIOHTTP2Handler` (it never opened, or its first frame could
+    /// Forgets a stream that closed without a word from the connection's handler (it never opened, or its first frame could
     /// not be written).
     func forget(_ stream: HTTP2MuxStream) {
         if let id = stream.id {
@@ -161,23 +161,15 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
 
     var isConnectionWritable: Bool { context?.channel.isWritable ?? false }
 
-    // MARK: NIOHTTP2FrameDelegate
+    // MARK: Told by the connection's handler
 
-    func wroteFrame(_ frame: HTTP2Frame) {
-        switch frame.payload {
-        case .data(let data): dataWritten(frame.streamID, data.data.readableBytes)
-        case .windowUpdate(let increment): windowUpdateWritten(frame.streamID, increment)
-        default: break
-        }
-    }
-
-    /// `bytes` of a stream's DATA left for the connection (told by `NIOHTTP2Handler` or ``TunnelHTTP2Handler``).
+    /// `bytes` of a stream's DATA left for the connection (told by ``TunnelHTTP2Handler``).
     func dataWritten(_ id: HTTP2StreamID, _ bytes: Int) {
         streams[id]?.sent(bytes)
     }
 
-    /// A WINDOW_UPDATE of ours was written and applied just now (`NIOHTTP2Handler` holds one in its buffer while the
-    /// connection is not writable): the windows reported from now on include it.
+    /// A WINDOW_UPDATE of ours was written and applied just now (a connection handler may hold one while the
+    /// connection is not writable: `NIOHTTP2Handler` does): the windows reported from now on include it.
     func windowUpdateWritten(_ id: HTTP2StreamID, _ increment: Int) {
         if id == .rootStream {
             connectionWindow.updateSent(increment)
@@ -227,8 +219,8 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         }
         if adaptive != nil, case .data = payload,
            adaptive?.received(HTTP2MuxStream.flowControlledSize(payload), now: .now()) == true {
-            // Written when the read completes: a write now would make `NIOHTTP2Handler` deliver its pending events
-            // (this frame's stream closing among them) before the frame reached its stream.
+            // Written when the read completes: a write now would run the connection handler's pending events (this
+            // frame's stream closing among them, as `NIOHTTP2Handler` delivers them) before the frame reached its stream.
             samplePingDue = true
         }
         switch payload {
@@ -239,7 +231,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
             }
             stream.receive(payload)
         default:
-            break   // RST_STREAM arrives as the stream's close event; WINDOW_UPDATE is NIOHTTP2Handler's business
+            break   // RST_STREAM arrives as the stream's close event; WINDOW_UPDATE is the connection handler's business
         }
     }
 
@@ -290,8 +282,8 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// A stream's or the connection's inbound window, as it is now (from `NIOHTTP2Handler`'s event, or straight from
-    /// ``TunnelHTTP2Handler`` after each DATA frame): a WINDOW_UPDATE is written if one is due.
+    /// A stream's or the connection's inbound window, as it is now (straight from ``TunnelHTTP2Handler`` after each
+    /// DATA frame, or from a `NIOHTTP2WindowUpdatedEvent`): a WINDOW_UPDATE is written if one is due.
     func inboundWindow(_ id: HTTP2StreamID, _ size: Int) {
         if id == .rootStream {
             if let increment = connectionWindow.reported(size) { windowUpdate(.rootStream, increment) }
@@ -318,7 +310,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler, NIOHTTP2FrameDelegate {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A stream error ends that stream only: `NIOHTTP2Handler` has reset it, and its close event follows.
+        // A stream error ends that stream only: the connection handler has reset it, and its close event follows.
         if let streamError = error as? NIOHTTP2Errors.StreamError {
             streams[streamError.streamID]?.failed(streamError.baseError)
             return
@@ -548,7 +540,7 @@ final class HTTP2MuxStream {
         close(error)
     }
 
-    /// Closed by the peer, `NIOHTTP2Handler` or the connection. A clean close by the peer waits for held payloads;
+    /// Closed by the peer, the connection's handler or the connection. A clean close by the peer waits for held payloads;
     /// `force` (the connection is gone) drops them.
     fileprivate func close(_ error: (any Error)?, force: Bool = false) {
         guard !isClosed else { return }
@@ -588,11 +580,11 @@ final class HTTP2MuxStream {
 /// a quarter consumed too.)
 struct ReceiveWindow {
     private(set) var target: Int
-    /// The window as `NIOHTTP2Handler` last reported it (it shrinks as DATA arrives), plus ``pending``.
+    /// The window as the connection's handler last reported it (it shrinks as DATA arrives), plus ``pending``.
     private var window: Int?
     /// Received but not consumed yet.
     private var heldBytes = 0
-    /// Increments written that `NIOHTTP2Handler` has not applied yet: a WINDOW_UPDATE waits in its buffer while the
+    /// Increments written that the connection's handler has not applied yet: a WINDOW_UPDATE waits in its buffer while the
     /// connection is not writable, and the windows it reports meanwhile leave it out. Counting them keeps a stale report
     /// from opening the window again (stacked, such increments could pass 2^31 - 1, a FLOW_CONTROL_ERROR).
     private var pending = 0
@@ -607,7 +599,7 @@ struct ReceiveWindow {
         return increment()
     }
 
-    /// `NIOHTTP2Handler` wrote (and applied) an increment of ours.
+    /// The connection's handler wrote (and applied) an increment of ours.
     mutating func updateSent(_ increment: Int) {
         pending = max(0, pending - increment)
     }

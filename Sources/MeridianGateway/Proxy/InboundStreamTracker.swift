@@ -1,7 +1,7 @@
 import NIOCore
 import NIOHTTP2
 
-/// Sits after the `NIOHTTP2Handler` of an accepted HTTP/2 connection (tunnel or local h2c) and remembers the highest
+/// Sits after the ``TunnelHTTP2Handler`` of an accepted HTTP/2 connection (tunnel or local h2c) and remembers the highest
 /// stream the client opened, for the second GOAWAY of a graceful shutdown.
 ///
 /// Draining is two-phase, as RFC 9113 §6.8 recommends: first a GOAWAY with the largest stream ID (no new streams,

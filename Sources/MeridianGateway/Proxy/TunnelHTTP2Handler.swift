@@ -41,7 +41,8 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 /// - **Floods**: more than 64 CONTINUATION frames in one block, or 100 empty DATA frames in a row, end the connection
 ///   with `ENHANCE_YOUR_CALM`; a request's second header block must end its stream (trailers).
 ///
-/// It also serves local h2c clients (``HTTP2Tuning``), whose HTTP/2 may be anyone's, with ``PeerLimits``: at most 200
+/// It also serves the gateway's other HTTP/2 connections (``HTTP2Tuning``): those of local h2c clients, and those to
+/// local h2c endpoints (gRPC model servers), whose HTTP/2 may be anyone's, with ``PeerLimits``: at most 200
 /// RST_STREAM frames per 30 s, as `NIOHTTP2Handler` allows (the "rapid reset" guard, which the tunnel does without: it
 /// carries many clients' cancellations from a verified gateway). Their header blocks are validated by the streams'
 /// owners (``HTTP2MuxStream/validate(_:as:)``), as they were behind `NIOHTTP2Handler`, whose validation was off.
@@ -94,7 +95,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         var continuations = 0
     }
 
-    /// Limits for a peer that is not a verified gateway (a local h2c client), as `NIOHTTP2Handler`'s defaults.
+    /// Limits for a peer that is not a verified gateway (a local h2c client or endpoint), as `NIOHTTP2Handler`'s defaults.
     struct PeerLimits {
         /// RST_STREAM frames received, at most `resets` per `resetWindow` (the "rapid reset" guard, CVE-2023-44487).
         var resets = 200
@@ -166,7 +167,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     /// - Parameters:
     ///   - settings: this end's SETTINGS (its initial window and header list size are enforced).
-    ///   - limits: for a peer that is not a verified gateway (a local h2c client); `nil` on the tunnel.
+    ///   - limits: for a peer that is not a verified gateway (a local h2c client or endpoint); `nil` on the tunnel.
     init(server: Bool, settings: [HTTP2Setting], maxHeaderBytes: Int, limits: PeerLimits? = nil, mux: HTTP2StreamMux) {
         isServer = server
         self.limits = limits

@@ -1,5 +1,5 @@
 /// User events reach each handler as `Any`, and every HTTP/2 request makes several (a stream created, window updates, a
-/// stream closed) that pass through every handler after `NIOHTTP2Handler`. An `as?` or `is` on `Any` costs a full
+/// stream closed) that pass through every handler after the ``TunnelHTTP2Handler``. An `as?` or `is` on `Any` costs a full
 /// dynamic cast (about 250 instructions) even when it fails, which is what most of them do; comparing the event's
 /// dynamic type first costs a pointer comparison.
 enum UserEvent {
