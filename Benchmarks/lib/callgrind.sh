@@ -1,17 +1,18 @@
 # Sourced by the instruction-counting scripts (after processes.sh and certs.sh, with WORK set and the tables written to
 # WORK/east.json and WORK/west.json).
 #
-# callgrind_pair NAME BINARY WEST_LOCAL WEST_TUNNEL EAST_LOCAL EAST_TUNNEL ENDPOINT: starts west (serving ENDPOINT,
-# `SERVICE=HOST:PORT`) and east, each under valgrind's callgrind, from a copy of BINARY without debug information
+# callgrind_pair NAME BINARY WEST_LOCAL WEST_TUNNEL EAST_LOCAL EAST_TUNNEL ENDPOINT...: starts west (serving each ENDPOINT,
+# `SERVICE=HOST:PORT` or `SERVICE=h2c://HOST:PORT`) and east, each under valgrind's callgrind, from a copy of BINARY without debug information
 # (valgrind chokes on the release binary's), one event loop thread, no access log and no metrics listener; sets
 # CALLGRIND_EAST and CALLGRIND_WEST to their process ids and adds them to PIDS.
 callgrind_pair() {
-    local name=$1 binary="$WORK/$1.bin" west_local=$3 west_tunnel=$4 east_local=$5 east_tunnel=$6 endpoint=$7
+    local name=$1 binary="$WORK/$1.bin" west_local=$3 west_tunnel=$4 east_local=$5 east_tunnel=$6 endpoints=() endpoint
+    for endpoint in "${@:7}"; do endpoints+=(--endpoint "$endpoint"); done
     strip -g -o "$binary" "$2"
     local common=(--trust-bundle "$WORK/certs/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.west.%p" "$binary" gateway --cluster west --table "$WORK/west.json" \
         --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" "${common[@]}" --data-dir "$WORK/$name-west" \
-        --local-listen "127.0.0.1:$west_local" --tunnel-listen "127.0.0.1:$west_tunnel" --endpoint "$endpoint" \
+        --local-listen "127.0.0.1:$west_local" --tunnel-listen "127.0.0.1:$west_tunnel" "${endpoints[@]}" \
         > "$WORK/$name-west.log" 2>&1 &
     CALLGRIND_WEST=$!
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.east.%p" "$binary" gateway --cluster east --table "$WORK/east.json" \

@@ -2,11 +2,12 @@
 # Instructions the gateway pair executes per 1 KiB request, counted by valgrind's callgrind (which, unlike CPU time,
 # does not move with the machine's load), in run.sh's topology:
 #
-#   h2load --HTTP/1.1 or h2c--> east --mTLS 1.3, HTTP/2--> west --HTTP/1.1--> nginx (1 KiB)
+#   h2load --HTTP/1.1 or h2c--> east --mTLS 1.3, HTTP/2--> west --HTTP/1.1 (or h2c)--> nginx (1 KiB)
 #
 # Both gateways run under callgrind. After a warm-up, N requests from HTTP/1.1 clients (h2load --h1, H1_CLIENTS
 # connections), N from h2c clients (H2_CLIENTS connections x H2_STREAMS streams), then for CLOSE_SECONDS (10) a new
-# HTTP/1.1 connection per request (wrk, `Connection: close`); prints, per gateway and for the pair, the instructions
+# HTTP/1.1 connection per request (wrk, `Connection: close`), then N from HTTP/1.1 clients to the service whose
+# endpoint is nginx over h2c (`bench-h2c`, as a gRPC model server would be reached); prints, per gateway and for the pair, the instructions
 # per request, with and without NIOHPACK's search of its dynamic table (whose cost grows with
 # the number of distinct `date` values the table holds, i.e. with the run's length in seconds, so it is shown apart).
 #
@@ -25,7 +26,7 @@ H2_CLIENTS="${H2_CLIENTS:-2}"
 H2_STREAMS="${H2_STREAMS:-4}"
 CLOSE_SECONDS="${CLOSE_SECONDS:-10}"
 PORT_BASE="${PORT_BASE:-19000}"
-NGINX_PORT=$((PORT_BASE + 80)); EAST_LOCAL=$((PORT_BASE + 1)); WEST_LOCAL=$((PORT_BASE + 2))
+NGINX_PORT=$((PORT_BASE + 80)); NGINX_H2C_PORT=$((PORT_BASE + 81)); EAST_LOCAL=$((PORT_BASE + 1)); WEST_LOCAL=$((PORT_BASE + 2))
 EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443))
 WORK="$(mktemp -d /tmp/meridian-instructions.XXXXXX)"
 chmod 755 "$WORK"   # nginx's workers run unprivileged
@@ -46,7 +47,7 @@ GATEWAY="${GATEWAY:-$(cd "$ROOT" && swift build -c release --show-bin-path)/meri
 make_mesh_certs "$WORK/certs"
 python3 "$HERE/make_tables.py" "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL"
 
-start_nginx "127.0.0.1:$NGINX_PORT"
+start_nginx "127.0.0.1:$NGINX_PORT" "127.0.0.1:$NGINX_H2C_PORT http2"
 
 # The instructions in a dump: all of them, and those of NIOHPACK's dynamic-table search (inclusive).
 count() {
@@ -60,7 +61,8 @@ count() {
 # measure NAME BINARY: prints per gateway and pair, per request, for HTTP/1.1 and h2c clients and a new connection per request
 measure() {
     local name="$1"
-    callgrind_pair "$name" "$2" "$WEST_LOCAL" "$WEST_TUNNEL" "$EAST_LOCAL" "$EAST_TUNNEL" "bench=127.0.0.1:$NGINX_PORT"
+    callgrind_pair "$name" "$2" "$WEST_LOCAL" "$WEST_TUNNEL" "$EAST_LOCAL" "$EAST_TUNNEL" "bench=127.0.0.1:$NGINX_PORT" \
+        "bench-h2c=h2c://127.0.0.1:$NGINX_H2C_PORT"
     local east=$CALLGRIND_EAST west=$CALLGRIND_WEST
     for _ in $(seq 1 600); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: bench.meridian' "http://127.0.0.1:$EAST_LOCAL/")" = 200 ] && break
@@ -69,13 +71,15 @@ measure() {
     # Warm-up: connections, HPACK tables, lazily initialised state.
     h2load --h1 -c"$H1_CLIENTS" -n400 -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" >/dev/null
     h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -n400 -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" >/dev/null
+    h2load --h1 -c"$H1_CLIENTS" -n400 -H 'meridian-service: bench-h2c' "http://127.0.0.1:$EAST_LOCAL/" >/dev/null
     local counts=()
-    for client in h1 h2c close; do
+    for client in h1 h2c close h2c-endpoint; do
         callgrind_zero "$east" "$west"
         local requests="$N"
         case "$client" in
             h1) h2load --h1 -c"$H1_CLIENTS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt" ;;
             h2c) h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -n"$N" -H 'meridian-service: bench' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt" ;;
+            h2c-endpoint) h2load --h1 -c"$H1_CLIENTS" -n"$N" -H 'meridian-service: bench-h2c' "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt" ;;
             close)
                 wrk -t1 -c"$H1_CLIENTS" -d"${CLOSE_SECONDS}s" -H 'meridian-service: bench' -H 'Connection: close' \
                     "http://127.0.0.1:$EAST_LOCAL/" > "$WORK/$name-$client.txt"
@@ -101,9 +105,10 @@ for item in sys.argv[2:]:
     east, west = (int(numbers[0]), int(numbers[1])), (int(numbers[2]), int(numbers[3]))
     pair = (east[0] + west[0]) / n
     search = (east[1] + west[1]) / n
-    print(f"{name:9} {client:4} east {east[0] / n / 1000:6.1f}k  west {west[0] / n / 1000:6.1f}k  pair {pair / 1000:6.1f}k "
+    print(f"{name:9} {client:12} east {east[0] / n / 1000:6.1f}k  west {west[0] / n / 1000:6.1f}k  pair {pair / 1000:6.1f}k "
           f"instructions per request; without HPACK's table search {(pair - search) / 1000:6.1f}k")
-    label = {"h1": "HTTP/1.1", "h2c": "h2c", "close": "new connection per request"}[client]
+    label = {"h1": "HTTP/1.1", "h2c": "h2c", "close": "new connection per request",
+             "h2c-endpoint": "HTTP/1.1, h2c endpoint"}[client]
     print(f"RESULT {name} {label} {pair:.0f}")
     print(f"RESULT {name} {label} without the table search {pair - search:.0f}")
 PY

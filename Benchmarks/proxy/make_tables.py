@@ -20,8 +20,9 @@ def table(source, local_address, peer, peer_address, destination):
         "source": source, "version": 1, "hash": "bench",
         "local": {"cluster": source, "address": local_address, "jurisdiction": germany},
         "peers": [{"cluster": peer, "address": peer_address, "jurisdiction": germany}],
-        "entries": [{"service": "bench", "dataClass": "public", "timeoutSeconds": 60,
-                     "levels": [{"destinations": [{"cluster": destination, "weight": 1}]}]}],
+        # `bench-h2c`: the same nginx over h2c (instructions.sh).
+        "entries": [{"service": service, "dataClass": "public", "timeoutSeconds": 60,
+                     "levels": [{"destinations": [{"cluster": destination, "weight": 1}]}]} for service in ("bench", "bench-h2c")],
         "policy": policy, "revokedSerials": [],
     }
 
