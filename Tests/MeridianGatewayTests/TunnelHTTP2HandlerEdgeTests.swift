@@ -189,6 +189,27 @@ extension TunnelHTTP2HandlerTests {
         _ = try? pair.server.finish()
     }
 
+    @Test("a stream whose HEADERS were still in the handler's buffer when the connection closed is known never seen (it may go elsewhere); one whose HEADERS reached the socket is not")
+    func unsentWhenConnectionCloses() throws {
+        let pair = try Self.pair(tunnelClient: true, tunnelServer: true)
+        let sentRecorder = Recorder()
+        let sent = pair.clientMux.makeStream(sentRecorder)
+        sent.write(.headers(.init(headers: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/sent"])))
+        sent.flush()
+        try pair.exchange()
+        let heldRecorder = Recorder()
+        let held = pair.clientMux.makeStream(heldRecorder)
+        held.write(.headers(.init(headers: [":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/held"])))
+        // No flush: the second stream's HEADERS wait in the handler's buffer.
+        pair.client.pipeline.fireChannelInactive()
+        #expect(heldRecorder.closed != nil)
+        #expect(held.firstFrameNotSent, "the peer never saw it: its request may be retried, a POST too")
+        #expect(sentRecorder.closed != nil)
+        #expect(!sent.firstFrameNotSent, "handed to the socket: part of it may have left, so it counts as seen")
+        _ = try? pair.client.finish()
+        _ = try? pair.server.finish()
+    }
+
     @Test("SETTINGS that shrink the initial window take a stream's send window below zero: DATA waits until updates bring it above again")
     func windowBelowZero() throws {
         let raw = try TunnelHTTP2HandlerTests.RawClient()

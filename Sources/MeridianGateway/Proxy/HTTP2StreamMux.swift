@@ -163,6 +163,16 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
 
     // MARK: Told by the connection's handler
 
+    /// The first frame (the HEADERS) of `id`, a stream of this end's, did not leave this process: refused by the
+    /// connection's handler (a GOAWAY, or the peer's limit on concurrent streams, came first; the connection was
+    /// closing), or still in its buffer when the connection closed. The peer never saw the stream, so its request may
+    /// go elsewhere, whatever its method. A frame handed to the socket counts as seen: part of a write may have left.
+    func firstFrameNotSent(_ id: HTTP2StreamID, _ error: any Error) {
+        guard let stream = streams[id] else { return }
+        streams[id] = nil
+        stream.notSent(error)
+    }
+
     /// `bytes` of a stream's DATA left for the connection (told by ``TunnelHTTP2Handler``).
     func dataWritten(_ id: HTTP2StreamID, _ bytes: Int) {
         streams[id]?.sent(bytes)
@@ -414,20 +424,29 @@ final class HTTP2MuxStream {
             if unsentBytes >= HTTP2StreamMux.highWatermark { belowWatermark = false }
         }
         guard let id else {
-            // The first frame opens the stream; if it cannot leave (a GOAWAY came first), the peer never saw it.
+            // The first frame opens the stream. If it does not leave this process (the connection is gone, or a
+            // GOAWAY or the peer's limit on concurrent streams came first), the connection's handler says so
+            // (``HTTP2StreamMux/firstFrameNotSent(_:_:)``): the peer never saw the stream. (A promise per stream
+            // told it before: about 1 % of a gateway's instructions per request.)
+            guard mux.context != nil else {
+                mux.forget(self)
+                notSent(ChannelError.ioOnClosedChannel)
+                promise?.fail(ChannelError.ioOnClosedChannel)
+                return
+            }
             let id = mux.open(self)
             self.id = id
-            let first = promise ?? mux.context?.eventLoop.makePromise(of: Void.self)
-            first?.futureResult.assumeIsolated().whenFailure { [weak self] error in
-                guard let self, !self.isClosed else { return }
-                self.firstFrameNotSent = true
-                self.mux?.forget(self)
-                self.close(error)
-            }
-            mux.write(HTTP2Frame(streamID: id, payload: payload), promise: first)
+            mux.write(HTTP2Frame(streamID: id, payload: payload), promise: promise)
             return
         }
         mux.write(HTTP2Frame(streamID: id, payload: payload), promise: promise)
+    }
+
+    /// The first frame did not leave this process: closes the stream, the peer never saw it.
+    fileprivate func notSent(_ error: any Error) {
+        guard !isClosed else { return }
+        firstFrameNotSent = true
+        close(error)
     }
 
     /// Flushes the connection (even when the stream just closed: writing its last frame may close it before the flush).

@@ -159,6 +159,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     /// that closed (as `NIOHTTP2Handler` does) and DATA bytes that left.
     private var pendingEvents: [StreamClosedEvent] = []
     private var pendingWritten: [(HTTP2StreamID, Int)] = []
+    /// This end's streams whose first frame (HEADERS) was refused: the mux is told (``HTTP2StreamMux/firstFrameNotSent(_:_:)``).
+    private var pendingUnsent: [(HTTP2StreamID, any Error)] = []
+    /// This end's streams whose first frame is in ``out``, not yet handed to the socket.
+    private var firstFramesInOut: [HTTP2StreamID] = []
     private var depth = 0
     /// Answers (PING and SETTINGS acknowledgements, resets of broken streams) written while the connection could
     /// not take writes: a peer that sends PINGs without reading the answers is cut off at ``maxUnreadAnswers``.
@@ -219,6 +223,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         let promises = outPromises
         outPromises.removeAll()
         out.clear()
+        // Streams whose HEADERS never left the buffer: the peer never saw them.
+        let unsent = firstFramesInOut
+        firstFramesInOut.removeAll()
+        for id in unsent { mux.firstFrameNotSent(id, error) }
         for promise in promises { promise.fail(error) }
         for (_, stream) in streams {
             stream.queued?.forEach { $0.promise?.fail(error) }
@@ -638,6 +646,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
         guard !closing else {
+            if case .headers = frame.payload, isLocal(frame.streamID), frame.streamID > lastOutboundStreamID {
+                pendingUnsent.append((frame.streamID, ChannelError.ioOnClosedChannel))
+                tellMux(context: context)
+            }
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
@@ -650,10 +662,13 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     /// Tells the mux what the write or frame just processed brought about.
     private func tellMux(context: ChannelHandlerContext) {
         guard depth == 0 else { return }
-        while !pendingWritten.isEmpty || !pendingEvents.isEmpty {
+        while !pendingWritten.isEmpty || !pendingEvents.isEmpty || !pendingUnsent.isEmpty {
             let written = pendingWritten
             pendingWritten.removeAll(keepingCapacity: true)
             for (id, bytes) in written { mux.dataWritten(id, bytes) }
+            let unsent = pendingUnsent
+            pendingUnsent.removeAll()
+            for (id, error) in unsent { mux.firstFrameNotSent(id, error) }
             let events = pendingEvents
             pendingEvents.removeAll(keepingCapacity: true)
             for event in events { context.fireUserInboundEventTriggered(event) }
@@ -673,10 +688,13 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                 }
                 // Not sent: the peer never sees the stream, so its request may go elsewhere.
                 guard goAwayReceived == nil, openOutbound < remoteMaxConcurrentStreams else {
-                    promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .refusedStream))
+                    let error = NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .refusedStream)
+                    pendingUnsent.append((id, error))
+                    promise?.fail(error)
                     return
                 }
                 lastOutboundStreamID = id
+                firstFramesInOut.append(id)
                 stream = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
                 streams[id] = stream
                 openOutbound += 1
@@ -892,6 +910,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         // starts small whatever this one grew to (a large header block, a burst of answers).
         let buffer = out
         out.clear(minimumCapacity: 1024)
+        firstFramesInOut.removeAll(keepingCapacity: true)
         unflushed = true
         context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
     }
