@@ -11,9 +11,8 @@ struct TunnelHPACKError: Error, CustomStringConvertible {
 /// holds the strings themselves: a field the peer sends as an index (most fields of most requests: method, scheme,
 /// authority, the client's fields) costs a lookup and two retains.
 ///
-/// Literals coded with Huffman (what NIOHPACK's encoder, in gateways of earlier versions, sends) are decoded by a
-/// NIOHPACK decoder of their own, handed the literal alone as a field without indexing, so that its table never
-/// changes. ``TunnelHPACKEncoder`` sends none.
+/// Literals coded with Huffman (what most peers send: h2c clients, model servers, gateways of earlier versions) are
+/// decoded by ``HPACKHuffmanDecoder``. ``TunnelHPACKEncoder`` sends none.
 ///
 /// Limits: the dynamic table at most `maxTableSize` (this end's `SETTINGS_HEADER_TABLE_SIZE`: a size update above it
 /// is an error), a header list at most `maxHeaderListSize` (RFC 9113 6.5.2: names, values and 32 per field), integers
@@ -32,13 +31,12 @@ struct TunnelHPACKDecoder {
     /// Newest last.
     private var table = CircularBuffer<Entry>(initialCapacity: 16)
     private var tableSize = 0
-    private var huffman: HPACKDecoder
+    private let huffman = HPACKHuffmanDecoder()
 
     init(maxTableSize: Int = TunnelHPACKEncoder.defaultTableSize, maxHeaderListSize: Int) {
         self.maxTableSize = maxTableSize
         self.maxHeaderListSize = maxHeaderListSize
         tableSizeLimit = maxTableSize
-        huffman = HPACKDecoder(allocator: ByteBufferAllocator())
     }
 
     /// The fields of a whole header block (all of `block`'s readable bytes).
@@ -143,7 +141,6 @@ struct TunnelHPACKDecoder {
     /// A string literal: its length, then its bytes, as they are or Huffman-coded.
     private mutating func string(_ block: ByteBuffer, at offset: inout Int, end: Int) throws(TunnelHPACKError) -> String {
         guard offset < end else { throw TunnelHPACKError(description: "a header block that ends before a string") }
-        let start = offset
         let huffmanCoded = block.getInteger(at: offset, as: UInt8.self)! & 0x80 != 0
         let length = try Self.integer(block, at: &offset, end: end, prefix: 7)
         guard length <= end - offset else { throw TunnelHPACKError(description: "a string longer than its header block") }
@@ -151,19 +148,10 @@ struct TunnelHPACKDecoder {
         guard huffmanCoded else {
             return block.getString(at: offset, length: length)!
         }
-        // NIOHPACK decodes it: the literal alone, as a field without indexing with the name `h`.
-        var literal = ByteBufferAllocator().buffer(capacity: 3 + offset + length - start)
-        literal.writeBytes([0x00, 0x01, UInt8(ascii: "h")])
-        literal.writeImmutableBuffer(block.getSlice(at: start, length: offset + length - start)!)
-        do {
-            guard let decoded = try huffman.decodeHeaders(from: &literal).first?.value else {
-                throw TunnelHPACKError(description: "a Huffman-coded string that did not decode")
-            }
-            return decoded
-        } catch let error as TunnelHPACKError {
-            throw error
-        } catch {
-            throw TunnelHPACKError(description: "a Huffman-coded string that did not decode (\(error))")
+        let decoded = block.withUnsafeReadableBytes { bytes in
+            huffman.decode(UnsafeRawBufferPointer(rebasing: bytes[(offset - block.readerIndex)..<(offset - block.readerIndex + length)]))
         }
+        guard let decoded else { throw TunnelHPACKError(description: "a Huffman-coded string that did not decode") }
+        return decoded
     }
 }
