@@ -339,3 +339,114 @@ extension TunnelHTTP2HandlerTests {
         _ = try? raw.server.finish()
     }
 }
+
+/// The client end of a connection to a local h2c endpoint (a gRPC model server, anyone's HTTP/2): a
+/// `TunnelHTTP2Handler` with the limits for an unverified peer, against a server written by hand.
+@Suite("HTTP/2 towards an h2c endpoint")
+struct EndpointHTTP2Tests {
+    typealias Raw = TunnelHTTP2HandlerTests
+
+    /// The client's connection, its mux, and what it wrote (the preface and its SETTINGS) once connected.
+    static func connect() throws -> (EmbeddedChannel, HTTP2StreamMux, [TunnelHTTP2HandlerTests.RawFrame]) {
+        let client = EmbeddedChannel()
+        let mux = try HTTP2Tuning.configure(client, server: false, tunnel: false, window: 64 * 1024)
+        try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        var written = ByteBuffer()
+        while var part = try client.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
+        #expect(written.readBytes(length: 24) == TunnelHTTP2Handler.preface)
+        // The server's SETTINGS (empty), and its acknowledgement of the client's.
+        var input = ByteBuffer()
+        Raw.frame(4, stream: 0, ByteBuffer(), into: &input)
+        Raw.frame(4, flags: 0x1, stream: 0, ByteBuffer(), into: &input)
+        try client.writeInbound(input)
+        return (client, mux, try frames(in: &written))
+    }
+
+    static func frames(in written: inout ByteBuffer) throws -> [TunnelHTTP2HandlerTests.RawFrame] {
+        var frames: [TunnelHTTP2HandlerTests.RawFrame] = []
+        while written.readableBytes >= 9 {
+            let lengthAndType: UInt32 = written.readInteger()!
+            let flags: UInt8 = written.readInteger()!
+            let stream: UInt32 = written.readInteger()!
+            let slice = written.readSlice(length: Int(lengthAndType >> 8))
+            let payload = try #require(slice, "a frame cut short")
+            frames.append(.init(type: UInt8(lengthAndType & 0xff), flags: flags, stream: Int(stream), payload: payload))
+        }
+        return frames
+    }
+
+    /// What the client wrote since the last call.
+    static func written(_ client: EmbeddedChannel) throws -> [TunnelHTTP2HandlerTests.RawFrame] {
+        client.embeddedEventLoop.run()
+        var written = ByteBuffer()
+        while var part = try client.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
+        return try frames(in: &written)
+    }
+
+    static func headers(_ fields: [(String, String)], encoder: inout HPACKEncoder) throws -> ByteBuffer {
+        var block = ByteBuffer()
+        try encoder.encode(headers: HPACKHeaders(fields), to: &block)
+        return block
+    }
+
+    @Test("the client end says it takes no push; informational heads (103) reach the stream before the final one, then the body and trailers")
+    func informationalHeads() throws {
+        let (client, mux, first) = try Self.connect()
+        let settings = try #require(first.first { $0.type == 4 })
+        var payload = settings.payload
+        var entries: [UInt16: UInt32] = [:]
+        while payload.readableBytes >= 6 { entries[payload.readInteger()!] = payload.readInteger()! }
+        #expect(entries[2] == 0, "SETTINGS_ENABLE_PUSH 0")
+
+        let recorder = TunnelHTTP2HandlerTests.Recorder()
+        let stream = mux.makeStream(recorder)
+        stream.write(.headers(.init(headers: [":method": "GET", ":scheme": "http", ":authority": "model", ":path": "/"], endStream: true)))
+        stream.flush()
+        let request = try #require(try Self.written(client).first { $0.type == 1 })
+        #expect(request.stream == 1 && request.flags & 0x1 != 0)
+
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator(), useHuffmanEncoding: true)
+        var input = ByteBuffer()
+        Raw.frame(1, flags: 0x4, stream: 1, try Self.headers([(":status", "103"), ("link", "</a.css>; rel=preload")], encoder: &encoder), into: &input)
+        Raw.frame(1, flags: 0x4, stream: 1, try Self.headers([(":status", "200"), ("content-type", "application/grpc")], encoder: &encoder), into: &input)
+        Raw.frame(0, stream: 1, ByteBuffer(string: "ok"), into: &input)
+        Raw.frame(1, flags: 0x5, stream: 1, try Self.headers([("grpc-status", "0")], encoder: &encoder), into: &input)
+        try client.writeInbound(input)
+        client.embeddedEventLoop.run()
+
+        #expect(recorder.blocks.map { $0.0.first(name: ":status") ?? $0.0.first(name: "grpc-status") } == ["103", "200", "0"])
+        #expect(recorder.blocks.first?.0.first(name: "link") == "</a.css>; rel=preload", "a Huffman-coded value")
+        #expect(String(buffer: recorder.body) == "ok")
+        #expect(recorder.blocks.last?.endStream == true)
+        #expect(recorder.closed.map { $0 == nil } == true, "closed cleanly")
+        #expect(try Self.written(client).allSatisfy { $0.type != 7 && $0.type != 3 }, "no GOAWAY, no RST_STREAM")
+        _ = try? client.finish()
+    }
+
+    @Test("a PUSH_PROMISE (push is off) ends the connection with GOAWAY PROTOCOL_ERROR, and the stream with it")
+    func pushPromiseRefused() throws {
+        let (client, mux, _) = try Self.connect()
+        let recorder = TunnelHTTP2HandlerTests.Recorder()
+        let stream = mux.makeStream(recorder)
+        stream.write(.headers(.init(headers: [":method": "GET", ":scheme": "http", ":authority": "model", ":path": "/"], endStream: true)))
+        stream.flush()
+        _ = try Self.written(client)
+
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+        var payload = ByteBuffer()
+        payload.writeInteger(UInt32(2))   // the promised stream
+        var block = try Self.headers([(":method", "GET"), (":scheme", "http"), (":authority", "model"), (":path", "/pushed")], encoder: &encoder)
+        payload.writeBuffer(&block)
+        var input = ByteBuffer()
+        Raw.frame(5, flags: 0x4, stream: 1, payload, into: &input)
+        _ = try? client.writeInbound(input)
+        let goAway = try #require(try Self.written(client).first { $0.type == 7 })
+        var goAwayPayload = goAway.payload
+        _ = goAwayPayload.readInteger(as: UInt32.self)
+        #expect(goAwayPayload.readInteger(as: UInt32.self) == 1, "PROTOCOL_ERROR")
+        #expect(recorder.closed != nil, "the stream ends with the connection")
+        #expect(recorder.blocks.isEmpty, "nothing of the pushed stream reached it")
+        #expect(!client.isActive)
+        _ = try? client.finish()
+    }
+}
