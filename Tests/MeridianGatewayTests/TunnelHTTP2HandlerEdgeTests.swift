@@ -346,17 +346,20 @@ extension TunnelHTTP2HandlerTests {
 struct EndpointHTTP2Tests {
     typealias Raw = TunnelHTTP2HandlerTests
 
-    /// The client's connection, its mux, and what it wrote (the preface and its SETTINGS) once connected.
-    static func connect() throws -> (EmbeddedChannel, HTTP2StreamMux, [TunnelHTTP2HandlerTests.RawFrame]) {
+    /// The client's connection, its mux, and what it wrote (the preface and its SETTINGS) once connected; the
+    /// server's SETTINGS hold `settings`.
+    static func connect(settings: [(UInt16, UInt32)] = []) throws -> (EmbeddedChannel, HTTP2StreamMux, [TunnelHTTP2HandlerTests.RawFrame]) {
         let client = EmbeddedChannel()
         let mux = try HTTP2Tuning.configure(client, server: false, tunnel: false, window: 64 * 1024)
         try client.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         var written = ByteBuffer()
         while var part = try client.readOutbound(as: ByteBuffer.self) { written.writeBuffer(&part) }
         #expect(written.readBytes(length: 24) == TunnelHTTP2Handler.preface)
-        // The server's SETTINGS (empty), and its acknowledgement of the client's.
+        // The server's SETTINGS, and its acknowledgement of the client's.
         var input = ByteBuffer()
-        Raw.frame(4, stream: 0, ByteBuffer(), into: &input)
+        var payload = ByteBuffer()
+        for (identifier, value) in settings { payload.writeMultipleIntegers(identifier, value) }
+        Raw.frame(4, stream: 0, payload, into: &input)
         Raw.frame(4, flags: 0x1, stream: 0, ByteBuffer(), into: &input)
         try client.writeInbound(input)
         return (client, mux, try frames(in: &written))
@@ -447,6 +450,49 @@ struct EndpointHTTP2Tests {
         #expect(recorder.closed != nil, "the stream ends with the connection")
         #expect(recorder.blocks.isEmpty, "nothing of the pushed stream reached it")
         #expect(!client.isActive)
+        _ = try? client.finish()
+    }
+
+    @Test("streams past the endpoint's SETTINGS_MAX_CONCURRENT_STREAMS wait and open in order as others close; one reset while waiting never reaches it; a GOAWAY refuses the rest, known never seen")
+    func waitsForConcurrentStreams() throws {
+        let (client, mux, _) = try Self.connect(settings: [(3, 1)])   // one stream at a time
+        let recorders = (0..<4).map { _ in TunnelHTTP2HandlerTests.Recorder() }
+        let streams = recorders.map { mux.makeStream($0) }
+        for (index, stream) in streams.enumerated() {
+            stream.write(.headers(.init(headers: [":method": "POST", ":scheme": "http", ":authority": "model", ":path": "/\(index)"])))
+            stream.write(.data(.init(data: .byteBuffer(ByteBuffer(string: "body \(index)")), endStream: true)))
+            stream.flush()
+        }
+        var frames = try Self.written(client)
+        #expect(frames.filter { $0.type == 1 }.map(\.stream) == [1], "only the first opens")
+        #expect(frames.filter { $0.type == 0 }.map(\.stream) == [1])
+        #expect(recorders.allSatisfy { $0.closed == nil }, "the others wait")
+
+        // The third is reset while it waits: nothing of it is ever written.
+        streams[2].reset(.cancel)
+        #expect(try Self.written(client).isEmpty)
+
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+        var input = ByteBuffer()
+        Raw.frame(1, flags: 0x5, stream: 1, try Self.headers([(":status", "200")], encoder: &encoder), into: &input)
+        try client.writeInbound(input)
+        frames = try Self.written(client)
+        #expect(frames.filter { $0.type == 1 }.map(\.stream) == [3], "the second opens once the first closed")
+        #expect(frames.filter { $0.type == 0 }.map { String(buffer: $0.payload) } == ["body 1"], "with what waited with it")
+        #expect(recorders[0].closed.map { $0 == nil } == true)
+
+        // A GOAWAY that serves stream 3: the fourth, still waiting, is refused; the peer never saw it.
+        input.clear()
+        var goAway = ByteBuffer()
+        goAway.writeMultipleIntegers(UInt32(3), UInt32(0))
+        Raw.frame(7, stream: 0, goAway, into: &input)
+        try client.writeInbound(input)
+        frames = try Self.written(client)
+        #expect(!frames.contains { $0.type == 1 || $0.type == 0 }, "nothing of the fourth is written")
+        #expect(recorders[3].closed != nil)
+        #expect(streams[3].firstFrameNotSent, "it may be retried elsewhere, a POST too")
+        #expect(recorders[1].closed == nil, "the second is still served")
+        #expect(!streams[2].firstFrameNotSent && recorders[2].closed != nil)
         _ = try? client.finish()
     }
 }

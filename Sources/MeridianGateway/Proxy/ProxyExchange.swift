@@ -222,6 +222,7 @@ final class ProxyExchange: DeadlineHolder {
         switch part {
         case .head(var head):
             guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
+            let received = head.headers   // as they came (a retry reads the decision there, whatever `connection` names)
             // One pass over an HTTP/1.x endpoint's fields: the hop-by-hop ones out, the framing and connection read.
             let framing: HTTPHeaders.Framing? = head.version.major == 1 ? head.headers.removeHopByHop(version: head.version) : nil
             if head.version.major != 1 { head.headers.removeHopByHop() }
@@ -240,7 +241,7 @@ final class ProxyExchange: DeadlineHolder {
             switch machine.responseHead(status: Int(head.status.code), replayable: replayable, retryAllowed: retryAllowed) {
             case .retry:
                 // The destination gateway's own circuit breaking (`overflow`) says nothing about its health.
-                let overflowed = head.headers.first(name: RequestTarget.Header.decision)?.hasPrefix("overflow") == true
+                let overflowed = received.first(name: RequestTarget.Header.decision)?.hasPrefix("overflow") == true
                 if let target, !overflowed { worker.context.health.recordFailure(target.healthKey) }
                 lastAttemptOverflowed = overflowed
                 record.error = "destination answered \(head.status.code)\(overflowed ? " (overflow)" : "")"

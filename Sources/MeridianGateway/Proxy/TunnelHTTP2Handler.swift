@@ -32,7 +32,8 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 ///   that overruns one gets `FLOW_CONTROL_ERROR`); the mux decides when to open them again (WINDOW_UPDATE).
 /// - **Limits**: frames up to 16 KiB, header lists up to the configured size, a header block of at most twice that
 ///   across CONTINUATION frames, at most 4,096 concurrent streams from the peer (more are refused with
-///   `REFUSED_STREAM`, as are streams above the last one of a GOAWAY this end sent).
+///   `REFUSED_STREAM`, as are streams above the last one of a GOAWAY this end sent). This end's streams past the
+///   peer's limit wait, with what is written to them, and open in order as others close.
 /// - **A peer that does not read**: answers (PING and SETTINGS acknowledgements, resets) written while the
 ///   connection cannot take writes are counted; past 10,000 the connection ends with `ENHANCE_YOUR_CALM`, as
 ///   swift-nio-http2's `maximumBufferedControlFrames` does.
@@ -163,6 +164,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private var pendingUnsent: [(HTTP2StreamID, any Error)] = []
     /// This end's streams whose first frame is in ``out``, not yet handed to the socket.
     private var firstFramesInOut: [HTTP2StreamID] = []
+    /// This end's streams past the peer's `SETTINGS_MAX_CONCURRENT_STREAMS`, with what was written to them, oldest
+    /// first: each opens (its frames are written) once an open one closes or the peer raises its limit, as
+    /// `NIOHTTP2Handler` holds them. (A gateway allows 4,096; a model server may allow 100.)
+    private var waitingToOpen: [(id: HTTP2StreamID, frames: [Queued])] = []
     private var depth = 0
     /// Answers (PING and SETTINGS acknowledgements, resets of broken streams) written while the connection could
     /// not take writes: a peer that sends PINGs without reading the answers is cut off at ``maxUnreadAnswers``.
@@ -219,6 +224,16 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         flushOut(context: context)
     }
 
+    /// The waiting streams will not open (a GOAWAY came, or the connection closed): the peer never saw them.
+    private func refuseWaiting(_ error: any Error) {
+        let waiting = waitingToOpen
+        waitingToOpen.removeAll()
+        for stream in waiting {
+            for frame in stream.frames { frame.promise?.fail(error) }
+            pendingUnsent.append((stream.id, error))
+        }
+    }
+
     private func failEverything(_ error: any Error) {
         let promises = outPromises
         outPromises.removeAll()
@@ -227,6 +242,10 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         let unsent = firstFramesInOut
         firstFramesInOut.removeAll()
         for id in unsent { mux.firstFrameNotSent(id, error) }
+        refuseWaiting(error)
+        let refused = pendingUnsent
+        pendingUnsent.removeAll()
+        for (id, error) in refused { mux.firstFrameNotSent(id, error) }
         for promise in promises { promise.fail(error) }
         for (_, stream) in streams {
             stream.queued?.forEach { $0.promise?.fail(error) }
@@ -552,7 +571,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             case 1:
                 encoder.setTableSizeLimit(Int(value))
             case 2:
-                guard value <= 1 else { return connectionError(.protocolError, "SETTINGS_ENABLE_PUSH of \(value)", context: context) }
+                // A server may not enable push (RFC 9113 6.5.2); 0 or 1 from a client.
+                guard value <= (isServer ? 1 : 0) else { return connectionError(.protocolError, "SETTINGS_ENABLE_PUSH of \(value)", context: context) }
             case 3:
                 remoteMaxConcurrentStreams = Int(value)
             case 4:
@@ -614,6 +634,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         for id in streams.keys.filter({ isLocal($0) && $0 > last }).sorted() {
             closeStream(id, reason: .refusedStream)
         }
+        refuseWaiting(NIOHTTP2Errors.streamClosed(streamID: last, errorCode: .refusedStream))
     }
 
     private func receiveWindowUpdate(id: HTTP2StreamID, payload: ByteBuffer, context: ChannelHandlerContext) {
@@ -662,7 +683,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     /// Tells the mux what the write or frame just processed brought about.
     private func tellMux(context: ChannelHandlerContext) {
         guard depth == 0 else { return }
-        while !pendingWritten.isEmpty || !pendingEvents.isEmpty || !pendingUnsent.isEmpty {
+        while !pendingWritten.isEmpty || !pendingEvents.isEmpty || !pendingUnsent.isEmpty || canOpenWaiting {
+            openWaiting(context: context)
             let written = pendingWritten
             pendingWritten.removeAll(keepingCapacity: true)
             for (id, bytes) in written { mux.dataWritten(id, bytes) }
@@ -675,7 +697,37 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
     }
 
+    private var canOpenWaiting: Bool {
+        !waitingToOpen.isEmpty && openOutbound < remoteMaxConcurrentStreams && goAwayReceived == nil && !closing
+    }
+
+    /// Opens the waiting streams the peer's limit now allows, oldest first (their IDs were taken in that order), and
+    /// writes what waited with them.
+    private func openWaiting(context: ChannelHandlerContext) {
+        depth += 1
+        while canOpenWaiting {
+            let waiting = waitingToOpen.removeFirst()
+            streams[waiting.id] = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
+            openOutbound += 1
+            firstFramesInOut.append(waiting.id)
+            for frame in waiting.frames { write(waiting.id, frame.payload, promise: frame.promise, context: context) }
+        }
+        depth -= 1
+    }
+
     private func write(_ id: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        if !waitingToOpen.isEmpty, let index = waitingToOpen.firstIndex(where: { $0.id == id }) {
+            guard case .rstStream(let code) = payload else {
+                return waitingToOpen[index].frames.append(Queued(payload: payload, promise: promise))
+            }
+            // Reset before it opened: the peer never hears of it.
+            let waiting = waitingToOpen.remove(at: index)
+            let error = NIOHTTP2Errors.streamClosed(streamID: id, errorCode: code)
+            for frame in waiting.frames { frame.promise?.fail(error) }
+            promise?.succeed(())
+            pendingEvents.append(StreamClosedEvent(streamID: id, reason: code))
+            return
+        }
         switch payload {
         case .headers(let headers):
             let stream: Stream
@@ -687,13 +739,17 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                     return
                 }
                 // Not sent: the peer never sees the stream, so its request may go elsewhere.
-                guard goAwayReceived == nil, openOutbound < remoteMaxConcurrentStreams else {
+                guard goAwayReceived == nil else {
                     let error = NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .refusedStream)
                     pendingUnsent.append((id, error))
                     promise?.fail(error)
                     return
                 }
                 lastOutboundStreamID = id
+                guard openOutbound < remoteMaxConcurrentStreams, waitingToOpen.isEmpty else {
+                    waitingToOpen.append((id, [Queued(payload: payload, promise: promise)]))
+                    return
+                }
                 firstFramesInOut.append(id)
                 stream = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
                 streams[id] = stream
