@@ -167,6 +167,37 @@ struct ParsingTests {
         #expect(!"Last-Modifiec".equalsIgnoringASCIICase("last-modified"))
     }
 
+    @Test("names are compared eight bytes at a time exactly as byte by byte: only A-Z fold, at every position and length; CR, '@', '[', '`', '{' and bytes from 0x80 never match a letter or '-'")
+    func caseFoldingIsExact() {
+        // The eight-byte fold against the byte fold, for every byte value at every position of a word.
+        for position in 0..<8 {
+            for value in 0...255 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "Q"), count: 8)
+                bytes[position] = UInt8(value)
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                let folded = UnsafeBufferPointer<UInt8>.asciiLowercased(word)
+                let expected = bytes.map(\.asciiLowercased).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                #expect(folded == expected, "byte \(value) at \(position)")
+            }
+        }
+        // Names of 2 to 23 bytes (every length HeaderName knows), each byte changed to every value: a match exactly
+        // when the byte fold matches.
+        let names: [StaticString] = ["te", "host", "expect", "upgrade", "connection", "traceparent", "content-length",
+                                     "meridian-service", "transfer-encoding", "proxy-authenticate", "meridian-data-class",
+                                     "meridian-source-cluster"]
+        for name in names {
+            let lowercase = Array(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            for position in 0..<lowercase.count {
+                for value in 0...255 {
+                    var bytes = lowercase.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }   // uppercase
+                    bytes[position] = UInt8(value)
+                    let expected = zip(bytes, lowercase).allSatisfy { $0.asciiLowercased == $1 }
+                    #expect(bytes.withUnsafeBufferPointer { $0.equalsIgnoringASCIICase(name) } == expected, "\(name) \(position) \(value)")
+                }
+            }
+        }
+    }
+
     @Test("the mesh fields replace any a client sent, whatever their case, and are added when absent")
     func meshFields() {
         let fields = [("meridian-source-cluster", "east"), ("meridian-service", "chat"), ("traceparent", "00-new")]

@@ -107,7 +107,7 @@ extension HTTPHeaders {
         guard var kept else { return nil }
         if !named.isEmpty {
             // Fields the `connection` field names, before it or after it.
-            kept.removeAll { field in named.contains { field.0.equalsIgnoringASCIICase($0) } }
+            kept.removeAll { field in named.contains { field.0.equalsIgnoringASCIICase(string: $0) } }
         }
         if keepsTrailers { kept.append(("te", "trailers")) }
         return kept

@@ -153,18 +153,44 @@ extension String {
     }
 
     /// Whether this string is `lowercase` (lowercase ASCII) in any ASCII case: a byte comparison, no new string.
-    func equalsIgnoringASCIICase(_ lowercase: String) -> Bool {
+    /// (Labelled: a string literal argument goes to the `StaticString` version, which compares eight bytes at a time.)
+    func equalsIgnoringASCIICase(string lowercase: String) -> Bool {
         guard utf8.count == lowercase.utf8.count else { return false }
         return utf8.elementsEqual(lowercase.utf8) { $0.asciiLowercased == $1 }
     }
 }
 
 extension UnsafeBufferPointer<UInt8> {
-    /// Whether these bytes spell `lowercase` (lowercase ASCII) in any ASCII case.
+    /// Whether these bytes spell `lowercase` (lowercase ASCII) in any ASCII case: eight bytes at a time
+    /// (``asciiLowercased(_:)``), the last eight overlapping those before; one by one below eight. Every header
+    /// name is classified through here (``HeaderName``), several times per request.
     func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
+        let count = self.count
         guard count == lowercase.utf8CodeUnitCount else { return false }
-        let expected = lowercase.utf8Start
-        for index in 0..<count where self[index].asciiLowercased != expected[index] { return false }
-        return true
+        let expected = UnsafeRawPointer(lowercase.utf8Start)
+        guard count >= 8, let base = baseAddress.map(UnsafeRawPointer.init) else {
+            for index in 0..<count where self[index].asciiLowercased != expected.load(fromByteOffset: index, as: UInt8.self) { return false }
+            return true
+        }
+        var offset = 0
+        while true {
+            let word = Self.asciiLowercased(base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            guard word == expected.loadUnaligned(fromByteOffset: offset, as: UInt64.self) else { return false }
+            if offset == count - 8 { return true }
+            offset = Swift.min(offset + 8, count - 8)
+        }
+    }
+
+    /// The eight bytes of `word`, each ASCII-lowercased (`A`-`Z` only; other bytes, and bytes of 0x80 and above, as
+    /// they are).
+    @inline(__always)
+    static func asciiLowercased(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let low = word & (0x7F &* ones)
+        // The top bit of each byte: set from 'A' (0x41) up, and from past 'Z' (0x5B) up; no carry crosses a byte.
+        let fromA = low &+ ((0x80 - 0x41) &* ones)
+        let pastZ = low &+ ((0x80 - 0x5B) &* ones)
+        let upper = (fromA ^ pastZ) & ~word & (0x80 &* ones)
+        return word | (upper >> 2)
     }
 }
