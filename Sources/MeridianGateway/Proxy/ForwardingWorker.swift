@@ -390,7 +390,7 @@ final class ForwardingWorker: @unchecked Sendable {
         switch plan.scope {
         case .localOnly:
             guard let endpoint = pickLocal(plan.service, excluding: plan.triedEndpoints) else { return nil }
-            plan.triedEndpoints.insert(endpoint.address)
+            plan.triedEndpoints.append(endpoint.address)
             return .local(cluster: local, endpoint: endpoint, level: nil, reason: "local")
         case .route(let key, let route):
             while true {
@@ -401,19 +401,19 @@ final class ForwardingWorker: @unchecked Sendable {
                 }) else { return nil }
                 if choice.cluster == local {
                     if let endpoint = pickLocal(plan.service, excluding: plan.triedEndpoints) {
-                        plan.triedEndpoints.insert(endpoint.address)
+                        plan.triedEndpoints.append(endpoint.address)
                         return .local(cluster: local, endpoint: endpoint, level: choice.level, reason: choice.reason)
                     }
-                    plan.triedClusters.insert(local)
+                    plan.triedClusters.append(local)
                     continue
                 }
-                plan.triedClusters.insert(choice.cluster)
+                plan.triedClusters.append(choice.cluster)
                 return .peer(cluster: choice.cluster, level: choice.level, reason: choice.reason)
             }
         }
     }
 
-    private func availability(of cluster: String, service: String, triedEndpoints: Set<String>) -> Double? {
+    private func availability(of cluster: String, service: String, triedEndpoints: [String]) -> Double? {
         if cluster == localCluster {
             guard let endpoints = context.localEndpoints[service] else { return nil }
             let now = NIODeadline.now()
@@ -425,7 +425,7 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// Round-robin over a service's local endpoints, skipping tried and ejected ones (an ejected one still serves
     /// when nothing else is left).
-    private func pickLocal(_ service: String, excluding: Set<String>) -> LocalEndpoint? {
+    private func pickLocal(_ service: String, excluding: [String]) -> LocalEndpoint? {
         guard let endpoints = context.localEndpoints[service], !endpoints.isEmpty else { return nil }
         let start = localCursor[service, default: 0]
         localCursor[service] = start &+ 1

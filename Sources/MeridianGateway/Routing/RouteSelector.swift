@@ -24,7 +24,7 @@ public struct RouteSelector: Sendable {
     ///   - availability: a destination's weight factor in (0, 1], or `nil` when it is unavailable (ejected, no
     ///     connection, no local endpoint).
     /// - Returns: the choice, or `nil` when every destination was tried.
-    public mutating func choose(key: RouteKey, levels: [PriorityLevel], excluding: Set<String> = [],
+    public mutating func choose(key: RouteKey, levels: [PriorityLevel], excluding: [String] = [],
                                 availability: (String) -> Double?) -> RouteChoice? {
         var state = rotations[key] ?? levels.map { SmoothWeightedRoundRobin(count: $0.destinations.count) }
         defer { rotations[key] = state }
