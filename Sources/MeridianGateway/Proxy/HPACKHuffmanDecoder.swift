@@ -4,8 +4,9 @@
 /// The code is canonical: codes of one length are consecutive and follow the symbols' order, so the lengths alone
 /// give it. Each symbol is found from the next 30 bits: a code of at most 8 bits (the letters, digits and common
 /// punctuation: most of any header value) from a table of the 256 values of their first 8 bits; a longer one from the
-/// smallest length whose left-justified bound is above them, then its rank among that length's symbols. NIOHPACK's decoder, handed each
-/// literal on its own, cost about 3,000 instructions per literal (a response from nginx over h2c sent seven).
+/// smallest length whose left-justified bound is above them, then its rank among that length's symbols. NIOHPACK's
+/// decoder, handed each literal on its own, cost about 3,000 instructions per literal (a response from nginx over h2c
+/// sent seven).
 ///
 /// Errors (RFC 7541 section 5.2): padding longer than 7 bits or not the leading bits of EOS, and the EOS symbol
 /// itself.

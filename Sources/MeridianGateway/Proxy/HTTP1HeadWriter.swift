@@ -188,15 +188,21 @@ enum HTTP1HeadWriter {
             case .transferEncoding: hasTransferEncoding = true
             default: break
             }
-            size? += name.utf8.count + value.utf8.count + 4
+            size? += HTTP1HeadWriter.fieldSize(name, value)
         }
     }
 
     /// The bytes of `NAME: VALUE` CRLF for every field.
     private static func fieldsSize(_ fields: HTTPHeaders) -> Int {
         var size = 0
-        for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
+        for (name, value) in fields { size += fieldSize(name, value) }
         return size
+    }
+
+    /// The bytes of `NAME: VALUE` CRLF (``writeFields(_:to:at:)``).
+    @inline(__always)
+    private static func fieldSize(_ name: String, _ value: String) -> Int {
+        name.utf8.count + value.utf8.count + 4
     }
 
     private static func writeFields(_ fields: HTTPHeaders, to out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {

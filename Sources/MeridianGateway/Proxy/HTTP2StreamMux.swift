@@ -149,8 +149,8 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
         context.close(mode: mode, promise: promise)
     }
 
-    /// Forgets a stream that closed without a word from the connection's handler (it never opened, or its first frame could
-    /// not be written).
+    /// Forgets a stream that closed without a word from the connection's handler (it never opened, or its owner reset
+    /// it).
     func forget(_ stream: HTTP2MuxStream) {
         if let id = stream.id {
             if streams[id] === stream { streams[id] = nil }

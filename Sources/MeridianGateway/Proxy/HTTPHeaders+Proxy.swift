@@ -12,8 +12,7 @@ extension HTTPHeaders {
     /// One scan: the headers are copied only from the first field to drop (usually none, or a `connection:
     /// keep-alive`). This runs twice per request (request and response).
     mutating func removeHopByHop() {
-        var framing: Framing? = nil
-        guard let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false, framing: &framing) else { return }
+        guard let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false).kept else { return }
         self = HTTPHeaders(fields)
     }
 
@@ -28,14 +27,12 @@ extension HTTPHeaders {
         var keepsAlive: Bool
     }
 
-    /// ``removeHopByHop()`` for a message from an HTTP/1.x peer (an endpoint's response), and in the same pass over
-    /// the fields its ``Framing/unsupportedTransferCoding`` and whether it ``keepsAlive(version:)`` (three passes
-    /// before: each field read costs a retain and a release of its name and value, and the name's lookup).
+    /// ``removeHopByHop()`` for a message of `version` (an endpoint's response), and in the same pass over the fields
+    /// its ``Framing/unsupportedTransferCoding`` and whether it ``keepsAlive(version:)`` (three passes before: each
+    /// field read costs a retain and a release of its name and value, and the name's lookup).
     mutating func removeHopByHop(version: HTTPVersion) -> Framing {
-        var framing: Framing? = Framing(unsupportedTransferCoding: nil, keepsAlive: Self.persistent(version))
-        if let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false, version: version, framing: &framing) {
-            self = HTTPHeaders(fields)
-        }
+        let (kept, framing) = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false, framingOf: version)
+        if let kept { self = HTTPHeaders(kept) }
         return framing!
     }
 
@@ -45,8 +42,7 @@ extension HTTPHeaders {
     /// `remove(name:)` scans every field).
     mutating func relay(settingMeshFields fields: [(name: String, value: String)]) {
         assert(fields.allSatisfy { HeaderName.known($0.name)?.isMeshField == true }, "not a mesh field")
-        var framing: Framing? = nil
-        var kept = Self.relayedFields(of: self, droppingMeshFields: true, copyingAll: true, reserving: fields.count, framing: &framing) ?? []
+        var kept = Self.relayedFields(of: self, droppingMeshFields: true, copyingAll: true, reserving: fields.count).kept ?? []
         for field in fields { kept.append((field.name, field.value)) }
         self = HTTPHeaders(kept)
     }
@@ -56,11 +52,12 @@ extension HTTPHeaders {
     /// `host`, `te` and `trailer`: dropping a length would let a body be read as the next request), with `te: trailers`
     /// kept (HTTP/2 allows only that `te`, and gRPC needs it end to end), and without the mesh fields when
     /// `droppingMeshFields`. One pass over the fields (each costs a retain and a release of its name and value to
-    /// read); the copy starts at the first field dropped unless `copyingAll`. With `framing`, reads into it what the
-    /// fields say of the framing and the connection of a message of `version`.
+    /// read); the copy starts at the first field dropped unless `copyingAll`. With a `version`, also what the fields
+    /// say of the framing and the connection of a message of that version.
     private static func relayedFields(of headers: HTTPHeaders, droppingMeshFields: Bool, copyingAll: Bool,
-                                      reserving extra: Int = 0, version: HTTPVersion = .http1_1,
-                                      framing: inout Framing?) -> [(String, String)]? {
+                                      reserving extra: Int = 0,
+                                      framingOf version: HTTPVersion? = nil) -> (kept: [(String, String)]?, framing: Framing?) {
+        var framing = version.map { Framing(unsupportedTransferCoding: nil, keepsAlive: persistent($0)) }
         var keepsTrailers = false
         var named: [String] = []
         var kept: [(String, String)]?
@@ -70,11 +67,11 @@ extension HTTPHeaders {
         }
         for (index, (name, value)) in headers.enumerated() {
             let known = HeaderName.known(name)
-            if framing != nil {
+            if let version {
                 if known == .transferEncoding, framing?.unsupportedTransferCoding == nil, !isChunkedOnly(value) {
                     framing?.unsupportedTransferCoding = value
-                } else if known == .connection, Self.names(value, Self.persistent(version) ? "close" : "keep-alive") {
-                    framing?.keepsAlive = !Self.persistent(version)
+                } else if known == .connection, names(value, persistent(version) ? "close" : "keep-alive") {
+                    framing?.keepsAlive = !persistent(version)
                 }
             }
             guard let known, known.isHopByHop || (droppingMeshFields && known.isMeshField) else {
@@ -104,13 +101,13 @@ extension HTTPHeaders {
                 break
             }
         }
-        guard var kept else { return nil }
+        guard var kept else { return (nil, framing) }
         if !named.isEmpty {
             // Fields the `connection` field names, before it or after it.
             kept.removeAll { field in named.contains { field.0.equalsIgnoringASCIICase(string: $0) } }
         }
         if keepsTrailers { kept.append(("te", "trailers")) }
-        return kept
+        return (kept, framing)
     }
 
     /// Calls `body` with the bytes of each element of the comma-separated list `value`, without optional whitespace

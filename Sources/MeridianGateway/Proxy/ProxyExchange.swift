@@ -223,10 +223,11 @@ final class ProxyExchange: DeadlineHolder {
         case .head(var head):
             guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
             let received = head.headers   // as they came (a retry reads the decision there, whatever `connection` names)
-            // One pass over an HTTP/1.x endpoint's fields: the hop-by-hop ones out, the framing and connection read.
-            let framing: HTTPHeaders.Framing? = head.version.major == 1 ? head.headers.removeHopByHop(version: head.version) : nil
-            if head.version.major != 1 { head.headers.removeHopByHop() }
-            if let coding = framing?.unsupportedTransferCoding {
+            // One pass over the fields: the hop-by-hop ones out, the framing and connection read (they matter from an
+            // HTTP/1.x endpoint only).
+            let framing = head.headers.removeHopByHop(version: head.version)
+            let fromHTTP1 = head.version.major == 1
+            if fromHTTP1, let coding = framing.unsupportedTransferCoding {
                 // (Only an HTTP/1.1 endpoint can send one.) Relayed, the coding would be lost on the way. A response
                 // without a body (to HEAD, a 204, a 304) may name one: there is nothing to lose.
                 let bodiless = upstreamHead.method == .HEAD || head.status.code == 204 || head.status.code == 304
@@ -250,7 +251,7 @@ final class ProxyExchange: DeadlineHolder {
                 attempt()
             case .forward:
                 record.status = Int(head.status.code)
-                if framing?.keepsAlive == false { upstreamKeepsAlive = false }
+                if fromHTTP1 && !framing.keepsAlive { upstreamKeepsAlive = false }
                 // A gRPC Trailers-Only answer (one HEADERS frame with END_STREAM and `grpc-status`) arrives as this
                 // head and the end at once; an HTTP/2 client's ``HTTP2StreamDownstream`` writes the two as one
                 // HEADERS frame with END_STREAM again.

@@ -238,14 +238,13 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         let promises = outPromises
         outPromises.removeAll()
         out.clear()
-        // Streams whose HEADERS never left the buffer: the peer never saw them.
-        let unsent = firstFramesInOut
+        // Streams whose HEADERS never left the buffer, or never opened: the peer never saw them.
+        pendingUnsent += firstFramesInOut.map { ($0, error) }
         firstFramesInOut.removeAll()
-        for id in unsent { mux.firstFrameNotSent(id, error) }
         refuseWaiting(error)
-        let refused = pendingUnsent
+        let unsent = pendingUnsent
         pendingUnsent.removeAll()
-        for (id, error) in refused { mux.firstFrameNotSent(id, error) }
+        for (id, error) in unsent { mux.firstFrameNotSent(id, error) }
         for promise in promises { promise.fail(error) }
         for (_, stream) in streams {
             stream.queued?.forEach { $0.promise?.fail(error) }
@@ -697,6 +696,16 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         }
     }
 
+    /// Opens a stream of this end's: its first frame (HEADERS) goes into ``out`` next.
+    @discardableResult
+    private func openLocal(_ id: HTTP2StreamID) -> Stream {
+        let stream = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
+        streams[id] = stream
+        openOutbound += 1
+        firstFramesInOut.append(id)
+        return stream
+    }
+
     private var canOpenWaiting: Bool {
         !waitingToOpen.isEmpty && openOutbound < remoteMaxConcurrentStreams && goAwayReceived == nil && !closing
     }
@@ -707,9 +716,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         depth += 1
         while canOpenWaiting {
             let waiting = waitingToOpen.removeFirst()
-            streams[waiting.id] = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
-            openOutbound += 1
-            firstFramesInOut.append(waiting.id)
+            openLocal(waiting.id)
             for frame in waiting.frames { write(waiting.id, frame.payload, promise: frame.promise, context: context) }
         }
         depth -= 1
@@ -750,10 +757,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
                     waitingToOpen.append((id, [Queued(payload: payload, promise: promise)]))
                     return
                 }
-                firstFramesInOut.append(id)
-                stream = Stream(sendWindow: remoteInitialWindow, receiveWindow: localInitialWindow)
-                streams[id] = stream
-                openOutbound += 1
+                stream = openLocal(id)
             }
             guard stream.localOpen else {
                 promise?.fail(NIOHTTP2Errors.streamClosed(streamID: id, errorCode: .streamClosed))
