@@ -17,19 +17,19 @@ struct HTTP1HeadWriterTests {
     ]
 
     /// What NIO's response encoder writes for `head` (automatic framing off, as the gateway frames itself).
-    static func nioResponseBytes(_ head: HTTPResponseHead) throws -> [UInt8] {
+    static func nioResponseBytes(_ head: ResponseHead) throws -> [UInt8] {
         var configuration = HTTPResponseEncoder.Configuration()
         configuration.automaticallySetFramingHeaders = false
         let channel = EmbeddedChannel(handler: HTTPResponseEncoder(configuration: configuration))
-        try channel.writeOutbound(HTTPServerResponsePart.head(head))
+        try channel.writeOutbound(HTTPServerResponsePart.head(head.nio))
         return try Self.drain(channel)
     }
 
-    static func nioRequestBytes(_ head: HTTPRequestHead) throws -> [UInt8] {
+    static func nioRequestBytes(_ head: RequestHead) throws -> [UInt8] {
         var configuration = HTTPRequestEncoder.Configuration()
         configuration.automaticallySetFramingHeaders = false
         let channel = EmbeddedChannel(handler: HTTPRequestEncoder(configuration: configuration))
-        try channel.writeOutbound(HTTPClientRequestPart.head(head))
+        try channel.writeOutbound(HTTPClientRequestPart.head(head.nio))
         return try Self.drain(channel)
     }
 
@@ -52,7 +52,7 @@ struct HTTP1HeadWriterTests {
         for version in [HTTPVersion.http1_1, .http1_0] {
             for status in statuses {
                 for fields in Self.fieldSets {
-                    let head = HTTPResponseHead(version: version, status: status, headers: HTTPHeaders(fields))
+                    let head = ResponseHead(version: version, status: status, headers: HeaderFields(fields))
                     let ours = HTTP1HeadWriter.responseHead(head, allocator: ByteBufferAllocator())
                     let expected = try Self.nioResponseBytes(head)
                     #expect(Array(ours.readableBytesView) == expected, "\(version) \(status) \(fields.map(\.0))")
@@ -60,7 +60,7 @@ struct HTTP1HeadWriterTests {
             }
         }
         // A head translated from HTTP/2 keeps that version until the exchange sets the client's: it is written as 1.1.
-        let translated = HTTPResponseHead(version: .http2, status: .ok)
+        let translated = ResponseHead(version: .http2, status: .ok)
         #expect(String(buffer: HTTP1HeadWriter.responseHead(translated, allocator: ByteBufferAllocator())) == "HTTP/1.1 200 OK\r\n\r\n")
     }
 
@@ -72,7 +72,7 @@ struct HTTP1HeadWriterTests {
             for method in methods {
                 for target in targets {
                     for fields in Self.fieldSets {
-                        let head = HTTPRequestHead(version: version, method: method, uri: target, headers: HTTPHeaders(fields))
+                        let head = RequestHead(version: version, method: method, uri: target, headers: HeaderFields(fields))
                         let ours = HTTP1HeadWriter.requestHead(head, allocator: ByteBufferAllocator())
                         let expected = try Self.nioRequestBytes(head)
                         #expect(String(decoding: ours.readableBytesView, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
@@ -85,11 +85,11 @@ struct HTTP1HeadWriterTests {
 
     @Test("the last chunk, with and without trailers, as NIO's encoder ends a chunked body")
     func lastChunk() throws {
-        for trailers in [nil, HTTPHeaders(), HTTPHeaders([("grpc-status", "0"), ("grpc-message", "caf\u{e9}")])] {
+        for trailers in [nil, HeaderFields(), HeaderFields([("grpc-status", "0"), ("grpc-message", "caf\u{e9}")])] {
             let channel = EmbeddedChannel(handler: HTTPResponseEncoder())
             try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
             _ = try channel.readOutbound(as: IOData.self)   // the head
-            try channel.writeOutbound(HTTPServerResponsePart.end(trailers))
+            try channel.writeOutbound(HTTPServerResponsePart.end(trailers?.nio))
             let expected = try Self.drain(channel)
             let ours = HTTP1HeadWriter.lastChunk(trailers: trailers, allocator: ByteBufferAllocator())
             #expect(Array(ours.readableBytesView) == expected, "\(String(describing: trailers))")
@@ -103,7 +103,7 @@ struct HTTP1HeadWriterTests {
 struct HTTP1RequestEncoderTests {
     /// The encoder as a handler, as NIO's is, to compare their bytes (the gateway's ``UpstreamHandler`` calls it directly).
     final class EncoderHandler: ChannelOutboundHandler {
-        typealias OutboundIn = HTTPClientRequestPart
+        typealias OutboundIn = RequestPart
         typealias OutboundOut = IOData
         var encoder = HTTP1RequestEncoder()
 
@@ -118,7 +118,7 @@ struct HTTP1RequestEncoderTests {
         }
 
         /// The parts' bytes, or the refusal.
-        static func encode(_ parts: [HTTPClientRequestPart]) -> Result<String, UnsendableRequest> {
+        static func encode(_ parts: [RequestPart]) -> Result<String, UnsendableRequest> {
             var encoder = HTTP1RequestEncoder()
             var bytes = ByteBuffer()
             do {
@@ -134,25 +134,28 @@ struct HTTP1RequestEncoderTests {
         }
     }
 
-    static func bytes(_ encoder: some ChannelOutboundHandler, _ parts: [HTTPClientRequestPart]) throws -> String {
+    /// The bytes `encoder` writes for `parts`: ``EncoderHandler`` takes them as they are, NIO's encoder as NIO's parts.
+    static func bytes(_ encoder: some ChannelOutboundHandler, _ parts: [RequestPart]) throws -> String {
         let channel = EmbeddedChannel(handler: encoder)
-        for part in parts { try channel.writeOutbound(part) }
+        for part in parts {
+            if encoder is EncoderHandler { try channel.writeOutbound(part) } else { try channel.writeOutbound(part.nio) }
+        }
         return String(decoding: try HTTP1HeadWriterTests.drain(channel), as: UTF8.self)
     }
 
-    static func request(_ method: HTTPMethod, _ fields: [(String, String)], body: [String] = [], trailers: HTTPHeaders? = nil) -> [HTTPClientRequestPart] {
-        [.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/v1/chat", headers: HTTPHeaders(fields)))]
+    static func request(_ method: HTTPMethod, _ fields: [(String, String)], body: [String] = [], trailers: HeaderFields? = nil) -> [RequestPart] {
+        [.head(RequestHead(version: .http1_1, method: method, uri: "/v1/chat", headers: HeaderFields(fields)))]
             + body.map { .body(.byteBuffer(ByteBuffer(string: $0))) } + [.end(trailers)]
     }
 
     @Test("the same bytes as NIO's encoder: a GET, a POST with a length, a POST without (chunked), chunks with trailers, a PUT, a DELETE")
     func sameAsNIO() throws {
-        let requests: [[HTTPClientRequestPart]] = [
+        let requests: [[RequestPart]] = [
             Self.request(.GET, [("host", "chat.meridian"), ("accept", "*/*")]),
             Self.request(.POST, [("host", "chat.meridian"), ("content-length", "11")], body: ["hello", " world"]),
             Self.request(.POST, [("host", "chat.meridian")], body: ["hello", "", " world"]),
             Self.request(.POST, [("transfer-encoding", "chunked")], body: [String(repeating: "x", count: 5000)],
-                         trailers: HTTPHeaders([("grpc-status", "0")])),
+                         trailers: HeaderFields([("grpc-status", "0")])),
             Self.request(.PUT, [("content-length", "0")]),
             Self.request(.DELETE, []),
         ]
@@ -166,7 +169,7 @@ struct HTTP1RequestEncoderTests {
     @Test("the framing of requests: by length, chunked when named or for POST, PUT and PATCH, none for other methods and TRACE")
     func framingTable() {
         func framing(_ method: HTTPMethod, _ fields: [(String, String)]) -> (BodyFraming, [(String, String)]) {
-            var head = HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: HTTPHeaders(fields))
+            var head = RequestHead(version: .http1_1, method: method, uri: "/", headers: HeaderFields(fields))
             let framing = BodyFraming.request(&head)
             return (framing, head.headers.map { ($0.name, $0.value) })
         }
@@ -202,12 +205,12 @@ struct HTTP1RequestEncoderTests {
     @Test("a body part on a request that has none is not sent; the write's promise succeeds once what came before is written")
     func bodyWithoutFramingIsDropped() throws {
         let channel = EmbeddedChannel(handler: EncoderHandler())
-        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
+        try channel.writeOutbound(RequestPart.head(RequestHead(version: .http1_1, method: .GET, uri: "/")))
         _ = try channel.readOutbound(as: IOData.self)
         let promise = channel.eventLoop.makePromise(of: Void.self)
         let done = Locked(false)
         promise.futureResult.whenSuccess { done.withLock { $0 = true } }
-        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: "GET /smuggled HTTP/1.1\r\n\r\n"))), promise: promise)
+        channel.write(RequestPart.body(.byteBuffer(ByteBuffer(string: "GET /smuggled HTTP/1.1\r\n\r\n"))), promise: promise)
         #expect(!done.value, "not before the flush")
         channel.flush()
         #expect(done.value)
@@ -224,21 +227,21 @@ struct HTTP1RequestEncoderTests {
 
     @Test("a method, field name or value NIO's validator refuses is refused, naming the field, and nothing is written; what it accepts is sent")
     func refusesWhatNIOsValidatorRefuses() throws {
-        let heads: [(HTTPRequestHead, refusedField: String?)] = [
-            (HTTPRequestHead(version: .http1_1, method: .GET, uri: "/v1/chat?q=a%20b&x=[1]#f", headers: ["host": "chat.meridian", "x-tab": "a\tb", "x-utf8": "café"]), nil),
-            (HTTPRequestHead(version: .http1_1, method: .RAW(value: "PURGE"), uri: "*", headers: [:]), nil),
-            (HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-smuggle": "a\r\nhost: evil"]), "x-smuggle"),
-            (HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-lf": "a\nb"]), "x-lf"),
-            (HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-nul": "a\u{0}b"]), "x-nul"),
-            (HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-bell": "a\u{7}b"]), "x-bell"),
-            (HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-del": "a\u{7F}b"]), "x-del"),
-            (HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["bad name": "x"]), "bad name"),
-            (HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["bad:name": "x"]), "bad:name"),
-            (HTTPRequestHead(version: .http1_1, method: .RAW(value: "GET /x HTTP/1.1\r\n"), uri: "/", headers: [:]), "method"),
+        let heads: [(RequestHead, refusedField: String?)] = [
+            (RequestHead(version: .http1_1, method: .GET, uri: "/v1/chat?q=a%20b&x=[1]#f", headers: ["host": "chat.meridian", "x-tab": "a\tb", "x-utf8": "café"]), nil),
+            (RequestHead(version: .http1_1, method: .RAW(value: "PURGE"), uri: "*", headers: [:]), nil),
+            (RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-smuggle": "a\r\nhost: evil"]), "x-smuggle"),
+            (RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-lf": "a\nb"]), "x-lf"),
+            (RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-nul": "a\u{0}b"]), "x-nul"),
+            (RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-bell": "a\u{7}b"]), "x-bell"),
+            (RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["x-del": "a\u{7F}b"]), "x-del"),
+            (RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["bad name": "x"]), "bad name"),
+            (RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["bad:name": "x"]), "bad:name"),
+            (RequestHead(version: .http1_1, method: .RAW(value: "GET /x HTTP/1.1\r\n"), uri: "/", headers: [:]), "method"),
         ]
         for (head, refusedField) in heads {
             let nio = EmbeddedChannel(handler: NIOHTTPRequestHeadersValidator())
-            let nioAccepts = (try? nio.writeOutbound(HTTPClientRequestPart.head(head))) != nil
+            let nioAccepts = (try? nio.writeOutbound(HTTPClientRequestPart.head(head.nio))) != nil
             #expect(nioAccepts == (refusedField == nil), "the table disagrees with NIO: \(head)")
             switch EncoderHandler.encode([.head(head)]) {
             case .success(let bytes):
@@ -247,7 +250,7 @@ struct HTTP1RequestEncoderTests {
                 #expect(refusal.field == refusedField, "\(refusal)")
             }
             let channel = EmbeddedChannel(handler: EncoderHandler())
-            if (try? channel.writeOutbound(HTTPClientRequestPart.head(head))) == nil {
+            if (try? channel.writeOutbound(RequestPart.head(head))) == nil {
                 #expect(try HTTP1HeadWriterTests.drain(channel).isEmpty, "a refused head wrote bytes")
             }
         }
@@ -256,7 +259,7 @@ struct HTTP1RequestEncoderTests {
     @Test("a target with bytes RFC 9112 forbids on the request line is percent-encoded, as a browser would (NIO's validator refused it); one with a space or a control character is refused")
     func targets() {
         func line(_ uri: String) -> String? {
-            guard case .success(let bytes) = EncoderHandler.encode([.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: uri))]) else { return nil }
+            guard case .success(let bytes) = EncoderHandler.encode([.head(RequestHead(version: .http1_1, method: .GET, uri: uri))]) else { return nil }
             return bytes.split(separator: "\r\n").first.map(String.init)
         }
         #expect(line("/v1/chat?q=a%20b&x=[1]#f") == "GET /v1/chat?q=a%20b&x=[1]#f HTTP/1.1")
@@ -264,7 +267,7 @@ struct HTTP1RequestEncoderTests {
         #expect(line("/\"<>\\`") == "GET /%22%3C%3E%5C%60 HTTP/1.1")
         #expect(line("/é") == "GET /%C3%A9 HTTP/1.1")
         for refused in ["/a b", "/a\r\nx: y", "/a\tb", "/a\u{7F}"] {
-            guard case .failure(let refusal) = EncoderHandler.encode([.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: refused))]) else {
+            guard case .failure(let refusal) = EncoderHandler.encode([.head(RequestHead(version: .http1_1, method: .GET, uri: refused))]) else {
                 Issue.record("sent: \(refused.debugDescription)")
                 continue
             }
@@ -274,7 +277,7 @@ struct HTTP1RequestEncoderTests {
 
     @Test("trailers are checked when they are sent (a chunked body), and dropped unchecked otherwise")
     func trailers() {
-        let bad: HTTPHeaders = ["grpc-message": "a\r\nb"]
+        let bad: HeaderFields = ["grpc-message": "a\r\nb"]
         let chunked = Self.request(.POST, [("transfer-encoding", "chunked")], body: ["abc"], trailers: bad)
         guard case .failure(let refusal) = EncoderHandler.encode(chunked) else {
             Issue.record("bad trailers were sent")

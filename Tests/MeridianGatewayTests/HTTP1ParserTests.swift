@@ -55,17 +55,17 @@ struct HTTP1ParserTests {
         case .request:
             while let part = try channel.readInbound(as: HTTPServerRequestPart.self) {
                 switch part {
-                case .head(let head): parts.append(.request(head))
+                case .head(let head): parts.append(.request(RequestHead(head)))
                 case .body(let body): parts.append(.body(body))
-                case .end(let trailers): parts.append(.end(trailers))
+                case .end(let trailers): parts.append(.end(trailers.map(HeaderFields.init)))
                 }
             }
         case .response:
             while let part = try channel.readInbound(as: HTTPClientResponsePart.self) {
                 switch part {
-                case .head(let head): parts.append(.response(head))
+                case .head(let head): parts.append(.response(ResponseHead(version: head.version, status: head.status, headers: HeaderFields(head.headers))))
                 case .body(let body): parts.append(.body(body))
-                case .end(let trailers): parts.append(.end(trailers))
+                case .end(let trailers): parts.append(.end(trailers.map(HeaderFields.init)))
                 }
             }
         }
@@ -259,7 +259,7 @@ struct HTTP1ParserTests {
                     continue
                 }
                 var parser = HTTP1Parser(.request, maxHeadBytes: 1024)
-                var ours: HTTPRequestHead?
+                var ours: RequestHead?
                 try parser.parse(ByteBuffer(string: text)) { if case .request(let head) = $0 { ours = head } }
                 #expect(ours?.headers.keepsAlive(version: ours!.version) == nio.isKeepAlive, "\(text.debugDescription)")
             }

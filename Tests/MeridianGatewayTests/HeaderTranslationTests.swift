@@ -11,14 +11,14 @@ import Testing
 struct HeaderTranslationTests {
     @Test("a request head becomes pseudo-headers then lowercase fields, without host or connection fields")
     func requestToBlock() {
-        var headers = HTTPHeaders()
+        var headers = HeaderFields()
         headers.add(name: "Host", value: "bench.meridian")
         headers.add(name: "Content-Type", value: "application/grpc")
         headers.add(name: "Transfer-Encoding", value: "chunked")
         headers.add(name: "Connection", value: "keep-alive")
         headers.add(name: "te", value: "trailers")
         headers.add(name: "meridian-source-cluster", value: "east")
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/svc/Method?x=1", headers: headers)
+        let head = RequestHead(version: .http1_1, method: .POST, uri: "/svc/Method?x=1", headers: headers)
         let block = HPACKHeaders(proxyingRequest: head, scheme: "https")
         #expect(block.map { $0.name } == [":method", ":scheme", ":authority", ":path", "content-type", "te", "meridian-source-cluster"])
         #expect(block.first(name: ":authority") == "bench.meridian")
@@ -68,48 +68,48 @@ struct HeaderTranslationTests {
 
     @Test("a header block becomes a request head as NIO's server codec builds it")
     func blockToRequest() throws {
-        let get = try HTTPRequestHead.proxying([":method": "GET", ":scheme": "https", ":authority": "a.meridian", ":path": "/x", "accept": "*/*"],
+        let get = try RequestHead.proxying([":method": "GET", ":scheme": "https", ":authority": "a.meridian", ":path": "/x", "accept": "*/*"],
                                       endStream: true).head
         #expect(get.method == .GET && get.uri == "/x" && get.version == .http2)
         #expect(Array(get.headers.map { $0.name }) == ["host", "accept"])
-        let post = try HTTPRequestHead.proxying([":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: false).head
+        let post = try RequestHead.proxying([":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: false).head
         #expect(post.headers.first(name: "transfer-encoding") == "chunked")
-        let empty = try HTTPRequestHead.proxying([":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: true).head
+        let empty = try RequestHead.proxying([":method": "POST", ":scheme": "https", ":authority": "a", ":path": "/"], endStream: true).head
         #expect(empty.headers.first(name: "content-length") == "0")
-        let listed = try HTTPRequestHead.proxying([":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "05, 5", "x-a": "1", "Content-Length": "5"],
+        let listed = try RequestHead.proxying([":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "05, 5", "x-a": "1", "Content-Length": "5"],
                                                   endStream: false)
         #expect(listed.contentLength == 5)
         #expect(listed.head.headers.map { "\($0.name): \($0.value)" } == ["content-length: 5", "x-a: 1"],
                 "the one length checked, in decimal, where the block's first content-length was")
-        let sized = try HTTPRequestHead.proxying([":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "5"], endStream: false).head
+        let sized = try RequestHead.proxying([":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "5"], endStream: false).head
         #expect(sized.headers.first(name: "content-length") == "5" && !sized.headers.contains(name: "transfer-encoding"))
         #expect(!sized.headers.contains(name: "host"))
         // A GET whose block does not end the stream carries a body: framed, or an HTTP/1.1 endpoint would read the
         // body as the next request.
-        let getWithBody = try HTTPRequestHead.proxying([":method": "GET", ":scheme": "http", ":path": "/"], endStream: false).head
+        let getWithBody = try RequestHead.proxying([":method": "GET", ":scheme": "http", ":path": "/"], endStream: false).head
         #expect(getWithBody.headers.first(name: "transfer-encoding") == "chunked")
-        let bodilessGet = try HTTPRequestHead.proxying([":method": "GET", ":scheme": "http", ":path": "/"], endStream: true).head
+        let bodilessGet = try RequestHead.proxying([":method": "GET", ":scheme": "http", ":path": "/"], endStream: true).head
         #expect(!bodilessGet.headers.contains(name: "transfer-encoding") && !bodilessGet.headers.contains(name: "content-length"))
-        #expect(throws: (any Error).self) { try HTTPRequestHead.proxying([":path": "/"], endStream: true).head }
+        #expect(throws: (any Error).self) { try RequestHead.proxying([":path": "/"], endStream: true).head }
     }
 
     @Test("responses: status, fields, framing added only where a body may follow")
     func responses() throws {
-        var headers = HTTPHeaders()
+        var headers = HeaderFields()
         headers.add(name: "Content-Type", value: "text/plain")
         headers.add(name: "Connection", value: "close")
-        let block = HPACKHeaders(proxyingResponse: HTTPResponseHead(version: .http1_1, status: .notFound, headers: headers))
+        let block = HPACKHeaders(proxyingResponse: ResponseHead(version: .http1_1, status: .notFound, headers: headers))
         #expect(block.map { $0.name } == [":status", "content-type"])
         #expect(block.first(name: ":status") == "404")
-        let streamed = try HTTPResponseHead.proxying([":status": "200", "content-type": "text/event-stream"], requestMethod: .GET, endStream: false).head
+        let streamed = try ResponseHead.proxying([":status": "200", "content-type": "text/event-stream"], requestMethod: .GET, endStream: false).head
         #expect(streamed.status == .ok && streamed.headers.first(name: "transfer-encoding") == "chunked")
-        let trailersOnly = try HTTPResponseHead.proxying([":status": "200", "grpc-status": "5"], requestMethod: .POST, endStream: true).head
+        let trailersOnly = try ResponseHead.proxying([":status": "200", "grpc-status": "5"], requestMethod: .POST, endStream: true).head
         #expect(trailersOnly.headers.first(name: "content-length") == "0" && trailersOnly.headers.first(name: "grpc-status") == "5")
-        let noContent = try HTTPResponseHead.proxying([":status": "204"], requestMethod: .GET, endStream: true).head
+        let noContent = try ResponseHead.proxying([":status": "204"], requestMethod: .GET, endStream: true).head
         #expect(noContent.headers.isEmpty)
-        let head = try HTTPResponseHead.proxying([":status": "200"], requestMethod: .HEAD, endStream: true).head
+        let head = try ResponseHead.proxying([":status": "200"], requestMethod: .HEAD, endStream: true).head
         #expect(head.headers.isEmpty)
-        #expect(throws: (any Error).self) { try HTTPResponseHead.proxying(["content-type": "x"], requestMethod: .GET, endStream: true).head }
+        #expect(throws: (any Error).self) { try ResponseHead.proxying(["content-type": "x"], requestMethod: .GET, endStream: true).head }
         #expect(HPACKHeaders(proxyingTrailers: ["Grpc-Status": "0"]).first(name: "grpc-status") == "0")
     }
 
@@ -125,7 +125,7 @@ struct HeaderTranslationTests {
         _ = HTTP2StreamUpstream(upstream: post).open(on: mux)
 
         // Opened second, written first: it takes the first stream ID, so streams open in increasing order.
-        try post.write(.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "a"])))
+        try post.write(.head(RequestHead(version: .http1_1, method: .POST, uri: "/", headers: ["host": "a"])))
         try post.write(.body(.byteBuffer(ByteBuffer(string: "hello"))))
         try post.write(.end(nil))
         post.flush()
@@ -139,7 +139,7 @@ struct HeaderTranslationTests {
         #expect(!headers.endStream && data.endStream && data.data.readableBytes == 5)
         #expect(try channel.readOutbound(as: HTTP2Frame.self).map { _ in true } == nil)
 
-        try get.write(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
+        try get.write(.head(RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
         try get.write(.end(nil))
         get.flush()
         channel.embeddedEventLoop.run()
@@ -161,7 +161,7 @@ struct HeaderTranslationTests {
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let upstream = UpstreamHandler(kind: .stream)
         _ = HTTP2StreamUpstream(upstream: upstream).open(on: mux)
-        try upstream.write(.head(HTTPRequestHead(version: .http1_1, method: method, uri: "/", headers: ["host": "a"])))
+        try upstream.write(.head(RequestHead(version: .http1_1, method: method, uri: "/", headers: ["host": "a"])))
         try upstream.write(.end(nil))
         upstream.flush()
         channel.embeddedEventLoop.run()

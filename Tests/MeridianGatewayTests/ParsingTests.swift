@@ -64,15 +64,15 @@ struct ParsingTests {
         #expect(RequestTarget.service(fromAuthority: ".meridian") == nil)
         #expect(RequestTarget.service(fromAuthority: "meridian") == nil)
         #expect(RequestTarget.service(fromAuthority: "[::1]:15001") == nil)
-        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/",
-                                   headers: HTTPHeaders([("meridian-service", " \tChat "), ("meridian-data-class", "  ")]))
+        let head = RequestHead(version: .http1_1, method: .GET, uri: "/",
+                                   headers: HeaderFields([("meridian-service", " \tChat "), ("meridian-data-class", "  ")]))
         #expect(RequestTarget(head: head) == RequestTarget(service: "chat", requestedClass: nil))
     }
 
     @Test("the service comes from the header, else the authority SERVICE.meridian")
     func requestTarget() {
-        func head(_ headers: [(String, String)]) -> HTTPRequestHead {
-            HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: HTTPHeaders(headers))
+        func head(_ headers: [(String, String)]) -> RequestHead {
+            RequestHead(version: .http1_1, method: .GET, uri: "/", headers: HeaderFields(headers))
         }
         #expect(RequestTarget(head: head([("host", "llama.meridian:15001")]))?.service == "llama")
         #expect(RequestTarget(head: head([("host", "Llama.Meridian")]))?.service == "llama")
@@ -90,19 +90,19 @@ struct ParsingTests {
     ])
     func authorityCharacters(authority: String, valid: Bool) {
         #expect(RequestTarget.isValidAuthority(authority) == valid)
-        let refusal = ForwardingWorker.checkLocalHead(HTTPHeaders([("Host", authority)]))
+        let refusal = ForwardingWorker.checkLocalHead(HeaderFields([("Host", authority)]))
         #expect((refusal == nil) == valid)
         if let refusal { #expect(refusal.error.status == 400 && refusal.error.field == "host") }
     }
 
     @Test("two host fields are refused, whatever their case")
     func twoHosts() {
-        let refusal = ForwardingWorker.checkLocalHead(HTTPHeaders([("host", "chat.meridian"), ("HOST", "chat.meridian")]))
+        let refusal = ForwardingWorker.checkLocalHead(HeaderFields([("host", "chat.meridian"), ("HOST", "chat.meridian")]))
         #expect(refusal?.error.status == 400 && refusal?.error.field == "host")
-        #expect(ForwardingWorker.checkLocalHead(HTTPHeaders([("meridian-service", "chat")])) == nil, "an h2c request may leave :authority out")
-        let none = ForwardingWorker.checkLocalHead(HTTPHeaders([("meridian-service", "chat")]), version: .http1_1)
+        #expect(ForwardingWorker.checkLocalHead(HeaderFields([("meridian-service", "chat")])) == nil, "an h2c request may leave :authority out")
+        let none = ForwardingWorker.checkLocalHead(HeaderFields([("meridian-service", "chat")]), version: .http1_1)
         #expect(none?.error.status == 400 && none?.error.field == "host", "an HTTP/1.1 request must name one")
-        #expect(ForwardingWorker.checkLocalHead(HTTPHeaders([("meridian-service", "chat")]), version: .http1_0) == nil)
+        #expect(ForwardingWorker.checkLocalHead(HeaderFields([("meridian-service", "chat")]), version: .http1_0) == nil)
     }
 
     @Test("h2 preface tells h2c from HTTP/1.1")
@@ -131,7 +131,7 @@ struct ParsingTests {
 
     @Test("hop-by-hop headers are dropped, te: trailers kept")
     func hopByHop() {
-        var headers = HTTPHeaders([("connection", "keep-alive, x-private"), ("keep-alive", "5"), ("x-private", "1"), ("te", "trailers"),
+        var headers = HeaderFields([("connection", "keep-alive, x-private"), ("keep-alive", "5"), ("x-private", "1"), ("te", "trailers"),
                                    ("upgrade", "h2c"), ("content-type", "application/grpc"), ("transfer-encoding", "chunked")])
         headers.removeHopByHop()
         #expect(headers.first(name: "te") == "trailers")
@@ -139,15 +139,15 @@ struct ParsingTests {
         #expect(headers.first(name: "transfer-encoding") == "chunked")
         for name in ["connection", "keep-alive", "x-private", "upgrade"] { #expect(!headers.contains(name: name)) }
 
-        var mixedCase = HTTPHeaders([("Server", "nginx"), ("X-Private", "1"), ("Connection", "Keep-Alive, X-PRIVATE, close"),
+        var mixedCase = HeaderFields([("Server", "nginx"), ("X-Private", "1"), ("Connection", "Keep-Alive, X-PRIVATE, close"),
                                      ("TE", "Trailers"), ("Proxy-Authorization", "secret"), ("Content-Length", "5")])
         mixedCase.removeHopByHop()
         #expect(mixedCase.map { "\($0.name): \($0.value)" } == ["Server: nginx", "Content-Length: 5", "te: trailers"])
-        var framing = HTTPHeaders([("Host", "a.meridian"), ("Content-Length", "5"), ("Connection", ",, content-length , Host,x-a ,"), ("X-A", "1")])
+        var framing = HeaderFields([("Host", "a.meridian"), ("Content-Length", "5"), ("Connection", ",, content-length , Host,x-a ,"), ("X-A", "1")])
         framing.removeHopByHop()
         #expect(framing.map { "\($0.name): \($0.value)" } == ["Host: a.meridian", "Content-Length: 5"],
                 "a connection token never drops the length (or the host): the body would be read as the next request")
-        var untouched = HTTPHeaders([("content-type", "text/plain"), ("x-teapot", "1"), ("hosts", "2")])
+        var untouched = HeaderFields([("content-type", "text/plain"), ("x-teapot", "1"), ("hosts", "2")])
         untouched.removeHopByHop()
         #expect(untouched.map(\.name) == ["content-type", "x-teapot", "hosts"])
     }
@@ -200,12 +200,12 @@ struct ParsingTests {
 
     @Test("the mesh fields replace any a client sent, whatever their case, and are added when absent")
     func meshFields() {
-        let fields = [("meridian-source-cluster", "east"), ("meridian-service", "chat"), ("traceparent", "00-new")]
-        var forged = HTTPHeaders([("Meridian-Source-Cluster", "evil"), ("accept", "*/*"), ("TRACEPARENT", "00-old"), ("meridian-source-cluster", "evil2"),
+        let fields = [("meridian-source-cluster", "east"), ("meridian-service", "chat"), ("traceparent", "00-new")].map(HeaderFields.Field.init)
+        var forged = HeaderFields([("Meridian-Source-Cluster", "evil"), ("accept", "*/*"), ("TRACEPARENT", "00-old"), ("meridian-source-cluster", "evil2"),
                                   ("Connection", "keep-alive")])
         forged.relay(settingMeshFields: fields)
         #expect(forged.map { "\($0.name): \($0.value)" } == ["accept: */*", "meridian-source-cluster: east", "meridian-service: chat", "traceparent: 00-new"])
-        var plain = HTTPHeaders([("accept", "*/*")])
+        var plain = HeaderFields([("accept", "*/*")])
         plain.relay(settingMeshFields: fields)
         #expect(plain.map { "\($0.name): \($0.value)" } == ["accept: */*", "meridian-source-cluster: east", "meridian-service: chat", "traceparent: 00-new"])
     }
@@ -266,8 +266,8 @@ struct ParsingTests {
 
 @Suite("Response framing to HTTP/1.x clients")
 struct ResponseFramingTests {
-    static func head(_ status: Int, version: HTTPVersion = .http1_1, _ fields: [(String, String)]) -> HTTPResponseHead {
-        HTTPResponseHead(version: version, status: .init(statusCode: status), headers: HTTPHeaders(fields))
+    static func head(_ status: Int, version: HTTPVersion = .http1_1, _ fields: [(String, String)]) -> ResponseHead {
+        ResponseHead(version: version, status: .init(statusCode: status), headers: HeaderFields(fields))
     }
 
     @Test("the framing follows the status, the method and the version, and the head's fields match it")

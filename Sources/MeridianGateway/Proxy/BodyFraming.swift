@@ -26,39 +26,36 @@ enum BodyFraming: Equatable {
 
     /// Decides the framing of a final response `head` (status 200 or above) and sets its fields to match. One pass
     /// over the fields; the head is changed only where it does not match already.
-    static func response(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod) -> BodyFraming {
+    static func response(_ head: inout ResponseHead, requestMethod: HTTPMethod) -> BodyFraming {
         var scan = HTTP1HeadWriter.FieldScan(head.headers)
         return response(&head, requestMethod: requestMethod, scan: &scan)
     }
 
     /// ``response(_:requestMethod:)`` with the fields scanned already (`scan`; its size is dropped when the fields
     /// change).
-    static func response(_ head: inout HTTPResponseHead, requestMethod: HTTPMethod, scan: inout HTTP1HeadWriter.FieldScan) -> BodyFraming {
+    static func response(_ head: inout ResponseHead, requestMethod: HTTPMethod, scan: inout HTTP1HeadWriter.FieldScan) -> BodyFraming {
         let (hasLength, hasTransferEncoding) = (scan.hasLength, scan.hasTransferEncoding)
         let status = head.status.code
         if status == 204 || status == 304 || (requestMethod == .CONNECT && (200..<300).contains(status)) {
-            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding", invalidating: &scan) }
-            if hasLength { head.headers.remove(name: "content-length", invalidating: &scan) }
+            if hasTransferEncoding { head.headers.remove(.transferEncoding, invalidating: &scan) }
+            if hasLength { head.headers.remove(.contentLength, invalidating: &scan) }
             return .none
         }
         if requestMethod == .HEAD {
             // A HEAD response keeps the length it names (that of the GET's body); no chunked body follows.
-            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding", invalidating: &scan) }
+            if hasTransferEncoding { head.headers.remove(.transferEncoding, invalidating: &scan) }
             return .none
         }
         if hasLength && !hasTransferEncoding { return .length }
         // With both, `transfer-encoding` frames the body and an intermediary drops `content-length` (RFC 9112 6.3).
-        if hasLength { head.headers.remove(name: "content-length", invalidating: &scan) }
+        if hasLength { head.headers.remove(.contentLength, invalidating: &scan) }
         scan.size = nil
         if head.version.major > 1 || head.version.minor >= 1 {
-            if hasTransferEncoding {
-                head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
-            } else {
-                head.headers.add(name: "transfer-encoding", value: "chunked")
-            }
+            if hasTransferEncoding { head.headers.fields.removeAll { $0.known == .transferEncoding } }
+            head.headers.fields.append(HeaderFields.Field(name: "transfer-encoding", value: "chunked", known: .transferEncoding))
             return .chunked
         }
-        if hasTransferEncoding { head.headers.remove(name: "transfer-encoding") }
+        if hasTransferEncoding { head.headers.fields.removeAll { $0.known == .transferEncoding } }
         head.headers.replaceOrAdd(name: "connection", value: "close")
         return .untilClose
     }
@@ -72,28 +69,28 @@ enum BodyFraming: Equatable {
     ///
     /// POST, PUT and PATCH without either field get `transfer-encoding: chunked`; other methods have no body
     /// (``none``). A TRACE never has one (its fields are dropped).
-    static func request(_ head: inout HTTPRequestHead) -> BodyFraming {
+    static func request(_ head: inout RequestHead) -> BodyFraming {
         var scan = HTTP1HeadWriter.FieldScan(head.headers)
         return request(&head, scan: &scan)
     }
 
     /// ``request(_:)`` with the fields scanned already (``HTTP1HeadWriter/unsendable(_:scan:)``; the size is dropped
     /// when the fields change).
-    static func request(_ head: inout HTTPRequestHead, scan: inout HTTP1HeadWriter.FieldScan) -> BodyFraming {
+    static func request(_ head: inout RequestHead, scan: inout HTTP1HeadWriter.FieldScan) -> BodyFraming {
         let (hasLength, hasTransferEncoding) = (scan.hasLength, scan.hasTransferEncoding)
         if head.method == .TRACE {
-            if hasTransferEncoding { head.headers.remove(name: "transfer-encoding", invalidating: &scan) }
-            if hasLength { head.headers.remove(name: "content-length", invalidating: &scan) }
+            if hasTransferEncoding { head.headers.remove(.transferEncoding, invalidating: &scan) }
+            if hasLength { head.headers.remove(.contentLength, invalidating: &scan) }
             return .none
         }
         if hasTransferEncoding {
-            if hasLength { head.headers.remove(name: "content-length", invalidating: &scan) }
+            if hasLength { head.headers.remove(.contentLength, invalidating: &scan) }
             return .chunked
         }
         if hasLength { return .length }
         switch head.method {
         case .POST, .PUT, .PATCH:
-            head.headers.add(name: "transfer-encoding", value: "chunked")
+            head.headers.fields.append(HeaderFields.Field(name: "transfer-encoding", value: "chunked", known: .transferEncoding))
             scan.size? += "transfer-encoding: chunked\r\n".utf8.count
             return .chunked
         default:
@@ -133,7 +130,7 @@ enum BodyFraming: Equatable {
 
     /// What ends a body framed as `framing`: the last chunk with the trailers when chunked (trailers are dropped
     /// otherwise: HTTP/1.1 has nowhere to put them), nothing else.
-    static func end(_ trailers: HTTPHeaders?, _ framing: BodyFraming, allocator: ByteBufferAllocator) -> ByteBuffer? {
+    static func end(_ trailers: HeaderFields?, _ framing: BodyFraming, allocator: ByteBufferAllocator) -> ByteBuffer? {
         framing == .chunked ? HTTP1HeadWriter.lastChunk(trailers: trailers, allocator: allocator) : nil
     }
 
@@ -166,7 +163,7 @@ enum BodyFraming: Equatable {
 /// The request side of an HTTP/1.1 connection to a local endpoint, used by its ``UpstreamHandler`` in place of
 /// NIO's `HTTPRequestEncoder` and `NIOHTTPRequestHeadersValidator`: each part the handler sends is checked, framed and written as bytes, without a hop
 /// through the pipeline and a dynamic cast per handler and part.
-/// - **Checked** (``HTTP1HeadWriter/unsendable(_:)-(HTTPRequestHead)``): what HTTP/1.1 cannot carry is not sent, and
+/// - **Checked** (``HTTP1HeadWriter/unsendable(_:)-(RequestHead)``): what HTTP/1.1 cannot carry is not sent, and
 ///   ``encode(_:allocator:promise:write:)`` throws an ``UnsendableRequest`` naming the field, before anything of the
 ///   part is written or the framing changes (a refused head leaves the connection as clean as it was). Trailers are
 ///   checked only when they are sent (a chunked body).
@@ -176,7 +173,7 @@ enum BodyFraming: Equatable {
 struct HTTP1RequestEncoder {
     private var framing = BodyFraming.none
 
-    mutating func encode(_ part: HTTPClientRequestPart, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
+    mutating func encode(_ part: RequestPart, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
                          write: (IOData, EventLoopPromise<Void>?) -> Void) throws(UnsendableRequest) {
         switch part {
         case .head(var head):
@@ -199,7 +196,7 @@ struct HTTP1RequestEncoder {
     }
 }
 
-/// A request part HTTP/1.1 cannot carry to an endpoint (``HTTP1HeadWriter/unsendable(_:)-(HTTPRequestHead)``): the
+/// A request part HTTP/1.1 cannot carry to an endpoint (``HTTP1HeadWriter/unsendable(_:)-(RequestHead)``): the
 /// client's error, answered `400 invalid_field` naming `field`; it says nothing about the endpoint.
 struct UnsendableRequest: Error, Equatable, CustomStringConvertible {
     var field: String
@@ -207,10 +204,10 @@ struct UnsendableRequest: Error, Equatable, CustomStringConvertible {
     var description: String { message }
 }
 
-extension HTTPHeaders {
-    /// Removes the fields named `name` (a framing decision drops them): the size `scan` counted no longer holds.
-    fileprivate mutating func remove(name: String, invalidating scan: inout HTTP1HeadWriter.FieldScan) {
-        remove(name: name)
+extension HeaderFields {
+    /// Removes the fields that are `known` (a framing decision drops them): the size `scan` counted no longer holds.
+    fileprivate mutating func remove(_ known: HeaderName.Known, invalidating scan: inout HTTP1HeadWriter.FieldScan) {
+        fields.removeAll { $0.known == known }
         scan.size = nil
     }
 }

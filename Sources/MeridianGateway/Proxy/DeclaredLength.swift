@@ -51,14 +51,14 @@ struct DeclaredLength {
         }
     }
 
-    /// For a head's translation: whether `name` is `content-length`; if so, its value is read into `declared`
+    /// For a head's translation: whether `field` is `content-length`; if so, its value is read into `declared`
     /// (``parse(_:into:)``) and the first such field becomes one `content-length` of the value checked, in decimal, in
     /// `fields` (the others are dropped: they agree with it).
-    static func relay(_ name: String, _ value: String, declared: inout Int?, into fields: inout [(String, String)]) throws -> Bool {
-        guard name.utf8.count == 14, name.equalsIgnoringASCIICase("content-length") else { return false }
+    static func relay(_ field: HeaderFields.Field, declared: inout Int?, into fields: inout [HeaderFields.Field]) throws -> Bool {
+        guard field.known == .contentLength else { return false }
         let first = declared == nil
-        try parse(value, into: &declared)
-        if first, let declared { fields.append(("content-length", String(declared))) }
+        try parse(field.value, into: &declared)
+        if first, let declared { fields.append(HeaderFields.Field(name: "content-length", value: String(declared), known: .contentLength)) }
         return true
     }
 

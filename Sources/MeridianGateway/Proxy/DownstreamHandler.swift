@@ -51,7 +51,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
     private var stream: HTTP2StreamDownstream?
     /// HTTP/1.1: the parts of requests pipelined behind the exchange in flight, in order.
-    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    private var pipelined = CircularBuffer<ReceivedRequestPart>()
     /// HTTP/1.1: when the connection last read, or last finished a response.
     private(set) var lastActive = NIODeadline.now()
     /// HTTP/1.1: the connection closes once its last response is written; later requests are not processed (RFC 9112
@@ -84,7 +84,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     // MARK: Used by the exchange
 
-    func write(_ part: HTTPServerResponsePart) {
+    func write(_ part: ResponsePart) {
         if let stream {
             if case .head(let head) = part, head.status.code >= 200 { responseStarted = true }
             stream.write(part, promise: nil)
@@ -116,7 +116,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     /// Writes the end of the response (`framing`: how an HTTP/1.1 response's body was framed) and flushes.
-    private func writeEndAndFlush(_ trailers: HTTPHeaders?, framing: BodyFraming, promise: EventLoopPromise<Void>?) {
+    private func writeEndAndFlush(_ trailers: HeaderFields?, framing: BodyFraming, promise: EventLoopPromise<Void>?) {
         if let stream {
             stream.write(.end(trailers), promise: promise)
             stream.flush()
@@ -146,7 +146,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     /// Writes the end of the response and flushes; closes the connection (HTTP/1.1) or resets the stream (HTTP/2)
     /// once it is written when `close` is set.
-    func writeEnd(_ trailers: HTTPHeaders?, close: Bool) {
+    func writeEnd(_ trailers: HeaderFields?, close: Bool) {
         // Writing the end closes an HTTP/2 stream at once when the request has ended too (the exchange is told by its
         // own call, not by the close).
         if stream != nil { responseEnded = true }
@@ -170,12 +170,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
     func respond(_ error: APIError, decision: String, version: HTTPVersion, close: Bool) {
         var body = allocator.buffer(capacity: 256)
         body.writeString(error.jsonBody)
-        var headers = HTTPHeaders()
+        var headers = HeaderFields()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(body.readableBytes))
         headers.add(name: RequestTarget.Header.decision, value: decision)
         if !isHTTP2Stream && close { headers.add(name: "connection", value: "close") }
-        write(.head(HTTPResponseHead(version: isHTTP2Stream ? .http2 : version, status: .init(statusCode: error.status), headers: headers)))
+        write(.head(ResponseHead(version: isHTTP2Stream ? .http2 : version, status: .init(statusCode: error.status), headers: headers)))
         write(.body(.byteBuffer(body)))
         writeEnd(nil, close: close)
     }
@@ -184,10 +184,10 @@ final class DownstreamHandler: ChannelDuplexHandler {
     func respondProbe(_ json: String, version: HTTPVersion) {
         var body = allocator.buffer(capacity: json.utf8.count)
         body.writeString(json)
-        var headers = HTTPHeaders()
+        var headers = HeaderFields()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(body.readableBytes))
-        write(.head(HTTPResponseHead(version: isHTTP2Stream ? .http2 : version, status: .ok, headers: headers)))
+        write(.head(ResponseHead(version: isHTTP2Stream ? .http2 : version, status: .ok, headers: headers)))
         write(.body(.byteBuffer(body)))
         writeEnd(nil, close: false)
     }
@@ -330,7 +330,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     /// A request part, from the connection's bytes or the stream's ``HTTP2StreamDownstream``.
-    func received(_ part: HTTPServerRequestPart) {
+    func received(_ part: ReceivedRequestPart) {
         if closing {
             return
         } else if !pipelined.isEmpty {
@@ -343,7 +343,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    private func process(_ part: HTTPServerRequestPart) {
+    private func process(_ part: ReceivedRequestPart) {
         switch part {
         case .head(let head):
             discarding = false
@@ -353,8 +353,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
                 // upstream (the body is streamed anyway). A refused request gets its refusal instead, and an HTTP/1.0
                 // client is not answered 100 (RFC 9110 10.1.1).
                 if !isHTTP2Stream, head.version.major == 1, head.version.minor >= 1,
-                   head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                    write(.head(HTTPResponseHead(version: head.version, status: .continue)))
+                   head.headers.first(.expect)?.lowercased() == "100-continue" {
+                    write(.head(ResponseHead(version: head.version, status: .continue)))
                     flush()
                 }
                 exchange = admitted

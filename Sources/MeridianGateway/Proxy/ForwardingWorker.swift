@@ -200,12 +200,12 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// Decides what to do with a request head: returns an exchange to start, or answers at once (refusal) and
     /// returns `nil`.
-    func admit(_ head: HTTPRequestHead, from downstream: DownstreamHandler) -> ProxyExchange? {
+    func admit(_ head: RequestHead, from downstream: DownstreamHandler) -> ProxyExchange? {
         var record = AccessRecord(
             listener: downstream.listener.rawValue, method: head.method.rawValue, path: head.uri, service: nil, dataClass: nil,
             source: context.configuration.cluster, caller: downstream.caller?.cluster, destination: nil, endpoint: nil, level: nil,
             reason: "", tableVersion: table?.version, status: 0, attempts: 0, durationSeconds: 0, requestBytes: 0,
-            responseBytes: 0, traceparent: head.headers.first(name: RequestTarget.Header.traceparent), error: nil)
+            responseBytes: 0, traceparent: head.headers.first(.traceparent), error: nil)
         let outcome: Result<(ForwardPlan, String), Refusal>
         switch downstream.listener {
         case .local: outcome = planLocal(head)
@@ -233,8 +233,10 @@ final class ForwardingWorker: @unchecked Sendable {
             var upstreamHead = head
             let traceparent = TraceContext.nextTraceparent(after: record.traceparent, using: &random)
             upstreamHead.headers.relay(settingMeshFields: [
-                (RequestTarget.Header.sourceCluster, sourceCluster), (RequestTarget.Header.service, plan.service),
-                (RequestTarget.Header.dataClass, plan.dataClass), (RequestTarget.Header.traceparent, traceparent),
+                HeaderFields.Field(name: RequestTarget.Header.sourceCluster, value: sourceCluster, known: .meridianSourceCluster),
+                HeaderFields.Field(name: RequestTarget.Header.service, value: plan.service, known: .meridianService),
+                HeaderFields.Field(name: RequestTarget.Header.dataClass, value: plan.dataClass, known: .meridianDataClass),
+                HeaderFields.Field(name: RequestTarget.Header.traceparent, value: traceparent, known: .traceparent),
             ])
             record.traceparent = traceparent
             retryBudget.recordRequest(at: .now())
@@ -247,19 +249,20 @@ final class ForwardingWorker: @unchecked Sendable {
     /// A request from a local client names at most one authority, with only the characters a host and port may have,
     /// and an HTTP/1.1 request names one (RFC 9112 section 3.2: a server answers 400 otherwise). It is relayed as the
     /// endpoint's `host` or `:authority`. (An h2c client's request may leave `:authority` out.) Its transfer coding,
-    /// if any, is `chunked` alone (``HTTPHeaders/unsupportedTransferCoding``: 501 otherwise). One pass over the fields.
-    static func checkLocalHead(_ headers: HTTPHeaders, version: HTTPVersion = .http2) -> Refusal? {
+    /// if any, is `chunked` alone (``HeaderFields/unsupportedTransferCoding``: 501 otherwise). One pass over the fields.
+    static func checkLocalHead(_ headers: HeaderFields, version: HTTPVersion = .http2) -> Refusal? {
         var host: String?
         var coding: String?
-        for (name, value) in headers {
-            switch HeaderName.known(name) {
+        for field in headers.fields {
+            let value = field.value
+            switch field.known {
             case .host:
                 guard host == nil else {
                     return Refusal(error: APIError(status: 400, code: .invalidField, message: "the request has more than one host field: send one",
                                                    field: "host"), decision: "bad-request")
                 }
                 host = value
-            case .transferEncoding where coding == nil && !HTTPHeaders.isChunkedOnly(value):
+            case .transferEncoding where coding == nil && !HeaderFields.isChunkedOnly(value):
                 coding = value
             default:
                 break
@@ -290,7 +293,7 @@ final class ForwardingWorker: @unchecked Sendable {
         var probeBody: String?
     }
 
-    private func planLocal(_ head: HTTPRequestHead) -> Result<(ForwardPlan, String), Refusal> {
+    private func planLocal(_ head: RequestHead) -> Result<(ForwardPlan, String), Refusal> {
         if let refusal = Self.checkLocalHead(head.headers, version: head.version) { return .failure(refusal) }
         guard let target = RequestTarget(head: head) else {
             return .failure(Refusal(error: APIError(status: 400, code: .missingField,
@@ -337,7 +340,7 @@ final class ForwardingWorker: @unchecked Sendable {
                          table.localCluster))
     }
 
-    private func planTunnel(_ head: HTTPRequestHead, downstream: DownstreamHandler) -> Result<(ForwardPlan, String), Refusal> {
+    private func planTunnel(_ head: RequestHead, downstream: DownstreamHandler) -> Result<(ForwardPlan, String), Refusal> {
         guard let caller = downstream.caller else {
             return .failure(Refusal(error: APIError(status: 403, code: .forbidden, message: "the tunnel peer has no verified identity"), decision: "forbidden"))
         }
@@ -638,10 +641,10 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 }
 
-extension HTTPRequestHead {
+extension RequestHead {
     /// Whether a body follows the head (a content length above zero, or chunked).
     var hasBody: Bool {
-        if let length = headers.first(name: "content-length"), let value = Int(length) { return value > 0 }
-        return headers.contains(name: "transfer-encoding")
+        if let length = headers.first(.contentLength), let value = Int(length) { return value > 0 }
+        return headers.first(.transferEncoding) != nil
     }
 }

@@ -11,7 +11,7 @@ import NIOHTTP1
 enum HTTP1HeadWriter {
     /// `HTTP/1.x CODE REASON`, the fields, and the empty line. `fieldsSize`: the fields' ``FieldScan/size``, when a
     /// scan for the framing has it already.
-    static func responseHead(_ head: HTTPResponseHead, fieldsSize: Int? = nil, allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func responseHead(_ head: ResponseHead, fieldsSize: Int? = nil, allocator: ByteBufferAllocator) -> ByteBuffer {
         let code = head.status.code
         let reason = head.status.reasonPhrase
         let codeText = (100...999).contains(code) ? nil : String(code)
@@ -40,7 +40,7 @@ enum HTTP1HeadWriter {
     }
 
     /// `METHOD TARGET HTTP/1.x`, the fields, and the empty line (`fieldsSize` as for ``responseHead(_:fieldsSize:allocator:)``).
-    static func requestHead(_ head: HTTPRequestHead, fieldsSize: Int? = nil, allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func requestHead(_ head: RequestHead, fieldsSize: Int? = nil, allocator: ByteBufferAllocator) -> ByteBuffer {
         let method = head.method.rawValue
         let total = method.utf8.count + 1 + head.uri.utf8.count + 1 + 8 + 2 + (fieldsSize ?? Self.fieldsSize(head.headers)) + 2
         var buffer = allocator.buffer(capacity: total)
@@ -58,7 +58,7 @@ enum HTTP1HeadWriter {
     }
 
     /// The last chunk of a chunked body: `0`, CRLF, the trailer fields, and the empty line.
-    static func lastChunk(trailers: HTTPHeaders?, allocator: ByteBufferAllocator) -> ByteBuffer {
+    static func lastChunk(trailers: HeaderFields?, allocator: ByteBufferAllocator) -> ByteBuffer {
         let fields = trailers.map(fieldsSize) ?? 0
         let total = 3 + fields + 2
         var buffer = allocator.buffer(capacity: total)
@@ -80,14 +80,14 @@ enum HTTP1HeadWriter {
     /// of refused. Refused: a method or field name that is not a token, a target with a space or a control character,
     /// a value with a control character but HTAB (a CR or LF would smuggle a field or a request into the endpoint's
     /// stream). The bytes are read where they are, once.
-    static func unsendable(_ head: inout HTTPRequestHead) -> UnsendableRequest? {
+    static func unsendable(_ head: inout RequestHead) -> UnsendableRequest? {
         var scan = FieldScan()
         return unsendable(&head, scan: &scan)
     }
 
-    /// ``unsendable(_:)-(HTTPRequestHead)``, and in the same pass over the fields what ``BodyFraming/request(_:scan:)``
+    /// ``unsendable(_:)-(RequestHead)``, and in the same pass over the fields what ``BodyFraming/request(_:scan:)``
     /// and ``requestHead(_:fieldsSize:allocator:)`` need of them (`scan`).
-    static func unsendable(_ head: inout HTTPRequestHead, scan: inout FieldScan) -> UnsendableRequest? {
+    static func unsendable(_ head: inout RequestHead, scan: inout FieldScan) -> UnsendableRequest? {
         if case .RAW(let method) = head.method, !method.isHTTPToken {
             return UnsendableRequest(field: "method", message: "method '\(method)' is not an HTTP token: send a method of letters, digits and !#$%&'*+-.^_`|~")
         }
@@ -100,22 +100,23 @@ enum HTTP1HeadWriter {
         return unsendable(head.headers, kind: "field", scan: &scan)
     }
 
-    /// The fields' part of ``unsendable(_:)-(HTTPRequestHead)``: every name is a token, no value has a control
+    /// The fields' part of ``unsendable(_:)-(RequestHead)``: every name is a token, no value has a control
     /// character but HTAB.
-    static func unsendable(_ fields: HTTPHeaders, kind: String = "trailer field") -> UnsendableRequest? {
+    static func unsendable(_ fields: HeaderFields, kind: String = "trailer field") -> UnsendableRequest? {
         var scan = FieldScan()
         return unsendable(fields, kind: kind, scan: &scan)
     }
 
-    private static func unsendable(_ fields: HTTPHeaders, kind: String, scan: inout FieldScan) -> UnsendableRequest? {
-        for (name, value) in fields {
+    private static func unsendable(_ fields: HeaderFields, kind: String, scan: inout FieldScan) -> UnsendableRequest? {
+        for field in fields.fields {
+            let (name, value) = (field.name, field.value)
             guard name.isHTTPToken else {
                 return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
             }
             guard value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) }) else {
                 return UnsendableRequest(field: name, message: "\(kind) '\(name)' has a control character (CR, LF, NUL or another below 0x20, or DEL), which HTTP/1.1 cannot carry to the endpoint: remove it")
             }
-            scan.add(HeaderName.known(name), name, value)
+            scan.add(field)
         }
         return nil
     }
@@ -169,8 +170,7 @@ enum HTTP1HeadWriter {
 
     /// What one pass over a head's fields finds: whether they name a length and a transfer coding (what
     /// ``BodyFraming`` decides by) and the bytes they take written (the head's buffer is sized by it), so that the head
-    /// is not read three times over (each field read costs a retain and a release of its name and value, and the name's
-    /// lookup). `size` is `nil` once the framing changed the fields.
+    /// is not read three times over. `size` is `nil` once the framing changed the fields.
     struct FieldScan {
         var hasLength = false
         var hasTransferEncoding = false
@@ -178,40 +178,40 @@ enum HTTP1HeadWriter {
 
         init() {}
 
-        init(_ fields: HTTPHeaders) {
-            for (name, value) in fields { add(HeaderName.known(name), name, value) }
+        init(_ fields: HeaderFields) {
+            for field in fields.fields { add(field) }
         }
 
-        fileprivate mutating func add(_ known: HeaderName.Known?, _ name: String, _ value: String) {
-            switch known {
+        fileprivate mutating func add(_ field: HeaderFields.Field) {
+            switch field.known {
             case .contentLength: hasLength = true
             case .transferEncoding: hasTransferEncoding = true
             default: break
             }
-            size? += HTTP1HeadWriter.fieldSize(name, value)
+            size? += HTTP1HeadWriter.fieldSize(field)
         }
     }
 
     /// The bytes of `NAME: VALUE` CRLF for every field.
-    private static func fieldsSize(_ fields: HTTPHeaders) -> Int {
+    private static func fieldsSize(_ fields: HeaderFields) -> Int {
         var size = 0
-        for (name, value) in fields { size += fieldSize(name, value) }
+        for field in fields.fields { size += fieldSize(field) }
         return size
     }
 
     /// The bytes of `NAME: VALUE` CRLF (``writeFields(_:to:at:)``).
     @inline(__always)
-    private static func fieldSize(_ name: String, _ value: String) -> Int {
-        name.utf8.count + value.utf8.count + 4
+    private static func fieldSize(_ field: HeaderFields.Field) -> Int {
+        field.name.utf8.count + field.value.utf8.count + 4
     }
 
-    private static func writeFields(_ fields: HTTPHeaders, to out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
+    private static func writeFields(_ fields: HeaderFields, to out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
         var at = start
-        for (name, value) in fields {
-            at = name.copyUTF8(to: out, at: at)
+        for field in fields.fields {
+            at = field.name.copyUTF8(to: out, at: at)
             out[at] = UInt8(ascii: ":")
             out[at + 1] = UInt8(ascii: " ")
-            at = value.copyUTF8(to: out, at: at + 2)
+            at = field.value.copyUTF8(to: out, at: at + 2)
             at = writeCRLF(to: out, at: at)
         }
         return at

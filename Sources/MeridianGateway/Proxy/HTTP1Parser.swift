@@ -5,7 +5,7 @@ import NIOHTTP1
 /// (``DownstreamHandler``) and responses from local endpoints (``UpstreamHandler``), in place of NIO's
 /// `ByteToMessageHandler` and `HTTPDecoder` (llhttp): the handler that owns the connection parses each read itself,
 /// with no pipeline hop, existential box or dynamic cast per part. It hands on the same parts NIO's decoder does
-/// (`HTTPRequestHead`/`HTTPResponseHead`, body slices as they arrive, the end with its trailers), and refuses with the
+/// (``RequestHead``/``ResponseHead``, body slices as they arrive, the end with its trailers), and refuses with the
 /// same `HTTPParserError`s.
 ///
 /// Strict where a lenient reading lets two parsers see different messages (request smuggling, RFC 9112 section 11.2):
@@ -27,10 +27,10 @@ struct HTTP1Parser {
     }
 
     enum Part {
-        case request(HTTPRequestHead)
-        case response(HTTPResponseHead)
+        case request(RequestHead)
+        case response(ResponseHead)
         case body(ByteBuffer)
-        case end(HTTPHeaders?)
+        case end(HeaderFields?)
     }
 
     private enum State {
@@ -282,7 +282,7 @@ struct HTTP1Parser {
                 guard framing.contentLengthFields == 0 else { throw HTTPParserError.unexpectedContentLength }
                 guard framing.chunked else { throw HTTPParserError.invalidHeaderToken }
             }
-            emit(.request(HTTPRequestHead(version: version, method: method, uri: uri, headers: headers)))
+            emit(.request(RequestHead(version: version, method: method, uri: uri, headers: headers)))
             if framing.transferEncoding {
                 state = .chunkLine
             } else if let length = framing.contentLength, length > 0 {
@@ -301,7 +301,7 @@ struct HTTP1Parser {
                 return   // informational: dropped, the final response follows
             }
             let method = responseTo()
-            emit(.response(HTTPResponseHead(version: version, status: status, headers: headers)))
+            emit(.response(ResponseHead(version: version, status: status, headers: headers)))
             if method == .HEAD || code == 204 || code == 304 || (method == .CONNECT && code < 300) {
                 state = .head
                 emit(.end(nil))
@@ -407,9 +407,10 @@ struct HTTP1Parser {
     }
 
     /// The field lines from `start` (an offset in `head`'s readable bytes) to the empty line that ends `head`.
-    private static func fields(_ head: ByteBuffer, from start: Int, framing: inout Framing) throws(HTTPParserError) -> HTTPHeaders {
-        let parsed = head.withUnsafeReadableBytes { bytes -> Result<[(String, String)], HTTPParserError> in
-            var fields: [(String, String)] = []
+    /// Each name is classified as it is read (``HeaderFields/Field/known``).
+    private static func fields(_ head: ByteBuffer, from start: Int, framing: inout Framing) throws(HTTPParserError) -> HeaderFields {
+        let parsed = head.withUnsafeReadableBytes { bytes -> Result<[HeaderFields.Field], HTTPParserError> in
+            var fields: [HeaderFields.Field] = []
             fields.reserveCapacity(12)
             var index = start
             let count = bytes.count
@@ -445,7 +446,8 @@ struct HTTP1Parser {
                 index += 2
                 let name = UnsafeRawBufferPointer(rebasing: bytes[nameStart..<nameEnd]).assumingMemoryBound(to: UInt8.self)
                 let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]).assumingMemoryBound(to: UInt8.self)
-                switch HeaderName.known(bytes: name) {
+                let known = HeaderName.known(bytes: name)
+                switch known {
                 case .contentLength:
                     framing.contentLengthFields += 1
                     guard framing.contentLengthFields == 1 else { return .failure(.unexpectedContentLength) }
@@ -457,10 +459,10 @@ struct HTTP1Parser {
                 default:
                     break
                 }
-                fields.append((HeaderName.string(name), String(decoding: value, as: UTF8.self)))
+                fields.append(HeaderFields.Field(name: HeaderName.string(name), value: String(decoding: value, as: UTF8.self), known: known))
             }
         }
-        return HTTPHeaders(try parsed.get())
+        return HeaderFields(fields: try parsed.get())
     }
 
     /// Decimal digits only, at most 18 of them.

@@ -28,7 +28,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
 
     // MARK: Used by the downstream handler
 
-    func write(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?) {
+    func write(_ part: ResponsePart, promise: EventLoopPromise<Void>?) {
         guard !stream.isClosed else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
@@ -76,11 +76,11 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
         switch payload {
         case .headers(let headers):
             guard headReceived else {
-                let head: HTTPRequestHead
+                let head: RequestHead
                 do {
                     try stream.validate(headers.headers, as: .request)
                     let contentLength: Int?
-                    (head, contentLength) = try HTTPRequestHead.proxying(headers.headers, endStream: headers.endStream)
+                    (head, contentLength) = try RequestHead.proxying(headers.headers, endStream: headers.endStream)
                     length = DeclaredLength(contentLength: contentLength)
                     if headers.endStream { try length.ended() }
                 } catch {
@@ -99,7 +99,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
                 downstream.streamFailed(error)
                 return
             }
-            downstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
+            downstream.received(.end(HeaderFields(regularFieldsOf: headers.headers)))
         case .data(let data):
             guard case .byteBuffer(let buffer) = data.data else { return }
             do { try length.received(buffer.readableBytes, endStream: data.endStream) } catch {

@@ -39,7 +39,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
 
     // MARK: Used by the upstream handler
 
-    func write(_ part: HTTPClientRequestPart) {
+    func write(_ part: RequestPart) {
         guard let stream else { return }
         switch part {
         case .head(let head):
@@ -70,11 +70,11 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
         switch payload {
         case .headers(let headers):
             guard finalHeadReceived else {
-                let head: HTTPResponseHead
+                let head: ResponseHead
                 do {
                     try stream?.validate(headers.headers, as: .response)
                     let contentLength: Int?
-                    (head, contentLength) = try HTTPResponseHead.proxying(headers.headers, requestMethod: requestMethod, endStream: headers.endStream)
+                    (head, contentLength) = try ResponseHead.proxying(headers.headers, requestMethod: requestMethod, endStream: headers.endStream)
                     if head.status.code >= 200 {
                         length = DeclaredLength(contentLength: contentLength, bodyless: requestMethod == .HEAD || head.status.code == 304)
                         if headers.endStream { try length.ended() }
@@ -99,7 +99,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
                 upstream.streamFailed(error)
                 return
             }
-            upstream.received(.end(HTTPHeaders(regularFieldsOf: headers.headers)))
+            upstream.received(.end(HeaderFields(regularFieldsOf: headers.headers)))
         case .data(let data):
             guard case .byteBuffer(let buffer) = data.data else { return }
             do { try length.received(buffer.readableBytes, endStream: data.endStream) } catch {

@@ -7,6 +7,8 @@ enum HeaderName {
         case connection, keepAlive, proxyConnection, proxyAuthenticate, proxyAuthorization, upgrade, expect, http2Settings, te
         case transferEncoding, contentLength, host, traceparent
         case meridianSourceCluster, meridianService, meridianDataClass
+        /// Read by the exchange (a gRPC call; a request the client says may be sent again), relayed as they are.
+        case contentType, meridianRetry
 
         /// Fields that describe one connection (RFC 9110, 7.6.1, and what proxies drop besides): never relayed.
         /// `transfer-encoding` is not among them: the HTTP/1 codecs frame bodies with it.
@@ -42,7 +44,7 @@ enum HeaderName {
     /// What `name` is, in any ASCII case; `nil` for every other field (most fail on their length alone).
     static func known(_ name: String) -> Known? {
         switch name.utf8.count {
-        case 2, 4, 6, 7, 10, 11, 14, 16, 17, 18, 19, 23: break
+        case 2, 4, 6, 7, 10, 11, 12, 14, 16, 17, 18, 19, 23: break
         default: return nil
         }
         return name.withUTF8Bytes(known(bytes:))
@@ -59,8 +61,10 @@ enum HeaderName {
             if name.equalsIgnoringASCIICase("connection") { return .connection }
             return name.equalsIgnoringASCIICase("keep-alive") ? .keepAlive : nil
         case 11: return name.equalsIgnoringASCIICase("traceparent") ? .traceparent : nil
+        case 12: return name.equalsIgnoringASCIICase("content-type") ? .contentType : nil
         case 14:
             if name.equalsIgnoringASCIICase("content-length") { return .contentLength }
+            if name.equalsIgnoringASCIICase("meridian-retry") { return .meridianRetry }
             return name.equalsIgnoringASCIICase("http2-settings") ? .http2Settings : nil
         case 16:
             if name.equalsIgnoringASCIICase("proxy-connection") { return .proxyConnection }

@@ -16,15 +16,15 @@ final class ProxyExchange: DeadlineHolder {
     private let downstreamVersion: HTTPVersion
     private let keepAlive: Bool
     private let isGRPC: Bool
-    private var upstreamHead: HTTPRequestHead
+    private var upstreamHead: RequestHead
     private var plan: ForwardPlan
     private var machine: ExchangeStateMachine
     private var upstream: UpstreamHandler?
     private var target: UpstreamTarget?
-    private var unsent = CircularBuffer<HTTPClientRequestPart>()
+    private var unsent = CircularBuffer<RequestPart>()
     private var unsentBytes = 0
     /// Every request part so far, for a retry; `nil` once the body outgrew the retry buffer.
-    private var retained: [HTTPClientRequestPart]? = []
+    private var retained: [RequestPart]? = []
     private var retainedBytes = 0
     /// `start` is running, inside the read that brought the client's head (whose completion flushes upstream).
     private var startingInRead = false
@@ -43,7 +43,7 @@ final class ProxyExchange: DeadlineHolder {
     /// Request bytes held while the upstream is connecting before reads pause.
     private static let holdThreshold = 256 * 1024
 
-    init(worker: ForwardingWorker, downstream: DownstreamHandler, requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead,
+    init(worker: ForwardingWorker, downstream: DownstreamHandler, requestHead: RequestHead, upstreamHead: RequestHead,
          plan: ForwardPlan, record: AccessRecord) {
         self.worker = worker
         self.downstream = downstream
@@ -167,13 +167,13 @@ final class ProxyExchange: DeadlineHolder {
         forward(.body(.byteBuffer(buffer)), bytes: buffer.readableBytes)
     }
 
-    func requestEnd(_ trailers: HTTPHeaders?) {
+    func requestEnd(_ trailers: HeaderFields?) {
         machine.requestEnd()
         guard machine.phase != .finished else { return }
         forward(.end(trailers), bytes: 0)
     }
 
-    private func forward(_ part: HTTPClientRequestPart, bytes: Int) {
+    private func forward(_ part: RequestPart, bytes: Int) {
         if retained != nil {
             if retainedBytes + bytes <= worker.context.configuration.resilience.retryBufferBytes {
                 retained!.append(part)
@@ -217,7 +217,7 @@ final class ProxyExchange: DeadlineHolder {
 
     // MARK: From the upstream
 
-    func upstreamReceived(_ part: HTTPClientResponsePart, from handler: UpstreamHandler) {
+    func upstreamReceived(_ part: ReceivedResponsePart, from handler: UpstreamHandler) {
         guard handler === upstream else { return }
         switch part {
         case .head(var head):

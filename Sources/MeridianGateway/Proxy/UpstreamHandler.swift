@@ -66,7 +66,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// Writes a request part. On an HTTP/1.1 connection a part HTTP/1.1 cannot carry is not written and its
     /// ``UnsendableRequest`` thrown for the exchange to answer (nothing of it left: a refused head leaves the
     /// connection clean).
-    func write(_ part: HTTPClientRequestPart) throws(UnsendableRequest) {
+    func write(_ part: RequestPart) throws(UnsendableRequest) {
         if let stream {
             stream.write(part)
         } else if let context {
@@ -185,7 +185,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     /// A response part, from the connection's bytes or the stream's ``HTTP2StreamUpstream``.
-    func received(_ part: HTTPClientResponsePart) {
+    func received(_ part: ReceivedResponsePart) {
         if let exchange {
             exchange.upstreamReceived(part, from: self)
         } else if case .connection = kind {

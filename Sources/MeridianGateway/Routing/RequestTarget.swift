@@ -27,15 +27,15 @@ public struct RequestTarget: Sendable, Hashable {
 
     /// Reads the target from a request head; `nil` when no service is named.
     /// (One pass over the fields for the three it reads, the first of each, where `first(name:)` took three.)
-    public init?(head: HTTPRequestHead) {
+    init?(head: RequestHead) {
         var named: String?
         var host: String?
         var dataClass: String?
-        for (name, value) in head.headers {
-            switch HeaderName.known(name) {
-            case .meridianService where named == nil: named = value
-            case .host where host == nil: host = value
-            case .meridianDataClass where dataClass == nil: dataClass = value
+        for field in head.headers.fields {
+            switch field.known {
+            case .meridianService where named == nil: named = field.value
+            case .host where host == nil: host = field.value
+            case .meridianDataClass where dataClass == nil: dataClass = field.value
             default: break
             }
         }

@@ -1,6 +1,6 @@
 import NIOHTTP1
 
-extension HTTPHeaders {
+extension HeaderFields {
     /// Whether a `transfer-encoding` value is `chunked` alone (any case, optional whitespace around it).
     static func isChunkedOnly(_ value: String) -> Bool {
         String(value.trimmingOptionalWhitespace).equalsIgnoringASCIICase("chunked")
@@ -13,7 +13,7 @@ extension HTTPHeaders {
     /// keep-alive`). This runs twice per request (request and response).
     mutating func removeHopByHop() {
         guard let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false).kept else { return }
-        self = HTTPHeaders(fields)
+        self = HeaderFields(fields: fields)
     }
 
     /// What an HTTP/1.x message's fields say of its framing and its connection (``removeHopByHop(version:)``).
@@ -28,45 +28,43 @@ extension HTTPHeaders {
     }
 
     /// ``removeHopByHop()`` for a message of `version` (an endpoint's response), and in the same pass over the fields
-    /// its ``Framing/unsupportedTransferCoding`` and whether it ``keepsAlive(version:)`` (three passes before: each
-    /// field read costs a retain and a release of its name and value, and the name's lookup).
+    /// its ``Framing/unsupportedTransferCoding`` and whether it ``keepsAlive(version:)``.
     mutating func removeHopByHop(version: HTTPVersion) -> Framing {
         let (kept, framing) = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false, framingOf: version)
-        if let kept { self = HTTPHeaders(kept) }
+        if let kept { self = HeaderFields(fields: kept) }
         return framing!
     }
 
     /// Drops the hop-by-hop fields (as ``removeHopByHop()``) and the mesh fields a client sent, whatever their case (a
     /// client cannot forge them), then appends `fields`, the gateway's own (``HeaderName/Known/isMeshField``, lowercase
-    /// names): one pass, and one `HTTPHeaders` built from an array (`add(name:value:)` checks every name,
-    /// `remove(name:)` scans every field).
-    mutating func relay(settingMeshFields fields: [(name: String, value: String)]) {
-        assert(fields.allSatisfy { HeaderName.known($0.name)?.isMeshField == true }, "not a mesh field")
+    /// names, classified). One pass.
+    mutating func relay(settingMeshFields fields: [Field]) {
+        assert(fields.allSatisfy { $0.known?.isMeshField == true }, "not a mesh field")
         var kept = Self.relayedFields(of: self, droppingMeshFields: true, copyingAll: true, reserving: fields.count).kept ?? []
-        for field in fields { kept.append((field.name, field.value)) }
-        self = HTTPHeaders(kept)
+        kept.append(contentsOf: fields)
+        self = HeaderFields(fields: kept)
     }
 
     /// The fields of `headers` to relay, or `nil` when all of them are and not `copyingAll`: without the hop-by-hop
     /// ones and those the `connection` field names (but the framing fields `transfer-encoding` and `content-length`,
     /// `host`, `te` and `trailer`: dropping a length would let a body be read as the next request), with `te: trailers`
     /// kept (HTTP/2 allows only that `te`, and gRPC needs it end to end), and without the mesh fields when
-    /// `droppingMeshFields`. One pass over the fields (each costs a retain and a release of its name and value to
-    /// read); the copy starts at the first field dropped unless `copyingAll`. With a `version`, also what the fields
-    /// say of the framing and the connection of a message of that version.
-    private static func relayedFields(of headers: HTTPHeaders, droppingMeshFields: Bool, copyingAll: Bool,
+    /// `droppingMeshFields`. One pass over the fields; the copy starts at the first field dropped unless `copyingAll`.
+    /// With a `version`, also what the fields say of the framing and the connection of a message of that version.
+    private static func relayedFields(of headers: HeaderFields, droppingMeshFields: Bool, copyingAll: Bool,
                                       reserving extra: Int = 0,
-                                      framingOf version: HTTPVersion? = nil) -> (kept: [(String, String)]?, framing: Framing?) {
+                                      framingOf version: HTTPVersion? = nil) -> (kept: [Field]?, framing: Framing?) {
         var framing = version.map { Framing(unsupportedTransferCoding: nil, keepsAlive: persistent($0)) }
         var keepsTrailers = false
         var named: [String] = []
-        var kept: [(String, String)]?
+        var kept: [Field]?
         if copyingAll {
             kept = []
             kept?.reserveCapacity(headers.count + extra)
         }
-        for (index, (name, value)) in headers.enumerated() {
-            let known = HeaderName.known(name)
+        for index in headers.fields.indices {
+            let known = headers.fields[index].known
+            let value = headers.fields[index].value
             if let version {
                 if known == .transferEncoding, framing?.unsupportedTransferCoding == nil, !isChunkedOnly(value) {
                     framing?.unsupportedTransferCoding = value
@@ -75,13 +73,13 @@ extension HTTPHeaders {
                 }
             }
             guard let known, known.isHopByHop || (droppingMeshFields && known.isMeshField) else {
-                kept?.append((name, value))
+                kept?.append(headers.fields[index])
                 continue
             }
             if kept == nil {
-                var copied: [(String, String)] = []
+                var copied: [Field] = []
                 copied.reserveCapacity(headers.count + extra)
-                for (field, _) in zip(headers, 0..<index) { copied.append(field) }
+                copied.append(contentsOf: headers.fields[..<index])
                 kept = copied
             }
             switch known {
@@ -104,9 +102,9 @@ extension HTTPHeaders {
         guard var kept else { return (nil, framing) }
         if !named.isEmpty {
             // Fields the `connection` field names, before it or after it.
-            kept.removeAll { field in named.contains { field.0.equalsIgnoringASCIICase(string: $0) } }
+            kept.removeAll { field in named.contains { field.name.equalsIgnoringASCIICase(string: $0) } }
         }
-        if keepsTrailers { kept.append(("te", "trailers")) }
+        if keepsTrailers { kept.append(Field(name: "te", value: "trailers", known: .te)) }
         return (kept, framing)
     }
 
@@ -129,15 +127,13 @@ extension HTTPHeaders {
     }
 }
 
-extension HTTPHeaders {
+extension HeaderFields {
     /// Whether a message with these fields leaves its connection open (RFC 9112 9.3): for HTTP/1.1 unless
-    /// `connection` names `close`, for HTTP/1.0 only when it names `keep-alive`. NIO's `isKeepAlive` is cheap only
-    /// on fields its own decoder built; on others (``HTTP1Parser``'s, a translated HTTP/2 block's) it looks the field up
-    /// by lowercasing every name, about 7,000 instructions per head.
+    /// `connection` names `close`, for HTTP/1.0 only when it names `keep-alive`.
     func keepsAlive(version: HTTPVersion) -> Bool {
         let persistent = Self.persistent(version)
-        for (name, value) in self where HeaderName.known(name) == .connection {
-            if Self.names(value, persistent ? "close" : "keep-alive") { return !persistent }
+        for field in fields where field.known == .connection {
+            if Self.names(field.value, persistent ? "close" : "keep-alive") { return !persistent }
         }
         return persistent
     }
@@ -155,7 +151,7 @@ extension HTTPHeaders {
     }
 }
 
-extension HTTPHeaders {
+extension HeaderFields {
     /// What a ``ProxyExchange`` reads of its client's request fields (``exchangeFields(version:)``).
     struct ExchangeFields {
         /// ``keepsAlive(version:)``.
@@ -167,26 +163,28 @@ extension HTTPHeaders {
         var asksRetry = false
     }
 
-    /// ``ExchangeFields``, in one pass over the fields (three before: ``keepsAlive(version:)``, and NIO's
-    /// `first(name:)` twice, which compares every name with the one asked for, and a lowercased copy of each value).
+    /// ``ExchangeFields``, in one pass over the fields.
     func exchangeFields(version: HTTPVersion) -> ExchangeFields {
         let persistent = Self.persistent(version)
-        var fields = ExchangeFields(keepsAlive: persistent)
+        var read = ExchangeFields(keepsAlive: persistent)
         var sawContentType = false
         var sawRetry = false
-        for (name, value) in self {
-            if HeaderName.known(name) == .connection {
-                if Self.names(value, persistent ? "close" : "keep-alive") { fields.keepsAlive = !persistent }
-            } else if !sawContentType, name.equalsIgnoringASCIICase("content-type") {
+        for field in fields {
+            switch field.known {
+            case .connection:
+                if Self.names(field.value, persistent ? "close" : "keep-alive") { read.keepsAlive = !persistent }
+            case .contentType where !sawContentType:
                 sawContentType = true
-                fields.isGRPC = value.withUTF8Bytes { bytes in
+                read.isGRPC = field.value.withUTF8Bytes { bytes in
                     bytes.count >= 16 && UnsafeBufferPointer(rebasing: bytes[0..<16]).equalsIgnoringASCIICase("application/grpc")
                 }
-            } else if !sawRetry, name.equalsIgnoringASCIICase("meridian-retry") {
+            case .meridianRetry where !sawRetry:
                 sawRetry = true
-                fields.asksRetry = value.equalsIgnoringASCIICase("true")
+                read.asksRetry = field.value.equalsIgnoringASCIICase("true")
+            default:
+                break
             }
         }
-        return fields
+        return read
     }
 }

@@ -1,0 +1,35 @@
+import NIOCore
+import NIOHTTP1
+
+@testable import MeridianGateway
+
+/// The gateway's heads as NIO's and back, for the tests that hold the gateway's codecs to NIO's.
+extension HeaderFields {
+    init(_ nio: HTTPHeaders) {
+        self.init(nio.map { ($0.name, $0.value) })
+    }
+
+    var nio: HTTPHeaders { HTTPHeaders(fields.map { ($0.name, $0.value) }) }
+}
+
+extension RequestHead {
+    init(_ nio: HTTPRequestHead) {
+        self.init(version: nio.version, method: nio.method, uri: nio.uri, headers: HeaderFields(nio.headers))
+    }
+
+    var nio: HTTPRequestHead { HTTPRequestHead(version: version, method: method, uri: uri, headers: headers.nio) }
+}
+
+extension ResponseHead {
+    var nio: HTTPResponseHead { HTTPResponseHead(version: version, status: status, headers: headers.nio) }
+}
+
+extension MessagePart where Head == RequestHead, Body == IOData {
+    var nio: HTTPClientRequestPart {
+        switch self {
+        case .head(let head): .head(head.nio)
+        case .body(let body): .body(body)
+        case .end(let trailers): .end(trailers?.nio)
+        }
+    }
+}
