@@ -1,0 +1,85 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP1
+import Testing
+
+@testable import MeridianGateway
+
+/// ``HeaderFields`` answers as NIO's `HTTPHeaders` does for what the gateway asks of it, and every field's ``HeaderFields/Field/known``
+/// is what its name says, however the field was made.
+@Suite("Header fields")
+struct HeaderFieldsTests {
+    static let names = ["Host", "host", "HOST", "content-length", "Content-Type", "TE", "te", "meridian-retry", "Meridian-Retry",
+                        "x-custom", "X-Custom", "traceparent", "Transfer-Encoding", "connection", "keep-alive", "x-hosts", "hos"]
+
+    @Test("first, contains, the values of a name and count answer as NIO's HTTPHeaders, for names in any case, known or not")
+    func lookups() {
+        let pairs = Self.names.enumerated().map { ($0.element, "v\($0.offset)") }
+        let ours = HeaderFields(pairs)
+        let nio = HTTPHeaders(pairs)
+        #expect(ours.count == nio.count)
+        for name in Self.names + ["absent", "HoSt", "CONTENT-type", "x-CUSTOM"] {
+            #expect(ours.first(name: name) == nio.first(name: name), "\(name)")
+            #expect(ours.contains(name: name) == nio.contains(name: name), "\(name)")
+            #expect(ours[name] == nio[name], "\(name)")
+        }
+        #expect(Array(ours.map(\.name)) == Array(nio.map(\.name)), "order and spelling kept")
+    }
+
+    @Test("remove and replaceOrAdd change the fields as NIO's do, and the result stays classified")
+    func changes() {
+        let pairs = Self.names.enumerated().map { ($0.element, "v\($0.offset)") }
+        for name in Self.names + ["absent"] {
+            var ours = HeaderFields(pairs)
+            var nio = HTTPHeaders(pairs)
+            ours.remove(name: name)
+            nio.remove(name: name)
+            #expect(ours.map { "\($0.name)=\($0.value)" } == nio.map { "\($0.name)=\($0.value)" }, "remove \(name)")
+            ours.replaceOrAdd(name: name.uppercased(), value: "new")
+            nio.replaceOrAdd(name: name.uppercased(), value: "new")
+            #expect(ours.map { "\($0.name)=\($0.value)" } == nio.map { "\($0.name)=\($0.value)" }, "replaceOrAdd \(name)")
+            #expect(ours.fields.allSatisfy { $0.known == HeaderName.known($0.name) })
+        }
+    }
+
+    @Test("every field a parser, a block's translation or the relay makes carries the class of its name")
+    func classifiedWhereTheyArrive() throws {
+        var parser = HTTP1Parser(.request, maxHeadBytes: 4096)
+        var parsed: RequestHead?
+        // (No framing fields: the head ends the request.)
+        let text = "POST /v1 HTTP/1.1\r\n" + Self.names.filter { HeaderName.known($0) != .contentLength && HeaderName.known($0) != .transferEncoding }
+            .map { "\($0): 1\r\n" }.joined() + "\r\n"
+        try parser.parse(ByteBuffer(string: text)) { if case .request(let head) = $0 { parsed = head } }
+        let head = try #require(parsed)
+        #expect(head.headers.count == Self.names.count - 2)
+        #expect(head.headers.fields.allSatisfy { $0.known == HeaderName.known($0.name) })
+        #expect(head.headers.fields.filter { $0.known == .meridianRetry }.count == 2)
+        #expect(head.headers.fields.filter { $0.known == .contentType }.count == 1)
+
+        let block = HPACKHeaders([(":method", "POST"), (":scheme", "https"), (":path", "/"), ("content-type", "application/grpc"),
+                                  ("meridian-retry", "true"), ("content-length", "3"), ("x-a", "1")])
+        let translated = try RequestHead.proxying(block, endStream: false).head
+        #expect(translated.headers.fields.allSatisfy { $0.known == HeaderName.known($0.name) })
+        let flags = translated.headers.exchangeFields(version: .http2)
+        #expect(flags.isGRPC && flags.asksRetry && flags.keepsAlive)
+
+        var relayed = translated.headers
+        relayed.relay(settingMeshFields: [HeaderFields.Field(name: "meridian-service", value: "chat", known: .meridianService)])
+        #expect(relayed.fields.allSatisfy { $0.known == HeaderName.known($0.name) })
+        #expect(relayed.first(.meridianService) == "chat")
+    }
+
+    @Test("the exchange's flags: a gRPC content type and a retry asked for, in any case, the first field of each name only")
+    func exchangeFlags() {
+        func flags(_ pairs: [(String, String)], _ version: HTTPVersion = .http1_1) -> HeaderFields.ExchangeFields {
+            HeaderFields(pairs).exchangeFields(version: version)
+        }
+        #expect(flags([("Content-Type", "Application/GRPC+proto")]).isGRPC)
+        #expect(!flags([("content-type", "application/json"), ("content-type", "application/grpc")]).isGRPC)
+        #expect(flags([("MERIDIAN-RETRY", "TRUE")]).asksRetry)
+        #expect(!flags([("meridian-retry", "false"), ("meridian-retry", "true")]).asksRetry)
+        #expect(!flags([("connection", "close")]).keepsAlive)
+        #expect(flags([("connection", "keep-alive")], .http1_0).keepsAlive)
+        #expect(!flags([], .http1_0).keepsAlive)
+    }
+}
