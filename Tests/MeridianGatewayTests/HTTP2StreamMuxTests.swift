@@ -12,7 +12,7 @@ struct HTTP2StreamMuxTests {
     /// Records what a stream tells its owner; pauses after each read when asked to.
     final class Recorder: HTTP2MuxStreamDelegate {
         var stream: HTTP2MuxStream?
-        var received: [HTTP2Frame.FramePayload] = []
+        var received: [StreamFrame.Payload] = []
         var readCompletes = 0
         var closed: [String] = []
         var pauseAfterRead = false
@@ -24,7 +24,7 @@ struct HTTP2StreamMuxTests {
             }
         }
 
-        func streamReceived(_ payload: HTTP2Frame.FramePayload) { received.append(payload) }
+        func streamReceived(_ payload: StreamFrame.Payload) { received.append(payload) }
         func streamReadComplete() {
             readCompletes += 1
             if pauseAfterRead { stream?.pauseReading() }
@@ -59,7 +59,7 @@ struct HTTP2StreamMuxTests {
     static func windowUpdates(_ channel: EmbeddedChannel) throws -> [(Int, Int)] {
         channel.embeddedEventLoop.run()   // a flush outside a read waits for the end of the loop's tick
         var updates: [(Int, Int)] = []
-        while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
+        while let frame = try channel.readOutbound(as: StreamFrame.self) {
             if case .windowUpdate(let increment) = frame.payload { updates.append((Int(frame.streamID), increment)) }
         }
         return updates
@@ -133,7 +133,7 @@ struct HTTP2StreamMuxTests {
         let recorder = try #require(recorders().first)
         let stream = try #require(recorder.stream)
         let chunk = 100 * 1024
-        for _ in 0..<3 { stream.write(Self.data(chunk)) }
+        for _ in 0..<3 { stream.write(.data(.init(data: .byteBuffer(ByteBuffer(repeating: 0x61, count: chunk))))) }
         #expect(!stream.isWritable, "300 KiB written, none sent")
 
         // The connection's handler tells the mux each DATA frame that leaves.
@@ -152,10 +152,10 @@ struct HTTP2StreamMuxTests {
         let recorder = try #require(recorders().first)
         recorder.stream?.write(.headers(.init(headers: [":status": "200"], endStream: true)))
         recorder.stream?.flush()
-        #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil, "flushed in the middle of the read")
+        #expect(try channel.readOutbound(as: StreamFrame.self) == nil, "flushed in the middle of the read")
 
         channel.pipeline.fireChannelReadComplete()
-        let answer = try #require(try channel.readOutbound(as: HTTP2Frame.self))
+        let answer = try #require(try channel.readOutbound(as: StreamFrame.self))
         #expect(answer.streamID == 1)
 
         // Outside a read, flushes wait for the end of the loop's tick, and what several streams wrote leaves at once.
@@ -166,10 +166,10 @@ struct HTTP2StreamMuxTests {
         recorders()[1].stream?.flush()
         recorders()[2].stream?.write(.headers(.init(headers: [":status": "204"], endStream: true)))
         recorders()[2].stream?.flush()
-        #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil, "flushed before the end of the tick")
+        #expect(try channel.readOutbound(as: StreamFrame.self) == nil, "flushed before the end of the tick")
         channel.embeddedEventLoop.run()
-        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 3)
-        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 5)
+        #expect(try channel.readOutbound(as: StreamFrame.self)?.streamID == 3)
+        #expect(try channel.readOutbound(as: StreamFrame.self)?.streamID == 5)
 
         // A read that starts before the tick ends takes the scheduled flush with it; a close flushes first.
         channel.pipeline.fireChannelRead(HTTP2Frame(streamID: 7, payload: headers.payload))
@@ -177,11 +177,11 @@ struct HTTP2StreamMuxTests {
         recorders()[3].stream?.write(.headers(.init(headers: [":status": "200"], endStream: false)))
         recorders()[3].stream?.flush()
         channel.pipeline.fireChannelReadComplete()
-        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 7, "flushed with the read's completion")
+        #expect(try channel.readOutbound(as: StreamFrame.self)?.streamID == 7, "flushed with the read's completion")
         recorders()[3].stream?.write(.data(.init(data: .byteBuffer(ByteBuffer(string: "last")), endStream: true)))
         recorders()[3].stream?.flush()
         channel.close(promise: nil)
-        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 7, "flushed before the close")
+        #expect(try channel.readOutbound(as: StreamFrame.self)?.streamID == 7, "flushed before the close")
     }
 
     @Test("a close in the middle of the connection's read flushes what the streams wrote during it first")
@@ -190,9 +190,9 @@ struct HTTP2StreamMuxTests {
         channel.pipeline.fireChannelRead(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "GET", ":path": "/"]))))
         recorders().first?.stream?.write(.headers(.init(headers: [":status": "200"], endStream: true)))
         recorders().first?.stream?.flush()
-        #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil, "flushed in the middle of the read")
+        #expect(try channel.readOutbound(as: StreamFrame.self) == nil, "flushed in the middle of the read")
         channel.close(promise: nil)
-        #expect(try channel.readOutbound(as: HTTP2Frame.self)?.streamID == 1, "flushed before the close")
+        #expect(try channel.readOutbound(as: StreamFrame.self)?.streamID == 1, "flushed before the close")
     }
 
     @Test("on a tunnel, 64 KiB of DATA send a PING; its acknowledgement grows every window and goes no further; a probe's goes on")
@@ -206,7 +206,7 @@ struct HTTP2StreamMuxTests {
         // 64 KiB of DATA start a sample: the PING leaves with the read.
         try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(AdaptiveWindow.sampleBytesThreshold)))
         channel.pipeline.fireChannelReadComplete()
-        let ping = try #require(try channel.readOutbound(as: HTTP2Frame.self))
+        let ping = try #require(try channel.readOutbound(as: StreamFrame.self))
         #expect(ping.streamID == .rootStream)
         guard case .ping(let data, ack: false) = ping.payload else {
             Issue.record("expected a PING, got \(ping.payload)")
@@ -264,7 +264,7 @@ struct HTTP2StreamMuxTests {
         try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .headers(.init(headers: [":method": "POST", ":path": "/"]))))
         try channel.writeInbound(HTTP2Frame(streamID: 1, payload: Self.data(AdaptiveWindow.sampleBytesThreshold)))
         channel.pipeline.fireChannelReadComplete()
-        #expect(try channel.readOutbound(as: HTTP2Frame.self) == nil)
+        #expect(try channel.readOutbound(as: StreamFrame.self) == nil)
     }
 
     @Test("a window report that leaves out a WINDOW_UPDATE not sent yet opens nothing more; once it is sent, reports count it")

@@ -56,7 +56,7 @@ struct HeaderFieldsTests {
         #expect(head.headers.fields.filter { $0.known == .meridianRetry }.count == 2)
         #expect(head.headers.fields.filter { $0.known == .contentType }.count == 1)
 
-        let block = HPACKHeaders([(":method", "POST"), (":scheme", "https"), (":path", "/"), ("content-type", "application/grpc"),
+        let block = HeaderFields([(":method", "POST"), (":scheme", "https"), (":path", "/"), ("content-type", "application/grpc"),
                                   ("meridian-retry", "true"), ("content-length", "3"), ("x-a", "1")])
         let translated = try RequestHead.proxying(block, endStream: false).head
         #expect(translated.headers.fields.allSatisfy { $0.known == HeaderName.known($0.name) })

@@ -19,7 +19,7 @@ struct HeaderTranslationTests {
         headers.add(name: "te", value: "trailers")
         headers.add(name: "meridian-source-cluster", value: "east")
         let head = RequestHead(version: .http1_1, method: .POST, uri: "/svc/Method?x=1", headers: headers)
-        let block = HPACKHeaders(proxyingRequest: head, scheme: "https")
+        let block = HeaderFields(proxyingRequest: head, scheme: "https")
         #expect(block.map { $0.name } == [":method", ":scheme", ":authority", ":path", "content-type", "te", "meridian-source-cluster"])
         #expect(block.first(name: ":authority") == "bench.meridian")
         #expect(block.first(name: ":path") == "/svc/Method?x=1")
@@ -29,7 +29,7 @@ struct HeaderTranslationTests {
 
     @Test("received blocks are validated as NIO's headerBlockValidation does, with its errors")
     func blockValidation() throws {
-        func block(_ fields: [(String, String)]) -> HPACKHeaders { HPACKHeaders(fields) }
+        func block(_ fields: [(String, String)]) -> HeaderFields { HeaderFields(fields) }
         let request = [(":method", "POST"), (":scheme", "http"), (":authority", "chat.meridian"), (":path", "/v1/chat"),
                        ("content-type", "application/json"), ("te", "trailers"), ("x-opaque", "a\tb é")]
         try block(request).validate(as: .request)
@@ -37,7 +37,7 @@ struct HeaderTranslationTests {
         try block([(":status", "200"), ("content-type", "text/event-stream")]).validate(as: .response)
         try block([("grpc-status", "0")]).validate(as: .trailers)
 
-        func refused(_ fields: [(String, String)], as kind: HPACKHeaders.BlockKind, _ expected: String,
+        func refused(_ fields: [(String, String)], as kind: HeaderFields.BlockKind, _ expected: String,
                      sourceLocation: SourceLocation = #_sourceLocation) {
             do {
                 try block(fields).validate(as: kind)
@@ -98,7 +98,7 @@ struct HeaderTranslationTests {
         var headers = HeaderFields()
         headers.add(name: "Content-Type", value: "text/plain")
         headers.add(name: "Connection", value: "close")
-        let block = HPACKHeaders(proxyingResponse: ResponseHead(version: .http1_1, status: .notFound, headers: headers))
+        let block = HeaderFields(proxyingResponse: ResponseHead(version: .http1_1, status: .notFound, headers: headers))
         #expect(block.map { $0.name } == [":status", "content-type"])
         #expect(block.first(name: ":status") == "404")
         let streamed = try ResponseHead.proxying([":status": "200", "content-type": "text/event-stream"], requestMethod: .GET, endStream: false).head
@@ -110,7 +110,7 @@ struct HeaderTranslationTests {
         let head = try ResponseHead.proxying([":status": "200"], requestMethod: .HEAD, endStream: true).head
         #expect(head.headers.isEmpty)
         #expect(throws: (any Error).self) { try ResponseHead.proxying(["content-type": "x"], requestMethod: .GET, endStream: true).head }
-        #expect(HPACKHeaders(proxyingTrailers: ["Grpc-Status": "0"]).first(name: "grpc-status") == "0")
+        #expect(HeaderFields(proxyingTrailers: ["Grpc-Status": "0"]).first(name: "grpc-status") == "0")
     }
 
     @Test("an upstream stream sends a bodiless request as one HEADERS frame, a body's last DATA frame ends the stream; IDs follow the first writes")
@@ -130,25 +130,25 @@ struct HeaderTranslationTests {
         try post.write(.end(nil))
         post.flush()
         channel.embeddedEventLoop.run()
-        guard let first = try channel.readOutbound(as: HTTP2Frame.self), case .headers(let headers) = first.payload,
-              let second = try channel.readOutbound(as: HTTP2Frame.self), case .data(let data) = second.payload else {
+        guard let first = try channel.readOutbound(as: StreamFrame.self), case .headers(let headers) = first.payload,
+              let second = try channel.readOutbound(as: StreamFrame.self), case .data(let data) = second.payload else {
             Issue.record("expected HEADERS then DATA")
             return
         }
         #expect(first.streamID == 1 && second.streamID == 1)
         #expect(!headers.endStream && data.endStream && data.data.readableBytes == 5)
-        #expect(try channel.readOutbound(as: HTTP2Frame.self).map { _ in true } == nil)
+        #expect(try channel.readOutbound(as: StreamFrame.self).map { _ in true } == nil)
 
         try get.write(.head(RequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["host": "a"])))
         try get.write(.end(nil))
         get.flush()
         channel.embeddedEventLoop.run()
-        guard let only = try channel.readOutbound(as: HTTP2Frame.self), case .headers(let block) = only.payload else {
+        guard let only = try channel.readOutbound(as: StreamFrame.self), case .headers(let block) = only.payload else {
             Issue.record("expected HEADERS")
             return
         }
         #expect(only.streamID == 3 && block.endStream)
-        #expect(try channel.readOutbound(as: HTTP2Frame.self).map { _ in true } == nil)
+        #expect(try channel.readOutbound(as: StreamFrame.self).map { _ in true } == nil)
         _ = try channel.finish()
     }
 
@@ -165,12 +165,12 @@ struct HeaderTranslationTests {
         try upstream.write(.end(nil))
         upstream.flush()
         channel.embeddedEventLoop.run()
-        _ = try channel.readOutbound(as: HTTP2Frame.self)   // the request's HEADERS
+        _ = try channel.readOutbound(as: StreamFrame.self)   // the request's HEADERS
         for payload in frames { try channel.writeInbound(HTTP2Frame(streamID: 1, payload: payload)) }
         channel.pipeline.fireChannelReadComplete()
         channel.embeddedEventLoop.run()
         var code: HTTP2ErrorCode?
-        while let frame = try channel.readOutbound(as: HTTP2Frame.self) {
+        while let frame = try channel.readOutbound(as: StreamFrame.self) {
             if case .rstStream(let error) = frame.payload { code = error }
         }
         _ = try? channel.finish()

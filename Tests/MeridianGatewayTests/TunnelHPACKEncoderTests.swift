@@ -20,7 +20,7 @@ struct TunnelHPACKEncoderTests {
             let sizeBefore = encoder.maxSize
             for limit in tableLimits[index] ?? [] { encoder.setTableSizeLimit(limit) }
             var buffer = ByteBuffer()
-            encoder.encode(block, to: &buffer)
+            encoder.encode(HeaderFields(block.map { ($0.name, $0.value) }), to: &buffer)
             if let limits = tableLimits[index] {
                 let final = min(limits.last!, TunnelHPACKEncoder.defaultTableSize)
                 let smallest = min(limits.map { min($0, TunnelHPACKEncoder.defaultTableSize) }.min()!, final)

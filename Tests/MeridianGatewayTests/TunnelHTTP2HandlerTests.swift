@@ -13,12 +13,12 @@ import Testing
 struct TunnelHTTP2HandlerTests {
     /// Records what a stream's owner is told.
     final class Recorder: HTTP2MuxStreamDelegate {
-        var blocks: [(HPACKHeaders, endStream: Bool)] = []
+        var blocks: [(HeaderFields, endStream: Bool)] = []
         var body = ByteBuffer()
         var dataEnded = false
         var closed: (any Error)?? = nil
 
-        func streamReceived(_ payload: HTTP2Frame.FramePayload) {
+        func streamReceived(_ payload: StreamFrame.Payload) {
             switch payload {
             case .headers(let headers): blocks.append((headers.headers, headers.endStream))
             case .data(let data):
@@ -104,8 +104,20 @@ struct TunnelHTTP2HandlerTests {
         let mux = HTTP2StreamMux(server: server, targetWindow: window, validatesHeaderBlocks: true, inboundStreamInitializer: inboundStream)
         try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: server ? .server : .client, frameDelegate: MuxFrameDelegate(mux),
                                                                        connectionConfiguration: connection))
+        try channel.pipeline.syncOperations.addHandler(ToNIOFrames())
         try channel.pipeline.syncOperations.addHandler(mux)
         return mux
+    }
+
+    /// The mux's frames as `NIOHTTP2Handler` takes them.
+    final class ToNIOFrames: ChannelOutboundHandler {
+        typealias OutboundIn = StreamFrame
+        typealias OutboundOut = HTTP2Frame
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            let frame = unwrapOutboundIn(data)
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: frame.payload.nio)), promise: promise)
+        }
     }
 
     /// A client and a server end, each `TunnelHTTP2Handler` (a tunnel end, `tunnel`) or `NIOHTTP2Handler`

@@ -35,7 +35,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
         }
         switch part {
         case .head(let head):
-            let headers = HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders(proxyingResponse: head)))
+            let headers = StreamFrame.Payload.headers(.init(headers: HeaderFields(proxyingResponse: head)))
             if head.status.code < 200 {
                 writeHeld()
                 stream.write(headers, promise: promise)
@@ -45,7 +45,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
         case .body(let body):
             hold(.data(.init(data: body)), promise: promise)
         case .end(let trailers):
-            let (before, last) = held.end(trailers: trailers.map(HPACKHeaders.init(proxyingTrailers:)))
+            let (before, last) = held.end(trailers: trailers.map(HeaderFields.init(proxyingTrailers:)))
             if let before { stream.write(before) }
             stream.write(last, promise: promise)
         }
@@ -57,7 +57,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
     }
 
     /// Keeps `payload` back for the next write or flush (a write with a promise goes out at once).
-    private func hold(_ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?) {
+    private func hold(_ payload: StreamFrame.Payload, promise: EventLoopPromise<Void>?) {
         if let promise {
             writeHeld()
             stream.write(payload, promise: promise)
@@ -72,7 +72,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
 
     // MARK: HTTP2MuxStreamDelegate
 
-    func streamReceived(_ payload: HTTP2Frame.FramePayload) {
+    func streamReceived(_ payload: StreamFrame.Payload) {
         switch payload {
         case .headers(let headers):
             guard headReceived else {

@@ -5,7 +5,7 @@ import NIOHTTP2
 /// What the owner of an ``HTTP2MuxStream`` (an ``HTTP2StreamUpstream`` or ``HTTP2StreamDownstream``) is told.
 protocol HTTP2MuxStreamDelegate: AnyObject {
     /// A HEADERS or DATA payload of the stream.
-    func streamReceived(_ payload: HTTP2Frame.FramePayload)
+    func streamReceived(_ payload: StreamFrame.Payload)
     /// The end of a batch of payloads (the connection's read completed, or held payloads were delivered).
     func streamReadComplete()
     /// The stream can take writes again.
@@ -39,7 +39,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
     typealias InboundIn = HTTP2Frame
     typealias InboundOut = HTTP2Frame
     typealias OutboundIn = HTTP2Frame
-    typealias OutboundOut = HTTP2Frame
+    typealias OutboundOut = StreamFrame
 
     /// Called with each stream the peer opens (server side), to give it an owner.
     typealias InboundStreamInitializer = (HTTP2MuxStream) -> Void
@@ -88,7 +88,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
 
     var channel: (any Channel)? { context?.channel }
 
-    /// Whether the streams' owners validate the header blocks they receive (``HPACKHeaders/validate(as:)``): on
+    /// Whether the streams' owners validate the header blocks they receive (``HeaderFields/validate(as:)``): on
     /// connections to local h2c clients and endpoints, not on the tunnel.
     let validatesHeaderBlocks: Bool
 
@@ -114,7 +114,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
         return id
     }
 
-    func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>?) {
+    func write(_ frame: StreamFrame, promise: EventLoopPromise<Void>?) {
         guard let context else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
@@ -194,6 +194,16 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
         self.context = context
     }
 
+    /// A frame of the handlers after the mux (a keepalive PING, a GOAWAY when draining), in NIO's form.
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let frame = unwrapOutboundIn(data)
+        guard let converted = StreamFrame(frame) else {
+            promise?.fail(TunnelHTTP2Error(code: .internalError, message: "the gateway does not send \(frame.payload)"))
+            return
+        }
+        context.write(wrapOutboundOut(converted), promise: promise)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         closeAll()
         self.context = nil
@@ -210,12 +220,13 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
             context.fireChannelRead(data)
             return
         }
-        receive(frame.streamID, frame.payload)
+        guard let payload = StreamFrame.Payload(frame.payload) else { return }
+        receive(frame.streamID, payload)
     }
 
     /// A frame of a stream: from the pipeline, or straight from ``TunnelHTTP2Handler`` (which passes only the
     /// connection's own frames, and its events, down the pipeline).
-    func receive(_ id: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload) {
+    func receive(_ id: HTTP2StreamID, _ payload: StreamFrame.Payload) {
         inRead = true
         let stream: HTTP2MuxStream
         if let existing = streams[id] {
@@ -256,7 +267,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
             samplePingDue = false
             let written = context.eventLoop.makePromise(of: Void.self)
             written.futureResult.assumeIsolated().whenFailure { _ in self.adaptive?.pingFailed() }
-            write(HTTP2Frame(streamID: .rootStream, payload: .ping(AdaptiveWindow.pingData, ack: false)), promise: written)
+            write(StreamFrame(streamID: .rootStream, payload: .ping(AdaptiveWindow.pingData, ack: false)), promise: written)
             flushPending = true
         }
         inRead = false
@@ -354,7 +365,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
 
     /// Writes a WINDOW_UPDATE (flushed now, or with the read being processed).
     func windowUpdate(_ id: HTTP2StreamID, _ increment: Int) {
-        write(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment)), promise: nil)
+        write(StreamFrame(streamID: id, payload: .windowUpdate(windowSizeIncrement: increment)), promise: nil)
         flush()
     }
 
@@ -379,7 +390,7 @@ final class HTTP2MuxStream {
     /// The owner, kept until the stream closes (the owner keeps the stream too).
     private var delegate: (any HTTP2MuxStreamDelegate)?
     private var window: ReceiveWindow
-    private var held = CircularBuffer<HTTP2Frame.FramePayload>()
+    private var held = CircularBuffer<StreamFrame.Payload>()
     private var paused = false
     private var delivering = false
     /// Closed by the peer cleanly while payloads were still held: closes once they are delivered.
@@ -414,7 +425,7 @@ final class HTTP2MuxStream {
 
     // MARK: Writing
 
-    func write(_ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>? = nil) {
+    func write(_ payload: StreamFrame.Payload, promise: EventLoopPromise<Void>? = nil) {
         guard !isClosed, let mux else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
@@ -436,10 +447,10 @@ final class HTTP2MuxStream {
             }
             let id = mux.open(self)
             self.id = id
-            mux.write(HTTP2Frame(streamID: id, payload: payload), promise: promise)
+            mux.write(StreamFrame(streamID: id, payload: payload), promise: promise)
             return
         }
-        mux.write(HTTP2Frame(streamID: id, payload: payload), promise: promise)
+        mux.write(StreamFrame(streamID: id, payload: payload), promise: promise)
     }
 
     /// The first frame did not leave this process: closes the stream, the peer never saw it.
@@ -454,9 +465,9 @@ final class HTTP2MuxStream {
         mux?.flush()
     }
 
-    /// Checks a header block the peer sent (``HPACKHeaders/validate(as:)``) where this stream's connection calls for
+    /// Checks a header block the peer sent (``HeaderFields/validate(as:)``) where this stream's connection calls for
     /// it (``validatesHeaderBlocks``).
-    func validate(_ block: HPACKHeaders, as kind: HPACKHeaders.BlockKind) throws {
+    func validate(_ block: HeaderFields, as kind: HeaderFields.BlockKind) throws {
         if validatesHeaderBlocks { try block.validate(as: kind) }
     }
 
@@ -464,7 +475,7 @@ final class HTTP2MuxStream {
     func reset(_ code: HTTP2ErrorCode = .cancel) {
         guard !isClosed else { return }
         if let id {   // an ID is taken by the first write: the peer knows the stream
-            mux?.write(HTTP2Frame(streamID: id, payload: .rstStream(code)), promise: nil)
+            mux?.write(StreamFrame(streamID: id, payload: .rstStream(code)), promise: nil)
             mux?.flush()
         }
         mux?.forget(self)
@@ -497,7 +508,7 @@ final class HTTP2MuxStream {
         deliverHeld()
     }
 
-    fileprivate func receive(_ payload: HTTP2Frame.FramePayload) {
+    fileprivate func receive(_ payload: StreamFrame.Payload) {
         guard !isClosed else { return }
         // Copied even when passed on at once: a slice waiting in the destination's write queue pins the parser's
         // buffer just as a held one does (with slices, a 1 GiB upload's RSS grew by up to 91 MiB instead of 10).
@@ -578,13 +589,13 @@ final class HTTP2MuxStream {
 
     // MARK: Helpers
 
-    fileprivate static func flowControlledSize(_ payload: HTTP2Frame.FramePayload) -> Int {
+    fileprivate static func flowControlledSize(_ payload: StreamFrame.Payload) -> Int {
         guard case .data(let data) = payload else { return 0 }
         return data.data.readableBytes + (data.paddingBytes.map { $0 + 1 } ?? 0)
     }
 
     /// A DATA payload copied out of the parser's buffer.
-    private static func owningItsBytes(_ payload: HTTP2Frame.FramePayload) -> HTTP2Frame.FramePayload {
+    private static func owningItsBytes(_ payload: StreamFrame.Payload) -> StreamFrame.Payload {
         guard case .data(var data) = payload, case .byteBuffer(let bytes) = data.data, bytes.readableBytes > 0 else { return payload }
         var own = ByteBufferAllocator().buffer(capacity: bytes.readableBytes)
         own.writeImmutableBuffer(bytes)

@@ -7,7 +7,7 @@ import NIOHTTP2
 /// its ``UpstreamHandler`` writes into frame payloads and the response's frame payloads into parts, and passes the
 /// stream's events on to that handler.
 ///
-/// Each head is translated once (``HPACKHeaders/init(proxyingRequest:scheme:)``). It holds the last payload back
+/// Each head is translated once (``HeaderFields/init(proxyingRequest:scheme:)``). It holds the last payload back
 /// until the next write or flush, so a request without a body is one HEADERS frame with END_STREAM and a body's last
 /// DATA frame carries END_STREAM.
 final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
@@ -44,11 +44,11 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
         switch part {
         case .head(let head):
             requestMethod = head.method
-            hold(.headers(.init(headers: HPACKHeaders(proxyingRequest: head, scheme: scheme))), stream)
+            hold(.headers(.init(headers: HeaderFields(proxyingRequest: head, scheme: scheme))), stream)
         case .body(let body):
             hold(.data(.init(data: body)), stream)
         case .end(let trailers):
-            let (before, last) = held.end(trailers: trailers.map(HPACKHeaders.init(proxyingTrailers:)))
+            let (before, last) = held.end(trailers: trailers.map(HeaderFields.init(proxyingTrailers:)))
             if let before { stream.write(before) }
             stream.write(last)
         }
@@ -60,13 +60,13 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
         stream.flush()
     }
 
-    private func hold(_ payload: HTTP2Frame.FramePayload, _ stream: HTTP2MuxStream) {
+    private func hold(_ payload: StreamFrame.Payload, _ stream: HTTP2MuxStream) {
         if let previous = held.hold(payload) { stream.write(previous) }
     }
 
     // MARK: HTTP2MuxStreamDelegate
 
-    func streamReceived(_ payload: HTTP2Frame.FramePayload) {
+    func streamReceived(_ payload: StreamFrame.Payload) {
         switch payload {
         case .headers(let headers):
             guard finalHeadReceived else {

@@ -11,7 +11,7 @@ import NIOHTTP2
 /// gateway sends was validated where it entered the mesh, and it writes pseudo-headers and lowercase names itself, so
 /// the connections run with NIO's validation off (as the tunnel already did) and this pass runs on received blocks,
 /// once, over each field's bytes.
-extension HPACKHeaders {
+extension HeaderFields {
     enum BlockKind {
         case request, response, trailers
     }
@@ -20,7 +20,8 @@ extension HPACKHeaders {
         var seen = PseudoHeaderSet()
         var regularFieldsStarted = false
         var isConnect = false
-        for (name, value, _) in self {
+        for field in fields {
+            let (name, value) = (field.name, field.value)
             let nameKind = Self.classify(name)
             switch nameKind {
             case .invalid:
@@ -38,7 +39,7 @@ extension HPACKHeaders {
                 }
             case .regular:
                 regularFieldsStarted = true
-                if let known = HeaderName.known(name),
+                if let known = field.known,
                    known.isConnectionSpecific || (known == .te && kind == .request && value != "trailers") {
                     throw NIOHTTP2Errors.forbiddenHeaderField(name: name, value: value)
                 }
@@ -52,7 +53,9 @@ extension HPACKHeaders {
         case .response: (allowed, mandatory) = ([.status], [.status])
         case .trailers: (allowed, mandatory) = ([], [])
         }
-        guard seen.isSubset(of: allowed), seen.isSuperset(of: mandatory) else { throw NIOHTTP2Errors.invalidPseudoHeaders(self) }
+        guard seen.isSubset(of: allowed), seen.isSuperset(of: mandatory) else {
+            throw NIOHTTP2Errors.invalidPseudoHeaders(HPACKHeaders(fields.map { ($0.name, $0.value) }))
+        }
     }
 
     private struct PseudoHeaderSet: OptionSet {

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHPACK
 import NIOHTTP2
 
 /// The last frame payload written to an HTTP/2 stream, held back until the next write or flush, so that the end of
@@ -7,23 +6,23 @@ import NIOHTTP2
 /// without a body, a gRPC Trailers-Only answer), and a body's last DATA frame carries END_STREAM instead of an empty
 /// DATA frame after it. Shared by ``HTTP2StreamUpstream`` and ``HTTP2StreamDownstream``.
 struct HeldPayload {
-    private var payload: HTTP2Frame.FramePayload?
+    private var payload: StreamFrame.Payload?
 
     /// Holds `payload`; returns the one held before, to be written now.
-    mutating func hold(_ payload: HTTP2Frame.FramePayload) -> HTTP2Frame.FramePayload? {
+    mutating func hold(_ payload: StreamFrame.Payload) -> StreamFrame.Payload? {
         defer { self.payload = payload }
         return self.payload
     }
 
     /// The held payload, to be written now; nothing is held afterwards.
-    mutating func take() -> HTTP2Frame.FramePayload? {
+    mutating func take() -> StreamFrame.Payload? {
         defer { payload = nil }
         return payload
     }
 
     /// The end of the message: `before` (the held payload, when the end cannot ride on it) then `last`, which has
     /// END_STREAM: the trailers, else the held HEADERS or DATA, else an empty DATA frame.
-    mutating func end(trailers: HPACKHeaders?) -> (before: HTTP2Frame.FramePayload?, last: HTTP2Frame.FramePayload) {
+    mutating func end(trailers: HeaderFields?) -> (before: StreamFrame.Payload?, last: StreamFrame.Payload) {
         if let trailers { return (take(), .headers(.init(headers: trailers, endStream: true))) }
         switch take() {
         case .headers(var headers):

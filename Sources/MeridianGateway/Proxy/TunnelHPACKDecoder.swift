@@ -21,6 +21,8 @@ struct TunnelHPACKDecoder {
     private struct Entry {
         var name: String
         var value: String
+        /// The name's class (``HeaderName/known(_:)``), found when the entry was inserted.
+        var known: HeaderName.Known?
         var size: Int
     }
 
@@ -39,14 +41,14 @@ struct TunnelHPACKDecoder {
         tableSizeLimit = maxTableSize
     }
 
-    /// The fields of a whole header block (all of `block`'s readable bytes).
+    /// The fields of a whole header block (all of `block`'s readable bytes), each name classified
+    /// (``HeaderFields/Field/known``): a name from the static table or this end's dynamic table costs no classification
+    /// (its class was kept with it), a literal name is classified once.
     ///
-    /// Every field comes back indexable: a block is translated to an HTTP/1-style head at once, which keeps no
-    /// indexing (``TunnelHPACKEncoder`` decides it again, by name), and `HPACKHeaders.add(name:value:indexing:)` scans
-    /// every name for non-ASCII bytes, a String iteration that cost more than the rest of the decoding (names are
-    /// checked here, where they arrive as literals).
-    mutating func decode(_ block: ByteBuffer) throws(TunnelHPACKError) -> HPACKHeaders {
-        var fields: [(String, String)] = []
+    /// No field keeps its indexing: a block becomes an HTTP/1-style head at once, which keeps none
+    /// (``TunnelHPACKEncoder`` decides it again, by name).
+    mutating func decode(_ block: ByteBuffer) throws(TunnelHPACKError) -> HeaderFields {
+        var fields: [HeaderFields.Field] = []
         fields.reserveCapacity(24)
         var listSize = 0
         var fieldSeen = false
@@ -54,12 +56,11 @@ struct TunnelHPACKDecoder {
         let end = block.writerIndex
         while offset < end {
             let first = block.getInteger(at: offset, as: UInt8.self)!
-            let name: String
-            let value: String
+            let field: HeaderFields.Field
             if first & 0x80 != 0 {
                 // Indexed field.
                 let index = try Self.integer(block, at: &offset, end: end, prefix: 7)
-                (name, value) = try field(at: index)
+                field = try self.field(at: index)
             } else if first & 0xe0 == 0x20 {
                 // A dynamic table size update: only before the block's first field.
                 guard !fieldSeen else { throw TunnelHPACKError(description: "a table size update after a field") }
@@ -75,42 +76,49 @@ struct TunnelHPACKDecoder {
                 let incremental = first & 0xc0 == 0x40
                 let prefix = incremental ? 6 : 4
                 let nameIndex = try Self.integer(block, at: &offset, end: end, prefix: prefix)
+                let name: String
+                let known: HeaderName.Known?
                 if nameIndex == 0 {
                     name = try string(block, at: &offset, end: end)
-                    // (HPACKHeaders' `add` traps on a name that is not ASCII; and HTTP/2 names are.)
+                    // HTTP/2 names are ASCII (and HPACKHeaders, to which a test or NIO's error may turn them, traps on others).
                     guard name.utf8.allSatisfy({ $0 < 0x80 }) else { throw TunnelHPACKError(description: "a field name that is not ASCII") }
+                    known = HeaderName.known(name)
                 } else {
-                    name = try field(at: nameIndex).name
+                    let named = try self.field(at: nameIndex)
+                    (name, known) = (named.name, named.known)
                 }
-                value = try string(block, at: &offset, end: end)
-                if incremental { insert(name, value) }
+                field = HeaderFields.Field(name: name, value: try string(block, at: &offset, end: end), known: known)
+                if incremental { insert(field) }
             }
             fieldSeen = true
-            listSize += name.utf8.count + value.utf8.count + 32
+            listSize += field.name.utf8.count + field.value.utf8.count + 32
             guard listSize <= maxHeaderListSize else {
                 throw TunnelHPACKError(description: "a header list of more than \(maxHeaderListSize) bytes")
             }
-            fields.append((name, value))
+            fields.append(field)
         }
-        return HPACKHeaders(fields)
+        return HeaderFields(fields: fields)
     }
 
     /// The field at a (static or dynamic) table index.
-    private func field(at index: Int) throws(TunnelHPACKError) -> (name: String, value: String) {
+    private func field(at index: Int) throws(TunnelHPACKError) -> HeaderFields.Field {
         let staticCount = TunnelHPACKEncoder.staticTable.count
-        if index >= 1, index <= staticCount { return TunnelHPACKEncoder.staticTable[index - 1] }
+        if index >= 1, index <= staticCount { return Self.staticFields[index - 1] }
         let dynamic = index - staticCount - 1
         guard index > 0, dynamic < table.count else { throw TunnelHPACKError(description: "a table index (\(index)) that is not in the table") }
         let entry = table[table.index(table.endIndex, offsetBy: -1 - dynamic)]
-        return (entry.name, entry.value)
+        return HeaderFields.Field(name: entry.name, value: entry.value, known: entry.known)
     }
 
-    private mutating func insert(_ name: String, _ value: String) {
-        let size = name.utf8.count + value.utf8.count + 32
+    /// RFC 7541's static table, each name classified.
+    private static let staticFields = TunnelHPACKEncoder.staticTable.map { HeaderFields.Field(name: $0.0, value: $0.1) }
+
+    private mutating func insert(_ field: HeaderFields.Field) {
+        let size = field.name.utf8.count + field.value.utf8.count + 32
         evict(toFit: size)
         // An entry larger than the table empties it and is not inserted (RFC 7541 4.4).
         guard size <= tableSizeLimit else { return }
-        table.append(Entry(name: name, value: value, size: size))
+        table.append(Entry(name: field.name, value: field.value, known: field.known, size: size))
         tableSize += size
     }
 

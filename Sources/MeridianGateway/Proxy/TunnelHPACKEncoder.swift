@@ -8,10 +8,12 @@ import NIOHPACK
 /// - One dictionary, by name, holds a name's static-table entries and its dynamic-table values (newest last): a field
 ///   costs one hash of its name and a comparison with the few values the name has.
 /// - Literals are not Huffman-coded (both ends are gateways on a fast link; a repeated field is an index either way).
-/// - Fields are indexed (added to the dynamic table) unless the block says otherwise, except that credentials
-///   (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`) are never indexed (RFC 7541 section 7.1.3):
-///   the tunnel multiplexes many clients' requests, and an indexed credential would let one client learn another's
-///   from the size of its own requests' blocks.
+/// - Fields are indexed (added to the dynamic table), except:
+///   - credentials (`authorization`, `proxy-authorization`, `cookie`, `set-cookie`) are never indexed (RFC 7541
+///     section 7.1.3): the tunnel multiplexes many clients' requests, and an indexed credential would let one client
+///     learn another's from the size of its own requests' blocks;
+///   - `traceparent`, a new value on every request (a new span per hop), is not indexed: it would be inserted into
+///     both ends' tables and evict the fields that do repeat.
 /// - The table is as large as the peer allows, up to 4,096 bytes (the default); a smaller limit from the peer's
 ///   SETTINGS is signalled at the start of the next block.
 struct TunnelHPACKEncoder {
@@ -73,10 +75,10 @@ struct TunnelHPACKEncoder {
 
     /// Appends the header block of `headers` to `buffer`, written in place in one access to the buffer (a
     /// `ByteBuffer` write of a byte costs about 290 instructions).
-    mutating func encode(_ headers: HPACKHeaders, to buffer: inout ByteBuffer) {
+    mutating func encode(_ headers: HeaderFields, to buffer: inout ByteBuffer) {
         // At most: each field's strings, their two lengths and its index (up to 6 bytes each), and a size update.
         var bound = 12
-        for (name, value, _) in headers { bound += name.utf8.count + value.utf8.count + 18 }
+        for field in headers.fields { bound += field.name.utf8.count + field.value.utf8.count + 18 }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { bytes in
             var writer = Writer(bytes: bytes)
             if let update = pendingSizeUpdate {
@@ -84,8 +86,8 @@ struct TunnelHPACKEncoder {
                 if update < maxSize { writer.integer(update, prefix: 5, flags: 0x20) }
                 writer.integer(maxSize, prefix: 5, flags: 0x20)
             }
-            for (name, value, indexing) in headers {
-                encodeField(name, value, indexing: indexing, to: &writer)
+            for field in headers.fields {
+                encodeField(field.name, field.value, indexing: field.known == .traceparent ? .nonIndexable : .indexable, to: &writer)
             }
             return writer.count
         }

@@ -50,7 +50,7 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 final class TunnelHTTP2Handler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = HTTP2Frame
-    typealias OutboundIn = HTTP2Frame
+    typealias OutboundIn = StreamFrame
     typealias OutboundOut = IOData
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
@@ -84,7 +84,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     }
 
     private struct Queued {
-        var payload: HTTP2Frame.FramePayload
+        var payload: StreamFrame.Payload
         var promise: EventLoopPromise<Void>?
     }
 
@@ -490,7 +490,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     private func headerBlockEnded(id: HTTP2StreamID, endStream: Bool, block: inout ByteBuffer, context: ChannelHandlerContext) {
         // Decoded whatever becomes of the stream: the decoder's table must follow the peer's encoder.
-        let headers: HPACKHeaders
+        let headers: HeaderFields
         do {
             headers = try decoder.decode(block)
         } catch {
@@ -722,7 +722,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         depth -= 1
     }
 
-    private func write(_ id: HTTP2StreamID, _ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+    private func write(_ id: HTTP2StreamID, _ payload: StreamFrame.Payload, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         if !waitingToOpen.isEmpty, let index = waitingToOpen.firstIndex(where: { $0.id == id }) {
             guard case .rstStream(let code) = payload else {
                 return waitingToOpen[index].frames.append(Queued(payload: payload, promise: promise))
@@ -806,8 +806,6 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             if let opaque { out.writeImmutableBuffer(opaque) }
             append(promise)
             goAwaySent = min(last, goAwaySent ?? last)
-        default:
-            promise?.fail(TunnelHTTP2Error(code: .internalError, message: "the tunnel does not send \(payload)"))
         }
     }
 
@@ -826,7 +824,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             let last = chunk == bytes.readableBytes
             guard chunk > 0 || last else {
                 // The rest waits for a window.
-                let rest = HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(bytes), endStream: endStream))
+                let rest = StreamFrame.Payload.data(.init(data: .byteBuffer(bytes), endStream: endStream))
                 if stream.queued == nil { stream.queued = CircularBuffer(initialCapacity: 4) }
                 stream.queued!.prepend(Queued(payload: rest, promise: promise))
                 if !stream.inBlockedList {
@@ -904,7 +902,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     }
 
     /// A header block, as HEADERS and, if it is larger than the peer's largest frame, CONTINUATION frames.
-    private func writeHeaders(_ id: HTTP2StreamID, _ headers: HTTP2Frame.FramePayload.Headers, promise: EventLoopPromise<Void>?,
+    private func writeHeaders(_ id: HTTP2StreamID, _ headers: StreamFrame.Headers, promise: EventLoopPromise<Void>?,
                               context: ChannelHandlerContext) {
         let start = out.writerIndex
         let flags: UInt8 = headers.endStream ? 0x1 : 0

@@ -1,5 +1,7 @@
 import NIOCore
+import NIOHPACK
 import NIOHTTP1
+import NIOHTTP2
 
 @testable import MeridianGateway
 
@@ -30,6 +32,20 @@ extension MessagePart where Head == RequestHead, Body == IOData {
         case .head(let head): .head(head.nio)
         case .body(let body): .body(body)
         case .end(let trailers): .end(trailers?.nio)
+        }
+    }
+}
+
+extension StreamFrame.Payload {
+    /// As NIO's frame payload.
+    var nio: HTTP2Frame.FramePayload {
+        switch self {
+        case .headers(let headers): .headers(.init(headers: HPACKHeaders(headers.headers.map { ($0.name, $0.value) }), endStream: headers.endStream))
+        case .data(let data): .data(data)
+        case .rstStream(let code): .rstStream(code)
+        case .windowUpdate(let increment): .windowUpdate(windowSizeIncrement: increment)
+        case .ping(let data, let ack): .ping(data, ack: ack)
+        case .goAway(let last, let code, let opaque): .goAway(lastStreamID: last, errorCode: code, opaqueData: opaque)
         }
     }
 }

@@ -7,67 +7,50 @@ import NIOHTTP2
 /// `HTTP2FramePayloadToHTTP1*Codec`s (which build an intermediate `HTTPHeaders`, lowercase every name into a new
 /// string and scan for connection headers several times). Same results as those codecs: pseudo-headers first,
 /// lowercase names, no connection-specific fields; `host` and `:authority` map to each other.
-extension HPACKHeaders {
+extension HeaderFields {
     /// A request's header block: `:method`, `:scheme`, `:authority` (from `host`, when there is one), `:path`, then the
     /// regular fields.
     init(proxyingRequest head: RequestHead, scheme: String) {
-        var fields: [(String, String)] = []
+        var fields: [Field] = []
         fields.reserveCapacity(head.headers.count + 4)
-        fields.append((":method", head.method.rawValue))
-        fields.append((":scheme", scheme))
-        if let host = head.headers.first(.host) { fields.append((":authority", host)) }
-        fields.append((":path", head.uri))
-        self.init(fields: &fields, regularOf: head.headers, dropHost: true)
+        fields.append(Field(name: ":method", value: head.method.rawValue, known: nil))
+        fields.append(Field(name: ":scheme", value: scheme, known: nil))
+        if let host = head.headers.first(.host) { fields.append(Field(name: ":authority", value: host, known: nil)) }
+        fields.append(Field(name: ":path", value: head.uri, known: nil))
+        Self.appendRegular(of: head.headers, dropHost: true, to: &fields)
+        self.init(fields: fields)
     }
 
     /// A response's header block: `:status`, then the regular fields.
     init(proxyingResponse head: ResponseHead) {
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(head.headers.count + 2)
-        fields.append((":status", String(head.status.code)))
-        self.init(fields: &fields, regularOf: head.headers, dropHost: false)
+        var fields: [Field] = []
+        fields.reserveCapacity(head.headers.count + 1)
+        fields.append(Field(name: ":status", value: String(head.status.code), known: nil))
+        Self.appendRegular(of: head.headers, dropHost: false, to: &fields)
+        self.init(fields: fields)
     }
 
     /// A trailer block.
     init(proxyingTrailers trailers: HeaderFields) {
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(trailers.count + 1)
-        self.init(fields: &fields, regularOf: trailers, dropHost: false)
+        var fields: [Field] = []
+        fields.reserveCapacity(trailers.count)
+        Self.appendRegular(of: trailers, dropHost: false, to: &fields)
+        self.init(fields: fields)
     }
 
-    /// `fields`, then the regular fields of `headers`, lowercase and without the connection-specific ones; a
-    /// `traceparent` last. Built from an array whole: `add(name:value:indexing:)` scans each name for non-ASCII bytes
-    /// (a String iteration, about 15 instructions a byte), and these names are ASCII (read by the gateway's parsers, or
-    /// made by it).
-    private init(fields: inout [(String, String)], regularOf headers: HeaderFields, dropHost: Bool) {
-        var traceparent: String?
+    /// The regular fields of `headers`, lowercase and without the connection-specific ones.
+    private static func appendRegular(of headers: HeaderFields, dropHost: Bool, to fields: inout [Field]) {
         for field in headers.fields {
             let known = field.known
             if known?.isConnectionSpecific == true { continue }
-            switch known {
-            case .host where dropHost: continue
-            case .traceparent: traceparent = field.value
-            default: fields.append((HeaderName.lowercased(field.name), field.value))
-            }
-        }
-        self.init(fields)
-        if let traceparent {
-            // A new value on every request (a new span per hop): indexing it would insert it into both ends' HPACK
-            // tables and evict the fields that do repeat.
-            add(name: "traceparent", value: traceparent, indexing: .nonIndexable)
+            if known == .host && dropHost { continue }
+            fields.append(Field(name: HeaderName.lowercased(field.name), value: field.value, known: known))
         }
     }
-}
 
-extension HeaderFields {
     /// The regular (non-pseudo) fields of a header block (trailers).
-    init(regularFieldsOf block: HPACKHeaders) {
-        var fields: [Field] = []
-        fields.reserveCapacity(block.count)
-        for (name, value, _) in block where name.utf8.first != UInt8(ascii: ":") {
-            fields.append(Field(name: name, value: value))
-        }
-        self.init(fields: fields)
+    init(regularFieldsOf block: HeaderFields) {
+        self.init(fields: block.fields.filter { $0.name.utf8.first != UInt8(ascii: ":") })
     }
 }
 
@@ -79,7 +62,7 @@ extension RequestHead {
     /// by the endpoint as the next request (request smuggling). And the length the block's `content-length` fields
     /// declare (``DeclaredLength/parse(_:into:)``, which throws for a malformed or conflicting value); the head carries
     /// that length as one field, in decimal, where the block's fields were.
-    static func proxying(_ block: HPACKHeaders, endStream: Bool) throws -> (head: RequestHead, contentLength: Int?) {
+    static func proxying(_ block: HeaderFields, endStream: Bool) throws -> (head: RequestHead, contentLength: Int?) {
         // One pass over the block: the pseudo-headers (which come first; one after a regular field is not honoured),
         // then the regular fields, noting `host` and reading `content-length` on the way.
         var method: String?
@@ -89,18 +72,17 @@ extension RequestHead {
         var contentLength: Int?
         var fields: [HeaderFields.Field] = []
         fields.reserveCapacity(block.count + 1)
-        for (name, value, _) in block {
-            if name.utf8.first == UInt8(ascii: ":") {
+        for field in block.fields {
+            if field.name.utf8.first == UInt8(ascii: ":") {
                 guard fields.isEmpty else { continue }
-                switch name {
-                case ":method": method = value
-                case ":path": path = value
-                case ":authority": authority = value
+                switch field.name {
+                case ":method": method = field.value
+                case ":path": path = field.value
+                case ":authority": authority = field.value
                 default: break
                 }
                 continue
             }
-            let field = HeaderFields.Field(name: name, value: value)
             if try DeclaredLength.relay(field, declared: &contentLength, into: &fields) { continue }
             if field.known == .host { hasHost = true }
             fields.append(field)
@@ -125,17 +107,16 @@ extension ResponseHead {
     /// the block names no length, `content-length: 0` (the block ended the stream) or `transfer-encoding: chunked`,
     /// so an HTTP/1.1 client sees the body framed; and the length its `content-length` fields declare, as for a
     /// request (``RequestHead/proxying(_:endStream:)``).
-    static func proxying(_ block: HPACKHeaders, requestMethod: HTTPMethod, endStream: Bool) throws -> (head: ResponseHead, contentLength: Int?) {
+    static func proxying(_ block: HeaderFields, requestMethod: HTTPMethod, endStream: Bool) throws -> (head: ResponseHead, contentLength: Int?) {
         var statusText: String?
         var contentLength: Int?
         var fields: [HeaderFields.Field] = []
         fields.reserveCapacity(block.count + 1)
-        for (name, value, _) in block {
-            if name.utf8.first == UInt8(ascii: ":") {
-                if fields.isEmpty, statusText == nil, name == ":status" { statusText = value }
+        for field in block.fields {
+            if field.name.utf8.first == UInt8(ascii: ":") {
+                if fields.isEmpty, statusText == nil, field.name == ":status" { statusText = field.value }
                 continue
             }
-            let field = HeaderFields.Field(name: name, value: value)
             if try DeclaredLength.relay(field, declared: &contentLength, into: &fields) { continue }
             fields.append(field)
         }
