@@ -51,7 +51,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// On an HTTP/2 stream: the stream's handler, which writes the parts as frame payloads.
     private var stream: HTTP2StreamDownstream?
     /// HTTP/1.1: the parts of requests pipelined behind the exchange in flight, in order.
-    private var pipelined = CircularBuffer<ReceivedRequestPart>()
+    private var pipelined = LazyQueue<ReceivedRequestPart>()
     /// HTTP/1.1: when the connection last read, or last finished a response.
     private(set) var lastActive = NIODeadline.now()
     /// HTTP/1.1: the connection closes once its last response is written; later requests are not processed (RFC 9112

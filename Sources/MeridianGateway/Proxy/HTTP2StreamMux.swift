@@ -390,7 +390,7 @@ final class HTTP2MuxStream {
     /// The owner, kept until the stream closes (the owner keeps the stream too).
     private var delegate: (any HTTP2MuxStreamDelegate)?
     private var window: ReceiveWindow
-    private var held = CircularBuffer<StreamFrame.Payload>()
+    private var held = LazyQueue<StreamFrame.Payload>()
     private var paused = false
     private var delivering = false
     /// Closed by the peer cleanly while payloads were still held: closes once they are delivered.

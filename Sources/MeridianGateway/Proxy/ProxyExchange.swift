@@ -21,7 +21,7 @@ final class ProxyExchange: DeadlineHolder {
     private var machine: ExchangeStateMachine
     private var upstream: UpstreamHandler?
     private var target: UpstreamTarget?
-    private var unsent = CircularBuffer<RequestPart>()
+    private var unsent = LazyQueue<RequestPart>()
     private var unsentBytes = 0
     /// Every request part so far, for a retry; `nil` once the body outgrew the retry buffer.
     private var retained: [RequestPart]? = []
