@@ -15,7 +15,7 @@ import NIOHTTP2
 /// is a gateway whose SPIFFE identity was verified, and every header it relays was validated where it entered the
 /// mesh (the local listener's HTTP/1.1 parser or h2c codec, or the destination's HTTP/1.1 parser or h2c codec).
 /// It cost about 4.5 % of each gateway's CPU. On connections to local h2c clients and endpoints, ``HTTP2MuxStream``'s
-/// owners validate each block they receive (``HPACKHeaders/validate(as:)``: NIO's checks, on received blocks only, in
+/// owners validate each block they receive (``HeaderFields/validate(as:)``: NIO's checks, on received blocks only, in
 /// one pass).
 enum HTTP2Tuning {
     /// The default window (`GatewayConfiguration.http2Window`).

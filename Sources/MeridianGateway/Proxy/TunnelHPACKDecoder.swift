@@ -80,7 +80,7 @@ struct TunnelHPACKDecoder {
                 let known: HeaderName.Known?
                 if nameIndex == 0 {
                     name = try string(block, at: &offset, end: end)
-                    // HTTP/2 names are ASCII (and HPACKHeaders, to which a test or NIO's error may turn them, traps on others).
+                    // HTTP/2 names are ASCII (NIO's HPACKHeaders, which an error report builds, traps on others).
                     guard name.utf8.allSatisfy({ $0 < 0x80 }) else { throw TunnelHPACKError(description: "a field name that is not ASCII") }
                     known = HeaderName.known(name)
                 } else {

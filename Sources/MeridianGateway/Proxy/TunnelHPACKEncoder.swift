@@ -48,6 +48,15 @@ struct TunnelHPACKEncoder {
 
         static func == (lhs: NameKey, rhs: NameKey) -> Bool { lhs.hash == rhs.hash && lhs.name == rhs.name }
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+
+        /// What `Dictionary` asks of a key: the FNV-1a hash, mixed with the table's seed, without a `Hasher` (whose
+        /// SipHash rounds cost about 150 instructions a lookup, more than the rest of a field's encoding). The names
+        /// are bounded by the table (4,096 bytes), so a peer that made them collide would slow its own connection only.
+        func _rawHashValue(seed: Int) -> Int {
+            // The table's bucket is the low bits: a multiply and a shift spread the high ones down.
+            let mixed = UInt64(bitPattern: Int64(hash ^ seed)) &* 0x9E37_79B9_7F4A_7C15
+            return Int(truncatingIfNeeded: mixed ^ (mixed >> 29))
+        }
     }
 
     private var byName: [NameKey: NameEntry]
