@@ -108,15 +108,17 @@ enum HTTP1HeadWriter {
     }
 
     private static func unsendable(_ fields: HeaderFields, kind: String, scan: inout FieldScan) -> UnsendableRequest? {
-        for field in fields.fields {
-            let (name, value) = (field.name, field.value)
-            guard name.isHTTPToken else {
+        for index in fields.fields.indices {
+            // (Read in place: a `for field in` copy retains and releases its name and value.)
+            guard fields.fields[index].name.isHTTPToken else {
+                let name = fields.fields[index].name
                 return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
             }
-            guard value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) }) else {
+            guard fields.fields[index].value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) }) else {
+                let name = fields.fields[index].name
                 return UnsendableRequest(field: name, message: "\(kind) '\(name)' has a control character (CR, LF, NUL or another below 0x20, or DEL), which HTTP/1.1 cannot carry to the endpoint: remove it")
             }
-            scan.add(field)
+            scan.add(fields.fields[index])
         }
         return nil
     }
@@ -179,7 +181,7 @@ enum HTTP1HeadWriter {
         init() {}
 
         init(_ fields: HeaderFields) {
-            for field in fields.fields { add(field) }
+            for index in fields.fields.indices { add(fields.fields[index]) }
         }
 
         fileprivate mutating func add(_ field: HeaderFields.Field) {
@@ -195,7 +197,7 @@ enum HTTP1HeadWriter {
     /// The bytes of `NAME: VALUE` CRLF for every field.
     private static func fieldsSize(_ fields: HeaderFields) -> Int {
         var size = 0
-        for field in fields.fields { size += fieldSize(field) }
+        for index in fields.fields.indices { size += fieldSize(fields.fields[index]) }
         return size
     }
 
@@ -207,11 +209,11 @@ enum HTTP1HeadWriter {
 
     private static func writeFields(_ fields: HeaderFields, to out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
         var at = start
-        for field in fields.fields {
-            at = field.name.copyUTF8(to: out, at: at)
+        for index in fields.fields.indices {
+            at = fields.fields[index].name.copyUTF8(to: out, at: at)
             out[at] = UInt8(ascii: ":")
             out[at + 1] = UInt8(ascii: " ")
-            at = field.value.copyUTF8(to: out, at: at + 2)
+            at = fields.fields[index].value.copyUTF8(to: out, at: at + 2)
             at = writeCRLF(to: out, at: at)
         }
         return at

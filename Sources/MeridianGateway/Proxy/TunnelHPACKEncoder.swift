@@ -87,7 +87,7 @@ struct TunnelHPACKEncoder {
     mutating func encode(_ headers: HeaderFields, to buffer: inout ByteBuffer) {
         // At most: each field's strings, their two lengths and its index (up to 6 bytes each), and a size update.
         var bound = 12
-        for field in headers.fields { bound += field.name.utf8.count + field.value.utf8.count + 18 }
+        for index in headers.fields.indices { bound += headers.fields[index].name.utf8.count + headers.fields[index].value.utf8.count + 18 }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { bytes in
             var writer = Writer(bytes: bytes)
             if let update = pendingSizeUpdate {
@@ -95,8 +95,9 @@ struct TunnelHPACKEncoder {
                 if update < maxSize { writer.integer(update, prefix: 5, flags: 0x20) }
                 writer.integer(maxSize, prefix: 5, flags: 0x20)
             }
-            for field in headers.fields {
-                encodeField(field.name, field.value, indexing: field.known == .traceparent ? .nonIndexable : .indexable, to: &writer)
+            for index in headers.fields.indices {   // (in place: a `for field in` copy retains its strings)
+                encodeField(headers.fields[index].name, headers.fields[index].value,
+                            indexing: headers.fields[index].known == .traceparent ? .nonIndexable : .indexable, to: &writer)
             }
             return writer.count
         }
