@@ -114,12 +114,20 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
         return id
     }
 
+    /// The connection's ``TunnelHTTP2Handler``, the handler before this one, which takes this mux's frames by a call
+    /// (any other takes them through the pipeline).
+    weak var connection: TunnelHTTP2Handler?
+
     func write(_ frame: StreamFrame, promise: EventLoopPromise<Void>?) {
         guard let context else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        context.write(wrapOutboundOut(frame), promise: promise)
+        if let connection {
+            connection.write(frame, promise: promise)
+        } else {
+            context.write(wrapOutboundOut(frame), promise: promise)
+        }
     }
 
     /// Flushes what the streams wrote, once per read of this connection or, outside it, once per tick of the event

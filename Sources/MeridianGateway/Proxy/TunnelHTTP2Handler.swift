@@ -121,6 +121,8 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private var emptyDataFrames = 0
     /// Told the DATA bytes and WINDOW_UPDATE increments that were written.
     private let mux: HTTP2StreamMux
+    /// This handler's context, for the frames the mux writes straight to it (``write(_:promise:)``).
+    private var context: ChannelHandlerContext?
 
     private var allocator = ByteBufferAllocator()
     private var encoder = TunnelHPACKEncoder()
@@ -194,11 +196,15 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         allocator = context.channel.allocator
+        self.context = context
+        mux.connection = self
         if context.channel.isActive { sendPreface(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         failEverything(ChannelError.ioOnClosedChannel)
+        mux.connection = nil
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -664,7 +670,20 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     // MARK: Writing
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let frame = unwrapOutboundIn(data)
+        write(unwrapOutboundIn(data), promise: promise, context: context)
+    }
+
+    /// A frame from the mux, which is the next handler: called straight, not through the pipeline (whose `NIOAny`
+    /// boxed each frame on the heap).
+    func write(_ frame: StreamFrame, promise: EventLoopPromise<Void>?) {
+        guard let context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        write(frame, promise: promise, context: context)
+    }
+
+    private func write(_ frame: StreamFrame, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
         guard !closing else {
             if case .headers = frame.payload, isLocal(frame.streamID), frame.streamID > lastOutboundStreamID {
                 pendingUnsent.append((frame.streamID, ChannelError.ioOnClosedChannel))
