@@ -11,6 +11,7 @@ struct LazyQueue<Element> {
     init() {}
 
     var isEmpty: Bool { buffer?.isEmpty ?? true }
+    var count: Int { buffer?.count ?? 0 }
     var first: Element? { buffer?.first }
 
     mutating func append(_ element: Element) {
