@@ -25,6 +25,9 @@ final class ProxyExchange: DeadlineHolder {
     private var unsentBytes = 0
     /// Every request part so far, for a retry; `nil` once the body outgrew the retry buffer.
     private var retained: [RequestPart]? = []
+    /// The end of the request, once it came (`.some(trailers)`), kept for a retry apart from ``retained``: a request
+    /// without a body (most) then needs no array.
+    private var retainedEnd: HeaderFields?? = nil
     private var retainedBytes = 0
     /// `start` is running, inside the read that brought the client's head (whose completion flushes upstream).
     private var startingInRead = false
@@ -138,6 +141,7 @@ final class ProxyExchange: DeadlineHolder {
             headWritten = true
             if everAttached, let retained {
                 for part in retained { try handler.write(part) }
+                if let end = retainedEnd { try handler.write(.end(end)) }
             } else {
                 while let part = unsent.popFirst() { try handler.write(part) }
             }
@@ -175,7 +179,9 @@ final class ProxyExchange: DeadlineHolder {
 
     private func forward(_ part: RequestPart, bytes: Int) {
         if retained != nil {
-            if retainedBytes + bytes <= worker.context.configuration.resilience.retryBufferBytes {
+            if case .end(let trailers) = part {
+                retainedEnd = .some(trailers)
+            } else if retainedBytes + bytes <= worker.context.configuration.resilience.retryBufferBytes {
                 retained!.append(part)
                 retainedBytes += bytes
             } else {
@@ -405,5 +411,6 @@ final class ProxyExchange: DeadlineHolder {
         }
         unsent.removeAll()
         retained = nil
+        retainedEnd = nil
     }
 }

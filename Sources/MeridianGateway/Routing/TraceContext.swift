@@ -58,7 +58,7 @@ public struct TraceContext: Sendable, Hashable {
                 var at = "00-".copyUTF8(to: out, at: 0)
                 for index in 3..<35 { buffer[at] = bytes[index].asciiLowercased; at += 1 }
                 buffer[at] = UInt8(ascii: "-")
-                at = hex(span).copyUTF8(to: out, at: at + 1)
+                at = writeHex(span, to: buffer, at: at + 1)
                 buffer[at] = UInt8(ascii: "-")
                 buffer[at + 1] = bytes[53].asciiLowercased
                 buffer[at + 2] = bytes[54].asciiLowercased
@@ -103,16 +103,23 @@ public struct TraceContext: Sendable, Hashable {
 
     /// The values as lowercase hex, 16 digits each, most significant first.
     static func hex(_ values: UInt64...) -> String {
-        let digits: StaticString = "0123456789abcdef"
-        return String(unsafeUninitializedCapacity: 16 * values.count) { buffer in
+        String(unsafeUninitializedCapacity: 16 * values.count) { buffer in
             var index = 0
-            for value in values {
-                for shift in stride(from: 60, through: 0, by: -4) {
-                    buffer[index] = digits.utf8Start[Int((value >> UInt64(shift)) & 0xf)]
-                    index += 1
-                }
-            }
+            for value in values { index = writeHex(value, to: buffer, at: index) }
             return index
         }
+    }
+
+    /// Writes `value` as 16 lowercase hex digits into `buffer` at `at`; returns the index after them. (A span id
+    /// written in place: as a string of its own, it was a heap allocation per request, 16 bytes being past the
+    /// inline small-string size.)
+    static func writeHex(_ value: UInt64, to buffer: UnsafeMutableBufferPointer<UInt8>, at: Int) -> Int {
+        let digits: StaticString = "0123456789abcdef"
+        var index = at
+        for shift in stride(from: 60, through: 0, by: -4) {
+            buffer[index] = digits.utf8Start[Int((value >> UInt64(shift)) & 0xf)]
+            index += 1
+        }
+        return index
     }
 }
