@@ -114,7 +114,7 @@ enum HTTP1HeadWriter {
                 let name = fields.fields[index].name
                 return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
             }
-            guard fields.fields[index].value.withUTF8Bytes({ $0.allSatisfy(isFieldValueByte) }) else {
+            guard !fields.fields[index].value.withUTF8Bytes({ UnsafeRawBufferPointer($0).containsFieldValueControl() }) else {
                 let name = fields.fields[index].name
                 return UnsendableRequest(field: name, message: "\(kind) '\(name)' has a control character (CR, LF, NUL or another below 0x20, or DEL), which HTTP/1.1 cannot carry to the endpoint: remove it")
             }
@@ -152,11 +152,6 @@ enum HTTP1HeadWriter {
             }
         }
         return String(decoding: encoded, as: UTF8.self)
-    }
-
-    @inline(__always)
-    private static func isFieldValueByte(_ byte: UInt8) -> Bool {
-        byte == 0x09 || (byte >= 0x20 && byte != 0x7F)
     }
 
     /// ALPHA, DIGIT, the unreserved `-._~`, the gen-delims `:/?#[]@`, the sub-delims `!$&'()*+,;=`, and `%`.

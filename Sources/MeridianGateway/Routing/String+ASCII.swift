@@ -70,3 +70,38 @@ extension UInt8 {
         }
     }
 }
+
+extension UnsafeRawBufferPointer {
+    /// Whether these bytes hold one a field value may not (RFC 9110 5.5): a control character other than HTAB (CR, LF,
+    /// NUL, ...) or DEL. Eight bytes at a time: a word with no byte below 0x20 and none equal to 0x7F is passed whole;
+    /// only a word that has one (an HTAB, most often) is read byte by byte. Every field of every head the gateway
+    /// parses or sends to an HTTP/1.1 endpoint is checked here.
+    func containsFieldValueControl() -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var offset = 0
+        if let base = baseAddress {
+            while offset + 8 <= count {
+                let word = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+                // Nonzero when some byte is below 0x20 ("hasless": a borrow can only spread from such a byte), or is 0x7F.
+                let below = (word &- 0x20 &* ones) & ~word & highs
+                let del = word ^ (0x7F &* ones)
+                let isDel = (del &- ones) & ~del & highs
+                if below | isDel != 0 {
+                    for index in offset..<(offset + 8) where Self.isControl(self[index]) { return true }
+                }
+                offset += 8
+            }
+        }
+        while offset < count {
+            if Self.isControl(self[offset]) { return true }
+            offset += 1
+        }
+        return false
+    }
+
+    @inline(__always)
+    private static func isControl(_ byte: UInt8) -> Bool {
+        (byte < 0x20 && byte != 0x09) || byte == 0x7F
+    }
+}
