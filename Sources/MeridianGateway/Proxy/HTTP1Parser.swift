@@ -209,11 +209,11 @@ struct HTTP1Parser {
         buffer.withUnsafeReadableBytes { bytes -> Int? in
             while scan.lineStart < bytes.count {
                 let from = max(scan.lineStart, scan.searchFrom)
-                guard let newline = UnsafeRawBufferPointer(rebasing: bytes[from...]).firstIndex(of: UInt8(ascii: "\n")) else {
+                guard let newline = bytes.firstIndex(ofByte: UInt8(ascii: "\n"), from: from) else {
                     scan.searchFrom = bytes.count
                     return nil
                 }
-                let end = from + newline + 1
+                let end = newline + 1
                 let length = end - scan.lineStart
                 let empty = length == 1 || (length == 2 && bytes[scan.lineStart] == UInt8(ascii: "\r"))
                 switch terminator {
@@ -435,9 +435,7 @@ struct HTTP1Parser {
                 let valueStart = index
                 // The line's end (its CR, found by memchr), then one pass over the value eight bytes at a time for what
                 // may not be in it.
-                let valueBase = bytes.baseAddress! + valueStart
-                let lineEnd = valueStart + (memchr(valueBase, Int32(UInt8(ascii: "\r")), count - valueStart)
-                    .map { UnsafeRawPointer($0) - valueBase } ?? (count - valueStart))
+                let lineEnd = bytes.firstIndex(ofByte: UInt8(ascii: "\r"), from: valueStart) ?? count
                 if UnsafeRawBufferPointer(rebasing: bytes[valueStart..<lineEnd]).containsFieldValueControl() {
                     let byte = bytes[valueStart..<lineEnd].first { ($0 < 0x20 && $0 != UInt8(ascii: "\t")) || $0 == 0x7f }!
                     return .failure(byte == UInt8(ascii: "\n") ? .lfExpected : .invalidCharactersUsed)
@@ -488,5 +486,15 @@ struct HTTP1Parser {
         var before = end - 8
         while before >= 0, value[before] == UInt8(ascii: " ") || value[before] == UInt8(ascii: "\t") { before -= 1 }
         return before < 0 || value[before] == UInt8(ascii: ",")
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The offset of the first `byte` at or after `from`, found by the C library's `memchr` (which reads a word or a
+    /// vector at a time: a head's line ends are found without a loop over its bytes).
+    func firstIndex(ofByte byte: UInt8, from: Int) -> Int? {
+        guard from < count, let base = baseAddress else { return nil }
+        guard let found = memchr(base + from, Int32(byte), count - from) else { return nil }
+        return UnsafeRawPointer(found) - base
     }
 }
