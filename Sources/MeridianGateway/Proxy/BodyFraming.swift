@@ -51,11 +51,11 @@ enum BodyFraming: Equatable {
         if hasLength { head.headers.remove(.contentLength, invalidating: &scan) }
         scan.size = nil
         if head.version.major > 1 || head.version.minor >= 1 {
-            if hasTransferEncoding { head.headers.fields.removeAll { $0.known == .transferEncoding } }
-            head.headers.fields.append(HeaderFields.Field(name: "transfer-encoding", value: "chunked", known: .transferEncoding))
+            if hasTransferEncoding { head.headers.remove(.transferEncoding) }
+            head.headers.fields.append(.chunked)
             return .chunked
         }
-        if hasTransferEncoding { head.headers.fields.removeAll { $0.known == .transferEncoding } }
+        if hasTransferEncoding { head.headers.remove(.transferEncoding) }
         head.headers.replaceOrAdd(name: "connection", value: "close")
         return .untilClose
     }
@@ -90,7 +90,7 @@ enum BodyFraming: Equatable {
         if hasLength { return .length }
         switch head.method {
         case .POST, .PUT, .PATCH:
-            head.headers.fields.append(HeaderFields.Field(name: "transfer-encoding", value: "chunked", known: .transferEncoding))
+            head.headers.fields.append(.chunked)
             scan.size? += "transfer-encoding: chunked\r\n".utf8.count
             return .chunked
         default:
@@ -207,7 +207,7 @@ struct UnsendableRequest: Error, Equatable, CustomStringConvertible {
 extension HeaderFields {
     /// Removes the fields that are `known` (a framing decision drops them): the size `scan` counted no longer holds.
     fileprivate mutating func remove(_ known: HeaderName.Known, invalidating scan: inout HTTP1HeadWriter.FieldScan) {
-        fields.removeAll { $0.known == known }
+        remove(known)
         scan.size = nil
     }
 }

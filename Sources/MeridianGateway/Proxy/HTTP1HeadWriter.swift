@@ -114,7 +114,7 @@ enum HTTP1HeadWriter {
                 let name = fields.fields[index].name
                 return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
             }
-            guard !fields.fields[index].value.withUTF8Bytes({ UnsafeRawBufferPointer($0).containsFieldValueControl() }) else {
+            guard fields.fields[index].value.withUTF8Bytes({ UnsafeRawBufferPointer($0).firstFieldValueControl() }) == nil else {
                 let name = fields.fields[index].name
                 return UnsendableRequest(field: name, message: "\(kind) '\(name)' has a control character (CR, LF, NUL or another below 0x20, or DEL), which HTTP/1.1 cannot carry to the endpoint: remove it")
             }

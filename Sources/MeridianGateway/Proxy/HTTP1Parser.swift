@@ -436,8 +436,7 @@ struct HTTP1Parser {
                 // The line's end (its CR, found by memchr), then one pass over the value eight bytes at a time for what
                 // may not be in it.
                 let lineEnd = bytes.firstIndex(ofByte: UInt8(ascii: "\r"), from: valueStart) ?? count
-                if UnsafeRawBufferPointer(rebasing: bytes[valueStart..<lineEnd]).containsFieldValueControl() {
-                    let byte = bytes[valueStart..<lineEnd].first { ($0 < 0x20 && $0 != UInt8(ascii: "\t")) || $0 == 0x7f }!
+                if let byte = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<lineEnd]).firstFieldValueControl() {
                     return .failure(byte == UInt8(ascii: "\n") ? .lfExpected : .invalidCharactersUsed)
                 }
                 index = lineEnd

@@ -92,9 +92,9 @@ extension RequestHead {
         let httpMethod = HTTPMethod(rawValue: method)
         if httpMethod != .CONNECT, contentLength == nil {
             switch (endStream, httpMethod) {
-            case (false, _): fields.insert(HeaderFields.Field(name: "transfer-encoding", value: "chunked", known: .transferEncoding), at: 0)
+            case (false, _): fields.insert(.chunked, at: 0)
             case (true, .GET), (true, .HEAD), (true, .DELETE), (true, .TRACE): break
-            case (true, _): fields.insert(HeaderFields.Field(name: "content-length", value: "0", known: .contentLength), at: 0)
+            case (true, _): fields.insert(.noContent, at: 0)
             }
         }
         if let authority, !hasHost { fields.insert(HeaderFields.Field(name: "host", value: authority, known: .host), at: 0) }
@@ -123,8 +123,7 @@ extension ResponseHead {
         guard let statusText else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
         guard let code = Int(statusText, radix: 10) else { throw NIOHTTP2Errors.invalidStatusValue(statusText) }
         if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT, contentLength == nil {
-            fields.append(endStream ? HeaderFields.Field(name: "content-length", value: "0", known: .contentLength)
-                                    : HeaderFields.Field(name: "transfer-encoding", value: "chunked", known: .transferEncoding))
+            fields.append(endStream ? .noContent : .chunked)
         }
         return (ResponseHead(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: HeaderFields(fields: fields)), contentLength)
     }

@@ -35,6 +35,11 @@ struct HeaderFields: Equatable, Sequence {
             self.known = known
         }
 
+        /// `transfer-encoding: chunked`, the framing the gateway adds to a body of unknown length.
+        static let chunked = Field(name: "transfer-encoding", value: "chunked", known: .transferEncoding)
+        /// `content-length: 0`.
+        static let noContent = Field(name: "content-length", value: "0", known: .contentLength)
+
         static func == (lhs: Field, rhs: Field) -> Bool {
             lhs.value == rhs.value && lhs.name.asciiLowercased == rhs.name.asciiLowercased
         }
@@ -70,11 +75,16 @@ struct HeaderFields: Equatable, Sequence {
     /// Removes every field named `name` (any case).
     mutating func remove(name: String) {
         if let known = HeaderName.known(name) {
-            fields.removeAll { $0.known == known }
+            remove(known)
         } else {
             let lowercase = name.asciiLowercased
             fields.removeAll { $0.known == nil && $0.name.equalsIgnoringASCIICase(string: lowercase) }
         }
+    }
+
+    /// Removes every field that is `known`.
+    mutating func remove(_ known: HeaderName.Known) {
+        fields.removeAll { $0.known == known }
     }
 
     /// Removes every field named `name`, then adds one (at the end) with `value`.

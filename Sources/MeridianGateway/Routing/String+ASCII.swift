@@ -72,11 +72,11 @@ extension UInt8 {
 }
 
 extension UnsafeRawBufferPointer {
-    /// Whether these bytes hold one a field value may not (RFC 9110 5.5): a control character other than HTAB (CR, LF,
+    /// The first byte a field value may not hold (RFC 9110 5.5), if any: a control character other than HTAB (CR, LF,
     /// NUL, ...) or DEL. Eight bytes at a time: a word with no byte below 0x20 and none equal to 0x7F is passed whole;
     /// only a word that has one (an HTAB, most often) is read byte by byte. Every field of every head the gateway
     /// parses or sends to an HTTP/1.1 endpoint is checked here.
-    func containsFieldValueControl() -> Bool {
+    func firstFieldValueControl() -> UInt8? {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         var offset = 0
@@ -88,16 +88,16 @@ extension UnsafeRawBufferPointer {
                 let del = word ^ (0x7F &* ones)
                 let isDel = (del &- ones) & ~del & highs
                 if below | isDel != 0 {
-                    for index in offset..<(offset + 8) where Self.isControl(self[index]) { return true }
+                    for index in offset..<(offset + 8) where Self.isControl(self[index]) { return self[index] }
                 }
                 offset += 8
             }
         }
         while offset < count {
-            if Self.isControl(self[offset]) { return true }
+            if Self.isControl(self[offset]) { return self[offset] }
             offset += 1
         }
-        return false
+        return nil
     }
 
     @inline(__always)
