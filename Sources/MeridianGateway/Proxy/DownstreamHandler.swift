@@ -38,8 +38,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     let listener: Listener
     /// One request per channel (an HTTP/2 stream) rather than a keep-alive HTTP/1.1 connection.
     let isHTTP2Stream: Bool
-    /// The verified peer on a tunnel stream.
-    private(set) var caller: PeerIdentity?
+    /// The verified peer's cluster on a tunnel stream (the cluster alone: admission reads it on every request, and a
+    /// copy of the whole identity retained and released its three strings).
+    let callerCluster: String?
     private var exchange: ProxyExchange?
     /// The rest of a request that was already answered is read and dropped.
     private var discarding = false
@@ -74,7 +75,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         self.worker = worker
         self.listener = listener
         self.isHTTP2Stream = isHTTP2Stream
-        self.caller = caller
+        callerCluster = caller?.cluster
     }
 
     var isWritable: Bool { stream?.stream.isWritable ?? context?.channel.isWritable ?? false }

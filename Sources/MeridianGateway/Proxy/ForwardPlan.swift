@@ -6,7 +6,7 @@ struct ForwardPlan {
         /// A route of the table (local listener).
         case route(RouteKey, CompiledTable.Route)
         /// The service's local endpoints only (tunnel listener: a request from a peer is never sent on).
-        case localOnly
+        case localOnly(LocalService)
     }
 
     var scope: Scope

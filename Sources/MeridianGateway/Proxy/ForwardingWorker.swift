@@ -18,7 +18,8 @@ final class ForwardingWorker: @unchecked Sendable {
     let eventLoop: any EventLoop
     let context: DataPlaneContext
     private(set) var table: CompiledTable?
-    private var selector = RouteSelector()
+    /// The round-robin state of each route of `table`, by ``CompiledTable/Route/index``.
+    private var rotations: [RouteRotation] = []
     private var retryBudget: RetryBudget
     private var random = SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
     private(set) var peers: [String: HTTP2Connection] = [:]
@@ -31,8 +32,10 @@ final class ForwardingWorker: @unchecked Sendable {
     private var idleSweep: Scheduled<Void>?
     /// The sweep that closes idle HTTP/1.1 client connections.
     private var clientIdleSweep: Scheduled<Void>?
-    /// The next local endpoint to try, per service (round-robin).
-    private var localCursor: [String: RoundRobinCursor] = [:]
+    /// Each exported service's local endpoints, with their pools, health records and round-robin position: one lookup
+    /// per request reaches them all (by name, the endpoints, the cursor, each endpoint's health and its pool, at
+    /// check-out and check-in, were six lookups).
+    private var localServices: [String: LocalService] = [:]
     /// Each label set's request counter and latency histogram (the histogram has no status label; the registry hands
     /// every status of one label set the same one), found with one lookup per request.
     private var requestMetrics: [RequestMetricKey: (requests: Counter, duration: DurationHistogram)] = [:]
@@ -64,6 +67,11 @@ final class ForwardingWorker: @unchecked Sendable {
         deadlines = ExchangeDeadlines(eventLoop: eventLoop)
         retryBudget = RetryBudget(ratio: context.configuration.resilience.retryBudgetRatio,
                                   minimumPerSecond: context.configuration.resilience.retryBudgetMinimumPerSecond)
+        for (service, endpoints) in context.localEndpoints {
+            localServices[service] = LocalService(endpoints: endpoints.map { endpoint in
+                LocalEndpointSlot(endpoint: endpoint, pool: http1Pool(endpoint.address), health: context.health.cell(endpoint.healthKey))
+            })
+        }
     }
 
     private var localCluster: String { table?.localCluster ?? context.configuration.cluster }
@@ -76,7 +84,7 @@ final class ForwardingWorker: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         guard !closed else { return }
         table = compiled
-        selector.reset()
+        rotations = Array(repeating: RouteRotation(), count: compiled.routeList.count)
         let wanted = compiled.peers.filter { $0.key != compiled.localCluster }
         for (cluster, connection) in peers {
             if let peer = wanted[cluster], HostPort.format(host: connection.host, port: connection.port) == peer.address { continue }
@@ -101,6 +109,7 @@ final class ForwardingWorker: @unchecked Sendable {
                     gauge.set(Double(window))
                 }, logger: context.logger)
             let cluster = peer.cluster
+            connection.health = context.health.cell(cluster)
             let gauge = context.metrics.peerActiveStreams(cluster)
             connection.onStateChange = { [context] up in context.peerConnectivity(cluster, up: up) }
             connection.onStreamCountChange = { delta in gauge.increment(by: Double(delta)) }
@@ -158,7 +167,8 @@ final class ForwardingWorker: @unchecked Sendable {
     /// 1.5 timeouts after its last request). One timer per loop, where `IdleStateHandler` would reset a timer on every
     /// read and write of every connection.
     private func scheduleClientIdleSweep() {
-        scheduleSweep(\.clientIdleSweep, timeout: context.configuration.idleTimeout.timeAmount) { expired in
+        guard clientIdleSweep == nil else { return }   // (before the closure is made: it is allocated)
+        scheduleSweep(.clientIdle, timeout: context.configuration.idleTimeout.timeAmount) { expired in
             let stale = self.inboundHTTP1.values.filter { $0.isIdle && $0.lastActive <= expired }
             for handler in stale { handler.closeIdle() }
             let staleHTTP2 = self.idleWatchedHTTP2.values.filter { $0.isIdle && $0.lastActive <= expired }
@@ -167,16 +177,35 @@ final class ForwardingWorker: @unchecked Sendable {
         }
     }
 
-    /// Runs `sweep` every half `timeout` (at least every millisecond) while it returns `true` (something is left to
-    /// watch), with the instant before which an entry has been idle too long; `slot` holds the pending run, so that
-    /// one is pending at a time.
-    private func scheduleSweep(_ slot: ReferenceWritableKeyPath<ForwardingWorker, Scheduled<Void>?>, timeout: TimeAmount,
-                               _ sweep: @escaping (NIODeadline) -> Bool) {
-        guard self[keyPath: slot] == nil, !closed else { return }
-        self[keyPath: slot] = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))) {
-            self[keyPath: slot] = nil
-            if sweep(NIODeadline.now() - timeout) { self.scheduleSweep(slot, timeout: timeout, sweep) }
+    /// The two sweeps, each with its pending run.
+    private enum Sweep {
+        case upstreamIdle, clientIdle
+    }
+
+    private func pendingSweep(_ sweep: Sweep) -> Scheduled<Void>? {
+        switch sweep {
+        case .upstreamIdle: idleSweep
+        case .clientIdle: clientIdleSweep
         }
+    }
+
+    private func setPendingSweep(_ sweep: Sweep, _ scheduled: Scheduled<Void>?) {
+        switch sweep {
+        case .upstreamIdle: idleSweep = scheduled
+        case .clientIdle: clientIdleSweep = scheduled
+        }
+    }
+
+    /// Runs `sweep` every half `timeout` (at least every millisecond) while it returns `true` (something is left to
+    /// watch), with the instant before which an entry has been idle too long; one run of each `kind` is pending at a
+    /// time. (A switch, not a key path: a check-in asks on every request, and reading through a key path cost about
+    /// 800 instructions.)
+    private func scheduleSweep(_ kind: Sweep, timeout: TimeAmount, _ sweep: @escaping (NIODeadline) -> Bool) {
+        guard pendingSweep(kind) == nil, !closed else { return }
+        setPendingSweep(kind, eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(max(timeout.nanoseconds / 2, 1_000_000))) {
+            self.setPendingSweep(kind, nil)
+            if sweep(NIODeadline.now() - timeout) { self.scheduleSweep(kind, timeout: timeout, sweep) }
+        })
     }
 
     /// Graceful shutdown: HTTP/2 clients and peers get a GOAWAY (no new streams; those in flight finish), idle
@@ -202,7 +231,7 @@ final class ForwardingWorker: @unchecked Sendable {
     func admit(_ head: RequestHead, from downstream: DownstreamHandler) -> ProxyExchange? {
         var record = AccessRecord(
             listener: downstream.listener.rawValue, method: head.method.rawValue, path: head.uri, service: nil, dataClass: nil,
-            source: context.configuration.cluster, caller: downstream.caller?.cluster, destination: nil, endpoint: nil, level: nil,
+            source: context.configuration.cluster, caller: downstream.callerCluster, destination: nil, endpoint: nil, level: nil,
             reason: "", tableVersion: table?.version, status: 0, attempts: 0, durationSeconds: 0, requestBytes: 0,
             responseBytes: 0, traceparent: head.headers.first(.traceparent), error: nil)
         let outcome: Result<(ForwardPlan, String), Refusal>
@@ -340,7 +369,7 @@ final class ForwardingWorker: @unchecked Sendable {
     }
 
     private func planTunnel(_ head: RequestHead, downstream: DownstreamHandler) -> Result<(ForwardPlan, String), Refusal> {
-        guard let caller = downstream.caller else {
+        guard let callerCluster = downstream.callerCluster else {
             return .failure(Refusal(error: APIError(status: 403, code: .forbidden, message: "the tunnel peer has no verified identity"), decision: "forbidden"))
         }
         if head.uri == "/meridian/probe" {
@@ -359,14 +388,14 @@ final class ForwardingWorker: @unchecked Sendable {
             return .failure(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no data class",
                                                     field: RequestTarget.Header.dataClass), decision: "bad-request", service: target.service))
         }
-        guard policy.allowsCaller(caller.cluster, service: target.service) else {
+        guard policy.allowsCaller(callerCluster, service: target.service) else {
             return .failure(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
-                                                    message: "cluster '\(caller.cluster)' may not call service '\(target.service)' under policy '\(policy.name)'"),
+                                                    message: "cluster '\(callerCluster)' may not call service '\(target.service)' under policy '\(policy.name)'"),
                                     decision: "caller-not-allowed", service: target.service, dataClass: dataClass))
         }
-        guard let origin = table.peers[caller.cluster] else {
+        guard let origin = table.peers[callerCluster] else {
             return .failure(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
-                                                    message: "cluster '\(caller.cluster)' is not in this gateway's routing table"),
+                                                    message: "cluster '\(callerCluster)' is not in this gateway's routing table"),
                                     decision: "unknown-caller", service: target.service, dataClass: dataClass))
         }
         guard policy.permits(dataClass: dataClass, origin: origin.jurisdiction, destination: table.table.local.jurisdiction) else {
@@ -375,13 +404,13 @@ final class ForwardingWorker: @unchecked Sendable {
                                                     field: RequestTarget.Header.dataClass),
                                     decision: "refused", service: target.service, dataClass: dataClass))
         }
-        guard let endpoints = context.localEndpoints[target.service], !endpoints.isEmpty else {
+        guard let service = localServices[target.service], !service.endpoints.isEmpty else {
             return .failure(Refusal(error: APIError(status: 503, code: .unavailable,
                                                     message: "cluster '\(table.localCluster)' has no local endpoint for service '\(target.service)'"),
                                     decision: "no-endpoint", service: target.service, dataClass: dataClass))
         }
         let timeout = table.route(RouteKey(service: target.service, dataClass: dataClass))?.timeout ?? context.configuration.defaultRequestTimeout.timeAmount
-        return .success((ForwardPlan(scope: .localOnly, service: target.service, dataClass: dataClass, timeout: timeout), caller.cluster))
+        return .success((ForwardPlan(scope: .localOnly(service), service: target.service, dataClass: dataClass, timeout: timeout), callerCluster))
     }
 
     // MARK: Choosing and opening upstreams
@@ -390,64 +419,67 @@ final class ForwardingWorker: @unchecked Sendable {
     func nextTarget(_ plan: inout ForwardPlan) -> UpstreamTarget? {
         let local = localCluster
         switch plan.scope {
-        case .localOnly:
-            guard let endpoint = pickLocal(plan.service, excluding: plan.triedEndpoints) else { return nil }
-            plan.triedEndpoints.append(endpoint.address)
-            return .local(cluster: local, endpoint: endpoint, level: nil, reason: "local")
-        case .route(let key, let route):
+        case .localOnly(let service):
+            guard let slot = pickLocal(service, excluding: plan.triedEndpoints) else { return nil }
+            plan.triedEndpoints.append(slot.endpoint.address)
+            return .local(cluster: local, slot: slot, level: nil, reason: "local")
+        case .route(_, let route):
             while true {
                 let triedEndpoints = plan.triedEndpoints
                 let service = plan.service
-                guard let choice = selector.choose(key: key, levels: route.levels, excluding: plan.triedClusters, availability: { cluster in
-                    self.availability(of: cluster, service: service, triedEndpoints: triedEndpoints)
-                }) else { return nil }
+                let availability = { (cluster: String) in self.availability(of: cluster, service: service, triedEndpoints: triedEndpoints) }
+                let choice: RouteChoice?
+                if route.index < rotations.count, let table, table.routeList[route.index] === route {
+                    choice = rotations[route.index].choose(levels: route.levels, excluding: plan.triedClusters, availability: availability)
+                } else {
+                    // A retry of a request admitted under an earlier table: that table's rotation is gone.
+                    var rotation = RouteRotation()
+                    choice = rotation.choose(levels: route.levels, excluding: plan.triedClusters, availability: availability)
+                }
+                guard let choice else { return nil }
                 if choice.cluster == local {
-                    if let endpoint = pickLocal(plan.service, excluding: plan.triedEndpoints) {
-                        plan.triedEndpoints.append(endpoint.address)
-                        return .local(cluster: local, endpoint: endpoint, level: choice.level, reason: choice.reason)
+                    if let service = localServices[plan.service], let slot = pickLocal(service, excluding: plan.triedEndpoints) {
+                        plan.triedEndpoints.append(slot.endpoint.address)
+                        return .local(cluster: local, slot: slot, level: choice.level, reason: choice.reason)
                     }
                     plan.triedClusters.append(local)
                     continue
                 }
                 plan.triedClusters.append(choice.cluster)
-                return .peer(cluster: choice.cluster, level: choice.level, reason: choice.reason)
+                let connection = peers[choice.cluster]
+                return .peer(cluster: choice.cluster, connection: connection, health: connection?.health ?? context.health.cell(choice.cluster),
+                             level: choice.level, reason: choice.reason)
             }
         }
     }
 
     private func availability(of cluster: String, service: String, triedEndpoints: [String]) -> Double? {
         if cluster == localCluster {
-            guard let endpoints = context.localEndpoints[service] else { return nil }
+            guard let service = localServices[service] else { return nil }
             let now = NIODeadline.now()
-            return endpoints.contains { !triedEndpoints.contains($0.address) && !context.health.isEjected(DestinationHealth.localKey($0), at: now) } ? 1 : nil
+            return service.endpoints.contains { !triedEndpoints.contains($0.endpoint.address) && !context.health.isEjected($0.health, at: now) } ? 1 : nil
         }
-        guard let connection = peers[cluster], connection.isUsable else { return nil }
-        return context.health.availability(cluster)
+        guard let connection = peers[cluster], connection.isUsable, let health = connection.health else { return nil }
+        return context.health.availability(health)
     }
 
     /// Round-robin over a service's local endpoints, skipping tried and ejected ones (an ejected one still serves
     /// when nothing else is left).
-    private func pickLocal(_ service: String, excluding: [String]) -> LocalEndpoint? {
-        guard let endpoints = context.localEndpoints[service], !endpoints.isEmpty else { return nil }
-        let cursor: RoundRobinCursor
-        if let existing = localCursor[service] {
-            cursor = existing
-        } else {
-            cursor = RoundRobinCursor()
-            localCursor[service] = cursor
-        }
-        let start = cursor.next
-        cursor.next = start &+ 1
-        var fallback: LocalEndpoint? = nil
+    private func pickLocal(_ service: LocalService, excluding: [String]) -> LocalEndpointSlot? {
+        let endpoints = service.endpoints
+        guard !endpoints.isEmpty else { return nil }
+        let start = service.cursor
+        service.cursor = start &+ 1
+        var fallback: LocalEndpointSlot? = nil
         let now = NIODeadline.now()
         for offset in 0..<endpoints.count {
-            let endpoint = endpoints[(start &+ offset) % endpoints.count]
-            if excluding.contains(endpoint.address) { continue }
-            if context.health.isEjected(DestinationHealth.localKey(endpoint), at: now) {
-                if fallback == nil { fallback = endpoint }
+            let slot = endpoints[(start &+ offset) % endpoints.count]
+            if excluding.contains(slot.endpoint.address) { continue }
+            if context.health.isEjected(slot.health, at: now) {
+                if fallback == nil { fallback = slot }
                 continue
             }
-            return endpoint
+            return slot
         }
         return fallback
     }
@@ -455,17 +487,17 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Gets a stream or connection to `target`; `completion` runs on this loop (perhaps before this returns).
     func openUpstream(_ target: UpstreamTarget, grpc: Bool, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
         switch target.kind {
-        case .peer:
-            guard let connection = peers[target.cluster] else {
+        case .peer(let connection):
+            guard let connection else {
                 completion(.failure(UpstreamConnectError(kind: .unavailable, message: "no connection to peer '\(target.cluster)'")))
                 return
             }
             connection.openStream(UpstreamHandler(kind: .stream), completion: completion)
-        case .local(let endpoint):
-            if endpoint.wireProtocol == .h2c || grpc {
-                h2cConnection(for: endpoint).openStream(UpstreamHandler(kind: .stream), completion: completion)
+        case .local(let slot):
+            if slot.endpoint.wireProtocol == .h2c || grpc {
+                h2cConnection(for: slot.endpoint).openStream(UpstreamHandler(kind: .stream), completion: completion)
             } else {
-                acquireHTTP1(endpoint, completion: completion)
+                acquireHTTP1(slot, completion: completion)
             }
         }
     }
@@ -483,8 +515,8 @@ final class ForwardingWorker: @unchecked Sendable {
         return connection
     }
 
-    private func acquireHTTP1(_ endpoint: LocalEndpoint, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
-        let pool = http1Pool(endpoint.address)
+    private func acquireHTTP1(_ slot: LocalEndpointSlot, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+        let pool = slot.pool
         while let handler = pool.idle.popLast() {
             if handler.isActive {
                 completion(.success(handler))
@@ -499,17 +531,19 @@ final class ForwardingWorker: @unchecked Sendable {
             guard waiting < limits.maxPendingPerPeer else {
                 completion(.failure(UpstreamConnectError(
                     kind: .overflow,
-                    message: "local endpoint \(endpoint): \(open) connections open (the limit) and \(waiting) requests waiting (the limit)")))
+                    message: "local endpoint \(slot.endpoint): \(open) connections open (the limit) and \(waiting) requests waiting (the limit)")))
                 return
             }
             pool.waiting.append(completion)
             return
         }
-        connectHTTP1(endpoint, completion: completion)
+        connectHTTP1(slot, completion: completion)
     }
 
-    private func connectHTTP1(_ endpoint: LocalEndpoint, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
-        http1Pool(endpoint.address).open += 1
+    private func connectHTTP1(_ slot: LocalEndpointSlot, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+        slot.pool.open += 1
+        let endpoint = slot.endpoint
+        let boundSlot = NIOLoopBound(slot, eventLoop: eventLoop)   // (the channel is on this loop)
         ClientBootstrap(group: eventLoop)
             .connectTimeout(context.configuration.connectTimeout.timeAmount)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -518,7 +552,7 @@ final class ForwardingWorker: @unchecked Sendable {
                     // One handler: it parses the responses (HTTP1Parser), and checks, frames and encodes each
                     // request part (HTTP1RequestEncoder). A handler per channel: NIO may try several of the
                     // endpoint's addresses at once (happy eyeballs).
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(kind: .connection(endpoint)))
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler(kind: .connection(boundSlot.value)))
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
@@ -526,27 +560,27 @@ final class ForwardingWorker: @unchecked Sendable {
             .whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    channel.closeFuture.assumeIsolated().whenComplete { _ in self.http1Closed(endpoint) }
+                    channel.closeFuture.assumeIsolated().whenComplete { _ in self.http1Closed(slot) }
                     guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
                         channel.close(promise: nil)
                         completion(.failure(UpstreamConnectError(kind: .unavailable, message: "the connection to local endpoint \(endpoint) closed at once")))
                         return
                     }
-                    handler.onIdleClose = { [weak self] closed in self?.forgetIdle(closed, endpoint: endpoint) }
+                    handler.onIdleClose = { [weak pool = slot.pool] closed in pool?.idle.removeAll { $0 === closed } }
                     completion(.success(handler))
                 case .failure(let error):
-                    self.http1Closed(endpoint)
+                    self.http1Closed(slot)
                     completion(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot connect to local endpoint \(endpoint): \(error)")))
                 }
             }
     }
 
     /// An HTTP/1.1 connection to `endpoint` closed (or never opened): its slot goes to the first waiting request.
-    private func http1Closed(_ endpoint: LocalEndpoint) {
-        let pool = http1Pool(endpoint.address)
+    private func http1Closed(_ slot: LocalEndpointSlot) {
+        let pool = slot.pool
         pool.open -= 1
         if let waiter = pool.waiting.popFirst() {
-            connectHTTP1(endpoint, completion: waiter)
+            connectHTTP1(slot, completion: waiter)
         }
     }
 
@@ -554,15 +588,15 @@ final class ForwardingWorker: @unchecked Sendable {
     /// from inside the connection's own read: its decoder is told the next request's head at once), else the idle
     /// list.
     func checkIn(_ handler: UpstreamHandler) {
-        guard case .connection(let endpoint) = handler.kind, !closed else {
+        guard case .connection(let slot) = handler.kind, !closed else {
             handler.channel?.close(promise: nil)
             return
         }
-        let pool = http1Pool(endpoint.address)
+        let pool = slot.pool
         if let waiter = pool.waiting.popFirst() {
             // On the next tick: this runs inside the previous exchange's last response part.
             eventLoop.assumeIsolated().execute {
-                if handler.isActive { waiter(.success(handler)) } else { self.acquireHTTP1(endpoint, completion: waiter) }
+                if handler.isActive { waiter(.success(handler)) } else { self.acquireHTTP1(slot, completion: waiter) }
             }
             return
         }
@@ -578,7 +612,8 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Every half timeout while connections are idle: closes those idle for `upstreamIdleTimeout` or longer (so one
     /// closes between 1 and 1.5 timeouts after its last use).
     private func scheduleIdleSweep() {
-        scheduleSweep(\.idleSweep, timeout: context.configuration.upstreamIdleTimeout.timeAmount) { expired in
+        guard idleSweep == nil else { return }   // (before the closure is made: it is allocated, and this runs on every check-in)
+        scheduleSweep(.upstreamIdle, timeout: context.configuration.upstreamIdleTimeout.timeAmount) { expired in
             var stale: [UpstreamHandler] = []
             for pool in self.http1Pools.values {
                 // Idle lists are used last-in first-out: the stalest connections are at the front.
@@ -590,10 +625,6 @@ final class ForwardingWorker: @unchecked Sendable {
             for handler in stale { handler.channel?.close(promise: nil) }
             return self.http1Pools.values.contains { !$0.idle.isEmpty }
         }
-    }
-
-    private func forgetIdle(_ handler: UpstreamHandler, endpoint: LocalEndpoint) {
-        http1Pools[endpoint.address]?.idle.removeAll { $0 === handler }
     }
 
     /// The pool of `address`, made on first use (an endpoint's address stays in the table it came from; pools of
@@ -677,7 +708,27 @@ final class HTTP1Pool {
     var waiting = LazyQueue<(Result<UpstreamHandler, any Error>) -> Void>()
 }
 
-/// A round-robin position, changed in place (one lookup per pick).
-final class RoundRobinCursor {
-    var next = 0
+/// A service's local endpoints on one worker, and the round-robin position over them.
+final class LocalService {
+    let endpoints: [LocalEndpointSlot]
+    /// The next endpoint to try (modulo the count).
+    var cursor = 0
+
+    init(endpoints: [LocalEndpointSlot]) {
+        self.endpoints = endpoints
+    }
+}
+
+/// A local endpoint on one worker: its HTTP/1.1 pool (shared by every service at the same address) and its health
+/// record.
+final class LocalEndpointSlot {
+    let endpoint: LocalEndpoint
+    let pool: HTTP1Pool
+    let health: DestinationHealth.Cell
+
+    init(endpoint: LocalEndpoint, pool: HTTP1Pool, health: DestinationHealth.Cell) {
+        self.endpoint = endpoint
+        self.pool = pool
+        self.health = health
+    }
 }

@@ -33,6 +33,8 @@ final class HTTP2Connection: @unchecked Sendable {
     }
 
     let name: String
+    /// The peer's record in ``DestinationHealth`` (a tunnel connection's; set by the worker that made it).
+    var health: DestinationHealth.Cell?
     let host: String
     /// The flow-control window of the connection and of each of its streams (``HTTP2Tuning``).
     let window: Int

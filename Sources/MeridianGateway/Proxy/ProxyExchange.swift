@@ -122,7 +122,7 @@ final class ProxyExchange: DeadlineHolder {
         case .failure(let error):
             let overflow = (error as? UpstreamConnectError)?.kind == .overflow
             lastAttemptOverflowed = overflow
-            if !overflow { worker.context.health.recordFailure(connectedTarget.healthKey) }
+            if !overflow { worker.context.health.recordFailure(connectedTarget.health) }
             record.error = "\(error)"
             handle(machine.connectFailed(replayable: replayable, retryAllowed: retryAllowed), error: error)
         }
@@ -238,7 +238,7 @@ final class ProxyExchange: DeadlineHolder {
                 // without a body (to HEAD, a 204, a 304) may name one: there is nothing to lose.
                 let bodiless = upstreamHead.method == .HEAD || head.status.code == 204 || head.status.code == 304
                 if !bodiless {
-                    if let target { worker.context.health.recordFailure(target.healthKey) }
+                    if let target { worker.context.health.recordFailure(target.health) }
                     fail(status: 502, code: .upstreamUnavailable,
                          message: "the endpoint answered with transfer coding '\(coding)', which cannot cross the mesh (HTTP/2 has none): have it compress with content-encoding",
                          decision: "upstream-protocol")
@@ -249,7 +249,7 @@ final class ProxyExchange: DeadlineHolder {
             case .retry:
                 // The destination gateway's own circuit breaking (`overflow`) says nothing about its health.
                 let overflowed = received.first(name: RequestTarget.Header.decision)?.hasPrefix("overflow") == true
-                if let target, !overflowed { worker.context.health.recordFailure(target.healthKey) }
+                if let target, !overflowed { worker.context.health.recordFailure(target.health) }
                 lastAttemptOverflowed = overflowed
                 record.error = "destination answered \(head.status.code)\(overflowed ? " (overflow)" : "")"
                 releaseUpstream(reusable: false)
@@ -278,7 +278,7 @@ final class ProxyExchange: DeadlineHolder {
             let reusable = machine.responseEnd()
             downstream?.writeEnd(trailers, close: !keepAlive || !machine.requestEnded || downstream?.closeAfterResponse == true)
             if let target {
-                if record.status >= 500 { worker.context.health.recordFailure(target.healthKey) } else { worker.context.health.recordSuccess(target.healthKey) }
+                if record.status >= 500 { worker.context.health.recordFailure(target.health) } else { worker.context.health.recordSuccess(target.health) }
             }
             releaseUpstream(reusable: reusable && upstreamKeepsAlive)
             complete(status: record.status, error: nil)
@@ -304,7 +304,7 @@ final class ProxyExchange: DeadlineHolder {
             handle(machine.upstreamRefused(replayable: replayable, retryAllowed: retryAllowed), error: error)
             return
         }
-        if let target { worker.context.health.recordFailure(target.healthKey) }
+        if let target { worker.context.health.recordFailure(target.health) }
         handle(machine.upstreamFailed(replayable: replayable, retryAllowed: retryAllowed), error: error)
     }
 

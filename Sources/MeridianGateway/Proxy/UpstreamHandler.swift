@@ -20,7 +20,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
         /// One HTTP/2 stream, used once.
         case stream
         /// An HTTP/1.1 connection to a local endpoint, returned to the worker's idle list after a clean exchange.
-        case connection(LocalEndpoint)
+        case connection(LocalEndpointSlot)
     }
 
     let kind: Kind

@@ -6,39 +6,39 @@
 /// an earlier one by identity.
 final class UpstreamTarget {
     enum Kind {
-        /// A peer gateway, over its warm HTTP/2 connection.
-        case peer
+        /// A peer gateway, over its warm HTTP/2 connection (`nil`: the worker has none, so opening fails).
+        case peer(HTTP2Connection?)
         /// A model server in this cluster.
-        case local(LocalEndpoint)
+        case local(LocalEndpointSlot)
     }
 
     let kind: Kind
     let cluster: String
     let level: Int?
     let reason: String
-    /// The key under which ``DestinationHealth`` tracks it.
-    let healthKey: String
+    /// Its record in ``DestinationHealth``, held so that recording an outcome looks nothing up.
+    let health: DestinationHealth.Cell
 
-    private init(kind: Kind, cluster: String, level: Int?, reason: String, healthKey: String) {
+    private init(kind: Kind, cluster: String, level: Int?, reason: String, health: DestinationHealth.Cell) {
         self.kind = kind
         self.cluster = cluster
         self.level = level
         self.reason = reason
-        self.healthKey = healthKey
+        self.health = health
     }
 
-    /// A peer gateway, over its warm HTTP/2 connection.
-    static func peer(cluster: String, level: Int, reason: String) -> UpstreamTarget {
-        UpstreamTarget(kind: .peer, cluster: cluster, level: level, reason: reason, healthKey: cluster)
+    /// A peer gateway, over `connection`, the worker's warm HTTP/2 connection to it.
+    static func peer(cluster: String, connection: HTTP2Connection?, health: DestinationHealth.Cell, level: Int, reason: String) -> UpstreamTarget {
+        UpstreamTarget(kind: .peer(connection), cluster: cluster, level: level, reason: reason, health: health)
     }
 
     /// A model server in this cluster.
-    static func local(cluster: String, endpoint: LocalEndpoint, level: Int?, reason: String) -> UpstreamTarget {
-        UpstreamTarget(kind: .local(endpoint), cluster: cluster, level: level, reason: reason, healthKey: DestinationHealth.localKey(endpoint))
+    static func local(cluster: String, slot: LocalEndpointSlot, level: Int?, reason: String) -> UpstreamTarget {
+        UpstreamTarget(kind: .local(slot), cluster: cluster, level: level, reason: reason, health: slot.health)
     }
 
     var endpoint: LocalEndpoint? {
-        if case .local(let endpoint) = kind { return endpoint }
+        if case .local(let slot) = kind { return slot.endpoint }
         return nil
     }
 }

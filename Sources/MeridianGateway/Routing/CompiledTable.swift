@@ -16,8 +16,12 @@ public final class CompiledTable: Sendable {
         /// Destinations dropped by the residency check; empty for a correct table.
         public let forbidden: [String]
         public let timeout: TimeAmount
+        /// Its position in ``CompiledTable/routeList``: a worker keeps each route's round-robin state in an array by
+        /// it (a lookup by ``RouteKey`` hashed two strings, and the state was copied out and written back).
+        public let index: Int
 
-        init(entry: RouteEntry, levels: [PriorityLevel], forbidden: [String], timeout: TimeAmount) {
+        init(entry: RouteEntry, levels: [PriorityLevel], forbidden: [String], timeout: TimeAmount, index: Int) {
+            self.index = index
             self.entry = entry
             self.levels = levels
             self.forbidden = forbidden
@@ -27,6 +31,8 @@ public final class CompiledTable: Sendable {
 
     public let table: RoutingTable
     public let routes: [RouteKey: Route]
+    /// The routes, each at its ``Route/index``.
+    public let routeList: [Route]
     public let peers: [String: PeerGateway]
 
     public init(_ table: RoutingTable) {
@@ -35,6 +41,7 @@ public final class CompiledTable: Sendable {
         for peer in table.peers { peers[peer.cluster] = peer }
         self.peers = peers
         var routes: [RouteKey: Route] = [:]
+        var routeList: [Route] = []
         for entry in table.entries {
             var forbidden: [String] = []
             let levels = entry.levels.compactMap { level -> PriorityLevel? in
@@ -51,10 +58,13 @@ public final class CompiledTable: Sendable {
                 return kept.isEmpty ? nil : PriorityLevel(destinations: kept)
             }
             let seconds = entry.timeoutSeconds.isFinite && entry.timeoutSeconds > 0 ? entry.timeoutSeconds : 300
-            routes[RouteKey(service: entry.service, dataClass: entry.dataClass)] = Route(
-                entry: entry, levels: levels, forbidden: forbidden, timeout: .milliseconds(Int64(seconds * 1000)))
+            let route = Route(entry: entry, levels: levels, forbidden: forbidden, timeout: .milliseconds(Int64(seconds * 1000)),
+                              index: routeList.count)
+            routes[RouteKey(service: entry.service, dataClass: entry.dataClass)] = route
+            routeList.append(route)
         }
         self.routes = routes
+        self.routeList = routeList
     }
 
     public var version: Int64 { table.version }

@@ -3,6 +3,11 @@ import Synchronization
 
 /// The health of every destination this gateway sends to (peer clusters, and local endpoints as `local/HOST:PORT`),
 /// shared by all event loops: one ``OutlierDetector`` per destination plus the latest probe RTT.
+///
+/// Each destination's record is a ``Cell`` with a lock of its own, made on first use and kept for the gateway's life
+/// (a destination a new table drops is reset, not removed), so the data plane holds cells and reads and records
+/// without a lookup: by name, each read hashed the destination's name under one lock shared by every loop (three
+/// lookups per request, about 1,200 instructions).
 public final class DestinationHealth: Sendable {
     /// A change worth a log line and a metric.
     public struct Event: Sendable, Hashable {
@@ -10,14 +15,25 @@ public final class DestinationHealth: Sendable {
         public var transition: OutlierDetector.Transition
     }
 
-    private struct State: Sendable {
-        var detectors: [String: OutlierDetector] = [:]
-        var rtt: [String: TimeAmount] = [:]
-        var reachable: [String: Bool] = [:]
+    /// One destination's record.
+    public final class Cell: Sendable {
+        public let destination: String
+        fileprivate let state = Mutex(State())
+
+        fileprivate init(destination: String) {
+            self.destination = destination
+        }
+    }
+
+    fileprivate struct State: Sendable {
+        /// `nil` until the first failure or probe: a destination with no record is available.
+        var detector: OutlierDetector?
+        var rtt: TimeAmount?
+        var reachable: Bool?
     }
 
     public let settings: OutlierDetector.Settings
-    private let state = Mutex(State())
+    private let cells = Mutex([String: Cell]())
     private let onEvent: @Sendable (Event) -> Void
 
     public init(settings: OutlierDetector.Settings, onEvent: @escaping @Sendable (Event) -> Void = { _ in }) {
@@ -29,51 +45,99 @@ public final class DestinationHealth: Sendable {
     public static func localKey(_ endpoint: LocalEndpoint) -> String { endpoint.healthKey }
     static func localKey(address: String) -> String { "local/" + address }
 
+    /// The record of `destination`, made on first use; the same cell for the gateway's life.
+    public func cell(_ destination: String) -> Cell {
+        cells.withLock { cells in
+            if let cell = cells[destination] { return cell }
+            let cell = Cell(destination: destination)
+            cells[destination] = cell
+            return cell
+        }
+    }
+
+    private func existingCell(_ destination: String) -> Cell? {
+        cells.withLock { $0[destination] }
+    }
+
+    // MARK: By cell (the data plane)
+
+    /// Weight factor in (0, 1], or `nil` while ejected.
+    public func availability(_ cell: Cell, at now: NIODeadline = .now()) -> Double? {
+        cell.state.withLock { $0.detector?.availability(at: now) ?? 1 }
+    }
+
+    /// Whether the destination is ejected now.
+    public func isEjected(_ cell: Cell, at now: NIODeadline = .now()) -> Bool {
+        cell.state.withLock { $0.detector?.isEjected(at: now) ?? false }
+    }
+
+    public func recordSuccess(_ cell: Cell, at now: NIODeadline = .now()) {
+        cell.state.withLock { state in
+            guard state.detector != nil else { return }
+            state.detector!.recordSuccess(at: now)
+        }
+    }
+
+    public func recordFailure(_ cell: Cell, at now: NIODeadline = .now()) {
+        let transition = cell.state.withLock { state in
+            if state.detector == nil { state.detector = OutlierDetector(settings: settings) }
+            return state.detector!.recordFailure(at: now)
+        }
+        if transition != .none { onEvent(Event(destination: cell.destination, transition: transition)) }
+    }
+
+    // MARK: By name
+
     /// Weight factor in (0, 1], or `nil` while ejected.
     public func availability(_ destination: String, at now: NIODeadline = .now()) -> Double? {
-        state.withLock { $0.detectors[destination]?.availability(at: now) ?? 1 }
+        guard let cell = existingCell(destination) else { return 1 }
+        return availability(cell, at: now)
     }
 
     /// Whether the destination is ejected now.
     public func isEjected(_ destination: String, at now: NIODeadline = .now()) -> Bool {
-        state.withLock { $0.detectors[destination]?.isEjected(at: now) ?? false }
+        guard let cell = existingCell(destination) else { return false }
+        return isEjected(cell, at: now)
     }
 
     public func recordSuccess(_ destination: String, at now: NIODeadline = .now()) {
-        state.withLock { state in
-            guard state.detectors[destination] != nil else { return }
-            state.detectors[destination]!.recordSuccess(at: now)
-        }
+        guard let cell = existingCell(destination) else { return }
+        recordSuccess(cell, at: now)
     }
 
     public func recordFailure(_ destination: String, at now: NIODeadline = .now()) {
-        let transition = state.withLock { state in
-            state.detectors[destination, default: OutlierDetector(settings: settings)].recordFailure(at: now)
-        }
-        if transition != .none { onEvent(Event(destination: destination, transition: transition)) }
+        recordFailure(cell(destination), at: now)
     }
 
     /// Records a probe of a peer, with its RTT when it succeeded.
     public func recordProbe(_ destination: String, rtt: TimeAmount?, at now: NIODeadline = .now()) {
-        let transition = state.withLock { state in
-            state.reachable[destination] = rtt != nil
-            if let rtt { state.rtt[destination] = rtt }
-            return state.detectors[destination, default: OutlierDetector(settings: settings)].recordProbe(success: rtt != nil, at: now)
+        let cell = cell(destination)
+        let transition = cell.state.withLock { state in
+            state.reachable = rtt != nil
+            if let rtt { state.rtt = rtt }
+            if state.detector == nil { state.detector = OutlierDetector(settings: settings) }
+            return state.detector!.recordProbe(success: rtt != nil, at: now)
         }
         if transition != .none { onEvent(Event(destination: destination, transition: transition)) }
     }
 
     /// The latest probe result of a peer: reachable and RTT.
     public func probe(_ destination: String) -> (reachable: Bool?, rtt: TimeAmount?) {
-        state.withLock { ($0.reachable[destination], $0.rtt[destination]) }
+        guard let cell = existingCell(destination) else { return (nil, nil) }
+        return cell.state.withLock { ($0.reachable, $0.rtt) }
     }
 
-    /// Forgets destinations that are no longer in use.
+    /// Forgets what is known of destinations that are no longer in use (peers not in `destinations`; local endpoints
+    /// are kept). Their cells stay, reset: the data plane may hold them.
     public func retain(only destinations: Set<String>) {
-        state.withLock { state in
-            state.detectors = state.detectors.filter { destinations.contains($0.key) || $0.key.hasPrefix("local/") }
-            state.rtt = state.rtt.filter { destinations.contains($0.key) }
-            state.reachable = state.reachable.filter { destinations.contains($0.key) }
+        let all = cells.withLock { Array($0.values) }
+        for cell in all where !destinations.contains(cell.destination) {
+            let local = cell.destination.hasPrefix("local/")
+            cell.state.withLock { state in
+                if !local { state.detector = nil }
+                state.rtt = nil
+                state.reachable = nil
+            }
         }
     }
 }

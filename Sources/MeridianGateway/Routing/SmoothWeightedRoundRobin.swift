@@ -16,12 +16,19 @@ public struct SmoothWeightedRoundRobin: Sendable, Hashable {
     /// - Parameter weights: the current weight of each candidate (same count as at `init`); zero or less skips it.
     /// - Returns: the index picked, or `nil` when no candidate has a positive weight.
     public mutating func next(weights: [Double]) -> Int? {
-        if scores.count != weights.count { scores = Array(repeating: 0, count: weights.count) }
+        next(count: weights.count) { weights[$0] }
+    }
+
+    /// ``next(weights:)`` with each candidate's weight read when needed (no array of weights per pick).
+    public mutating func next(count: Int, weight: (Int) -> Double) -> Int? {
+        if scores.count != count { scores = Array(repeating: 0, count: count) }
         var total = 0.0
         var best: Int? = nil
-        for index in weights.indices where weights[index] > 0 {
-            scores[index] += weights[index]
-            total += weights[index]
+        for index in 0..<count {
+            let weight = weight(index)
+            guard weight > 0 else { continue }
+            scores[index] += weight
+            total += weight
             if best == nil || scores[index] > scores[best!] { best = index }
         }
         guard let best else { return nil }
