@@ -703,15 +703,25 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         guard depth == 0 else { return }
         while !pendingWritten.isEmpty || !pendingEvents.isEmpty || !pendingUnsent.isEmpty || canOpenWaiting {
             openWaiting(context: context)
-            let written = pendingWritten
-            pendingWritten.removeAll(keepingCapacity: true)
+            // Each list is swapped out (no allocation: a copy and `removeAll(keepingCapacity:)` made the list a new
+            // buffer every time, two per request) and its buffer given back once read, unless more came meanwhile.
+            var written: [(HTTP2StreamID, Int)] = []
+            swap(&written, &pendingWritten)
             for (id, bytes) in written { mux.dataWritten(id, bytes) }
-            let unsent = pendingUnsent
-            pendingUnsent.removeAll()
+            if pendingWritten.isEmpty {
+                written.removeAll(keepingCapacity: true)
+                swap(&written, &pendingWritten)
+            }
+            var unsent: [(HTTP2StreamID, any Error)] = []
+            swap(&unsent, &pendingUnsent)
             for (id, error) in unsent { mux.firstFrameNotSent(id, error) }
-            let events = pendingEvents
-            pendingEvents.removeAll(keepingCapacity: true)
+            var events: [StreamClosedEvent] = []
+            swap(&events, &pendingEvents)
             for event in events { context.fireUserInboundEventTriggered(event) }
+            if pendingEvents.isEmpty {
+                events.removeAll(keepingCapacity: true)
+                swap(&events, &pendingEvents)
+            }
         }
     }
 
