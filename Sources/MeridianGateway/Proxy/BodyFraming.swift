@@ -52,7 +52,7 @@ enum BodyFraming: Equatable {
         scan.size = nil
         if head.version.major > 1 || head.version.minor >= 1 {
             if hasTransferEncoding { head.headers.remove(.transferEncoding) }
-            head.headers.fields.append(.chunked)
+            head.headers.append(.chunked)
             return .chunked
         }
         if hasTransferEncoding { head.headers.remove(.transferEncoding) }
@@ -90,7 +90,7 @@ enum BodyFraming: Equatable {
         if hasLength { return .length }
         switch head.method {
         case .POST, .PUT, .PATCH:
-            head.headers.fields.append(.chunked)
+            head.headers.append(.chunked)
             scan.size? += "transfer-encoding: chunked\r\n".utf8.count
             return .chunked
         default:

@@ -39,34 +39,34 @@ struct DeclaredLength {
     /// comma-separated list of one or more decimal numbers (RFC 9110 8.6: `1*DIGIT`, no sign), with optional
     /// whitespace around each, all equal to each other and to `declared`.
     static func parse(_ value: String, into declared: inout Int?) throws {
-        var rest = Substring(value)
+        try value.withUTF8Bytes { try parse(bytes: $0, into: &declared) }
+    }
+
+    /// ``parse(_:into:)`` on a value's bytes. A head's translation keeps the first `content-length` field, with the
+    /// value checked in decimal, and drops the others (they agree with it).
+    static func parse(bytes value: UnsafeBufferPointer<UInt8>, into declared: inout Int?) throws {
+        var start = 0
         while true {
-            let comma = rest.utf8.firstIndex(of: UInt8(ascii: ","))
-            let element = (comma.map { rest[..<$0] } ?? rest).trimmingOptionalWhitespace
-            guard let length = decimal(element) else { throw NIOHTTP2Errors.contentLengthHeaderMalformedValue() }
+            var end = start
+            while end < value.count, value[end] != UInt8(ascii: ",") { end += 1 }
+            var first = start, last = end
+            while first < last, value[first].isOptionalWhitespace { first += 1 }
+            while last > first, value[last - 1].isOptionalWhitespace { last -= 1 }
+            guard let length = decimal(UnsafeBufferPointer(rebasing: value[first..<last])) else {
+                throw NIOHTTP2Errors.contentLengthHeaderMalformedValue()
+            }
             if let declared, declared != length { throw NIOHTTP2Errors.contentLengthHeadersMismatch() }
             declared = length
-            guard let comma else { return }
-            rest = rest[rest.utf8.index(after: comma)...]
+            guard end < value.count else { return }
+            start = end + 1
         }
     }
 
-    /// For a head's translation: whether `field` is `content-length`; if so, its value is read into `declared`
-    /// (``parse(_:into:)``) and the first such field becomes one `content-length` of the value checked, in decimal, in
-    /// `fields` (the others are dropped: they agree with it).
-    static func relay(_ field: HeaderFields.Field, declared: inout Int?, into fields: inout [HeaderFields.Field]) throws -> Bool {
-        guard field.known == .contentLength else { return false }
-        let first = declared == nil
-        try parse(field.value, into: &declared)
-        if first, let declared { fields.append(HeaderFields.Field(name: "content-length", value: String(declared), known: .contentLength)) }
-        return true
-    }
-
     /// `1*DIGIT` as a number; `nil` for anything else (empty, a sign, another character, or too large).
-    private static func decimal(_ text: Substring) -> Int? {
+    private static func decimal(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
         var value = 0
         var digits = 0
-        for byte in text.utf8 {
+        for byte in text {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
             let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (sum, overflow2) = times10.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))

@@ -281,17 +281,16 @@ final class ForwardingWorker: @unchecked Sendable {
     static func checkLocalHead(_ headers: HeaderFields, version: HTTPVersion = .http2) -> Refusal? {
         var host: String?
         var coding: String?
-        for field in headers.fields {
-            let value = field.value
-            switch field.known {
+        for index in headers.entries.indices {
+            switch headers.known(at: index) {
             case .host:
                 guard host == nil else {
                     return Refusal(error: APIError(status: 400, code: .invalidField, message: "the request has more than one host field: send one",
                                                    field: "host"), decision: "bad-request")
                 }
-                host = value
-            case .transferEncoding where coding == nil && !HeaderFields.isChunkedOnly(value):
-                coding = value
+                host = headers.value(at: index)
+            case .transferEncoding where coding == nil && !headers.withValue(at: index, HeaderFields.isChunkedOnly(bytes:)):
+                coding = headers.value(at: index)
             default:
                 break
             }

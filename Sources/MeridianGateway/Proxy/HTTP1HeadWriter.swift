@@ -108,19 +108,22 @@ enum HTTP1HeadWriter {
     }
 
     private static func unsendable(_ fields: HeaderFields, kind: String, scan: inout FieldScan) -> UnsendableRequest? {
-        for index in fields.fields.indices {
-            // (Read in place: a `for field in` copy retains and releases its name and value.)
-            guard fields.fields[index].name.isHTTPToken else {
-                let name = fields.fields[index].name
-                return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
+        let failed = fields.withBytes { bytes -> Int? in
+            for (index, entry) in fields.entries.enumerated() {
+                let name = UnsafeBufferPointer(rebasing: bytes[entry.name])
+                guard !name.isEmpty, name.allSatisfy(\.isHTTPTokenByte),
+                      UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[entry.value]).firstFieldValueControl() == nil
+                else { return index }
+                scan.add(entry)
             }
-            guard fields.fields[index].value.withUTF8Bytes({ UnsafeRawBufferPointer($0).firstFieldValueControl() }) == nil else {
-                let name = fields.fields[index].name
-                return UnsendableRequest(field: name, message: "\(kind) '\(name)' has a control character (CR, LF, NUL or another below 0x20, or DEL), which HTTP/1.1 cannot carry to the endpoint: remove it")
-            }
-            scan.add(fields.fields[index])
+            return nil
         }
-        return nil
+        guard let failed else { return nil }
+        let name = fields.name(at: failed)
+        guard name.isHTTPToken else {
+            return UnsendableRequest(field: name, message: "\(kind) name '\(name)' is not an HTTP token: use letters, digits and !#$%&'*+-.^_`|~")
+        }
+        return UnsendableRequest(field: name, message: "\(kind) '\(name)' has a control character (CR, LF, NUL or another below 0x20, or DEL), which HTTP/1.1 cannot carry to the endpoint: remove it")
     }
 
     private enum TargetBytes {
@@ -176,40 +179,44 @@ enum HTTP1HeadWriter {
         init() {}
 
         init(_ fields: HeaderFields) {
-            for index in fields.fields.indices { add(fields.fields[index]) }
+            for entry in fields.entries { add(entry) }
         }
 
-        fileprivate mutating func add(_ field: HeaderFields.Field) {
-            switch field.known {
+        fileprivate mutating func add(_ entry: HeaderFields.Entry) {
+            switch entry.known {
             case .contentLength: hasLength = true
             case .transferEncoding: hasTransferEncoding = true
             default: break
             }
-            size? += HTTP1HeadWriter.fieldSize(field)
+            size? += HTTP1HeadWriter.fieldSize(entry)
         }
     }
 
     /// The bytes of `NAME: VALUE` CRLF for every field.
     private static func fieldsSize(_ fields: HeaderFields) -> Int {
-        var size = 0
-        for index in fields.fields.indices { size += fieldSize(fields.fields[index]) }
-        return size
+        fields.fieldBytes + 4 * fields.count
     }
 
     /// The bytes of `NAME: VALUE` CRLF (``writeFields(_:to:at:)``).
     @inline(__always)
-    private static func fieldSize(_ field: HeaderFields.Field) -> Int {
-        field.name.utf8.count + field.value.utf8.count + 4
+    private static func fieldSize(_ entry: HeaderFields.Entry) -> Int {
+        Int(entry.nameCount + entry.valueCount) + 4
     }
 
     private static func writeFields(_ fields: HeaderFields, to out: UnsafeMutableRawBufferPointer, at start: Int) -> Int {
         var at = start
-        for index in fields.fields.indices {
-            at = fields.fields[index].name.copyUTF8(to: out, at: at)
-            out[at] = UInt8(ascii: ":")
-            out[at + 1] = UInt8(ascii: " ")
-            at = fields.fields[index].value.copyUTF8(to: out, at: at + 2)
-            at = writeCRLF(to: out, at: at)
+        fields.withBytes { bytes in
+            let source = UnsafeRawBufferPointer(bytes)
+            for entry in fields.entries {
+                UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + Int(entry.nameCount))]).copyMemory(from: UnsafeRawBufferPointer(rebasing: source[entry.name]))
+                at += Int(entry.nameCount)
+                out[at] = UInt8(ascii: ":")
+                out[at + 1] = UInt8(ascii: " ")
+                at += 2
+                UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + Int(entry.valueCount))]).copyMemory(from: UnsafeRawBufferPointer(rebasing: source[entry.value]))
+                at += Int(entry.valueCount)
+                at = writeCRLF(to: out, at: at)
+            }
         }
         return at
     }

@@ -414,16 +414,18 @@ struct HTTP1Parser {
     /// The field lines from `start` (an offset in `head`'s readable bytes) to the empty line that ends `head`.
     /// Each name is classified as it is read (``HeaderFields/Field/known``).
     private static func fields(_ head: ByteBuffer, from start: Int, framing: inout Framing) throws(HTTPParserError) -> HeaderFields {
-        let parsed = head.withUnsafeReadableBytes { bytes -> Result<[HeaderFields.Field], HTTPParserError> in
-            var fields: [HeaderFields.Field] = []
-            fields.reserveCapacity(12)
+        // The field lines' bytes are copied at once; each field is an entry of offsets into them.
+        let parsed = head.withUnsafeReadableBytes { bytes -> Result<HeaderFields, HTTPParserError> in
+            let lines = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start...]))
+            var entries: [HeaderFields.Entry] = []
+            entries.reserveCapacity(12)
             var index = start
             let count = bytes.count
             while true {
                 guard index + 1 < count, bytes[index] != UInt8(ascii: "\n") else { return .failure(.lfExpected) }
                 if bytes[index] == UInt8(ascii: "\r") {
                     guard bytes[index + 1] == UInt8(ascii: "\n"), index + 2 == count else { return .failure(.lfExpected) }
-                    return .success(fields)
+                    return .success(HeaderFields(bytes: lines, entries: entries))
                 }
                 // A line folded onto the last (it starts with whitespace), or a name that is not a token.
                 let nameStart = index
@@ -459,10 +461,11 @@ struct HTTP1Parser {
                 default:
                     break
                 }
-                fields.append(HeaderFields.Field(name: HeaderName.string(name), value: String(decoding: value, as: UTF8.self), known: known))
+                entries.append(HeaderFields.Entry(nameStart: UInt32(nameStart - start), nameCount: UInt32(nameEnd - nameStart),
+                                                  valueStart: UInt32(valueStart - start), valueCount: UInt32(valueEnd - valueStart), known: known))
             }
         }
-        return HeaderFields(fields: try parsed.get())
+        return try parsed.get()
     }
 
     /// Decimal digits only, at most 18 of them.

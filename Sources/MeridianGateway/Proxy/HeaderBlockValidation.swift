@@ -20,9 +20,10 @@ extension HeaderFields {
         var seen = PseudoHeaderSet()
         var regularFieldsStarted = false
         var isConnect = false
-        for field in fields {
-            let (name, value) = (field.name, field.value)
-            let nameKind = Self.classify(name)
+        for index in entries.indices {
+            let nameKind = withName(at: index, Self.classify(bytes:))
+            var name: String { self.name(at: index) }
+            var value: String { self.value(at: index) }
             switch nameKind {
             case .invalid:
                 throw NIOHTTP2Errors.invalidHTTP2HeaderFieldName(name)
@@ -32,18 +33,18 @@ extension HeaderFields {
                 guard pseudo != .protocol else { throw NIOHTTP2Errors.unsupportedPseudoHeader(name) }
                 guard !seen.contains(pseudo) else { throw NIOHTTP2Errors.duplicatePseudoHeader(name) }
                 seen.insert(pseudo)
-                guard Self.isValidPseudoHeaderValue(value) else { throw NIOHTTP2Errors.invalidPseudoHeaderValue(name: name, value: value) }
+                guard withValue(at: index, Self.isValidPseudoHeaderValue) else { throw NIOHTTP2Errors.invalidPseudoHeaderValue(name: name, value: value) }
                 if kind == .request {
-                    if pseudo == .method { isConnect = value == "CONNECT" }
-                    if pseudo == .path, value.isEmpty { throw NIOHTTP2Errors.emptyPathHeader() }
+                    if pseudo == .method { isConnect = withValue(at: index) { $0.equals("CONNECT") } }
+                    if pseudo == .path, entries[index].valueCount == 0 { throw NIOHTTP2Errors.emptyPathHeader() }
                 }
             case .regular:
                 regularFieldsStarted = true
-                if let known = field.known,
-                   known.isConnectionSpecific || (known == .te && kind == .request && value != "trailers") {
+                if let known = known(at: index),
+                   known.isConnectionSpecific || (known == .te && kind == .request && !withValue(at: index, { $0.equals("trailers") })) {
                     throw NIOHTTP2Errors.forbiddenHeaderField(name: name, value: value)
                 }
-                guard Self.isValidFieldValue(value) else { throw NIOHTTP2Errors.invalidHTTP2HeaderFieldValue(name: name, value: value) }
+                guard withValue(at: index, Self.isValidFieldValue) else { throw NIOHTTP2Errors.invalidHTTP2HeaderFieldValue(name: name, value: value) }
             }
         }
         let (allowed, mandatory): (PseudoHeaderSet, PseudoHeaderSet)
@@ -75,10 +76,6 @@ extension HeaderFields {
         case regular
     }
 
-    private static func classify(_ name: String) -> NameKind {
-        name.withUTF8Bytes(classify(bytes:))
-    }
-
     private static func classify(bytes: UnsafeBufferPointer<UInt8>) -> NameKind {
         let pseudo = bytes.first == UInt8(ascii: ":")
         let base = UnsafeBufferPointer(rebasing: bytes[(pseudo ? 1 : 0)...])
@@ -99,12 +96,12 @@ extension HeaderFields {
     }
 
     /// No control character, space or DEL (NIO's `isValidPseudoHeaderValue`).
-    private static func isValidPseudoHeaderValue(_ value: String) -> Bool {
-        !value.utf8.contains { $0 <= 0x20 || $0 == 0x7F }
+    private static func isValidPseudoHeaderValue(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        !value.contains { $0 <= 0x20 || $0 == 0x7F }
     }
 
     /// No NUL, LF or CR (RFC 9113, 8.2.1; NIO's `isValidFieldValue`).
-    private static func isValidFieldValue(_ value: String) -> Bool {
-        !value.utf8.contains { $0 == 0x00 || $0 == 0x0A || $0 == 0x0D }
+    private static func isValidFieldValue(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        !value.contains { $0 == 0x00 || $0 == 0x0A || $0 == 0x0D }
     }
 }

@@ -11,46 +11,48 @@ extension HeaderFields {
     /// A request's header block: `:method`, `:scheme`, `:authority` (from `host`, when there is one), `:path`, then the
     /// regular fields.
     init(proxyingRequest head: RequestHead, scheme: String) {
-        var fields: [Field] = []
-        fields.reserveCapacity(head.headers.count + 4)
-        fields.append(Field(name: ":method", value: head.method.rawValue, known: nil))
-        fields.append(Field(name: ":scheme", value: scheme, known: nil))
-        if let host = head.headers.first(.host) { fields.append(Field(name: ":authority", value: host, known: nil)) }
-        fields.append(Field(name: ":path", value: head.uri, known: nil))
-        Self.appendRegular(of: head.headers, dropHost: true, to: &fields)
-        self.init(fields: fields)
+        self.init(reservingFields: head.headers.count + 4, bytes: head.headers.bytes.count + head.uri.utf8.count + 48)
+        append(name: ":method", value: head.method.rawValue, known: nil)
+        append(name: ":scheme", value: scheme, known: nil)
+        if let host = head.headers.firstIndex(.host) {
+            head.headers.withValue(at: host) { value in ":authority".withUTF8Bytes { append(name: $0, value: value, known: nil) } }
+        }
+        append(name: ":path", value: head.uri, known: nil)
+        appendRegular(of: head.headers, dropHost: true)
     }
 
     /// A response's header block: `:status`, then the regular fields.
     init(proxyingResponse head: ResponseHead) {
-        var fields: [Field] = []
-        fields.reserveCapacity(head.headers.count + 1)
-        fields.append(Field(name: ":status", value: String(head.status.code), known: nil))
-        Self.appendRegular(of: head.headers, dropHost: false, to: &fields)
-        self.init(fields: fields)
+        self.init(reservingFields: head.headers.count + 1, bytes: head.headers.bytes.count + 12)
+        append(name: ":status", value: String(head.status.code), known: nil)
+        appendRegular(of: head.headers, dropHost: false)
     }
 
     /// A trailer block.
     init(proxyingTrailers trailers: HeaderFields) {
-        var fields: [Field] = []
-        fields.reserveCapacity(trailers.count)
-        Self.appendRegular(of: trailers, dropHost: false, to: &fields)
-        self.init(fields: fields)
+        self.init(reservingFields: trailers.count, bytes: trailers.bytes.count)
+        appendRegular(of: trailers, dropHost: false)
     }
 
     /// The regular fields of `headers`, lowercase and without the connection-specific ones.
-    private static func appendRegular(of headers: HeaderFields, dropHost: Bool, to fields: inout [Field]) {
-        for field in headers.fields {
-            let known = field.known
-            if known?.isConnectionSpecific == true { continue }
-            if known == .host && dropHost { continue }
-            fields.append(Field(name: HeaderName.lowercased(field.name), value: field.value, known: known))
+    private mutating func appendRegular(of headers: HeaderFields, dropHost: Bool) {
+        let first = entries.count
+        headers.withBytes { bytes in
+            for entry in headers.entries {
+                let known = entry.known
+                if known?.isConnectionSpecific == true { continue }
+                if known == .host && dropHost { continue }
+                append(name: UnsafeBufferPointer(rebasing: bytes[entry.name]), value: UnsafeBufferPointer(rebasing: bytes[entry.value]), known: known)
+            }
         }
+        lowercaseNames(from: first)
     }
 
     /// The regular (non-pseudo) fields of a header block (trailers).
     init(regularFieldsOf block: HeaderFields) {
-        self.init(fields: block.fields.filter { $0.name.utf8.first != UInt8(ascii: ":") })
+        self = block
+        let bytes = block.bytes
+        keepEntries { entry in entry.nameCount == 0 || bytes[Int(entry.nameStart)] != UInt8(ascii: ":") }
     }
 }
 
@@ -62,33 +64,47 @@ extension RequestHead {
     /// by the endpoint as the next request (request smuggling). And the length the block's `content-length` fields
     /// declare (``DeclaredLength/parse(_:into:)``, which throws for a malformed or conflicting value); the head carries
     /// that length as one field, in decimal, where the block's fields were.
+    ///
+    /// The head's fields are the block's entries (its bytes are shared, not copied), minus the pseudo-headers.
     static func proxying(_ block: HeaderFields, endStream: Bool) throws -> (head: RequestHead, contentLength: Int?) {
         // One pass over the block: the pseudo-headers (which come first; one after a regular field is not honoured),
         // then the regular fields, noting `host` and reading `content-length` on the way.
         var method: String?
         var path: String?
-        var authority: String?
+        var authority: Range<Int>?
         var hasHost = false
         var contentLength: Int?
-        var fields: [HeaderFields.Field] = []
-        fields.reserveCapacity(block.count + 1)
-        for field in block.fields {
-            if field.name.utf8.first == UInt8(ascii: ":") {
-                guard fields.isEmpty else { continue }
-                switch field.name {
-                case ":method": method = field.value
-                case ":path": path = field.value
-                case ":authority": authority = field.value
-                default: break
+        var lengthAt: Int?
+        var entries: [HeaderFields.Entry] = []
+        entries.reserveCapacity(block.count + 1)
+        try block.withBytes { bytes in
+            for entry in block.entries {
+                let name = UnsafeBufferPointer(rebasing: bytes[entry.name])
+                if name.first == UInt8(ascii: ":") {
+                    guard entries.isEmpty else { continue }
+                    if name.equals(":method") {
+                        method = String(decoding: UnsafeBufferPointer(rebasing: bytes[entry.value]), as: UTF8.self)
+                    } else if name.equals(":path") {
+                        path = String(decoding: UnsafeBufferPointer(rebasing: bytes[entry.value]), as: UTF8.self)
+                    } else if name.equals(":authority") {
+                        authority = entry.value
+                    }
+                    continue
                 }
-                continue
+                if entry.known == .contentLength {
+                    let first = contentLength == nil
+                    try DeclaredLength.parse(bytes: UnsafeBufferPointer(rebasing: bytes[entry.value]), into: &contentLength)
+                    if first { lengthAt = entries.count; entries.append(entry) }
+                    continue
+                }
+                if entry.known == .host { hasHost = true }
+                entries.append(entry)
             }
-            if try DeclaredLength.relay(field, declared: &contentLength, into: &fields) { continue }
-            if field.known == .host { hasHost = true }
-            fields.append(field)
         }
         guard let method else { throw NIOHTTP2Errors.missingPseudoHeader(":method") }
         guard let path else { throw NIOHTTP2Errors.missingPseudoHeader(":path") }
+        var fields = HeaderFields(bytes: block.bytes, entries: entries)
+        if let lengthAt, let contentLength { fields.replace(at: lengthAt, with: .init(name: "content-length", value: String(contentLength), known: .contentLength)) }
         let httpMethod = HTTPMethod(rawValue: method)
         if httpMethod != .CONNECT, contentLength == nil {
             switch (endStream, httpMethod) {
@@ -97,8 +113,8 @@ extension RequestHead {
             case (true, _): fields.insert(.noContent, at: 0)
             }
         }
-        if let authority, !hasHost { fields.insert(HeaderFields.Field(name: "host", value: authority, known: .host), at: 0) }
-        return (RequestHead(version: .http2, method: httpMethod, uri: path, headers: HeaderFields(fields: fields)), contentLength)
+        if let authority, !hasHost { fields.insert(name: "host", valueAt: authority, known: .host, at: 0) }
+        return (RequestHead(version: .http2, method: httpMethod, uri: path, headers: fields), contentLength)
     }
 }
 
@@ -108,23 +124,61 @@ extension ResponseHead {
     /// so an HTTP/1.1 client sees the body framed; and the length its `content-length` fields declare, as for a
     /// request (``RequestHead/proxying(_:endStream:)``).
     static func proxying(_ block: HeaderFields, requestMethod: HTTPMethod, endStream: Bool) throws -> (head: ResponseHead, contentLength: Int?) {
-        var statusText: String?
+        var code: Int?
+        var status: Range<Int>?
         var contentLength: Int?
-        var fields: [HeaderFields.Field] = []
-        fields.reserveCapacity(block.count + 1)
-        for field in block.fields {
-            if field.name.utf8.first == UInt8(ascii: ":") {
-                if fields.isEmpty, statusText == nil, field.name == ":status" { statusText = field.value }
-                continue
+        var lengthAt: Int?
+        var entries: [HeaderFields.Entry] = []
+        entries.reserveCapacity(block.count + 1)
+        try block.withBytes { bytes in
+            for entry in block.entries {
+                let name = UnsafeBufferPointer(rebasing: bytes[entry.name])
+                if name.first == UInt8(ascii: ":") {
+                    if entries.isEmpty, status == nil, name.equals(":status") {
+                        status = entry.value
+                        code = Self.statusCode(UnsafeBufferPointer(rebasing: bytes[entry.value]))
+                    }
+                    continue
+                }
+                if entry.known == .contentLength {
+                    let first = contentLength == nil
+                    try DeclaredLength.parse(bytes: UnsafeBufferPointer(rebasing: bytes[entry.value]), into: &contentLength)
+                    if first { lengthAt = entries.count; entries.append(entry) }
+                    continue
+                }
+                entries.append(entry)
             }
-            if try DeclaredLength.relay(field, declared: &contentLength, into: &fields) { continue }
-            fields.append(field)
         }
-        guard let statusText else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
-        guard let code = Int(statusText, radix: 10) else { throw NIOHTTP2Errors.invalidStatusValue(statusText) }
+        guard let status else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
+        guard let code else { throw NIOHTTP2Errors.invalidStatusValue(block.withBytes { String(decoding: $0[status], as: UTF8.self) }) }
+        var fields = HeaderFields(bytes: block.bytes, entries: entries)
+        if let lengthAt, let contentLength { fields.replace(at: lengthAt, with: .init(name: "content-length", value: String(contentLength), known: .contentLength)) }
         if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT, contentLength == nil {
             fields.append(endStream ? .noContent : .chunked)
         }
-        return (ResponseHead(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: HeaderFields(fields: fields)), contentLength)
+        return (ResponseHead(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: fields), contentLength)
+    }
+
+    /// What `Int(_:radix: 10)` reads in a `:status` value (an optional sign, then decimal digits), without a string.
+    private static func statusCode(_ value: UnsafeBufferPointer<UInt8>) -> Int? {
+        var index = 0
+        var negative = false
+        if let sign = value.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+            negative = sign == UInt8(ascii: "-")
+            index = 1
+        }
+        guard index < value.count else { return nil }
+        var code = 0
+        while index < value.count {
+            let byte = value[index]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            let (times10, overflow1) = code.multipliedReportingOverflow(by: 10)
+            let digit = Int(byte - UInt8(ascii: "0"))
+            let (next, overflow2) = negative ? times10.subtractingReportingOverflow(digit) : times10.addingReportingOverflow(digit)
+            guard !overflow1, !overflow2 else { return nil }
+            code = next
+            index += 1
+        }
+        return code
     }
 }

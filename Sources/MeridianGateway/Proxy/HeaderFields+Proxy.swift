@@ -3,17 +3,24 @@ import NIOHTTP1
 extension HeaderFields {
     /// Whether a `transfer-encoding` value is `chunked` alone (any case, optional whitespace around it).
     static func isChunkedOnly(_ value: String) -> Bool {
-        String(value.trimmingOptionalWhitespace).equalsIgnoringASCIICase("chunked")
+        value.withUTF8Bytes(isChunkedOnly(bytes:))
+    }
+
+    /// ``isChunkedOnly(_:)`` on a value's bytes.
+    static func isChunkedOnly(bytes value: UnsafeBufferPointer<UInt8>) -> Bool {
+        var first = 0, last = value.count
+        while first < last, value[first].isOptionalWhitespace { first += 1 }
+        while last > first, value[last - 1].isOptionalWhitespace { last -= 1 }
+        return UnsafeBufferPointer(rebasing: value[first..<last]).equalsIgnoringASCIICase("chunked")
     }
 
     /// Hop-by-hop headers (RFC 9110 7.6.1) a proxy must not forward, plus any the `connection` header names.
     /// `transfer-encoding` is kept: the HTTP/1 encoders frame the body by it and the HTTP/2 codecs drop it.
     ///
-    /// One scan: the headers are copied only from the first field to drop (usually none, or a `connection:
-    /// keep-alive`). This runs twice per request (request and response).
+    /// One scan; the fields' bytes stay where they are (a field dropped is an entry removed). This runs twice per
+    /// request (request and response).
     mutating func removeHopByHop() {
-        guard let fields = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false).kept else { return }
-        self = HeaderFields(fields: fields)
+        _ = dropHopByHop(droppingMeshFields: false, framingOf: nil)
     }
 
     /// What an HTTP/1.x message's fields say of its framing and its connection (``removeHopByHop(version:)``).
@@ -30,9 +37,7 @@ extension HeaderFields {
     /// ``removeHopByHop()`` for a message of `version` (an endpoint's response), and in the same pass over the fields
     /// its ``Framing/unsupportedTransferCoding`` and whether it ``keepsAlive(version:)``.
     mutating func removeHopByHop(version: HTTPVersion) -> Framing {
-        let (kept, framing) = Self.relayedFields(of: self, droppingMeshFields: false, copyingAll: false, framingOf: version)
-        if let kept { self = HeaderFields(fields: kept) }
-        return framing!
+        dropHopByHop(droppingMeshFields: false, framingOf: version)!
     }
 
     /// Drops the hop-by-hop fields (as ``removeHopByHop()``) and the mesh fields a client sent, whatever their case (a
@@ -40,89 +45,88 @@ extension HeaderFields {
     /// names, classified). One pass.
     mutating func relay(settingMeshFields fields: [Field]) {
         assert(fields.allSatisfy { $0.known?.isMeshField == true }, "not a mesh field")
-        var kept = Self.relayedFields(of: self, droppingMeshFields: true, copyingAll: true, reserving: fields.count).kept ?? []
-        kept.append(contentsOf: fields)
-        self = HeaderFields(fields: kept)
+        _ = dropHopByHop(droppingMeshFields: true, framingOf: nil)
+        for field in fields { append(field) }
     }
 
-    /// The fields of `headers` to relay, or `nil` when all of them are and not `copyingAll`: without the hop-by-hop
-    /// ones and those the `connection` field names (but the framing fields `transfer-encoding` and `content-length`,
-    /// `host`, `te` and `trailer`: dropping a length would let a body be read as the next request), with `te: trailers`
-    /// kept (HTTP/2 allows only that `te`, and gRPC needs it end to end), and without the mesh fields when
-    /// `droppingMeshFields`. One pass over the fields; the copy starts at the first field dropped unless `copyingAll`.
-    /// With a `version`, also what the fields say of the framing and the connection of a message of that version.
-    private static func relayedFields(of headers: HeaderFields, droppingMeshFields: Bool, copyingAll: Bool,
-                                      reserving extra: Int = 0,
-                                      framingOf version: HTTPVersion? = nil) -> (kept: [Field]?, framing: Framing?) {
-        var framing = version.map { Framing(unsupportedTransferCoding: nil, keepsAlive: persistent($0)) }
+    /// Drops, in place, the hop-by-hop fields and those the `connection` field names (but the framing fields
+    /// `transfer-encoding` and `content-length`, `host`, `te` and `trailer`: dropping a length would let a body be read
+    /// as the next request), with `te: trailers` kept (HTTP/2 allows only that `te`, and gRPC needs it end to end), and
+    /// the mesh fields when `droppingMeshFields`. One pass over the fields, and one over the entries when one is
+    /// dropped. With a `version`, returns what the fields say of the framing and the connection of a message of that
+    /// version.
+    private mutating func dropHopByHop(droppingMeshFields: Bool, framingOf version: HTTPVersion?) -> Framing? {
+        var framing = version.map { Framing(unsupportedTransferCoding: nil, keepsAlive: Self.persistent($0)) }
         var keepsTrailers = false
+        var dropsAny = false
         var named: [String] = []
-        var kept: [Field]?
-        if copyingAll {
-            kept = []
-            kept?.reserveCapacity(headers.count + extra)
-        }
-        for index in headers.fields.indices {
-            let known = headers.fields[index].known
-            let value = headers.fields[index].value
-            if let version {
-                if known == .transferEncoding, framing?.unsupportedTransferCoding == nil, !isChunkedOnly(value) {
-                    framing?.unsupportedTransferCoding = value
-                } else if known == .connection, names(value, persistent(version) ? "close" : "keep-alive") {
-                    framing?.keepsAlive = !persistent(version)
+        let entries = self.entries
+        withBytes { bytes in
+            for entry in entries {
+                let known = entry.known
+                guard known != nil else { continue }
+                let value = UnsafeBufferPointer(rebasing: bytes[entry.value])
+                if let version {
+                    if known == .transferEncoding, framing?.unsupportedTransferCoding == nil, !Self.isChunkedOnly(bytes: value) {
+                        framing?.unsupportedTransferCoding = String(decoding: value, as: UTF8.self)
+                    } else if known == .connection, Self.names(value, Self.persistent(version) ? "close" : "keep-alive") {
+                        framing?.keepsAlive = !Self.persistent(version)
+                    }
                 }
-            }
-            guard let known, known.isHopByHop || (droppingMeshFields && known.isMeshField) else {
-                kept?.append(headers.fields[index])
-                continue
-            }
-            if kept == nil {
-                var copied: [Field] = []
-                copied.reserveCapacity(headers.count + extra)
-                copied.append(contentsOf: headers.fields[..<index])
-                kept = copied
-            }
-            switch known {
-            case .connection:
-                Self.forEachListElement(of: value) { token in
-                    guard !token.isEmpty, !token.equalsIgnoringASCIICase("close"), !token.equalsIgnoringASCIICase("trailer"),
-                          !token.equalsIgnoringASCIICase("content-length")
-                    else { return }
-                    if let known = HeaderName.known(bytes: token), known.isHopByHop || known == .transferEncoding || known == .host { return }
-                    named.append(HeaderName.lowercased(String(decoding: token, as: UTF8.self)))
+                guard let known, known.isHopByHop || (droppingMeshFields && known.isMeshField) else { continue }
+                dropsAny = true
+                switch known {
+                case .connection:
+                    Self.forEachListElement(of: value) { token in
+                        guard !token.isEmpty, !token.equalsIgnoringASCIICase("close"), !token.equalsIgnoringASCIICase("trailer"),
+                              !token.equalsIgnoringASCIICase("content-length")
+                        else { return }
+                        if let known = HeaderName.known(bytes: token), known.isHopByHop || known == .transferEncoding || known == .host { return }
+                        named.append(String(decoding: token, as: UTF8.self).asciiLowercased)
+                    }
+                case .te:
+                    if value.count == 8
+                        ? value.equalsIgnoringASCIICase("trailers")
+                        : String(decoding: value, as: UTF8.self).asciiLowercased.contains("trailers") {
+                        keepsTrailers = true
+                    }
+                default:
+                    break
                 }
-            case .te:
-                if value.utf8.count == 8 ? value.equalsIgnoringASCIICase("trailers") : value.asciiLowercased.contains("trailers") {
-                    keepsTrailers = true
-                }
-            default:
-                break
             }
         }
-        guard var kept else { return (nil, framing) }
+        guard dropsAny else { return framing }
+        keepEntries { entry in
+            guard let known = entry.known else { return true }
+            return !(known.isHopByHop || (droppingMeshFields && known.isMeshField))
+        }
         if !named.isEmpty {
             // Fields the `connection` field names, before it or after it.
-            kept.removeAll { field in named.contains { field.name.equalsIgnoringASCIICase(string: $0) } }
+            let bytes = self.bytes
+            keepEntries { entry in
+                bytes.withUnsafeBufferPointer { bytes in
+                    let name = UnsafeBufferPointer(rebasing: bytes[entry.name])
+                    return !named.contains { name.equalsIgnoringASCIICase(string: $0) }
+                }
+            }
         }
-        if keepsTrailers { kept.append(Field(name: "te", value: "trailers", known: .te)) }
-        return (kept, framing)
+        if keepsTrailers { append(Field(name: "te", value: "trailers", known: .te)) }
+        return framing
     }
 
     /// Calls `body` with the bytes of each element of the comma-separated list `value`, without optional whitespace
     /// (no array of substrings, and no string per element: `keepsAlive` runs on every HTTP/1 head that has a
     /// `connection` field, and a string and a substring per token cost about 2,000 instructions).
-    fileprivate static func forEachListElement(of value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        value.withUTF8Bytes { bytes in
-            var start = 0
-            while start <= bytes.count {
-                var end = start
-                while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
-                var first = start, last = end
-                while first < last, bytes[first].isOptionalWhitespace { first += 1 }
-                while last > first, bytes[last - 1].isOptionalWhitespace { last -= 1 }
-                body(UnsafeBufferPointer(rebasing: bytes[first..<last]))
-                start = end + 1
-            }
+    fileprivate static func forEachListElement(of bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var first = start, last = end
+            while first < last, bytes[first].isOptionalWhitespace { first += 1 }
+            while last > first, bytes[last - 1].isOptionalWhitespace { last -= 1 }
+            body(UnsafeBufferPointer(rebasing: bytes[first..<last]))
+            start = end + 1
         }
     }
 }
@@ -132,8 +136,8 @@ extension HeaderFields {
     /// `connection` names `close`, for HTTP/1.0 only when it names `keep-alive`.
     func keepsAlive(version: HTTPVersion) -> Bool {
         let persistent = Self.persistent(version)
-        for field in fields where field.known == .connection {
-            if Self.names(field.value, persistent ? "close" : "keep-alive") { return !persistent }
+        for index in entries.indices where known(at: index) == .connection {
+            if withValue(at: index, { Self.names($0, persistent ? "close" : "keep-alive") }) { return !persistent }
         }
         return persistent
     }
@@ -144,7 +148,7 @@ extension HeaderFields {
     }
 
     /// Whether the `connection` value `value` names `option` (any case).
-    fileprivate static func names(_ value: String, _ option: StaticString) -> Bool {
+    fileprivate static func names(_ value: UnsafeBufferPointer<UInt8>, _ option: StaticString) -> Bool {
         var named = false
         forEachListElement(of: value) { token in named = named || token.equalsIgnoringASCIICase(option) }
         return named
@@ -169,18 +173,18 @@ extension HeaderFields {
         var read = ExchangeFields(keepsAlive: persistent)
         var sawContentType = false
         var sawRetry = false
-        for field in fields {
-            switch field.known {
+        for index in entries.indices {
+            switch known(at: index) {
             case .connection:
-                if Self.names(field.value, persistent ? "close" : "keep-alive") { read.keepsAlive = !persistent }
+                if withValue(at: index, { Self.names($0, persistent ? "close" : "keep-alive") }) { read.keepsAlive = !persistent }
             case .contentType where !sawContentType:
                 sawContentType = true
-                read.isGRPC = field.value.withUTF8Bytes { bytes in
+                read.isGRPC = withValue(at: index) { bytes in
                     bytes.count >= 16 && UnsafeBufferPointer(rebasing: bytes[0..<16]).equalsIgnoringASCIICase("application/grpc")
                 }
             case .meridianRetry where !sawRetry:
                 sawRetry = true
-                read.asksRetry = field.value.equalsIgnoringASCIICase("true")
+                read.asksRetry = withValue(at: index) { $0.equalsIgnoringASCIICase("true") }
             default:
                 break
             }

@@ -1,18 +1,27 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOHTTP1
 
 /// The fields of a message head, as the gateway keeps them from where they arrive (``HTTP1Parser``, a header block's
 /// translation) to where they leave (``HTTP1HeadWriter``, a header block for ``TunnelHPACKEncoder``), in place of NIO's
 /// `HTTPHeaders`:
-/// - each field's name is classified once, where it arrives (``Field/known``); every later pass over the fields
+/// - the names and values are bytes, back to back in one buffer, and each field is an ``Entry`` of offsets into it
+///   (HAProxy keeps a message's head the same way). Copying a head retains two buffers, whatever its fields; dropping
+///   a field removes an entry and leaves the bytes where they are; a field arrives as a copy of its bytes (the parser
+///   copies a head's field lines at once). With a `String` per name and value, each copy of a head retained and
+///   released every string longer than fifteen bytes, about two hundred per request in a gateway, and every field read
+///   from the wire was a new string (callgrind);
+/// - each field's name is classified once, where it arrives (``Entry/known``); every later pass over the fields
 ///   (admission, the hop-by-hop fields, the framing, the exchange's flags) switches on that instead of comparing the
-///   name again;
-/// - the fields are an array of structs of this module: a pass over them is specialised and inlined, where each read
-///   of an `HTTPHeaders` field was a call into NIOHTTP1 with a retain and a release of its name and value, and
-///   destroying its array of tuples went through the runtime's generic `tuple_destroy` (about 4,000 instructions per
-///   request in a gateway, callgrind).
+///   name again.
 ///
-/// Names are compared without regard to ASCII case, as `HTTPHeaders` compares them; values as they are.
+/// Names are compared without regard to ASCII case, as `HTTPHeaders` compares them; values as they are. ``Field`` is
+/// a field as strings, for heads the gateway makes and for tests; the data path reads bytes (``withName(at:_:)``,
+/// ``withValue(at:_:)``).
 struct HeaderFields: Equatable, Sequence {
     struct Field: Equatable {
         var name: String
@@ -45,46 +54,218 @@ struct HeaderFields: Equatable, Sequence {
         }
     }
 
-    /// In order of arrival.
-    var fields: [Field]
+    /// One field: where its name and value are in ``bytes``, and its name's class.
+    struct Entry: Equatable {
+        var nameStart: UInt32
+        var nameCount: UInt32
+        var valueStart: UInt32
+        var valueCount: UInt32
+        var known: HeaderName.Known?
+
+        var name: Range<Int> { Int(nameStart)..<Int(nameStart + nameCount) }
+        var value: Range<Int> { Int(valueStart)..<Int(valueStart + valueCount) }
+    }
+
+    /// The names and values, back to back (bytes of fields no longer in ``entries`` may remain).
+    private(set) var bytes: [UInt8]
+    /// The fields, in order of arrival.
+    private(set) var entries: [Entry]
 
     init() {
-        fields = []
+        bytes = []
+        entries = []
+    }
+
+    /// Room for `fields` fields of `bytes` bytes in all.
+    init(reservingFields fields: Int, bytes count: Int) {
+        bytes = []
+        bytes.reserveCapacity(count)
+        entries = []
+        entries.reserveCapacity(fields)
+    }
+
+    /// Fields whose bytes are `bytes` (which the entries index).
+    init(bytes: [UInt8], entries: [Entry]) {
+        self.bytes = bytes
+        self.entries = entries
     }
 
     init(fields: [Field]) {
-        self.fields = fields
+        self.init()
+        for field in fields { append(field) }
     }
 
     /// Fields whose names are classified here (tests, and heads the gateway makes).
     init(_ pairs: [(String, String)]) {
-        fields = pairs.map { Field(name: $0.0, value: $0.1) }
+        self.init(fields: pairs.map { Field(name: $0.0, value: $0.1) })
     }
 
-    var count: Int { fields.count }
-    var isEmpty: Bool { fields.isEmpty }
+    /// The fields as strings (tests and error reports; the data path reads bytes).
+    var fields: [Field] {
+        entries.indices.map { Field(name: name(at: $0), value: value(at: $0), known: entries[$0].known) }
+    }
+
+    var count: Int { entries.count }
+    var isEmpty: Bool { entries.isEmpty }
 
     func makeIterator() -> some IteratorProtocol<(name: String, value: String)> {
         fields.lazy.map { (name: $0.name, value: $0.value) }.makeIterator()
     }
 
+    // MARK: Reading a field
+
+    /// The class of field `index`'s name.
+    @inline(__always)
+    func known(at index: Int) -> HeaderName.Known? { entries[index].known }
+
+    /// Calls `body` with the bytes of field `index`'s name.
+    @inline(__always)
+    func withName<Result>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        let range = entries[index].name
+        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// Calls `body` with the bytes of field `index`'s value.
+    @inline(__always)
+    func withValue<Result>(at index: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        let range = entries[index].value
+        return try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[range])) }
+    }
+
+    /// Calls `body` with every byte (what ``entries`` index).
+    @inline(__always)
+    func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try bytes.withUnsafeBufferPointer(body)
+    }
+
+    /// Field `index`'s name as a new string.
+    func name(at index: Int) -> String {
+        withName(at: index) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Field `index`'s value as a new string.
+    func value(at index: Int) -> String {
+        withValue(at: index) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Whether field `index`'s name starts with `:` (a pseudo-header of a header block).
+    @inline(__always)
+    func isPseudo(at index: Int) -> Bool {
+        let entry = entries[index]
+        return entry.nameCount > 0 && bytes[Int(entry.nameStart)] == UInt8(ascii: ":")
+    }
+
+    /// The bytes of `NAME` and `VALUE` of every field.
+    var fieldBytes: Int {
+        var total = 0
+        for entry in entries { total += Int(entry.nameCount + entry.valueCount) }
+        return total
+    }
+
+    // MARK: Adding fields
+
+    /// Appends a field (`known` is ``HeaderName/known(bytes:)`` of `name`).
+    mutating func append(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) {
+        entries.append(appendBytes(name: name, value: value, known: known))
+    }
+
+    /// Appends a field (`known` is ``HeaderName/known(_:)`` of `name`).
+    mutating func append(name: String, value: String, known: HeaderName.Known?) {
+        assert(known == HeaderName.known(name), "\(name) is not \(String(describing: known))")
+        name.withUTF8Bytes { name in value.withUTF8Bytes { value in append(name: name, value: value, known: known) } }
+    }
+
+    mutating func append(_ field: Field) {
+        append(name: field.name, value: field.value, known: field.known)
+    }
+
+    /// Appends field `index` of `other`.
+    mutating func append(fieldAt index: Int, of other: HeaderFields) {
+        let known = other.entries[index].known
+        other.withName(at: index) { name in other.withValue(at: index) { value in append(name: name, value: value, known: known) } }
+    }
+
+    /// Inserts a field at position `index`.
+    mutating func insert(_ field: Field, at index: Int) {
+        let entry = field.name.withUTF8Bytes { name in field.value.withUTF8Bytes { value in appendBytes(name: name, value: value, known: field.known) } }
+        entries.insert(entry, at: index)
+    }
+
+    /// Appends the bytes of a field not yet in ``entries``.
+    private mutating func appendBytes(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) -> Entry {
+        let nameStart = bytes.count
+        bytes.append(contentsOf: name)
+        let valueStart = bytes.count
+        bytes.append(contentsOf: value)
+        return Entry(nameStart: UInt32(nameStart), nameCount: UInt32(name.count), valueStart: UInt32(valueStart),
+                     valueCount: UInt32(value.count), known: known)
+    }
+
     mutating func add(name: String, value: String) {
-        fields.append(Field(name: name, value: value))
+        append(Field(name: name, value: value))
+    }
+
+    /// Appends `entry`, whose bytes are already in ``bytes`` (a field of the same buffer, kept in a new order).
+    mutating func appendEntry(_ entry: Entry) {
+        entries.append(entry)
+    }
+
+    // MARK: Changing fields
+
+    /// Keeps only the fields for which `keep` is true (their bytes stay where they are).
+    mutating func keepEntries(where keep: (Entry) -> Bool) {
+        entries.removeAll { !keep($0) }
+    }
+
+    /// Makes the names of the fields from position `first` on lowercase, in place (HTTP/2's names are).
+    mutating func lowercaseNames(from first: Int = 0) {
+        let entries = self.entries
+        var uppercase = false
+        bytes.withUnsafeBufferPointer { bytes in
+            for entry in entries[first...] where !uppercase {
+                for index in entry.name where bytes[index].isASCIIUppercase {
+                    uppercase = true
+                    break
+                }
+            }
+        }
+        guard uppercase else { return }
+        bytes.withUnsafeMutableBufferPointer { bytes in
+            for entry in entries[first...] {
+                for index in entry.name { bytes[index] = bytes[index].asciiLowercased }
+            }
+        }
+    }
+
+    /// Puts `field` in place of field `index`.
+    mutating func replace(at index: Int, with field: Field) {
+        entries[index] = field.name.withUTF8Bytes { name in field.value.withUTF8Bytes { value in appendBytes(name: name, value: value, known: field.known) } }
+    }
+
+    /// Inserts at position `index` a field named `name` whose value is the bytes `value` of this head already (a
+    /// `host` from a block's `:authority`).
+    mutating func insert(name: String, valueAt value: Range<Int>, known: HeaderName.Known?, at index: Int) {
+        let nameStart = bytes.count
+        bytes.append(contentsOf: name.utf8)
+        entries.insert(Entry(nameStart: UInt32(nameStart), nameCount: UInt32(bytes.count - nameStart), valueStart: UInt32(value.lowerBound),
+                             valueCount: UInt32(value.count), known: known), at: index)
     }
 
     /// Removes every field named `name` (any case).
     mutating func remove(name: String) {
         if let known = HeaderName.known(name) {
             remove(known)
-        } else {
-            let lowercase = name.asciiLowercased
-            fields.removeAll { $0.known == nil && $0.name.equalsIgnoringASCIICase(string: lowercase) }
+            return
         }
+        let lowercase = name.asciiLowercased
+        let matches = entries.indices.filter { entries[$0].known == nil && withName(at: $0) { $0.equalsIgnoringASCIICase(string: lowercase) } }
+        guard !matches.isEmpty else { return }
+        for index in matches.reversed() { entries.remove(at: index) }
     }
 
     /// Removes every field that is `known`.
     mutating func remove(_ known: HeaderName.Known) {
-        fields.removeAll { $0.known == known }
+        entries.removeAll { $0.known == known }
     }
 
     /// Removes every field named `name`, then adds one (at the end) with `value`.
@@ -93,16 +274,24 @@ struct HeaderFields: Equatable, Sequence {
         add(name: name, value: value)
     }
 
+    // MARK: Lookups
+
+    /// The index of the first field that is `known`.
+    func firstIndex(_ known: HeaderName.Known) -> Int? {
+        entries.firstIndex { $0.known == known }
+    }
+
     /// The value of the first field named `name` (any case).
     func first(name: String) -> String? {
         if let known = HeaderName.known(name) { return first(known) }
         let lowercase = name.asciiLowercased
-        return fields.first { $0.known == nil && $0.name.equalsIgnoringASCIICase(string: lowercase) }?.value
+        return entries.indices.first { entries[$0].known == nil && withName(at: $0) { $0.equalsIgnoringASCIICase(string: lowercase) } }
+            .map(value(at:))
     }
 
     /// The value of the first field that is `known`.
     func first(_ known: HeaderName.Known) -> String? {
-        fields.first { $0.known == known }?.value
+        firstIndex(known).map(value(at:))
     }
 
     func contains(name: String) -> Bool {
@@ -112,7 +301,34 @@ struct HeaderFields: Equatable, Sequence {
     /// The values of the fields named `name`, in order.
     subscript(name: String) -> [String] {
         let lowercase = name.asciiLowercased
-        return fields.filter { $0.name.equalsIgnoringASCIICase(string: lowercase) }.map(\.value)
+        return entries.indices.filter { withName(at: $0) { $0.equalsIgnoringASCIICase(string: lowercase) } }.map(value(at:))
+    }
+
+    static func == (lhs: HeaderFields, rhs: HeaderFields) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        for index in lhs.entries.indices {
+            let same = lhs.withName(at: index) { left in
+                rhs.withName(at: index) { right in left.count == right.count && zip(left, right).allSatisfy { $0.asciiLowercased == $1.asciiLowercased } }
+            } && lhs.withValue(at: index) { left in rhs.withValue(at: index) { right in left.elementsEqual(right) } }
+            guard same else { return false }
+        }
+        return true
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Whether these bytes are `lowercase` in any ASCII case.
+    func equalsIgnoringASCIICase(string lowercase: String) -> Bool {
+        lowercase.withUTF8Bytes { expected in
+            count == expected.count && zip(self, expected).allSatisfy { $0.asciiLowercased == $1 }
+        }
+    }
+
+    /// Whether these bytes are those of `string`.
+    func equals(_ string: String) -> Bool {
+        string.withUTF8Bytes { expected in
+            count == expected.count && (count == 0 || memcmp(baseAddress!, expected.baseAddress!, count) == 0)
+        }
     }
 }
 

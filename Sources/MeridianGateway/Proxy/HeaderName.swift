@@ -10,6 +10,30 @@ enum HeaderName {
         /// Read by the exchange (a gRPC call; a request the client says may be sent again), relayed as they are.
         case contentType, meridianRetry
 
+        /// The name, lowercase (a literal: no allocation).
+        var name: String {
+            switch self {
+            case .connection: "connection"
+            case .keepAlive: "keep-alive"
+            case .proxyConnection: "proxy-connection"
+            case .proxyAuthenticate: "proxy-authenticate"
+            case .proxyAuthorization: "proxy-authorization"
+            case .upgrade: "upgrade"
+            case .expect: "expect"
+            case .http2Settings: "http2-settings"
+            case .te: "te"
+            case .transferEncoding: "transfer-encoding"
+            case .contentLength: "content-length"
+            case .host: "host"
+            case .traceparent: "traceparent"
+            case .meridianSourceCluster: "meridian-source-cluster"
+            case .meridianService: "meridian-service"
+            case .meridianDataClass: "meridian-data-class"
+            case .contentType: "content-type"
+            case .meridianRetry: "meridian-retry"
+            }
+        }
+
         /// Fields that describe one connection (RFC 9110, 7.6.1, and what proxies drop besides): never relayed.
         /// `transfer-encoding` is not among them: the HTTP/1 codecs frame bodies with it.
         var isHopByHop: Bool {

@@ -48,19 +48,18 @@ struct TunnelHPACKDecoder {
     /// No field keeps its indexing: a block becomes an HTTP/1-style head at once, which keeps none
     /// (``TunnelHPACKEncoder`` decides it again, by name).
     mutating func decode(_ block: ByteBuffer) throws(TunnelHPACKError) -> HeaderFields {
-        var fields: [HeaderFields.Field] = []
-        fields.reserveCapacity(24)
+        var fields = HeaderFields(reservingFields: 16, bytes: 512)
         var listSize = 0
         var fieldSeen = false
         var offset = block.readerIndex
         let end = block.writerIndex
         while offset < end {
             let first = block.getInteger(at: offset, as: UInt8.self)!
-            let field: HeaderFields.Field
+            let before = fields.bytes.count
             if first & 0x80 != 0 {
-                // Indexed field.
+                // Indexed field: its strings' bytes are copied from the table.
                 let index = try Self.integer(block, at: &offset, end: end, prefix: 7)
-                field = try self.field(at: index)
+                try appendField(at: index, to: &fields)
             } else if first & 0xe0 == 0x20 {
                 // A dynamic table size update: only before the block's first field.
                 guard !fieldSeen else { throw TunnelHPACKError(description: "a table size update after a field") }
@@ -84,42 +83,78 @@ struct TunnelHPACKDecoder {
                     guard name.utf8.allSatisfy({ $0 < 0x80 }) else { throw TunnelHPACKError(description: "a field name that is not ASCII") }
                     known = HeaderName.known(name)
                 } else {
-                    let named = try self.field(at: nameIndex)
-                    (name, known) = (named.name, named.known)
+                    (name, known) = try self.name(at: nameIndex)
                 }
-                field = HeaderFields.Field(name: name, value: try string(block, at: &offset, end: end), known: known)
-                if incremental { insert(field) }
+                if incremental {
+                    let value = try string(block, at: &offset, end: end)
+                    fields.append(name: name, value: value, known: known)
+                    insert(Entry(name: name, value: value, known: known, size: name.utf8.count + value.utf8.count + 32))
+                } else {
+                    // Not for the table: the value's bytes go straight into the fields when they are not Huffman-coded
+                    // (a `traceparent`, new on every request, is not indexed).
+                    try appendLiteral(block, at: &offset, end: end, name: name, known: known, to: &fields)
+                }
             }
             fieldSeen = true
-            listSize += field.name.utf8.count + field.value.utf8.count + 32
+            listSize += fields.bytes.count - before + 32
             guard listSize <= maxHeaderListSize else {
                 throw TunnelHPACKError(description: "a header list of more than \(maxHeaderListSize) bytes")
             }
-            fields.append(field)
         }
-        return HeaderFields(fields: fields)
+        return fields
     }
 
-    /// The field at a (static or dynamic) table index.
-    private func field(at index: Int) throws(TunnelHPACKError) -> HeaderFields.Field {
+    /// Appends the field at a (static or dynamic) table index.
+    private func appendField(at index: Int, to fields: inout HeaderFields) throws(TunnelHPACKError) {
         let staticCount = TunnelHPACKEncoder.staticTable.count
-        if index >= 1, index <= staticCount { return Self.staticFields[index - 1] }
+        if index >= 1, index <= staticCount {
+            let field = Self.staticFields[index - 1]
+            fields.append(name: field.name, value: field.value, known: field.known)
+            return
+        }
         let dynamic = index - staticCount - 1
         guard index > 0, dynamic < table.count else { throw TunnelHPACKError(description: "a table index (\(index)) that is not in the table") }
         let entry = table[table.index(table.endIndex, offsetBy: -1 - dynamic)]
-        return HeaderFields.Field(name: entry.name, value: entry.value, known: entry.known)
+        fields.append(name: entry.name, value: entry.value, known: entry.known)
+    }
+
+    /// The name (and its class) at a (static or dynamic) table index.
+    private func name(at index: Int) throws(TunnelHPACKError) -> (String, HeaderName.Known?) {
+        let staticCount = TunnelHPACKEncoder.staticTable.count
+        if index >= 1, index <= staticCount { return (Self.staticFields[index - 1].name, Self.staticFields[index - 1].known) }
+        let dynamic = index - staticCount - 1
+        guard index > 0, dynamic < table.count else { throw TunnelHPACKError(description: "a table index (\(index)) that is not in the table") }
+        let entry = table[table.index(table.endIndex, offsetBy: -1 - dynamic)]
+        return (entry.name, entry.known)
+    }
+
+    /// A literal value not for the table, appended with `name`: its bytes as they are, or Huffman-decoded.
+    private mutating func appendLiteral(_ block: ByteBuffer, at offset: inout Int, end: Int, name: String, known: HeaderName.Known?,
+                                        to fields: inout HeaderFields) throws(TunnelHPACKError) {
+        guard offset < end else { throw TunnelHPACKError(description: "a header block that ends before a string") }
+        guard block.getInteger(at: offset, as: UInt8.self)! & 0x80 == 0 else {
+            fields.append(name: name, value: try string(block, at: &offset, end: end), known: known)
+            return
+        }
+        let length = try Self.integer(block, at: &offset, end: end, prefix: 7)
+        guard length <= end - offset else { throw TunnelHPACKError(description: "a string longer than its header block") }
+        let start = offset - block.readerIndex
+        block.withUnsafeReadableBytes { bytes in
+            let value = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]).assumingMemoryBound(to: UInt8.self)
+            name.withUTF8Bytes { fields.append(name: $0, value: value, known: known) }
+        }
+        offset += length
     }
 
     /// RFC 7541's static table, each name classified.
     private static let staticFields = TunnelHPACKEncoder.staticTable.map { HeaderFields.Field(name: $0.0, value: $0.1) }
 
-    private mutating func insert(_ field: HeaderFields.Field) {
-        let size = field.name.utf8.count + field.value.utf8.count + 32
-        evict(toFit: size)
+    private mutating func insert(_ entry: Entry) {
+        evict(toFit: entry.size)
         // An entry larger than the table empties it and is not inserted (RFC 7541 4.4).
-        guard size <= tableSizeLimit else { return }
-        table.append(Entry(name: field.name, value: field.value, known: field.known, size: size))
-        tableSize += size
+        guard entry.size <= tableSizeLimit else { return }
+        table.append(entry)
+        tableSize += entry.size
     }
 
     private mutating func evict(toFit bytes: Int) {

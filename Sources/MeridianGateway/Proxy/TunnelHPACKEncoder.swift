@@ -86,8 +86,7 @@ struct TunnelHPACKEncoder {
     /// `ByteBuffer` write of a byte costs about 290 instructions).
     mutating func encode(_ headers: HeaderFields, to buffer: inout ByteBuffer) {
         // At most: each field's strings, their two lengths and its index (up to 6 bytes each), and a size update.
-        var bound = 12
-        for index in headers.fields.indices { bound += headers.fields[index].name.utf8.count + headers.fields[index].value.utf8.count + 18 }
+        let bound = 12 + headers.fieldBytes + 18 * headers.count
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { bytes in
             var writer = Writer(bytes: bytes)
             if let update = pendingSizeUpdate {
@@ -95,9 +94,11 @@ struct TunnelHPACKEncoder {
                 if update < maxSize { writer.integer(update, prefix: 5, flags: 0x20) }
                 writer.integer(maxSize, prefix: 5, flags: 0x20)
             }
-            for index in headers.fields.indices {   // (in place: a `for field in` copy retains its strings)
-                encodeField(headers.fields[index].name, headers.fields[index].value,
-                            indexing: headers.fields[index].known == .traceparent ? .nonIndexable : .indexable, to: &writer)
+            headers.withBytes { fieldBytes in
+                for entry in headers.entries {
+                    encodeField(UnsafeBufferPointer(rebasing: fieldBytes[entry.name]), UnsafeBufferPointer(rebasing: fieldBytes[entry.value]),
+                                known: entry.known, indexing: entry.known == .traceparent ? .nonIndexable : .indexable, to: &writer)
+                }
             }
             return writer.count
         }
@@ -131,6 +132,13 @@ struct TunnelHPACKEncoder {
         }
 
         /// A string literal, not Huffman-coded.
+        mutating func string(_ source: UnsafeBufferPointer<UInt8>) {
+            integer(source.count, prefix: 7, flags: 0)
+            UnsafeMutableRawBufferPointer(rebasing: bytes[count...]).copyMemory(from: UnsafeRawBufferPointer(source))
+            count += source.count
+        }
+
+        /// A string literal, not Huffman-coded.
         mutating func string(_ string: String) {
             let utf8 = string.utf8
             integer(utf8.count, prefix: 7, flags: 0)
@@ -146,17 +154,25 @@ struct TunnelHPACKEncoder {
         }
     }
 
-    private mutating func encodeField(_ name: String, _ value: String, indexing: HPACKIndexing, to writer: inout Writer) {
+    /// The name as a key: a known name's literal, a short name a small string (neither allocates), a longer one a
+    /// common field's literal or a new string.
+    private static func key(_ name: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) -> NameKey {
+        if let known { return NameKey(known.name) }
+        return NameKey(name.count <= 15 ? String(decoding: name, as: UTF8.self) : HeaderName.string(name))
+    }
+
+    private mutating func encodeField(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?,
+                                      indexing: HPACKIndexing, to writer: inout Writer) {
         var nameIndex = 0
-        let key = NameKey(name)
+        let key = Self.key(name, known: known)
         if let entry = byName[key] {
-            for (staticValue, index) in entry.staticValues where staticValue == value {
+            for (staticValue, index) in entry.staticValues where value.equals(staticValue) {
                 writer.integer(index, prefix: 7, flags: 0x80)
                 return
             }
             var index = entry.dynamic.count - 1
             while index >= 0 {
-                if entry.dynamic[index].0 == value {
+                if value.equals(entry.dynamic[index].0) {
                     writer.integer(dynamicIndex(of: entry.dynamic[index].1), prefix: 7, flags: 0x80)
                     return
                 }
@@ -165,8 +181,8 @@ struct TunnelHPACKEncoder {
             nameIndex = entry.staticIndex ?? entry.dynamic.last.map { dynamicIndex(of: $0.1) } ?? 0
         }
         var indexing = indexing
-        if indexing == .indexable, Self.isCredential(name) { indexing = .neverIndexed }
-        if indexing == .indexable, value.utf8.count > Self.longestIndexedValue { indexing = .nonIndexable }
+        if indexing == .indexable, Self.isCredential(key.name) { indexing = .neverIndexed }
+        if indexing == .indexable, value.count > Self.longestIndexedValue { indexing = .nonIndexable }
         switch indexing {
         case .indexable: writer.integer(nameIndex, prefix: 6, flags: 0x40)
         case .nonIndexable: writer.integer(nameIndex, prefix: 4, flags: 0x00)
@@ -174,7 +190,7 @@ struct TunnelHPACKEncoder {
         }
         if nameIndex == 0 { writer.string(name) }
         writer.string(value)
-        if indexing == .indexable { insert(key, value) }
+        if indexing == .indexable { insert(key, String(decoding: value, as: UTF8.self)) }
     }
 
     private func dynamicIndex(of insertion: Int) -> Int {

@@ -31,11 +31,12 @@ public struct RequestTarget: Sendable, Hashable {
         var named: String?
         var host: String?
         var dataClass: String?
-        for field in head.headers.fields {
-            switch field.known {
-            case .meridianService where named == nil: named = field.value
-            case .host where host == nil: host = field.value
-            case .meridianDataClass where dataClass == nil: dataClass = field.value
+        let headers = head.headers
+        for index in headers.entries.indices {
+            switch headers.known(at: index) {
+            case .meridianService where named == nil: named = headers.value(at: index)
+            case .host where host == nil: host = headers.value(at: index)
+            case .meridianDataClass where dataClass == nil: dataClass = headers.value(at: index)
             default: break
             }
         }
