@@ -416,7 +416,7 @@ struct HTTP1Parser {
     private static func fields(_ head: ByteBuffer, from start: Int, framing: inout Framing) throws(HTTPParserError) -> HeaderFields {
         // The field lines' bytes are copied at once; each field is an entry of offsets into them.
         let parsed = head.withUnsafeReadableBytes { bytes -> Result<HeaderFields, HTTPParserError> in
-            let lines = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start...]))
+            let lines = FieldBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[start...]))
             var entries: [HeaderFields.Entry] = []
             entries.reserveCapacity(12)
             var index = start

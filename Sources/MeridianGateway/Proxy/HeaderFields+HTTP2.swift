@@ -36,16 +36,15 @@ extension HeaderFields {
 
     /// The regular fields of `headers`, lowercase and without the connection-specific ones.
     private mutating func appendRegular(of headers: HeaderFields, dropHost: Bool) {
-        let first = entries.count
         headers.withBytes { bytes in
             for entry in headers.entries {
                 let known = entry.known
                 if known?.isConnectionSpecific == true { continue }
                 if known == .host && dropHost { continue }
-                append(name: UnsafeBufferPointer(rebasing: bytes[entry.name]), value: UnsafeBufferPointer(rebasing: bytes[entry.value]), known: known)
+                appendLowercasingName(name: UnsafeBufferPointer(rebasing: bytes[entry.name]), value: UnsafeBufferPointer(rebasing: bytes[entry.value]),
+                                      known: known)
             }
         }
-        lowercaseNames(from: first)
     }
 
     /// The regular (non-pseudo) fields of a header block (trailers).

@@ -67,25 +67,24 @@ struct HeaderFields: Equatable, Sequence {
     }
 
     /// The names and values, back to back (bytes of fields no longer in ``entries`` may remain).
-    private(set) var bytes: [UInt8]
+    private(set) var bytes: FieldBytes
     /// The fields, in order of arrival.
     private(set) var entries: [Entry]
 
     init() {
-        bytes = []
+        bytes = FieldBytes()
         entries = []
     }
 
     /// Room for `fields` fields of `bytes` bytes in all.
     init(reservingFields fields: Int, bytes count: Int) {
-        bytes = []
-        bytes.reserveCapacity(count)
+        bytes = FieldBytes(capacity: count)
         entries = []
         entries.reserveCapacity(fields)
     }
 
     /// Fields whose bytes are `bytes` (which the entries index).
-    init(bytes: [UInt8], entries: [Entry]) {
+    init(bytes: FieldBytes, entries: [Entry]) {
         self.bytes = bytes
         self.entries = entries
     }
@@ -179,6 +178,14 @@ struct HeaderFields: Equatable, Sequence {
         append(name: field.name, value: field.value, known: field.known)
     }
 
+    /// Appends a field whose name is made lowercase on the way (``FieldBytes/appendLowercased(_:)``).
+    mutating func appendLowercasingName(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) {
+        let nameStart = bytes.appendLowercased(name)
+        let valueStart = bytes.append(value)
+        entries.append(Entry(nameStart: UInt32(nameStart), nameCount: UInt32(name.count), valueStart: UInt32(valueStart),
+                             valueCount: UInt32(value.count), known: known))
+    }
+
     /// Appends field `index` of `other`.
     mutating func append(fieldAt index: Int, of other: HeaderFields) {
         let known = other.entries[index].known
@@ -193,10 +200,8 @@ struct HeaderFields: Equatable, Sequence {
 
     /// Appends the bytes of a field not yet in ``entries``.
     private mutating func appendBytes(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) -> Entry {
-        let nameStart = bytes.count
-        bytes.append(contentsOf: name)
-        let valueStart = bytes.count
-        bytes.append(contentsOf: value)
+        let nameStart = bytes.append(name)
+        let valueStart = bytes.append(value)
         return Entry(nameStart: UInt32(nameStart), nameCount: UInt32(name.count), valueStart: UInt32(valueStart),
                      valueCount: UInt32(value.count), known: known)
     }
@@ -245,8 +250,7 @@ struct HeaderFields: Equatable, Sequence {
     /// Inserts at position `index` a field named `name` whose value is the bytes `value` of this head already (a
     /// `host` from a block's `:authority`).
     mutating func insert(name: String, valueAt value: Range<Int>, known: HeaderName.Known?, at index: Int) {
-        let nameStart = bytes.count
-        bytes.append(contentsOf: name.utf8)
+        let nameStart = name.withUTF8Bytes { bytes.append($0) }
         entries.insert(Entry(nameStart: UInt32(nameStart), nameCount: UInt32(bytes.count - nameStart), valueStart: UInt32(value.lowerBound),
                              valueCount: UInt32(value.count), known: known), at: index)
     }

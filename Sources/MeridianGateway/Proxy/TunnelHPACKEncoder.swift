@@ -32,21 +32,44 @@ struct TunnelHPACKEncoder {
 
     /// A name with its FNV-1a hash, computed once per lookup: `String`'s own hashing fed every byte to SipHash (about
     /// 430 instructions a lookup).
-    private struct NameKey: Hashable {
+    ///
+    /// A key to look a name up by its bytes (``init(probing:)``) holds them instead of a string: a field's name is
+    /// bytes in its head (``HeaderFields``), and a string made of them for the lookup cost about 100 instructions.
+    private struct NameKey: Hashable, @unchecked Sendable {   // (a stored key never holds a probe)
         let name: String
         let hash: Int
+        /// The bytes looked up, for a key that is never stored (valid while the lookup runs).
+        private let probe: UnsafeBufferPointer<UInt8>?
 
-        init(_ name: String) {
-            func fnv<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> UInt64 {
-                var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-                for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-                return hash
-            }
-            self.name = name
-            self.hash = Int(truncatingIfNeeded: name.utf8.withContiguousStorageIfAvailable(fnv) ?? fnv(name.utf8))
+        private static func fnv<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Int {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            return Int(truncatingIfNeeded: hash)
         }
 
-        static func == (lhs: NameKey, rhs: NameKey) -> Bool { lhs.hash == rhs.hash && lhs.name == rhs.name }
+        init(_ name: String) {
+            self.name = name
+            hash = name.withUTF8Bytes(Self.fnv)
+            probe = nil
+        }
+
+        /// A key for looking `bytes` up, which must outlive the lookup.
+        init(probing bytes: UnsafeBufferPointer<UInt8>) {
+            name = ""
+            hash = Self.fnv(bytes)
+            probe = bytes
+        }
+
+        func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+            if let probe { return body(probe) }
+            return name.withUTF8Bytes(body)
+        }
+
+        static func == (lhs: NameKey, rhs: NameKey) -> Bool {
+            guard lhs.hash == rhs.hash else { return false }
+            if lhs.probe == nil, rhs.probe == nil { return lhs.name == rhs.name }
+            return lhs.withBytes { left in rhs.withBytes { right in left.elementsEqual(right) } }
+        }
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
         /// What `Dictionary` asks of a key: the FNV-1a hash, mixed with the table's seed, without a `Hasher` (whose
@@ -154,18 +177,10 @@ struct TunnelHPACKEncoder {
         }
     }
 
-    /// The name as a key: a known name's literal, a short name a small string (neither allocates), a longer one a
-    /// common field's literal or a new string.
-    private static func key(_ name: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) -> NameKey {
-        if let known { return NameKey(known.name) }
-        return NameKey(name.count <= 15 ? String(decoding: name, as: UTF8.self) : HeaderName.string(name))
-    }
-
     private mutating func encodeField(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?,
                                       indexing: HPACKIndexing, to writer: inout Writer) {
         var nameIndex = 0
-        let key = Self.key(name, known: known)
-        if let entry = byName[key] {
+        if let entry = byName[NameKey(probing: name)] {
             for (staticValue, index) in entry.staticValues where value.equals(staticValue) {
                 writer.integer(index, prefix: 7, flags: 0x80)
                 return
@@ -181,7 +196,7 @@ struct TunnelHPACKEncoder {
             nameIndex = entry.staticIndex ?? entry.dynamic.last.map { dynamicIndex(of: $0.1) } ?? 0
         }
         var indexing = indexing
-        if indexing == .indexable, Self.isCredential(key.name) { indexing = .neverIndexed }
+        if indexing == .indexable, Self.isCredential(name) { indexing = .neverIndexed }
         if indexing == .indexable, value.count > Self.longestIndexedValue { indexing = .nonIndexable }
         switch indexing {
         case .indexable: writer.integer(nameIndex, prefix: 6, flags: 0x40)
@@ -190,7 +205,10 @@ struct TunnelHPACKEncoder {
         }
         if nameIndex == 0 { writer.string(name) }
         writer.string(value)
-        if indexing == .indexable { insert(key, String(decoding: value, as: UTF8.self)) }
+        if indexing == .indexable {
+            // Stored: a key of its own (a known name's literal, else a common field's literal or a new string).
+            insert(NameKey(known?.name ?? HeaderName.string(name)), String(decoding: value, as: UTF8.self))
+        }
     }
 
     private func dynamicIndex(of insertion: Int) -> Int {
@@ -223,12 +241,12 @@ struct TunnelHPACKEncoder {
         }
     }
 
-    private static func isCredential(_ name: String) -> Bool {
-        switch name.utf8.count {
-        case 6: name == "cookie"
-        case 10: name == "set-cookie"
-        case 13: name == "authorization"
-        case 19: name == "proxy-authorization"
+    private static func isCredential(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch name.count {
+        case 6: name.equals("cookie")
+        case 10: name.equals("set-cookie")
+        case 13: name.equals("authorization")
+        case 19: name.equals("proxy-authorization")
         default: false
         }
     }
