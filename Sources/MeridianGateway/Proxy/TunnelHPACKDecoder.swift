@@ -18,12 +18,37 @@ struct TunnelHPACKError: Error, CustomStringConvertible {
 /// is an error), a header list at most `maxHeaderListSize` (RFC 9113 6.5.2: names, values and 32 per field), integers
 /// that fit 31 bits. Any error is the connection's (`COMPRESSION_ERROR`): the table can no longer follow the peer's.
 struct TunnelHPACKDecoder {
+    /// A table entry: its name's and value's bytes, back to back, copied into a block's fields when the peer names it.
     private struct Entry {
-        var name: String
-        var value: String
+        var bytes: FieldBytes
+        var nameCount: Int
         /// The name's class (``HeaderName/known(_:)``), found when the entry was inserted.
         var known: HeaderName.Known?
-        var size: Int
+        var size: Int { bytes.count + 32 }
+
+        init(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) {
+            bytes = FieldBytes(capacity: name.count + value.count)
+            bytes.append(name)
+            bytes.append(value)
+            nameCount = name.count
+            self.known = known
+        }
+
+        init(name: String, value: String) {
+            self = name.withUTF8Bytes { name in value.withUTF8Bytes { value in Entry(name: name, value: value, known: HeaderName.known(bytes: name)) } }
+        }
+
+        func withName<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+            try bytes.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[..<nameCount])) }
+        }
+
+        /// Appends the entry to `fields`.
+        func append(to fields: inout HeaderFields) {
+            bytes.withUnsafeBufferPointer { bytes in
+                fields.append(name: UnsafeBufferPointer(rebasing: bytes[..<nameCount]), value: UnsafeBufferPointer(rebasing: bytes[nameCount...]),
+                              known: known)
+            }
+        }
     }
 
     let maxTableSize: Int
@@ -71,28 +96,28 @@ struct TunnelHPACKDecoder {
                 evict(toFit: 0)
                 continue
             } else {
-                // A literal: with incremental indexing (01), without (0000), never indexed (0001).
+                // A literal: with incremental indexing (01), without (0000), never indexed (0001). Its bytes go into
+                // the fields first; an entry for the table is copied from there.
                 let incremental = first & 0xc0 == 0x40
                 let prefix = incremental ? 6 : 4
                 let nameIndex = try Self.integer(block, at: &offset, end: end, prefix: prefix)
-                let name: String
                 let known: HeaderName.Known?
+                var nameBytes = FieldBytes()
                 if nameIndex == 0 {
-                    name = try string(block, at: &offset, end: end)
+                    let name = try string(block, at: &offset, end: end)
                     // HTTP/2 names are ASCII (NIO's HPACKHeaders, which an error report builds, traps on others).
                     guard name.utf8.allSatisfy({ $0 < 0x80 }) else { throw TunnelHPACKError(description: "a field name that is not ASCII") }
                     known = HeaderName.known(name)
+                    _ = name.withUTF8Bytes { nameBytes.append($0) }
                 } else {
-                    (name, known) = try self.name(at: nameIndex)
+                    let entry = try self.entry(at: nameIndex)
+                    known = entry.known
+                    _ = entry.withName { nameBytes.append($0) }
                 }
+                try appendLiteral(block, at: &offset, end: end, name: nameBytes, known: known, to: &fields)
                 if incremental {
-                    let value = try string(block, at: &offset, end: end)
-                    fields.append(name: name, value: value, known: known)
-                    insert(Entry(name: name, value: value, known: known, size: name.utf8.count + value.utf8.count + 32))
-                } else {
-                    // Not for the table: the value's bytes go straight into the fields when they are not Huffman-coded
-                    // (a `traceparent`, new on every request, is not indexed).
-                    try appendLiteral(block, at: &offset, end: end, name: name, known: known, to: &fields)
+                    let index = fields.count - 1
+                    fields.withName(at: index) { name in fields.withValue(at: index) { value in insert(Entry(name: name, value: value, known: known)) } }
                 }
             }
             fieldSeen = true
@@ -106,34 +131,25 @@ struct TunnelHPACKDecoder {
 
     /// Appends the field at a (static or dynamic) table index.
     private func appendField(at index: Int, to fields: inout HeaderFields) throws(TunnelHPACKError) {
-        let staticCount = TunnelHPACKEncoder.staticTable.count
-        if index >= 1, index <= staticCount {
-            let field = Self.staticFields[index - 1]
-            fields.append(name: field.name, value: field.value, known: field.known)
-            return
-        }
-        let dynamic = index - staticCount - 1
-        guard index > 0, dynamic < table.count else { throw TunnelHPACKError(description: "a table index (\(index)) that is not in the table") }
-        let entry = table[table.index(table.endIndex, offsetBy: -1 - dynamic)]
-        fields.append(name: entry.name, value: entry.value, known: entry.known)
+        try entry(at: index).append(to: &fields)
     }
 
-    /// The name (and its class) at a (static or dynamic) table index.
-    private func name(at index: Int) throws(TunnelHPACKError) -> (String, HeaderName.Known?) {
-        let staticCount = TunnelHPACKEncoder.staticTable.count
-        if index >= 1, index <= staticCount { return (Self.staticFields[index - 1].name, Self.staticFields[index - 1].known) }
+    /// The entry at a (static or dynamic) table index.
+    private func entry(at index: Int) throws(TunnelHPACKError) -> Entry {
+        let staticCount = Self.staticEntries.count
+        if index >= 1, index <= staticCount { return Self.staticEntries[index - 1] }
         let dynamic = index - staticCount - 1
         guard index > 0, dynamic < table.count else { throw TunnelHPACKError(description: "a table index (\(index)) that is not in the table") }
-        let entry = table[table.index(table.endIndex, offsetBy: -1 - dynamic)]
-        return (entry.name, entry.known)
+        return table[table.index(table.endIndex, offsetBy: -1 - dynamic)]
     }
 
-    /// A literal value not for the table, appended with `name`: its bytes as they are, or Huffman-decoded.
-    private mutating func appendLiteral(_ block: ByteBuffer, at offset: inout Int, end: Int, name: String, known: HeaderName.Known?,
+    /// A literal value appended with `name`: its bytes as they are, or Huffman-decoded.
+    private mutating func appendLiteral(_ block: ByteBuffer, at offset: inout Int, end: Int, name: FieldBytes, known: HeaderName.Known?,
                                         to fields: inout HeaderFields) throws(TunnelHPACKError) {
         guard offset < end else { throw TunnelHPACKError(description: "a header block that ends before a string") }
         guard block.getInteger(at: offset, as: UInt8.self)! & 0x80 == 0 else {
-            fields.append(name: name, value: try string(block, at: &offset, end: end), known: known)
+            let value = try string(block, at: &offset, end: end)
+            name.withUnsafeBufferPointer { name in value.withUTF8Bytes { fields.append(name: name, value: $0, known: known) } }
             return
         }
         let length = try Self.integer(block, at: &offset, end: end, prefix: 7)
@@ -141,13 +157,13 @@ struct TunnelHPACKDecoder {
         let start = offset - block.readerIndex
         block.withUnsafeReadableBytes { bytes in
             let value = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]).assumingMemoryBound(to: UInt8.self)
-            name.withUTF8Bytes { fields.append(name: $0, value: value, known: known) }
+            name.withUnsafeBufferPointer { fields.append(name: $0, value: value, known: known) }
         }
         offset += length
     }
 
     /// RFC 7541's static table, each name classified.
-    private static let staticFields = TunnelHPACKEncoder.staticTable.map { HeaderFields.Field(name: $0.0, value: $0.1) }
+    private static let staticEntries = TunnelHPACKEncoder.staticTable.map { Entry(name: $0.0, value: $0.1) }
 
     private mutating func insert(_ entry: Entry) {
         evict(toFit: entry.size)

@@ -1,4 +1,9 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOHPACK
 
 /// The HPACK encoder (RFC 7541) of ``TunnelHTTP2Handler``: the same wire format any HPACK decoder reads, at a fraction
@@ -68,7 +73,7 @@ struct TunnelHPACKEncoder {
         static func == (lhs: NameKey, rhs: NameKey) -> Bool {
             guard lhs.hash == rhs.hash else { return false }
             if lhs.probe == nil, rhs.probe == nil { return lhs.name == rhs.name }
-            return lhs.withBytes { left in rhs.withBytes { right in left.elementsEqual(right) } }
+            return lhs.withBytes { left in rhs.withBytes { right in left.count == right.count && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0) } }
         }
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 
