@@ -102,4 +102,29 @@ struct HeaderFieldsTests {
             #expect(bytes.withUnsafeBytes { $0.firstFieldValueControl() } == slow(bytes), "\(bytes)")
         }
     }
+
+    @Test("field bytes: copies are independent after either is written (grown, or appended within room), growth keeps every byte, names are lowercased only")
+    func fieldBytesCopyOnWrite() {
+        var original = FieldBytes(capacity: 4)
+        var expected: [UInt8] = []
+        for round in 0..<200 {
+            let chunk = (0..<(round % 23)).map { UInt8(truncatingIfNeeded: round &* 31 &+ $0) }
+            let copy = original
+            let before = expected
+            chunk.withUnsafeBufferPointer { _ = original.append($0) }
+            expected += chunk
+            #expect(original.withUnsafeBufferPointer { Array($0) } == expected, "round \(round)")
+            #expect(copy.withUnsafeBufferPointer { Array($0) } == before, "the copy of round \(round) is unchanged")
+        }
+        var shared = FieldBytes(capacity: 256)
+        "abc".withUTF8Bytes { _ = shared.append($0) }
+        let kept = shared
+        "Content-TYPE-x-Y".withUTF8Bytes { _ = shared.appendLowercased($0) }
+        #expect(shared.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } == "abccontent-type-x-y")
+        #expect(kept.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } == "abc")
+        let all = (0...255).map { UInt8($0) }
+        var lowered = FieldBytes()
+        all.withUnsafeBufferPointer { _ = lowered.appendLowercased($0) }
+        #expect(lowered.withUnsafeBufferPointer { Array($0) } == all.map(\.asciiLowercased), "only A-Z change, eight at a time or one by one")
+    }
 }

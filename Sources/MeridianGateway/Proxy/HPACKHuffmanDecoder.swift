@@ -64,6 +64,24 @@ struct HPACKHuffmanDecoder {
     /// A copy per decoder (per connection): reading a `static let` costs a `swift_once` call each time.
     private let tables = HPACKHuffmanDecoder.shared
 
+    /// Appends the bytes `bytes` code to `out`; `false` when they are not a valid Huffman-coded string (`out` is then
+    /// as it was).
+    func decode(_ bytes: UnsafeRawBufferPointer, appendingTo out: inout FieldBytes) -> Bool {
+        var failed = false
+        out.append(upTo: bytes.count * 8 / 5 + 1) { out in
+            tables.short.withUnsafeBufferPointer { short in
+                tables.limits.withUnsafeBufferPointer { limits in
+                    tables.offsets.withUnsafeBufferPointer { offsets in
+                        tables.symbols.withUnsafeBufferPointer { symbols in
+                            decode(bytes, into: out, short: short, limits: limits, offsets: offsets, symbols: symbols, failed: &failed)
+                        }
+                    }
+                }
+            }
+        }
+        return !failed
+    }
+
     /// The string `bytes` code, or `nil` when they are not a valid Huffman-coded string.
     func decode(_ bytes: UnsafeRawBufferPointer) -> String? {
         var failed = false

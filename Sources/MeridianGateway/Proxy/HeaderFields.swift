@@ -178,6 +178,18 @@ struct HeaderFields: Equatable, Sequence {
         append(name: field.name, value: field.value, known: field.known)
     }
 
+    /// Appends a field whose value `decoder` decodes from the Huffman-coded `value` (HPACK); `false`, and no field
+    /// appended (its bytes may remain), when it does not decode: the block is refused.
+    mutating func append(name: UnsafeBufferPointer<UInt8>, huffmanCodedValue value: UnsafeRawBufferPointer, known: HeaderName.Known?,
+                         decoder: HPACKHuffmanDecoder) -> Bool {
+        let nameStart = bytes.append(name)
+        let valueStart = bytes.count
+        guard decoder.decode(value, appendingTo: &bytes) else { return false }
+        entries.append(Entry(nameStart: UInt32(nameStart), nameCount: UInt32(name.count), valueStart: UInt32(valueStart),
+                             valueCount: UInt32(bytes.count - valueStart), known: known))
+        return true
+    }
+
     /// Appends a field whose name is made lowercase on the way (``FieldBytes/appendLowercased(_:)``).
     mutating func appendLowercasingName(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) {
         let nameStart = bytes.appendLowercased(name)

@@ -143,22 +143,23 @@ struct TunnelHPACKDecoder {
         return table[table.index(table.endIndex, offsetBy: -1 - dynamic)]
     }
 
-    /// A literal value appended with `name`: its bytes as they are, or Huffman-decoded.
+    /// A literal value appended with `name`: its bytes as they are, or Huffman-decoded straight into the fields.
     private mutating func appendLiteral(_ block: ByteBuffer, at offset: inout Int, end: Int, name: FieldBytes, known: HeaderName.Known?,
                                         to fields: inout HeaderFields) throws(TunnelHPACKError) {
         guard offset < end else { throw TunnelHPACKError(description: "a header block that ends before a string") }
-        guard block.getInteger(at: offset, as: UInt8.self)! & 0x80 == 0 else {
-            let value = try string(block, at: &offset, end: end)
-            name.withUnsafeBufferPointer { name in value.withUTF8Bytes { fields.append(name: name, value: $0, known: known) } }
-            return
-        }
+        let huffmanCoded = block.getInteger(at: offset, as: UInt8.self)! & 0x80 != 0
         let length = try Self.integer(block, at: &offset, end: end, prefix: 7)
         guard length <= end - offset else { throw TunnelHPACKError(description: "a string longer than its header block") }
         let start = offset - block.readerIndex
-        block.withUnsafeReadableBytes { bytes in
-            let value = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]).assumingMemoryBound(to: UInt8.self)
-            name.withUnsafeBufferPointer { fields.append(name: $0, value: value, known: known) }
+        let decoded = block.withUnsafeReadableBytes { bytes in
+            let value = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])
+            return name.withUnsafeBufferPointer { name in
+                huffmanCoded
+                    ? fields.append(name: name, huffmanCodedValue: value, known: known, decoder: huffman)
+                    : { fields.append(name: name, value: value.assumingMemoryBound(to: UInt8.self), known: known); return true }()
+            }
         }
+        guard decoded else { throw TunnelHPACKError(description: "a Huffman-coded string that did not decode") }
         offset += length
     }
 

@@ -30,66 +30,65 @@ struct TunnelHPACKEncoder {
         /// The first static-table index with this name.
         var staticIndex: Int?
         /// Static-table values with this name and their indexes.
-        var staticValues: [(String, Int)] = []
+        var staticValues: [([UInt8], Int)] = []
         /// Dynamic-table values with this name and their insertion numbers, oldest first.
-        var dynamic: [(String, Int)] = []
+        var dynamic: [([UInt8], Int)] = []
     }
 
-    /// A name with its FNV-1a hash, computed once per lookup: `String`'s own hashing fed every byte to SipHash (about
-    /// 430 instructions a lookup).
-    ///
-    /// A key to look a name up by its bytes (``init(probing:)``) holds them instead of a string: a field's name is
-    /// bytes in its head (``HeaderFields``), and a string made of them for the lookup cost about 100 instructions.
-    private struct NameKey: Hashable, @unchecked Sendable {   // (a stored key never holds a probe)
-        let name: String
-        let hash: Int
-        /// The bytes looked up, for a key that is never stored (valid while the lookup runs).
-        private let probe: UnsafeBufferPointer<UInt8>?
+    /// A name as the table's key, made from its bytes where it is (a field's name is bytes in its head,
+    /// ``HeaderFields``): up to 24 bytes packed into three words, compared and hashed a word at a time (a string made
+    /// for the lookup, and compared as one, cost about 200 instructions a field), and a longer name's bytes besides.
+    private struct NameKey: Hashable, Sendable {
+        let count: Int
+        let w0: UInt64, w1: UInt64, w2: UInt64
+        /// The bytes of a name longer than 24.
+        let long: [UInt8]?
 
-        private static func fnv<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> Int {
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            return Int(truncatingIfNeeded: hash)
+        init(_ bytes: UnsafeBufferPointer<UInt8>) {
+            count = bytes.count
+            var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            if let base = bytes.baseAddress {
+                withUnsafeMutableBytes(of: &words) { $0.baseAddress!.copyMemory(from: base, byteCount: Swift.min(bytes.count, 24)) }
+            }
+            (w0, w1, w2) = words
+            long = bytes.count > 24 ? Array(bytes) : nil
         }
 
         init(_ name: String) {
-            self.name = name
-            hash = name.withUTF8Bytes(Self.fnv)
-            probe = nil
+            self = name.withUTF8Bytes(NameKey.init)
         }
 
-        /// A key for looking `bytes` up, which must outlive the lookup.
-        init(probing bytes: UnsafeBufferPointer<UInt8>) {
-            name = ""
-            hash = Self.fnv(bytes)
-            probe = bytes
+        /// What `Dictionary` asks of a key: the words mixed with the table's seed, without a `Hasher` (whose SipHash
+        /// rounds cost about 150 instructions a lookup, more than the rest of a field's encoding). The names are
+        /// bounded by the table (4,096 bytes), so a client that made them collide would slow its own encodings only.
+        func _rawHashValue(seed: Int) -> Int {
+            var hash = (UInt64(truncatingIfNeeded: count) ^ UInt64(bitPattern: Int64(seed))) &* 0x9E37_79B9_7F4A_7C15
+            hash = (hash ^ w0) &* 0xFF51_AFD7_ED55_8CCD
+            hash = (hash ^ w1) &* 0xC4CE_B9FE_1A85_EC53
+            hash = (hash ^ w2) &* 0x9E37_79B9_7F4A_7C15
+            return Int(truncatingIfNeeded: hash ^ (hash >> 29))
         }
 
-        func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-            if let probe { return body(probe) }
-            return name.withUTF8Bytes(body)
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(_rawHashValue(seed: 0))
         }
 
         static func == (lhs: NameKey, rhs: NameKey) -> Bool {
-            guard lhs.hash == rhs.hash else { return false }
-            if lhs.probe == nil, rhs.probe == nil { return lhs.name == rhs.name }
-            return lhs.withBytes { left in rhs.withBytes { right in left.count == right.count && (left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0) } }
+            lhs.count == rhs.count && lhs.w0 == rhs.w0 && lhs.w1 == rhs.w1 && lhs.w2 == rhs.w2 && lhs.long == rhs.long
         }
-        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    }
 
-        /// What `Dictionary` asks of a key: the FNV-1a hash, mixed with the table's seed, without a `Hasher` (whose
-        /// SipHash rounds cost about 150 instructions a lookup, more than the rest of a field's encoding). The names
-        /// are bounded by the table (4,096 bytes), so a peer that made them collide would slow its own connection only.
-        func _rawHashValue(seed: Int) -> Int {
-            // The table's bucket is the low bits: a multiply and a shift spread the high ones down.
-            let mixed = UInt64(bitPattern: Int64(hash ^ seed)) &* 0x9E37_79B9_7F4A_7C15
-            return Int(truncatingIfNeeded: mixed ^ (mixed >> 29))
-        }
+    /// Whether `value` is `stored`.
+    @inline(__always)
+    private static func same(_ value: UnsafeBufferPointer<UInt8>, _ stored: [UInt8]) -> Bool {
+        guard value.count == stored.count else { return false }
+        guard let base = value.baseAddress else { return true }
+        return stored.withUnsafeBufferPointer { memcmp(base, $0.baseAddress!, value.count) == 0 }
     }
 
     private var byName: [NameKey: NameEntry]
     /// The dynamic table, oldest first.
-    private var entries = CircularBuffer<(name: NameKey, value: String)>(initialCapacity: 64)
+    private var entries = CircularBuffer<(name: NameKey, value: [UInt8])>(initialCapacity: 64)
     /// How many entries were ever inserted: the newest has insertion number `inserted - 1`.
     private var inserted = 0
     private var size = 0
@@ -185,14 +184,15 @@ struct TunnelHPACKEncoder {
     private mutating func encodeField(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?,
                                       indexing: HPACKIndexing, to writer: inout Writer) {
         var nameIndex = 0
-        if let entry = byName[NameKey(probing: name)] {
-            for (staticValue, index) in entry.staticValues where value.equals(staticValue) {
+        let key = NameKey(name)
+        if let entry = byName[key] {
+            for (staticValue, index) in entry.staticValues where Self.same(value, staticValue) {
                 writer.integer(index, prefix: 7, flags: 0x80)
                 return
             }
             var index = entry.dynamic.count - 1
             while index >= 0 {
-                if value.equals(entry.dynamic[index].0) {
+                if Self.same(value, entry.dynamic[index].0) {
                     writer.integer(dynamicIndex(of: entry.dynamic[index].1), prefix: 7, flags: 0x80)
                     return
                 }
@@ -211,8 +211,7 @@ struct TunnelHPACKEncoder {
         if nameIndex == 0 { writer.string(name) }
         writer.string(value)
         if indexing == .indexable {
-            // Stored: a key of its own (a known name's literal, else a common field's literal or a new string).
-            insert(NameKey(known?.name ?? HeaderName.string(name)), String(decoding: value, as: UTF8.self))
+            insert(key, Array(value))
         }
     }
 
@@ -220,8 +219,8 @@ struct TunnelHPACKEncoder {
         Self.staticTable.count + (inserted - insertion)
     }
 
-    private mutating func insert(_ key: NameKey, _ value: String) {
-        let entrySize = key.name.utf8.count + value.utf8.count + 32
+    private mutating func insert(_ key: NameKey, _ value: [UInt8]) {
+        let entrySize = key.count + value.count + 32
         guard entrySize <= maxSize else {
             // An entry larger than the table empties it (RFC 7541 section 4.4).
             evict(toFit: maxSize + 1)
@@ -237,7 +236,7 @@ struct TunnelHPACKEncoder {
     /// Evicts the oldest entries until `bytes` more fit.
     private mutating func evict(toFit bytes: Int) {
         while size + bytes > maxSize, let oldest = entries.popFirst() {
-            size -= oldest.name.name.utf8.count + oldest.value.utf8.count + 32
+            size -= oldest.name.count + oldest.value.count + 32
             if var entry = byName.removeValue(forKey: oldest.name) {
                 // The oldest entry of the table is the oldest of its name.
                 if !entry.dynamic.isEmpty { entry.dynamic.removeFirst() }
@@ -280,7 +279,7 @@ struct TunnelHPACKEncoder {
             let key = NameKey(name)
             if byName[key] == nil { byName[key] = NameEntry(staticIndex: index) }
             // An empty value in the table stands for the name alone.
-            if !value.isEmpty { byName[key]!.staticValues.append((value, index)) }
+            if !value.isEmpty { byName[key]!.staticValues.append((Array(value.utf8), index)) }
         }
         return byName
     }()
