@@ -67,6 +67,21 @@ struct HeaderFieldsTests {
         relayed.relay(settingMeshFields: [HeaderFields.Field(name: "meridian-service", value: "chat", known: .meridianService)])
         #expect(relayed.fields.allSatisfy { $0.known == HeaderName.known($0.name) })
         #expect(relayed.first(.meridianService) == "chat")
+
+        // The admission's relay, four mesh fields from their values, is the general one with those four fields.
+        var forged = HeaderFields([("Meridian-Service", "forged"), ("x-a", "1"), ("Connection", "x-a, keep-alive"), ("TRACEPARENT", "t0")])
+        var general = forged
+        forged.relay(sourceCluster: "east", service: "chat", dataClass: "public", traceparent: "t1")
+        general.relay(settingMeshFields: [
+            HeaderFields.Field(name: "meridian-source-cluster", value: "east", known: .meridianSourceCluster),
+            HeaderFields.Field(name: "meridian-service", value: "chat", known: .meridianService),
+            HeaderFields.Field(name: "meridian-data-class", value: "public", known: .meridianDataClass),
+            HeaderFields.Field(name: "traceparent", value: "t1", known: .traceparent),
+        ])
+        #expect(forged == general)
+        #expect(forged.map { "\($0.name)=\($0.value)" } == ["meridian-source-cluster=east", "meridian-service=chat", "meridian-data-class=public",
+                                                               "traceparent=t1"])
+        #expect(forged.fields.allSatisfy { $0.known == HeaderName.known($0.name) })
     }
 
     @Test("the exchange's flags: a gRPC content type and a retry asked for, in any case, the first field of each name only")

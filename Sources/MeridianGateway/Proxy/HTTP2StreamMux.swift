@@ -58,7 +58,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
     private var samplePingDue = false
     private let inboundStreamInitializer: InboundStreamInitializer?
     private(set) var context: ChannelHandlerContext?
-    private var streams: [HTTP2StreamID: HTTP2MuxStream] = [:]
+    private var streams = StreamTable<HTTP2MuxStream>()
     /// Outgoing streams without an ID yet (nothing written).
     private var unopened: [ObjectIdentifier: HTTP2MuxStream] = [:]
     private var nextStreamID: HTTP2StreamID

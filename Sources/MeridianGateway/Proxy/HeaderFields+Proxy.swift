@@ -49,6 +49,16 @@ extension HeaderFields {
         for field in fields { append(field) }
     }
 
+    /// ``relay(settingMeshFields:)`` with the four mesh fields the gateway sets on every request it relays, appended
+    /// straight from their values (no array of fields per request).
+    mutating func relay(sourceCluster: String, service: String, dataClass: String, traceparent: String) {
+        _ = dropHopByHop(droppingMeshFields: true, framingOf: nil)
+        append(name: RequestTarget.Header.sourceCluster, value: sourceCluster, known: .meridianSourceCluster)
+        append(name: RequestTarget.Header.service, value: service, known: .meridianService)
+        append(name: RequestTarget.Header.dataClass, value: dataClass, known: .meridianDataClass)
+        append(name: RequestTarget.Header.traceparent, value: traceparent, known: .traceparent)
+    }
+
     /// Drops, in place, the hop-by-hop fields and those the `connection` field names (but the framing fields
     /// `transfer-encoding` and `content-length`, `host`, `te` and `trailer`: dropping a length would let a body be read
     /// as the next request), with `te: trailers` kept (HTTP/2 allows only that `te`, and gRPC needs it end to end), and

@@ -127,7 +127,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     private var allocator = ByteBufferAllocator()
     private var encoder = TunnelHPACKEncoder()
     private var decoder: TunnelHPACKDecoder
-    private var streams: [HTTP2StreamID: Stream] = [:]
+    private var streams = StreamTable<Stream>()
     /// The stream looked up last: most frames are for the same stream as the one before.
     private var lastLookedUp: (id: HTTP2StreamID, stream: Stream)?
     /// Streams with DATA waiting for a send window, each once, in the order they get the connection's window.
