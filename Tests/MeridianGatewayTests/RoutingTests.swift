@@ -85,6 +85,34 @@ struct RoutingTests {
         #expect(route.forbidden == ["ohio"])
         #expect(route.levels.map { $0.destinations.map(\.cluster) } == [["paris"]])
     }
+
+    @Test("a service's entry answers as the policy and the routes do: its default class, its routes by class (only classes the policy defines), its callers")
+    func compiledServices() {
+        let policy = ResidencyPolicy(
+            classes: ["public": DataClassPolicy(name: "public", rules: [ResidencyRule(allow: .everywhere)])],
+            services: ["chat": ServicePolicy(defaultClass: "public", allowedCallers: ["west"]), "quiet": ServicePolicy(allowedCallers: ["*"])],
+            defaultClass: nil)
+        let levels = [PriorityLevel(destinations: [WeightedDestination(cluster: "west", weight: 1)])]
+        let table = RoutingTable(
+            source: "east", local: PeerGateway(cluster: "east", address: "127.0.0.1:1", jurisdiction: Jurisdiction(country: "DE", blocs: ["EU"])),
+            peers: [PeerGateway(cluster: "west", address: "127.0.0.1:2", jurisdiction: Jurisdiction(country: "FR", blocs: ["EU"]))],
+            entries: [RouteEntry(service: "chat", dataClass: "public", levels: levels), RouteEntry(service: "chat", dataClass: "undefined", levels: levels),
+                      RouteEntry(service: "embed", dataClass: "public", levels: levels)],
+            policy: policy)
+        let compiled = CompiledTable(table)
+        #expect(Set(compiled.services.keys) == ["chat", "quiet", "embed"])
+        for (name, service) in compiled.services {
+            #expect(service.defaultClass == policy.defaultClass(forService: name), "\(name)")
+            for caller in ["west", "east", "ohio"] {
+                #expect(service.allowsCaller(caller) == policy.allowsCaller(caller, service: name), "\(name) \(caller)")
+            }
+            for dataClass in ["public", "undefined", "absent"] {
+                let expected = policy.classes[dataClass] == nil ? nil : compiled.route(RouteKey(service: name, dataClass: dataClass))
+                #expect(service.route(dataClass) === expected, "\(name) \(dataClass)")
+            }
+        }
+        #expect(compiled.services["chat"]?.route("public") != nil)
+    }
 }
 
 @Suite("Outlier ejection and retry budget")

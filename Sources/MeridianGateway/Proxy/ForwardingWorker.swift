@@ -329,6 +329,13 @@ final class ForwardingWorker: @unchecked Sendable {
             return .failure(Refusal(error: APIError(status: 503, code: .unavailable, message: "the gateway has no routing table yet"),
                                     decision: "no-table", service: target.service))
         }
+        // The common case with one lookup: a service, a class the policy defines, a route with a destination. Anything
+        // else takes the checks below, which name what is wrong.
+        if let service = table.services[target.service], let dataClass = target.requestedClass ?? service.defaultClass,
+           let route = service.route(dataClass), route.entry.refusal == nil, !route.levels.isEmpty {
+            return .success((ForwardPlan(scope: .route(RouteKey(service: target.service, dataClass: dataClass), route), service: target.service,
+                                         dataClass: dataClass, timeout: route.timeout), table.localCluster))
+        }
         let policy = table.table.policy
         guard let dataClass = target.requestedClass ?? policy.defaultClass(forService: target.service) else {
             return .failure(Refusal(error: APIError(status: 400, code: .missingField,
@@ -381,11 +388,12 @@ final class ForwardingWorker: @unchecked Sendable {
                                                     field: RequestTarget.Header.service), decision: "bad-request"))
         }
         let policy = table.table.policy
-        guard let dataClass = target.requestedClass ?? policy.defaultClass(forService: target.service) else {
+        let serviceEntry = table.services[target.service]
+        guard let dataClass = target.requestedClass ?? serviceEntry?.defaultClass ?? policy.defaultClass(forService: target.service) else {
             return .failure(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no data class",
                                                     field: RequestTarget.Header.dataClass), decision: "bad-request", service: target.service))
         }
-        guard policy.allowsCaller(callerCluster, service: target.service) else {
+        guard serviceEntry?.allowsCaller(callerCluster) ?? policy.allowsCaller(callerCluster, service: target.service) else {
             return .failure(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
                                                     message: "cluster '\(callerCluster)' may not call service '\(target.service)' under policy '\(policy.name)'"),
                                     decision: "caller-not-allowed", service: target.service, dataClass: dataClass))
@@ -406,7 +414,8 @@ final class ForwardingWorker: @unchecked Sendable {
                                                     message: "cluster '\(table.localCluster)' has no local endpoint for service '\(target.service)'"),
                                     decision: "no-endpoint", service: target.service, dataClass: dataClass))
         }
-        let timeout = table.route(RouteKey(service: target.service, dataClass: dataClass))?.timeout ?? context.configuration.defaultRequestTimeout.timeAmount
+        let timeout = (serviceEntry.map { $0.route(dataClass) } ?? table.route(RouteKey(service: target.service, dataClass: dataClass)))?.timeout
+            ?? context.configuration.defaultRequestTimeout.timeAmount
         return .success((ForwardPlan(scope: .localOnly(service), service: target.service, dataClass: dataClass, timeout: timeout), callerCluster))
     }
 

@@ -29,11 +29,40 @@ public final class CompiledTable: Sendable {
         }
     }
 
+    /// What admission reads of one service, found with one lookup (by name, the default class, the class's
+    /// definition, the route and the caller check were a lookup each, about 400 instructions apiece).
+    public final class Service: Sendable {
+        /// The class of a request that names none: the service's default, else the policy's.
+        public let defaultClass: String?
+        /// The service's routes whose class the policy defines (a service has a few: a linear search).
+        public let routes: [(dataClass: String, route: Route)]
+        /// Clusters the policy lets call the service (`nil`: any).
+        public let allowedCallers: Set<String>?
+
+        init(defaultClass: String?, routes: [(dataClass: String, route: Route)], allowedCallers: Set<String>?) {
+            self.defaultClass = defaultClass
+            self.routes = routes
+            self.allowedCallers = allowedCallers
+        }
+
+        /// The route for `dataClass`, if the class is defined and the table has one.
+        public func route(_ dataClass: String) -> Route? {
+            routes.first { $0.dataClass == dataClass }?.route
+        }
+
+        /// ``ResidencyPolicy/allowsCaller(_:service:)``.
+        public func allowsCaller(_ caller: String) -> Bool {
+            allowedCallers.map { $0.contains("*") || $0.contains(caller) } ?? true
+        }
+    }
+
     public let table: RoutingTable
     public let routes: [RouteKey: Route]
     /// The routes, each at its ``Route/index``.
     public let routeList: [Route]
     public let peers: [String: PeerGateway]
+    /// Every service the policy or a route names.
+    public let services: [String: Service]
 
     public init(_ table: RoutingTable) {
         self.table = table
@@ -65,6 +94,15 @@ public final class CompiledTable: Sendable {
         }
         self.routes = routes
         self.routeList = routeList
+        let policy = table.policy
+        var services: [String: Service] = [:]
+        for name in Set(policy.services.keys).union(routes.keys.map(\.service)) {
+            let defined = routes.filter { $0.key.service == name && policy.classes[$0.key.dataClass] != nil }
+                .map { (dataClass: $0.key.dataClass, route: $0.value) }.sorted { $0.dataClass < $1.dataClass }
+            services[name] = Service(defaultClass: policy.defaultClass(forService: name), routes: defined,
+                                     allowedCallers: policy.services[name].map { Set($0.allowedCallers) })
+        }
+        self.services = services
     }
 
     public var version: Int64 { table.version }
