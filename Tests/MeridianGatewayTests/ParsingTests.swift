@@ -35,6 +35,18 @@ struct ParsingTests {
         }
     }
 
+    @Test("hex digits written eight at a time are String(radix: 16), zero-padded to 16, for edge and random values")
+    func hexDigits() {
+        var random = SplitMix64(seed: 3)
+        var values: [UInt64] = [0, 1, 9, 10, 15, 16, 0xA, 0xF0, 0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210, .max, .max - 1, 1 << 63, 0x9999_9999_AAAA_AAAA]
+        for _ in 0..<2000 { values.append(random.next()) }
+        for value in values {
+            let expected = String(repeating: "0", count: 16 - String(value, radix: 16).count) + String(value, radix: 16)
+            #expect(TraceContext.hex(value) == expected, "\(expected)")
+            #expect(TraceContext.hex(value, ~value) == expected + TraceContext.hex(~value))
+        }
+    }
+
     @Test("a token byte is exactly RFC 9110's tchar: letters, digits and !#$%&'*+-.^_`|~")
     func tokenBytes() {
         let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)

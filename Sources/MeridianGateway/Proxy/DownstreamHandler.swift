@@ -70,12 +70,12 @@ final class DownstreamHandler: ChannelDuplexHandler {
     private var responseFraming = BodyFraming.none
 
     /// - Parameter maxHeaderBytes: HTTP/1.1: the largest request head read (larger is answered 431).
-    init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, caller: PeerIdentity? = nil, maxHeaderBytes: Int = 64 * 1024) {
+    init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, callerCluster: String? = nil, maxHeaderBytes: Int = 64 * 1024) {
         parser = HTTP1Parser(.request, maxHeadBytes: maxHeaderBytes)
         self.worker = worker
         self.listener = listener
         self.isHTTP2Stream = isHTTP2Stream
-        callerCluster = caller?.cluster
+        self.callerCluster = callerCluster
     }
 
     var isWritable: Bool { stream?.stream.isWritable ?? context?.channel.isWritable ?? false }

@@ -232,11 +232,15 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Decides what to do with a request head: returns an exchange to start, or answers at once (refusal) and
     /// returns `nil`.
     func admit(_ head: RequestHead, from downstream: DownstreamHandler) -> ProxyExchange? {
-        var record = AccessRecord(
-            listener: downstream.listener.rawValue, method: head.method.rawValue, path: head.uri, service: nil, dataClass: nil,
-            source: context.configuration.cluster, caller: downstream.callerCluster, destination: nil, endpoint: nil, level: nil,
-            reason: "", tableVersion: table?.version, status: 0, attempts: 0, durationSeconds: 0, requestBytes: 0,
-            responseBytes: 0, traceparent: head.headers.first(.traceparent), error: nil)
+        // The access record is made where it is used (a record made before the decision and handed to the exchange
+        // was copied: a retain and a release of each of its strings).
+        func record(service: String?, dataClass: String?, reason: String, traceparent: String?) -> AccessRecord {
+            AccessRecord(
+                listener: downstream.listener.rawValue, method: head.method.rawValue, path: head.uri, service: service, dataClass: dataClass,
+                source: context.configuration.cluster, caller: downstream.callerCluster, destination: nil, endpoint: nil, level: nil,
+                reason: reason, tableVersion: table?.version, status: 0, attempts: 0, durationSeconds: 0, requestBytes: 0,
+                responseBytes: 0, traceparent: traceparent, error: nil)
+        }
         let outcome: Result<(ForwardPlan, String), Refusal>
         switch downstream.listener {
         case .local: outcome = planLocal(head)
@@ -244,9 +248,6 @@ final class ForwardingWorker: @unchecked Sendable {
         }
         switch outcome {
         case .failure(let refusal):
-            record.service = refusal.service
-            record.dataClass = refusal.dataClass
-            record.reason = refusal.decision
             if let probe = refusal.probeBody {
                 downstream.respondProbe(probe, version: head.version)
                 return nil
@@ -254,21 +255,20 @@ final class ForwardingWorker: @unchecked Sendable {
             let close = !downstream.isHTTP2Stream && (!head.headers.keepsAlive(version: head.version) || head.hasBody)
             downstream.respond(refusal.error, decision: "\(refusal.decision); table=\(table.map { String($0.version) } ?? "none")",
                                version: head.version, close: close)
-            record.status = refusal.error.status
-            record.error = refusal.error.message
-            account(record)
+            var refused = record(service: refusal.service, dataClass: refusal.dataClass, reason: refusal.decision,
+                                 traceparent: head.headers.first(.traceparent))
+            refused.status = refusal.error.status
+            refused.error = refusal.error.message
+            account(refused)
             return nil
         case .success(let (plan, sourceCluster)):
-            record.service = plan.service
-            record.dataClass = plan.dataClass
             var upstreamHead = head
-            let traceparent = TraceContext.nextTraceparent(after: record.traceparent, using: &random)
+            let traceparent = TraceContext.nextTraceparent(after: head.headers.first(.traceparent), using: &random)
             upstreamHead.headers.relay(sourceCluster: sourceCluster, service: plan.service, dataClass: plan.dataClass, traceparent: traceparent)
-            record.traceparent = traceparent
             retryBudget.recordRequest(at: .now())
             context.requestStarted(listener: downstream.listener)
-            return ProxyExchange(worker: self, downstream: downstream, requestHead: head, upstreamHead: upstreamHead,
-                                 plan: plan, record: record)
+            return ProxyExchange(worker: self, downstream: downstream, requestHead: head, upstreamHead: upstreamHead, plan: plan,
+                                 record: record(service: plan.service, dataClass: plan.dataClass, reason: "", traceparent: traceparent))
         }
     }
 

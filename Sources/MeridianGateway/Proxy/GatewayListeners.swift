@@ -79,19 +79,21 @@ enum GatewayListeners {
                     // The peer's verified identity, looked up once: streams open only after the handshake.
                     // The windows start where the last connection from the same peer grew them (on any event loop).
                     var caller: PeerIdentity?
+                    var callerCluster: String?   // (what each stream's handler keeps: the cluster, not the identity)
                     var windowGauge: Gauge?
                     weak var mux: HTTP2StreamMux?   // the pipeline holds it; the initializer it holds must not
                     mux = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window,
                                                     maximumWindow: maximumWindow) { stream in
                         if caller == nil {
                             caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity
+                            callerCluster = caller?.cluster
                             if let cluster = caller?.cluster, let mux {
                                 if let grown = context.grownTunnelWindows.withLock({ $0.opened(cluster, at: .now()) }) { mux.startGrown(to: grown) }
                                 windowGauge = context.metrics.tunnelWindow(cluster, outgoing: false)
                                 windowGauge?.set(Double(mux.targetWindow))
                             }
                         }
-                        _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true, caller: caller),
+                        _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true, callerCluster: callerCluster),
                                                   stream: stream)
                     }
                     mux?.windowGrown = { window in

@@ -112,14 +112,25 @@ public struct TraceContext: Sendable, Hashable {
 
     /// Writes `value` as 16 lowercase hex digits into `buffer` at `at`; returns the index after them. (A span id
     /// written in place: as a string of its own, it was a heap allocation per request, 16 bytes being past the
-    /// inline small-string size.)
+    /// inline small-string size.) Eight digits at a time: each nibble spread into a byte, then `0`-`9` or `a`-`f`
+    /// made of it in every byte at once (a table lookup per digit cost about 700 instructions for a new trace's 48).
     static func writeHex(_ value: UInt64, to buffer: UnsafeMutableBufferPointer<UInt8>, at: Int) -> Int {
-        let digits: StaticString = "0123456789abcdef"
-        var index = at
-        for shift in stride(from: 60, through: 0, by: -4) {
-            buffer[index] = digits.utf8Start[Int((value >> UInt64(shift)) & 0xf)]
-            index += 1
-        }
-        return index
+        precondition(at >= 0 && at + 16 <= buffer.count)
+        let out = UnsafeMutableRawPointer(buffer.baseAddress! + at)
+        out.storeBytes(of: hexDigits(UInt32(truncatingIfNeeded: value >> 32)).bigEndian, as: UInt64.self)
+        out.storeBytes(of: hexDigits(UInt32(truncatingIfNeeded: value)).bigEndian, toByteOffset: 8, as: UInt64.self)
+        return at + 16
+    }
+
+    /// The eight hex digits of `half` in the eight bytes of a word, the most significant digit in the top byte.
+    @inline(__always)
+    private static func hexDigits(_ half: UInt32) -> UInt64 {
+        var nibbles = UInt64(half)
+        nibbles = (nibbles | nibbles << 16) & 0x0000_FFFF_0000_FFFF
+        nibbles = (nibbles | nibbles << 8) & 0x00FF_00FF_00FF_00FF
+        nibbles = (nibbles | nibbles << 4) & 0x0F0F_0F0F_0F0F_0F0F
+        // 1 in each byte whose nibble is 10 or more: those become letters ('a' is 0x27 past '0' + 10).
+        let letters = ((nibbles &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+        return nibbles &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
     }
 }
