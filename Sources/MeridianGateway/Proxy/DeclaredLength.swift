@@ -62,6 +62,33 @@ struct DeclaredLength {
         }
     }
 
+    /// A block's `content-length` fields in its translation to a head: each value read into ``declared``
+    /// (``parse(bytes:into:)``); the first field kept, with the value checked in decimal (``apply(to:)``), the others
+    /// dropped (they agree with it).
+    struct Relay {
+        private(set) var declared: Int?
+        private var keptAt: Int?
+
+        /// Whether `entry` (whose bytes are `bytes`) is `content-length`: then it is read, and the first one kept in
+        /// `entries`.
+        mutating func take(_ entry: HeaderFields.Entry, of bytes: UnsafeBufferPointer<UInt8>, into entries: inout [HeaderFields.Entry]) throws -> Bool {
+            guard entry.known == .contentLength else { return false }
+            let first = declared == nil
+            try DeclaredLength.parse(bytes: UnsafeBufferPointer(rebasing: bytes[entry.value]), into: &declared)
+            if first {
+                keptAt = entries.count
+                entries.append(entry)
+            }
+            return true
+        }
+
+        /// Puts the checked value, in decimal, in place of the field kept.
+        func apply(to fields: inout HeaderFields) {
+            guard let keptAt, let declared else { return }
+            fields.replace(at: keptAt, with: .init(name: "content-length", value: String(declared), known: .contentLength))
+        }
+    }
+
     /// `1*DIGIT` as a number; `nil` for anything else (empty, a sign, another character, or too large).
     private static func decimal(_ text: UnsafeBufferPointer<UInt8>) -> Int? {
         var value = 0

@@ -72,8 +72,7 @@ extension RequestHead {
         var path: String?
         var authority: Range<Int>?
         var hasHost = false
-        var contentLength: Int?
-        var lengthAt: Int?
+        var length = DeclaredLength.Relay()
         var entries: [HeaderFields.Entry] = []
         entries.reserveCapacity(block.count + 1)
         try block.withBytes { bytes in
@@ -90,12 +89,7 @@ extension RequestHead {
                     }
                     continue
                 }
-                if entry.known == .contentLength {
-                    let first = contentLength == nil
-                    try DeclaredLength.parse(bytes: UnsafeBufferPointer(rebasing: bytes[entry.value]), into: &contentLength)
-                    if first { lengthAt = entries.count; entries.append(entry) }
-                    continue
-                }
+                if try length.take(entry, of: bytes, into: &entries) { continue }
                 if entry.known == .host { hasHost = true }
                 entries.append(entry)
             }
@@ -103,7 +97,8 @@ extension RequestHead {
         guard let method else { throw NIOHTTP2Errors.missingPseudoHeader(":method") }
         guard let path else { throw NIOHTTP2Errors.missingPseudoHeader(":path") }
         var fields = HeaderFields(bytes: block.bytes, entries: entries)
-        if let lengthAt, let contentLength { fields.replace(at: lengthAt, with: .init(name: "content-length", value: String(contentLength), known: .contentLength)) }
+        length.apply(to: &fields)
+        let contentLength = length.declared
         let httpMethod = HTTPMethod(rawValue: method)
         if httpMethod != .CONNECT, contentLength == nil {
             switch (endStream, httpMethod) {
@@ -125,8 +120,7 @@ extension ResponseHead {
     static func proxying(_ block: HeaderFields, requestMethod: HTTPMethod, endStream: Bool) throws -> (head: ResponseHead, contentLength: Int?) {
         var code: Int?
         var status: Range<Int>?
-        var contentLength: Int?
-        var lengthAt: Int?
+        var length = DeclaredLength.Relay()
         var entries: [HeaderFields.Entry] = []
         entries.reserveCapacity(block.count + 1)
         try block.withBytes { bytes in
@@ -139,19 +133,15 @@ extension ResponseHead {
                     }
                     continue
                 }
-                if entry.known == .contentLength {
-                    let first = contentLength == nil
-                    try DeclaredLength.parse(bytes: UnsafeBufferPointer(rebasing: bytes[entry.value]), into: &contentLength)
-                    if first { lengthAt = entries.count; entries.append(entry) }
-                    continue
-                }
+                if try length.take(entry, of: bytes, into: &entries) { continue }
                 entries.append(entry)
             }
         }
         guard let status else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
         guard let code else { throw NIOHTTP2Errors.invalidStatusValue(block.withBytes { String(decoding: $0[status], as: UTF8.self) }) }
         var fields = HeaderFields(bytes: block.bytes, entries: entries)
-        if let lengthAt, let contentLength { fields.replace(at: lengthAt, with: .init(name: "content-length", value: String(contentLength), known: .contentLength)) }
+        length.apply(to: &fields)
+        let contentLength = length.declared
         if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT, contentLength == nil {
             fields.append(endStream ? .noContent : .chunked)
         }
