@@ -17,7 +17,6 @@ struct RoutingTests {
         #expect(rotation.next(weights: [0, 0, 0]) == nil)
     }
 
-    let key = RouteKey(service: "chat", dataClass: "public")
     let levels = [
         PriorityLevel(destinations: [WeightedDestination(cluster: "a", weight: 0.75), WeightedDestination(cluster: "b", weight: 0.25)]),
         PriorityLevel(destinations: [WeightedDestination(cluster: "c", weight: 1)]),
@@ -25,45 +24,45 @@ struct RoutingTests {
 
     @Test("P0 while any of its destinations is available, by weight")
     func primaryLevel() {
-        var selector = RouteSelector()
+        var rotation = RouteRotation()
         var counts: [String: Int] = [:]
         for _ in 0..<400 {
-            let choice = selector.choose(key: key, levels: levels) { _ in 1 }!
+            let choice = rotation.choose(levels: levels) { _ in 1 }!
             #expect(choice.level == 0)
             #expect(choice.reason == "primary")
             counts[choice.cluster, default: 0] += 1
         }
         #expect(counts == ["a": 300, "b": 100])
         // One P0 destination ejected: the other takes all of P0.
-        let onlyB = selector.choose(key: key, levels: levels) { $0 == "a" ? nil : 1 }
+        let onlyB = rotation.choose(levels: levels) { $0 == "a" ? nil : 1 }
         #expect(onlyB?.cluster == "b")
     }
 
     @Test("every P0 destination ejected: traffic moves to P1")
     func failover() {
-        var selector = RouteSelector()
-        let choice = selector.choose(key: key, levels: levels) { $0 == "c" ? 1 : nil }
+        var rotation = RouteRotation()
+        let choice = rotation.choose(levels: levels) { $0 == "c" ? 1 : nil }
         #expect(choice == RouteChoice(cluster: "c", level: 1, reason: "failover"))
         // Tried destinations are skipped the same way (a retry).
-        let retry = selector.choose(key: key, levels: levels, excluding: ["a", "b"]) { _ in 1 }
+        let retry = rotation.choose(levels: levels, excluding: ["a", "b"]) { _ in 1 }
         #expect(retry?.cluster == "c")
-        #expect(selector.choose(key: key, levels: levels, excluding: ["a", "b", "c"]) { _ in 1 } == nil)
+        #expect(rotation.choose(levels: levels, excluding: ["a", "b", "c"]) { _ in 1 } == nil)
     }
 
     @Test("nothing available: panic mode still tries a destination the table allows")
     func panic() {
-        var selector = RouteSelector()
-        let choice = selector.choose(key: key, levels: levels) { _ in nil }
+        var rotation = RouteRotation()
+        let choice = rotation.choose(levels: levels) { _ in nil }
         #expect(choice?.reason == "panic")
         #expect(choice?.level == 0)
     }
 
     @Test("slow start weights a returning destination down")
     func slowStartWeights() {
-        var selector = RouteSelector()
+        var rotation = RouteRotation()
         var counts: [String: Int] = [:]
         for _ in 0..<1000 {
-            counts[selector.choose(key: key, levels: levels) { $0 == "a" ? 0.1 : 1 }!.cluster, default: 0] += 1
+            counts[rotation.choose(levels: levels) { $0 == "a" ? 0.1 : 1 }!.cluster, default: 0] += 1
         }
         // a: 0.75 * 0.1 = 0.075 against b: 0.25.
         #expect(counts["a"]! < counts["b"]!)

@@ -8,13 +8,13 @@ import NIOHTTP2
 ///
 /// It is what keeps a request smuggled in a body from reaching a local HTTP/1.1 endpoint, where the bytes past the
 /// length would be read as a second request that no admission check saw. So the value is read strictly
-/// (``parse(_:into:)``), stricter than NIO's verifier, which lets an empty value (`content-length: ""`, read as
+/// (``parse(bytes:into:)``), stricter than NIO's verifier, which lets an empty value (`content-length: ""`, read as
 /// no length) and a signed one (`+5`) through, and the relayed head carries the one value checked, in decimal.
 struct DeclaredLength {
     /// The bytes still to come; `nil` when the message names no length.
     private var remaining: Int?
 
-    /// `contentLength`: the value of the head's `content-length` (``parse(_:into:)``); `bodyless`: a response that
+    /// `contentLength`: the value of the head's `content-length` (``parse(bytes:into:)``); `bodyless`: a response that
     /// may carry no DATA whatever length it names (to HEAD, or a 304).
     init(contentLength: Int?, bodyless: Bool = false) {
         remaining = bodyless ? 0 : contentLength
@@ -38,12 +38,6 @@ struct DeclaredLength {
     /// Reads one `content-length` field's value into `declared` (the value of the fields before it, if any): a
     /// comma-separated list of one or more decimal numbers (RFC 9110 8.6: `1*DIGIT`, no sign), with optional
     /// whitespace around each, all equal to each other and to `declared`.
-    static func parse(_ value: String, into declared: inout Int?) throws {
-        try value.withUTF8Bytes { try parse(bytes: $0, into: &declared) }
-    }
-
-    /// ``parse(_:into:)`` on a value's bytes. A head's translation keeps the first `content-length` field, with the
-    /// value checked in decimal, and drops the others (they agree with it).
     static func parse(bytes value: UnsafeBufferPointer<UInt8>, into declared: inout Int?) throws {
         var start = 0
         while true {

@@ -99,11 +99,6 @@ struct FieldBytes: @unchecked Sendable {
         try withExtendedLifetime(storage) { try body(UnsafeBufferPointer(start: base, count: count)) }
     }
 
-    mutating func withUnsafeMutableBufferPointer<Result>(_ body: (UnsafeMutableBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
-        _ = reserve(0)
-        return try withExtendedLifetime(storage) { try body(UnsafeMutableBufferPointer(start: base, count: count)) }
-    }
-
     subscript(index: Int) -> UInt8 {
         withUnsafeBufferPointer { $0[index] }
     }

@@ -4,7 +4,7 @@ import NIOCore
 struct ForwardPlan {
     enum Scope {
         /// A route of the table (local listener).
-        case route(RouteKey, CompiledTable.Route)
+        case route(CompiledTable.Route)
         /// The service's local endpoints only (tunnel listener: a request from a peer is never sent on).
         case localOnly(LocalService)
     }

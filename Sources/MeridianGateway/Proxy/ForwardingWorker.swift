@@ -333,7 +333,7 @@ final class ForwardingWorker: @unchecked Sendable {
         // else takes the checks below, which name what is wrong.
         if let service = table.services[target.service], let dataClass = target.requestedClass ?? service.defaultClass,
            let route = service.route(dataClass), route.entry.refusal == nil, !route.levels.isEmpty {
-            return .success((ForwardPlan(scope: .route(RouteKey(service: target.service, dataClass: dataClass), route), service: target.service,
+            return .success((ForwardPlan(scope: .route(route), service: target.service,
                                          dataClass: dataClass, timeout: route.timeout), table.localCluster))
         }
         let policy = table.table.policy
@@ -368,7 +368,7 @@ final class ForwardingWorker: @unchecked Sendable {
                                                     field: forbidden ? RequestTarget.Header.dataClass : nil),
                                     decision: forbidden ? "forbidden" : "no-destination", service: target.service, dataClass: dataClass))
         }
-        return .success((ForwardPlan(scope: .route(key, route), service: target.service, dataClass: dataClass, timeout: route.timeout),
+        return .success((ForwardPlan(scope: .route(route), service: target.service, dataClass: dataClass, timeout: route.timeout),
                          table.localCluster))
     }
 
@@ -429,7 +429,7 @@ final class ForwardingWorker: @unchecked Sendable {
             guard let slot = pickLocal(service, excluding: plan.triedEndpoints) else { return nil }
             plan.triedEndpoints.append(slot.endpoint.address)
             return .local(cluster: local, slot: slot, level: nil, reason: "local")
-        case .route(_, let route):
+        case .route(let route):
             while true {
                 let triedEndpoints = plan.triedEndpoints
                 let service = plan.service

@@ -61,7 +61,7 @@ extension RequestHead {
     /// whatever the method, and `content-length: 0` for methods that carry a body when it did. NIO's server codec adds
     /// no framing to a GET, HEAD, DELETE or TRACE; relayed to HTTP/1.1 unframed, such a request's body would be read
     /// by the endpoint as the next request (request smuggling). And the length the block's `content-length` fields
-    /// declare (``DeclaredLength/parse(_:into:)``, which throws for a malformed or conflicting value); the head carries
+    /// declare (``DeclaredLength/parse(bytes:into:)``, which throws for a malformed or conflicting value); the head carries
     /// that length as one field, in decimal, where the block's fields were.
     ///
     /// The head's fields are the block's entries (its bytes are shared, not copied), minus the pseudo-headers.

@@ -2,11 +2,6 @@ import NIOHTTP1
 
 extension HeaderFields {
     /// Whether a `transfer-encoding` value is `chunked` alone (any case, optional whitespace around it).
-    static func isChunkedOnly(_ value: String) -> Bool {
-        value.withUTF8Bytes(isChunkedOnly(bytes:))
-    }
-
-    /// ``isChunkedOnly(_:)`` on a value's bytes.
     static func isChunkedOnly(bytes value: UnsafeBufferPointer<UInt8>) -> Bool {
         var first = 0, last = value.count
         while first < last, value[first].isOptionalWhitespace { first += 1 }

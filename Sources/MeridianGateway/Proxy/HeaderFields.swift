@@ -147,13 +147,6 @@ struct HeaderFields: Equatable, Sequence {
         withValue(at: index) { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// Whether field `index`'s name starts with `:` (a pseudo-header of a header block).
-    @inline(__always)
-    func isPseudo(at index: Int) -> Bool {
-        let entry = entries[index]
-        return entry.nameCount > 0 && bytes[Int(entry.nameStart)] == UInt8(ascii: ":")
-    }
-
     /// The bytes of `NAME` and `VALUE` of every field.
     var fieldBytes: Int {
         var total = 0
@@ -198,12 +191,6 @@ struct HeaderFields: Equatable, Sequence {
                              valueCount: UInt32(value.count), known: known))
     }
 
-    /// Appends field `index` of `other`.
-    mutating func append(fieldAt index: Int, of other: HeaderFields) {
-        let known = other.entries[index].known
-        other.withName(at: index) { name in other.withValue(at: index) { value in append(name: name, value: value, known: known) } }
-    }
-
     /// Inserts a field at position `index`.
     mutating func insert(_ field: Field, at index: Int) {
         let entry = field.name.withUTF8Bytes { name in field.value.withUTF8Bytes { value in appendBytes(name: name, value: value, known: field.known) } }
@@ -222,36 +209,11 @@ struct HeaderFields: Equatable, Sequence {
         append(Field(name: name, value: value))
     }
 
-    /// Appends `entry`, whose bytes are already in ``bytes`` (a field of the same buffer, kept in a new order).
-    mutating func appendEntry(_ entry: Entry) {
-        entries.append(entry)
-    }
-
     // MARK: Changing fields
 
     /// Keeps only the fields for which `keep` is true (their bytes stay where they are).
     mutating func keepEntries(where keep: (Entry) -> Bool) {
         entries.removeAll { !keep($0) }
-    }
-
-    /// Makes the names of the fields from position `first` on lowercase, in place (HTTP/2's names are).
-    mutating func lowercaseNames(from first: Int = 0) {
-        let entries = self.entries
-        var uppercase = false
-        bytes.withUnsafeBufferPointer { bytes in
-            for entry in entries[first...] where !uppercase {
-                for index in entry.name where bytes[index].isASCIIUppercase {
-                    uppercase = true
-                    break
-                }
-            }
-        }
-        guard uppercase else { return }
-        bytes.withUnsafeMutableBufferPointer { bytes in
-            for entry in entries[first...] {
-                for index in entry.name { bytes[index] = bytes[index].asciiLowercased }
-            }
-        }
     }
 
     /// Puts `field` in place of field `index`.

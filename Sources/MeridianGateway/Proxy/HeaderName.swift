@@ -1,6 +1,7 @@
-/// Header names recognised and lowercased without allocating. Every request and response passes its fields through
-/// these: lowercasing each name into a new string to compare it cost about 10 % of the instructions of a gateway
-/// (callgrind, two gateways, nginx answering with eight mixed-case fields).
+/// Header names recognised without allocating. Every request and response passes its fields through these:
+/// lowercasing each name into a new string to compare it cost about 10 % of the instructions of a gateway (callgrind,
+/// two gateways, nginx answering with eight mixed-case fields). Names are lowercased for HTTP/2 as their bytes are
+/// copied (``FieldBytes/appendLowercased(_:)``).
 enum HeaderName {
     /// A field the gateway treats specially, recognised by its length and then an ASCII case-insensitive comparison.
     enum Known: Equatable {
@@ -9,30 +10,6 @@ enum HeaderName {
         case meridianSourceCluster, meridianService, meridianDataClass
         /// Read by the exchange (a gRPC call; a request the client says may be sent again), relayed as they are.
         case contentType, meridianRetry
-
-        /// The name, lowercase (a literal: no allocation).
-        var name: String {
-            switch self {
-            case .connection: "connection"
-            case .keepAlive: "keep-alive"
-            case .proxyConnection: "proxy-connection"
-            case .proxyAuthenticate: "proxy-authenticate"
-            case .proxyAuthorization: "proxy-authorization"
-            case .upgrade: "upgrade"
-            case .expect: "expect"
-            case .http2Settings: "http2-settings"
-            case .te: "te"
-            case .transferEncoding: "transfer-encoding"
-            case .contentLength: "content-length"
-            case .host: "host"
-            case .traceparent: "traceparent"
-            case .meridianSourceCluster: "meridian-source-cluster"
-            case .meridianService: "meridian-service"
-            case .meridianDataClass: "meridian-data-class"
-            case .contentType: "content-type"
-            case .meridianRetry: "meridian-retry"
-            }
-        }
 
         /// Fields that describe one connection (RFC 9110, 7.6.1, and what proxies drop besides): never relayed.
         /// `transfer-encoding` is not among them: the HTTP/1 codecs frame bodies with it.
@@ -102,58 +79,6 @@ enum HeaderName {
         default: return nil
         }
     }
-
-    /// `name` in lowercase, as HTTP/2 wants it: `name` itself when it has no uppercase letter, a string literal for the
-    /// fields servers and clients commonly send (no allocation either way), a new string otherwise.
-    static func lowercased(_ name: String) -> String {
-        switch name.withUTF8Bytes(lowercasing(bytes:)) {
-        case .unchanged: return name
-        case .literal(let literal): return literal
-        case .convert: return name.asciiLowercased
-        }
-    }
-
-    /// A name read from bytes: the lowercase literal of a common field in any case (no allocation, and lowercase
-    /// already for HTTP/2), a new string with the bytes as they are otherwise.
-    static func string(_ name: UnsafeBufferPointer<UInt8>) -> String {
-        commonLiteral(name) ?? String(decoding: name, as: UTF8.self)
-    }
-
-    /// The lowercase literal of a common field `name` spells in any case, if it is one.
-    private static func commonLiteral(_ name: UnsafeBufferPointer<UInt8>) -> String? {
-        guard name.count < commonByLength.count else { return nil }
-        for (spelling, literal) in commonByLength[name.count] where name.equalsIgnoringASCIICase(spelling) { return literal }
-        return nil
-    }
-
-    private enum Lowercasing {
-        case unchanged
-        case literal(String)
-        case convert
-    }
-
-    private static func lowercasing(bytes name: UnsafeBufferPointer<UInt8>) -> Lowercasing {
-        guard name.contains(where: \.isASCIIUppercase) else { return .unchanged }
-        return commonLiteral(name).map(Lowercasing.literal) ?? .convert
-    }
-
-    /// Common fields by length (lowercase): what nginx, Envoy, model servers and HTTP clients send.
-    private static let commonByLength: [[(spelling: StaticString, literal: String)]] = {
-        let names: [StaticString] = [
-            "accept", "accept-encoding", "accept-language", "accept-ranges", "access-control-allow-origin", "age",
-            "authorization", "cache-control", "connection", "content-disposition", "content-encoding", "content-length",
-            "content-range", "content-type", "cookie", "date", "etag", "expires", "grpc-encoding", "grpc-message",
-            "grpc-status", "host", "if-modified-since", "if-none-match", "keep-alive", "last-modified", "location",
-            "origin", "pragma", "range", "referer", "retry-after", "server", "set-cookie", "strict-transport-security",
-            "te", "trailer", "transfer-encoding", "upgrade", "user-agent", "vary", "via", "www-authenticate",
-            "x-content-type-options", "x-forwarded-for", "x-forwarded-proto", "x-frame-options", "x-request-id",
-            "traceparent", "tracestate", "meridian-data-class", "meridian-service", "meridian-source-cluster",
-            "meridian-retry", "expect", "grpc-timeout", "content-security-policy",
-        ]
-        var byLength = [[(spelling: StaticString, literal: String)]](repeating: [], count: names.map(\.utf8CodeUnitCount).max()! + 1)
-        for name in names { byLength[name.utf8CodeUnitCount].append((name, name.description)) }
-        return byLength
-    }()
 }
 
 extension String {
@@ -172,19 +97,6 @@ extension String {
             UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: UnsafeRawBufferPointer(bytes))
             return at + bytes.count
         }
-    }
-
-    /// Whether this string is `lowercase` (lowercase ASCII) in any ASCII case: a byte comparison, no new string.
-    func equalsIgnoringASCIICase(_ lowercase: StaticString) -> Bool {
-        guard utf8.count == lowercase.utf8CodeUnitCount else { return false }
-        return withUTF8Bytes { $0.equalsIgnoringASCIICase(lowercase) }
-    }
-
-    /// Whether this string is `lowercase` (lowercase ASCII) in any ASCII case: a byte comparison, no new string.
-    /// (Labelled: a string literal argument goes to the `StaticString` version, which compares eight bytes at a time.)
-    func equalsIgnoringASCIICase(string lowercase: String) -> Bool {
-        guard utf8.count == lowercase.utf8.count else { return false }
-        return utf8.elementsEqual(lowercase.utf8) { $0.asciiLowercased == $1 }
     }
 }
 

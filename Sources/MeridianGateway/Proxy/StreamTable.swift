@@ -37,14 +37,6 @@ struct StreamTable<Value> {
         storage.removeAll()
     }
 
-    var isEmpty: Bool { storage.isEmpty }
-    var count: Int { storage.count }
     var values: some Collection<Value> { storage.values }
     var keys: [HTTP2StreamID] { storage.keys.map(\.id) }
-}
-
-extension StreamTable: Sequence {
-    func makeIterator() -> some IteratorProtocol<(key: HTTP2StreamID, value: Value)> {
-        storage.lazy.map { (key: $0.key.id, value: $0.value) }.makeIterator()
-    }
 }

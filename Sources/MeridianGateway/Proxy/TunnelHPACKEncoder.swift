@@ -124,7 +124,7 @@ struct TunnelHPACKEncoder {
             headers.withBytes { fieldBytes in
                 for entry in headers.entries {
                     encodeField(UnsafeBufferPointer(rebasing: fieldBytes[entry.name]), UnsafeBufferPointer(rebasing: fieldBytes[entry.value]),
-                                known: entry.known, indexing: entry.known == .traceparent ? .nonIndexable : .indexable, to: &writer)
+                                indexing: entry.known == .traceparent ? .nonIndexable : .indexable, to: &writer)
                 }
             }
             return writer.count
@@ -165,24 +165,10 @@ struct TunnelHPACKEncoder {
             count += source.count
         }
 
-        /// A string literal, not Huffman-coded.
-        mutating func string(_ string: String) {
-            let utf8 = string.utf8
-            integer(utf8.count, prefix: 7, flags: 0)
-            let copied: Int? = utf8.withContiguousStorageIfAvailable { source in
-                UnsafeMutableRawBufferPointer(rebasing: bytes[count...]).copyMemory(from: UnsafeRawBufferPointer(source))
-                return source.count
-            }
-            if let copied {
-                count += copied
-            } else {
-                for byte in utf8 { self.byte(byte) }
-            }
-        }
     }
 
-    private mutating func encodeField(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?,
-                                      indexing: HPACKIndexing, to writer: inout Writer) {
+    private mutating func encodeField(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, indexing: HPACKIndexing,
+                                      to writer: inout Writer) {
         var nameIndex = 0
         let key = NameKey(name)
         if let entry = byName[key] {

@@ -252,7 +252,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         pendingUnsent.removeAll()
         for (id, error) in unsent { mux.firstFrameNotSent(id, error) }
         for promise in promises { promise.fail(error) }
-        for (_, stream) in streams {
+        for stream in streams.values {
             stream.queued?.forEach { $0.promise?.fail(error) }
         }
         // The mux closes its streams when the connection goes.

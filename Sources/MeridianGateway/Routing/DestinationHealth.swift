@@ -86,27 +86,12 @@ public final class DestinationHealth: Sendable {
         if transition != .none { onEvent(Event(destination: cell.destination, transition: transition)) }
     }
 
-    // MARK: By name
-
-    /// Weight factor in (0, 1], or `nil` while ejected.
-    public func availability(_ destination: String, at now: NIODeadline = .now()) -> Double? {
-        guard let cell = existingCell(destination) else { return 1 }
-        return availability(cell, at: now)
-    }
+    // MARK: By name (the control loops)
 
     /// Whether the destination is ejected now.
     public func isEjected(_ destination: String, at now: NIODeadline = .now()) -> Bool {
         guard let cell = existingCell(destination) else { return false }
         return isEjected(cell, at: now)
-    }
-
-    public func recordSuccess(_ destination: String, at now: NIODeadline = .now()) {
-        guard let cell = existingCell(destination) else { return }
-        recordSuccess(cell, at: now)
-    }
-
-    public func recordFailure(_ destination: String, at now: NIODeadline = .now()) {
-        recordFailure(cell(destination), at: now)
     }
 
     /// Records a probe of a peer, with its RTT when it succeeded.

@@ -1,44 +1,24 @@
 import MeridianModel
 
-/// Chooses a destination for a route: the first priority level that has an available destination not yet tried,
-/// then smooth weighted round-robin inside that level with the hub's weights scaled by each destination's current
-/// availability (1 when healthy, between 0 and 1 while it ramps up after an ejection, nothing when ejected).
+/// The round-robin state of one route: a ``SmoothWeightedRoundRobin`` per level, changed in place. A worker keeps
+/// one per route of its table (``ForwardingWorker``, by the route's index) and passes availability in.
 ///
-/// A pure value: the caller keeps one per event loop and passes availability in. Its state is a ``RouteRotation``
-/// per route; a caller that can find a route's rotation without a lookup (``ForwardingWorker``, by the route's index in
-/// its table) keeps the rotations itself.
-public struct RouteSelector: Sendable {
-    private var rotations: [RouteKey: RouteRotation] = [:]
-
-    public init() {}
-
-    /// Forgets the round-robin state (a new table).
-    public mutating func reset() {
-        rotations.removeAll(keepingCapacity: true)
-    }
-
-    /// Picks a destination.
-    ///
-    /// - Parameters:
-    ///   - key: the route (its round-robin state is kept per key).
-    ///   - levels: the route's levels, in priority order.
-    ///   - excluding: clusters already tried for this request.
-    ///   - availability: a destination's weight factor in (0, 1], or `nil` when it is unavailable (ejected, no
-    ///     connection, no local endpoint).
-    /// - Returns: the choice, or `nil` when every destination was tried.
-    public mutating func choose(key: RouteKey, levels: [PriorityLevel], excluding: [String] = [],
-                                availability: (String) -> Double?) -> RouteChoice? {
-        rotations[key, default: RouteRotation()].choose(levels: levels, excluding: excluding, availability: availability)
-    }
-}
-
-/// The round-robin state of one route: a ``SmoothWeightedRoundRobin`` per level, changed in place.
+/// It chooses the first priority level that has an available destination not yet tried, then smooth weighted
+/// round-robin inside that level with the hub's weights scaled by each destination's current availability (1 when
+/// healthy, between 0 and 1 while it ramps up after an ejection, nothing when ejected).
 public struct RouteRotation: Sendable {
     private var levels: [SmoothWeightedRoundRobin] = []
 
     public init() {}
 
-    /// ``RouteSelector/choose(key:levels:excluding:availability:)`` for this route.
+    /// Picks a destination.
+    ///
+    /// - Parameters:
+    ///   - levels: the route's levels, in priority order.
+    ///   - excluding: clusters already tried for this request.
+    ///   - availability: a destination's weight factor in (0, 1], or `nil` when it is unavailable (ejected, no
+    ///     connection, no local endpoint).
+    /// - Returns: the choice, or `nil` when every destination was tried.
     public mutating func choose(levels: [PriorityLevel], excluding: [String] = [],
                                 availability: (String) -> Double?) -> RouteChoice? {
         if self.levels.count != levels.count {
