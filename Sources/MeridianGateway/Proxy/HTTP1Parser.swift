@@ -461,8 +461,8 @@ struct HTTP1Parser {
                 default:
                     break
                 }
-                entries.append(HeaderFields.Entry(nameStart: UInt32(nameStart - start), nameCount: UInt32(nameEnd - nameStart),
-                                                  valueStart: UInt32(valueStart - start), valueCount: UInt32(valueEnd - valueStart), known: known))
+                entries.append(HeaderFields.Entry(name: (nameStart - start)..<(nameEnd - start), value: (valueStart - start)..<(valueEnd - start),
+                                                  known: known))
             }
         }
         return try parsed.get()

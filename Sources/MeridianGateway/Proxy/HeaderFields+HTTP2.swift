@@ -55,6 +55,35 @@ extension HeaderFields {
     }
 }
 
+extension HeaderFields {
+    /// A header block's regular fields, for its translation to a head, in one pass: `pseudo` is called with each
+    /// pseudo-header's name, value and entry while no regular field has come (one after a regular field is not
+    /// honoured); the `content-length` fields are read, and the first kept with the value checked
+    /// (``DeclaredLength/Relay``); every other field is kept as it is. The fields share the block's bytes.
+    fileprivate static func regularFields(
+        of block: HeaderFields,
+        pseudo: (_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, _ entry: Entry) throws -> Void
+    ) throws -> (fields: HeaderFields, contentLength: Int?) {
+        var length = DeclaredLength.Relay()
+        var entries: [Entry] = []
+        entries.reserveCapacity(block.count + 1)
+        try block.withBytes { bytes in
+            for entry in block.entries {
+                let name = UnsafeBufferPointer(rebasing: bytes[entry.name])
+                if name.first == UInt8(ascii: ":") {
+                    if entries.isEmpty { try pseudo(name, UnsafeBufferPointer(rebasing: bytes[entry.value]), entry) }
+                    continue
+                }
+                if try length.take(entry, of: bytes, into: &entries) { continue }
+                entries.append(entry)
+            }
+        }
+        var fields = HeaderFields(bytes: block.bytes, entries: entries)
+        length.apply(to: &fields)
+        return (fields, length.declared)
+    }
+}
+
 extension RequestHead {
     /// The request a header block carries: `host` from `:authority`, and framing for an HTTP/1.1 upstream when the
     /// block names no length: `transfer-encoding: chunked` when a body may follow (the block did not end the stream),
@@ -66,39 +95,21 @@ extension RequestHead {
     ///
     /// The head's fields are the block's entries (its bytes are shared, not copied), minus the pseudo-headers.
     static func proxying(_ block: HeaderFields, endStream: Bool) throws -> (head: RequestHead, contentLength: Int?) {
-        // One pass over the block: the pseudo-headers (which come first; one after a regular field is not honoured),
-        // then the regular fields, noting `host` and reading `content-length` on the way.
         var method: String?
         var path: String?
         var authority: Range<Int>?
-        var hasHost = false
-        var length = DeclaredLength.Relay()
-        var entries: [HeaderFields.Entry] = []
-        entries.reserveCapacity(block.count + 1)
-        try block.withBytes { bytes in
-            for entry in block.entries {
-                let name = UnsafeBufferPointer(rebasing: bytes[entry.name])
-                if name.first == UInt8(ascii: ":") {
-                    guard entries.isEmpty else { continue }
-                    if name.equals(":method") {
-                        method = String(decoding: UnsafeBufferPointer(rebasing: bytes[entry.value]), as: UTF8.self)
-                    } else if name.equals(":path") {
-                        path = String(decoding: UnsafeBufferPointer(rebasing: bytes[entry.value]), as: UTF8.self)
-                    } else if name.equals(":authority") {
-                        authority = entry.value
-                    }
-                    continue
-                }
-                if try length.take(entry, of: bytes, into: &entries) { continue }
-                if entry.known == .host { hasHost = true }
-                entries.append(entry)
+        var (fields, contentLength) = try HeaderFields.regularFields(of: block) { name, value, entry in
+            if name.equals(":method") {
+                method = String(decoding: value, as: UTF8.self)
+            } else if name.equals(":path") {
+                path = String(decoding: value, as: UTF8.self)
+            } else if name.equals(":authority") {
+                authority = entry.value
             }
         }
         guard let method else { throw NIOHTTP2Errors.missingPseudoHeader(":method") }
         guard let path else { throw NIOHTTP2Errors.missingPseudoHeader(":path") }
-        var fields = HeaderFields(bytes: block.bytes, entries: entries)
-        length.apply(to: &fields)
-        let contentLength = length.declared
+        let hasHost = fields.firstIndex(.host) != nil
         let httpMethod = HTTPMethod(rawValue: method)
         if httpMethod != .CONNECT, contentLength == nil {
             switch (endStream, httpMethod) {
@@ -120,28 +131,14 @@ extension ResponseHead {
     static func proxying(_ block: HeaderFields, requestMethod: HTTPMethod, endStream: Bool) throws -> (head: ResponseHead, contentLength: Int?) {
         var code: Int?
         var status: Range<Int>?
-        var length = DeclaredLength.Relay()
-        var entries: [HeaderFields.Entry] = []
-        entries.reserveCapacity(block.count + 1)
-        try block.withBytes { bytes in
-            for entry in block.entries {
-                let name = UnsafeBufferPointer(rebasing: bytes[entry.name])
-                if name.first == UInt8(ascii: ":") {
-                    if entries.isEmpty, status == nil, name.equals(":status") {
-                        status = entry.value
-                        code = Self.statusCode(UnsafeBufferPointer(rebasing: bytes[entry.value]))
-                    }
-                    continue
-                }
-                if try length.take(entry, of: bytes, into: &entries) { continue }
-                entries.append(entry)
+        var (fields, contentLength) = try HeaderFields.regularFields(of: block) { name, value, entry in
+            if status == nil, name.equals(":status") {
+                status = entry.value
+                code = Self.statusCode(value)
             }
         }
         guard let status else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
         guard let code else { throw NIOHTTP2Errors.invalidStatusValue(block.withBytes { String(decoding: $0[status], as: UTF8.self) }) }
-        var fields = HeaderFields(bytes: block.bytes, entries: entries)
-        length.apply(to: &fields)
-        let contentLength = length.declared
         if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT, contentLength == nil {
             fields.append(endStream ? .noContent : .chunked)
         }

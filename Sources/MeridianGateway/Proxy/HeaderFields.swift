@@ -62,6 +62,15 @@ struct HeaderFields: Equatable, Sequence {
         var valueCount: UInt32
         var known: HeaderName.Known?
 
+        /// A field whose name and value are the bytes at `name` and `value`.
+        init(name: Range<Int>, value: Range<Int>, known: HeaderName.Known?) {
+            nameStart = UInt32(name.lowerBound)
+            nameCount = UInt32(name.count)
+            valueStart = UInt32(value.lowerBound)
+            valueCount = UInt32(value.count)
+            self.known = known
+        }
+
         var name: Range<Int> { Int(nameStart)..<Int(nameStart + nameCount) }
         var value: Range<Int> { Int(valueStart)..<Int(valueStart + valueCount) }
     }
@@ -163,8 +172,7 @@ struct HeaderFields: Equatable, Sequence {
 
     /// Appends a field (`known` is ``HeaderName/known(_:)`` of `name`).
     mutating func append(name: String, value: String, known: HeaderName.Known?) {
-        assert(known == HeaderName.known(name), "\(name) is not \(String(describing: known))")
-        name.withUTF8Bytes { name in value.withUTF8Bytes { value in append(name: name, value: value, known: known) } }
+        entries.append(appendBytes(name: name, value: value, known: known))
     }
 
     mutating func append(_ field: Field) {
@@ -178,8 +186,7 @@ struct HeaderFields: Equatable, Sequence {
         let nameStart = bytes.append(name)
         let valueStart = bytes.count
         guard decoder.decode(value, appendingTo: &bytes) else { return false }
-        entries.append(Entry(nameStart: UInt32(nameStart), nameCount: UInt32(name.count), valueStart: UInt32(valueStart),
-                             valueCount: UInt32(bytes.count - valueStart), known: known))
+        entries.append(Entry(name: nameStart..<(nameStart + name.count), value: valueStart..<bytes.count, known: known))
         return true
     }
 
@@ -187,22 +194,25 @@ struct HeaderFields: Equatable, Sequence {
     mutating func appendLowercasingName(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) {
         let nameStart = bytes.appendLowercased(name)
         let valueStart = bytes.append(value)
-        entries.append(Entry(nameStart: UInt32(nameStart), nameCount: UInt32(name.count), valueStart: UInt32(valueStart),
-                             valueCount: UInt32(value.count), known: known))
+        entries.append(Entry(name: nameStart..<(nameStart + name.count), value: valueStart..<(valueStart + value.count), known: known))
     }
 
     /// Inserts a field at position `index`.
     mutating func insert(_ field: Field, at index: Int) {
-        let entry = field.name.withUTF8Bytes { name in field.value.withUTF8Bytes { value in appendBytes(name: name, value: value, known: field.known) } }
-        entries.insert(entry, at: index)
+        entries.insert(appendBytes(name: field.name, value: field.value, known: field.known), at: index)
     }
 
     /// Appends the bytes of a field not yet in ``entries``.
     private mutating func appendBytes(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) -> Entry {
         let nameStart = bytes.append(name)
         let valueStart = bytes.append(value)
-        return Entry(nameStart: UInt32(nameStart), nameCount: UInt32(name.count), valueStart: UInt32(valueStart),
-                     valueCount: UInt32(value.count), known: known)
+        return Entry(name: nameStart..<(nameStart + name.count), value: valueStart..<(valueStart + value.count), known: known)
+    }
+
+    /// ``appendBytes(name:value:known:)`` of strings (`known` is ``HeaderName/known(_:)`` of `name`).
+    private mutating func appendBytes(name: String, value: String, known: HeaderName.Known?) -> Entry {
+        assert(known == HeaderName.known(name), "\(name) is not \(String(describing: known))")
+        return name.withUTF8Bytes { name in value.withUTF8Bytes { value in appendBytes(name: name, value: value, known: known) } }
     }
 
     mutating func add(name: String, value: String) {
@@ -218,15 +228,14 @@ struct HeaderFields: Equatable, Sequence {
 
     /// Puts `field` in place of field `index`.
     mutating func replace(at index: Int, with field: Field) {
-        entries[index] = field.name.withUTF8Bytes { name in field.value.withUTF8Bytes { value in appendBytes(name: name, value: value, known: field.known) } }
+        entries[index] = appendBytes(name: field.name, value: field.value, known: field.known)
     }
 
     /// Inserts at position `index` a field named `name` whose value is the bytes `value` of this head already (a
     /// `host` from a block's `:authority`).
     mutating func insert(name: String, valueAt value: Range<Int>, known: HeaderName.Known?, at index: Int) {
         let nameStart = name.withUTF8Bytes { bytes.append($0) }
-        entries.insert(Entry(nameStart: UInt32(nameStart), nameCount: UInt32(bytes.count - nameStart), valueStart: UInt32(value.lowerBound),
-                             valueCount: UInt32(value.count), known: known), at: index)
+        entries.insert(Entry(name: nameStart..<bytes.count, value: value, known: known), at: index)
     }
 
     /// Removes every field named `name` (any case).
