@@ -7,7 +7,9 @@ import Synchronization
 ///
 /// Made by ``MeshTLS/makeServerHandlers(context:verifier:onRefusal:)`` and
 /// ``MeshTLS/makeClientHandlers(context:verifier:expectedCluster:serverHostname:onRefusal:)``. Use it on the channel's
-/// event loop only. Everything else passes through unchanged.
+/// event loop only. Everything else passes through unchanged until then; once it has fired the event it leaves the
+/// pipeline (a tunnel is long-lived, and each of its reads would otherwise pass through one more handler), so keep
+/// the handler (``MeshTLSHandlers/identityHandler``) to read ``peerIdentity`` later, rather than looking it up.
 public final class PeerIdentityHandler: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = NIOAny
     public typealias InboundOut = NIOAny
@@ -40,6 +42,7 @@ public final class PeerIdentityHandler: ChannelInboundHandler, RemovableChannelH
         peerIdentity = identity
         context.fireUserInboundEventTriggered(event)
         context.fireUserInboundEventTriggered(PeerVerifiedEvent(identity: identity))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 

@@ -86,9 +86,11 @@ final class Deadlines<Exchange: DeadlineHolder> {
 
     private func wake(at deadline: NIODeadline) {
         wakeUp?.task.cancel()
-        let task = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            self?.wakeUp = nil
-            self?.fire()
+        // (Strong: a weak reference would route every retain and release of these deadlines through a side table.
+        // The event loop lets go of the closure when the task runs or is cancelled.)
+        let task = eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.wakeUp = nil
+            self.fire()
         }
         wakeUp = (deadline, task)
     }

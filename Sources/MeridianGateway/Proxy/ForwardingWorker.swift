@@ -49,7 +49,7 @@ final class ForwardingWorker: @unchecked Sendable {
     /// Accepted HTTP/1.1 connections' handlers, to close idle ones on drain.
     private var inboundHTTP1: [ObjectIdentifier: DownstreamHandler] = [:]
     /// Accepted h2c connections' stream counters, for the idle sweep.
-    private var idleWatchedHTTP2: [ObjectIdentifier: HTTP2IdleConnectionHandler] = [:]
+    private var idleWatchedHTTP2: [ObjectIdentifier: HTTP2StreamMux] = [:]
     private(set) var draining = false
     /// The timeouts of this loop's exchanges.
     let deadlines: ExchangeDeadlines
@@ -142,14 +142,15 @@ final class ForwardingWorker: @unchecked Sendable {
 
     // MARK: Inbound connections
 
-    /// Remembers an accepted HTTP/2 connection until it closes; with `idle` (a local h2c client's), the idle sweep
-    /// closes it once it has had no stream for the idle timeout.
-    func trackInbound(http2 channel: any Channel, idle: HTTP2IdleConnectionHandler? = nil) {
+    /// Remembers an accepted HTTP/2 connection until it closes; with `idle` (a local h2c client's mux), the idle
+    /// sweep closes it once it has had no stream for the idle timeout.
+    func trackInbound(http2 channel: any Channel, idle: HTTP2StreamMux? = nil) {
         let key = ObjectIdentifier(channel)
         if draining {
-            InboundStreamTracker.announceShutdown(on: channel)
+            HTTP2StreamMux.announceShutdown(on: channel)
         }
         inboundHTTP2[key] = channel
+        idle?.watchesIdle = true
         idleWatchedHTTP2[key] = idle
         channel.closeFuture.assumeIsolated().whenComplete { _ in
             self.inboundHTTP2[key] = nil
@@ -174,8 +175,8 @@ final class ForwardingWorker: @unchecked Sendable {
         scheduleSweep(.clientIdle, timeout: context.configuration.idleTimeout.timeAmount) { expired in
             let stale = self.inboundHTTP1.values.filter { $0.isIdle && $0.lastActive <= expired }
             for handler in stale { handler.closeIdle() }
-            let staleHTTP2 = self.idleWatchedHTTP2.values.filter { $0.isIdle && $0.lastActive <= expired }
-            for handler in staleHTTP2 { handler.closeIdle() }
+            let staleHTTP2 = self.idleWatchedHTTP2.values.filter { $0.isIdle && $0.idleSince <= expired }
+            for mux in staleHTTP2 { mux.closeIfIdle() }
             return !self.inboundHTTP1.isEmpty || !self.idleWatchedHTTP2.isEmpty
         }
     }
@@ -216,7 +217,7 @@ final class ForwardingWorker: @unchecked Sendable {
     func startDraining() {
         eventLoop.assertInEventLoop()
         draining = true
-        for channel in inboundHTTP2.values { InboundStreamTracker.announceShutdown(on: channel) }
+        for channel in inboundHTTP2.values { HTTP2StreamMux.announceShutdown(on: channel) }
         for handler in inboundHTTP1.values { handler.drain() }
     }
 
@@ -224,7 +225,7 @@ final class ForwardingWorker: @unchecked Sendable {
     /// the last stream that will be served; any later one is refused (never processed, so it may be retried).
     func finishDraining() {
         eventLoop.assertInEventLoop()
-        for channel in inboundHTTP2.values { InboundStreamTracker.finishShutdown(on: channel) }
+        for channel in inboundHTTP2.values { HTTP2StreamMux.finishShutdown(on: channel) }
     }
 
     // MARK: Admission
@@ -572,7 +573,9 @@ final class ForwardingWorker: @unchecked Sendable {
                         completion(.failure(UpstreamConnectError(kind: .unavailable, message: "the connection to local endpoint \(endpoint) closed at once")))
                         return
                     }
-                    handler.onIdleClose = { [weak pool = slot.pool] closed in pool?.idle.removeAll { $0 === closed } }
+                    // (The pool held strongly: a weak reference would route its retains and releases through a side
+                    // table. It holds the handler only while idle, and this removes it.)
+                    handler.onIdleClose = { [pool = slot.pool] closed in pool.idle.removeAll { $0 === closed } }
                     completion(.success(handler))
                 case .failure(let error):
                     self.http1Closed(slot)

@@ -34,14 +34,11 @@ enum GatewayListeners {
                             try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false, maxHeaderBytes: maxHeaderBytes))
                         case .http2:
                             // No IdleStateHandler either: the worker's sweep closes a connection that has had no
-                            // stream for the idle timeout (HTTP2IdleConnectionHandler).
-                            _ = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes, window: window) { stream in
+                            // stream for the idle timeout (the mux notes when its last stream closed).
+                            let mux = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes, window: window) { stream in
                                 _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true), stream: stream)
                             }
-                            try sync.addHandler(InboundStreamTracker())
-                            let idle = HTTP2IdleConnectionHandler()
-                            try sync.addHandler(idle)
-                            worker.trackInbound(http2: channel, idle: idle)
+                            worker.trackInbound(http2: channel, idle: mux)
                         }
                     })
                 }
@@ -75,19 +72,20 @@ enum GatewayListeners {
                     }
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandlers(handlers.all)
+                    let identity = handlers.identityHandler   // (which leaves the pipeline after the handshake)
                     try sync.addHandler(HandshakeDeadlineHandler(deadline: handshakeTimeout))
                     // The peer's verified identity, looked up once: streams open only after the handshake.
                     // The windows start where the last connection from the same peer grew them (on any event loop).
                     var caller: PeerIdentity?
                     var callerCluster: String?   // (what each stream's handler keeps: the cluster, not the identity)
                     var windowGauge: Gauge?
-                    weak var mux: HTTP2StreamMux?   // the pipeline holds it; the initializer it holds must not
-                    mux = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window,
-                                                    maximumWindow: maximumWindow) { stream in
+                    let mux = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window,
+                                                        maximumWindow: maximumWindow) { stream in
                         if caller == nil {
-                            caller = try? channel.pipeline.syncOperations.handler(type: PeerIdentityHandler.self).peerIdentity
+                            caller = identity.peerIdentity
                             callerCluster = caller?.cluster
-                            if let cluster = caller?.cluster, let mux {
+                            if let cluster = caller?.cluster {
+                                let mux = stream.mux   // (the initializer, which the mux holds, does not hold the mux)
                                 if let grown = context.grownTunnelWindows.withLock({ $0.opened(cluster, at: .now()) }) { mux.startGrown(to: grown) }
                                 windowGauge = context.metrics.tunnelWindow(cluster, outgoing: false)
                                 windowGauge?.set(Double(mux.targetWindow))
@@ -96,7 +94,7 @@ enum GatewayListeners {
                         _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .tunnel, isHTTP2Stream: true, callerCluster: callerCluster),
                                                   stream: stream)
                     }
-                    mux?.windowGrown = { window in
+                    mux.windowGrown = { window in
                         growths.increment()
                         windowGauge?.set(Double(window))
                         if let cluster = caller?.cluster { context.grownTunnelWindows.withLock { $0.grew(cluster, to: window, at: .now()) } }
@@ -105,7 +103,6 @@ enum GatewayListeners {
                         // (The gauge is set exactly when the connection was counted as opened.)
                         if let cluster = caller?.cluster, windowGauge != nil { context.grownTunnelWindows.withLock { $0.closed(cluster, at: .now()) } }
                     }
-                    try sync.addHandler(InboundStreamTracker())
                     try sync.addHandler(TunnelErrorHandler())
                     worker.trackInbound(http2: channel)
                 }

@@ -158,8 +158,10 @@ final class HTTP2Connection: @unchecked Sendable {
         }
         activeStreams += 1
         onStreamCountChange?(1)
-        stream.onClose = { [weak self] in
-            guard let self else { return }
+        // Strong references to this connection, here and in `windowGrown`: a weak one gives it a side table of
+        // reference counts, which each of its retains and releases (several per request) then goes through. The
+        // stream lets go of `onClose` when it closes, the mux of `windowGrown` when its handler is removed.
+        stream.onClose = {
             self.activeStreams -= 1
             self.onStreamCountChange?(-1)
         }
@@ -235,8 +237,7 @@ final class HTTP2Connection: @unchecked Sendable {
                     let mux = try HTTP2Tuning.configure(channel, server: false, tunnel: tunnel, window: self.window,
                                                            maximumWindow: self.maximumWindow)
                     if let grown = self.remembered?.window(at: .now()) { mux.startGrown(to: grown) } else { self.remembered = nil }
-                    mux.windowGrown = { [weak self] window in
-                        guard let self else { return }
+                    mux.windowGrown = { window in
                         self.remembered = RememberedWindow(window, at: .now())
                         self.windowChanged?(window, true)
                     }

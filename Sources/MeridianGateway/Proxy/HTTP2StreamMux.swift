@@ -70,8 +70,14 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
     /// A flush asked for outside this connection's read waits for the end of the event loop's tick
     /// (``flush()``).
     private var flushScheduled = false
-    /// The highest stream the peer opened: a frame for a lower, unknown stream belongs to one already closed.
-    private var lastInboundStreamID: HTTP2StreamID = .rootStream
+    /// The highest stream the peer opened: a frame for a lower, unknown stream belongs to one already closed. It is
+    /// also the last stream the second GOAWAY of a graceful shutdown names (``finishShutdown(on:)``).
+    private(set) var lastInboundStreamID: HTTP2StreamID = .rootStream
+    /// On a local h2c client's connection: the worker's idle sweep closes it once it has had no stream since
+    /// ``idleSince`` for the idle timeout (``closeIfIdle()``).
+    var watchesIdle = false
+    /// When the last stream closed (or the connection opened), while ``watchesIdle``.
+    private(set) var idleSince = NIODeadline.now()
 
     init(server: Bool, targetWindow: Int, maximumWindow: Int? = nil, validatesHeaderBlocks: Bool,
          inboundStreamInitializer: InboundStreamInitializer?) {
@@ -91,6 +97,39 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
     /// Whether the streams' owners validate the header blocks they receive (``HeaderFields/validate(as:)``): on
     /// connections to local h2c clients and endpoints, not on the tunnel.
     let validatesHeaderBlocks: Bool
+
+    // MARK: Idle and draining (an accepted connection's)
+
+    /// No stream is open: the idle timeout runs from ``idleSince``.
+    var isIdle: Bool { streams.isEmpty && unopened.isEmpty }
+
+    /// Closes the connection if it is still idle (the worker's sweep, once the idle timeout has passed), after a
+    /// GOAWAY naming the last stream served: a request the client sent meanwhile is then known not to have been
+    /// processed, and safe to retry (RFC 9113 section 6.8), where a bare close would leave it in doubt. In place of
+    /// NIO's `IdleStateHandler`, which made a promise for every write of the connection to note when it completed
+    /// and read the clock on every read.
+    func closeIfIdle() {
+        guard isIdle, let channel else { return }
+        Self.finishShutdown(on: channel)
+        channel.close(promise: nil)
+    }
+
+    /// The first GOAWAY of a graceful shutdown (two-phase, as RFC 9113 section 6.8 recommends): no new streams,
+    /// please; those already opened (whatever their IDs) are served.
+    static func announceShutdown(on channel: any Channel) {
+        channel.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil)),
+                              promise: nil)
+    }
+
+    /// The second GOAWAY, once the client has had time to see the first: it names the last stream actually opened,
+    /// so a stream the client opened after it (it had not seen the first one yet) is refused, and the client knows it
+    /// was never processed and may retry it anywhere, a POST too, instead of losing it when the connection closes.
+    static func finishShutdown(on channel: any Channel) {
+        guard let mux = try? channel.pipeline.syncOperations.handler(type: HTTP2StreamMux.self) else { return }
+        channel.writeAndFlush(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: mux.lastInboundStreamID, errorCode: .noError,
+                                                                                   opaqueData: nil)),
+                              promise: nil)
+    }
 
     // MARK: Used by the streams
 
@@ -115,8 +154,9 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
     }
 
     /// The connection's ``TunnelHTTP2Handler``, the handler before this one, which takes this mux's frames by a call
-    /// (any other takes them through the pipeline).
-    weak var connection: TunnelHTTP2Handler?
+    /// (any other takes them through the pipeline). Set and cleared by the handler as it is added and removed (strong:
+    /// a weak reference would send every retain and release of the handler through a side table).
+    var connection: TunnelHTTP2Handler?
 
     func write(_ frame: StreamFrame, promise: EventLoopPromise<Void>?) {
         guard let context else {
@@ -165,6 +205,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
         } else {
             unopened[ObjectIdentifier(stream)] = nil
         }
+        if watchesIdle, isIdle { idleSince = .now() }
     }
 
     var isConnectionWritable: Bool { context?.channel.isWritable ?? false }
@@ -215,6 +256,7 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         closeAll()
         self.context = nil
+        windowGrown = nil   // (which may hold the connection's owner, which holds this mux)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -302,13 +344,19 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
             return   // the windows are the mux's business: nothing after it needs these (several per request)
         }
         if let closed = UserEvent.as(event, StreamClosedEvent.self) {
-            if let stream = streams.removeValue(forKey: closed.streamID) {
-                stream.close(closed.reason.map { NIOHTTP2Errors.streamClosed(streamID: closed.streamID, errorCode: $0) })
-            }
+            streamClosed(closed.streamID, reason: closed.reason)
         } else if let change = UserEvent.as(event, NIOHTTP2BulkStreamWindowChangeEvent.self) {
             for stream in streams.values { stream.initialWindowChanged(by: change.delta) }
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// A stream closed: cleanly (`reason` `nil`) or reset. Told straight by ``TunnelHTTP2Handler``, or by the
+    /// `StreamClosedEvent` of `NIOHTTP2Handler` (the tests' other end).
+    func streamClosed(_ id: HTTP2StreamID, reason: HTTP2ErrorCode?) {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        stream.close(reason.map { NIOHTTP2Errors.streamClosed(streamID: id, errorCode: $0) })
+        if watchesIdle, isIdle { idleSince = .now() }
     }
 
     /// A stream's or the connection's inbound window, as it is now (straight from ``TunnelHTTP2Handler`` after each
@@ -388,8 +436,12 @@ final class HTTP2StreamMux: ChannelDuplexHandler {
 /// One HTTP/2 stream of an ``HTTP2StreamMux``: its ID, its windows, and the payloads it holds while paused.
 /// Confined to the connection's event loop.
 final class HTTP2MuxStream {
-    /// Weak: an owner may outlive the connection and still ask its closed stream something.
-    private weak var mux: HTTP2StreamMux?
+    /// The stream's connection's mux. Strong: an owner may outlive the connection and still ask its closed stream
+    /// something, which a mux whose handler was removed answers as a closed connection (no channel, not writable).
+    /// No cycle outlives the stream: the mux lets go of it when it closes, and closes every stream when the connection
+    /// goes. (A weak reference gave the mux a side table of reference counts, which every retain and release of it then
+    /// went through, about twenty per request.)
+    let mux: HTTP2StreamMux
     /// The stream ID; an outgoing stream takes one at its first write (only then does the peer know the stream).
     private(set) var id: HTTP2StreamID?
     /// Whether the owner validates the header blocks it receives (``HTTP2StreamMux/validatesHeaderBlocks``), kept
@@ -424,17 +476,17 @@ final class HTTP2MuxStream {
         delegate = owner
     }
 
-    var allocator: ByteBufferAllocator { mux?.channel?.allocator ?? ByteBufferAllocator() }
-    var eventLoop: (any EventLoop)? { mux?.channel?.eventLoop }
+    var allocator: ByteBufferAllocator { mux.channel?.allocator ?? ByteBufferAllocator() }
+    var eventLoop: (any EventLoop)? { mux.channel?.eventLoop }
     /// The connection the stream is on.
-    var connection: (any Channel)? { mux?.channel }
+    var connection: (any Channel)? { mux.channel }
     var isActive: Bool { !isClosed }
-    var isWritable: Bool { !isClosed && belowWatermark && mux?.isConnectionWritable == true }
+    var isWritable: Bool { !isClosed && belowWatermark && mux.isConnectionWritable }
 
     // MARK: Writing
 
     func write(_ payload: StreamFrame.Payload, promise: EventLoopPromise<Void>? = nil) {
-        guard !isClosed, let mux else {
+        guard !isClosed else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
@@ -470,7 +522,7 @@ final class HTTP2MuxStream {
 
     /// Flushes the connection (even when the stream just closed: writing its last frame may close it before the flush).
     func flush() {
-        mux?.flush()
+        mux.flush()
     }
 
     /// Checks a header block the peer sent (``HeaderFields/validate(as:)``) where this stream's connection calls for
@@ -483,10 +535,10 @@ final class HTTP2MuxStream {
     func reset(_ code: HTTP2ErrorCode = .cancel) {
         guard !isClosed else { return }
         if let id {   // an ID is taken by the first write: the peer knows the stream
-            mux?.write(StreamFrame(streamID: id, payload: .rstStream(code)), promise: nil)
-            mux?.flush()
+            mux.write(StreamFrame(streamID: id, payload: .rstStream(code)), promise: nil)
+            mux.flush()
         }
-        mux?.forget(self)
+        mux.forget(self)
         close(nil, force: true)
     }
 
@@ -494,7 +546,7 @@ final class HTTP2MuxStream {
         unsentBytes -= bytes
         if !belowWatermark, unsentBytes <= HTTP2StreamMux.lowWatermark {
             belowWatermark = true
-            if mux?.isConnectionWritable == true { delegate?.streamBecameWritable() }
+            if mux.isConnectionWritable { delegate?.streamBecameWritable() }
         }
     }
 
@@ -545,7 +597,7 @@ final class HTTP2MuxStream {
             consumed += Self.flowControlledSize(payload)
             delegate?.streamReceived(payload)
         }
-        if consumed > 0, !isClosed, let increment = window.consumed(consumed), let id { mux?.windowUpdate(id, increment) }
+        if consumed > 0, !isClosed, let increment = window.consumed(consumed), let id { mux.windowUpdate(id, increment) }
         guard !isClosed else { return }
         if held.isEmpty, closeAfterDelivery {
             close(nil)
@@ -555,7 +607,7 @@ final class HTTP2MuxStream {
     }
 
     fileprivate func inboundWindowReported(_ size: Int) {
-        if let increment = window.reported(size), let id { mux?.windowUpdate(id, increment) }
+        if let increment = window.reported(size), let id { mux.windowUpdate(id, increment) }
     }
 
     fileprivate func windowUpdateSent(_ increment: Int) {
@@ -567,7 +619,7 @@ final class HTTP2MuxStream {
     }
 
     fileprivate func initialWindowChanged(by delta: Int) {
-        if let increment = window.initialChanged(by: delta), let id { mux?.windowUpdate(id, increment) }
+        if let increment = window.initialChanged(by: delta), let id { mux.windowUpdate(id, increment) }
     }
 
     // MARK: Closing

@@ -37,6 +37,7 @@ struct StreamTable<Value> {
         storage.removeAll()
     }
 
+    var isEmpty: Bool { storage.isEmpty }
     var values: some Collection<Value> { storage.values }
     var keys: [HTTP2StreamID] { storage.keys.map(\.id) }
 }

@@ -10,9 +10,8 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 }
 
 /// HTTP/2 (RFC 9113) for tunnel connections, in place of swift-nio-http2's `NIOHTTP2Handler`: the frame layer, HPACK,
-/// stream states and both directions' flow control, between TLS and the ``HTTP2StreamMux``, which sees the same
-/// frames and events as from `NIOHTTP2Handler` (`NIOHTTP2StreamCreatedEvent` for the streams the peer opens,
-/// `StreamClosedEvent`), and is told the inbound windows after each DATA frame directly.
+/// stream states and both directions' flow control, between TLS and the ``HTTP2StreamMux``, which it tells each
+/// stream's frames, its close and its inbound windows by a call.
 ///
 /// Why: both ends of a tunnel are gateways, and `NIOHTTP2Handler` was about 30 % of the pair's instructions per
 /// request (its connection state machine copies its state per frame, and its HPACK encoder Huffman-codes every literal
@@ -23,9 +22,10 @@ struct TunnelHTTP2Error: Error, CustomStringConvertible {
 /// - **HPACK**: ``TunnelHPACKDecoder`` (its table holds strings, so an indexed field makes none; Huffman-coded
 ///   literals, from gateways of earlier versions, are decoded by NIOHPACK), and ``TunnelHPACKEncoder`` (literals are
 ///   not Huffman-coded; a repeated field is one index either way).
-/// - **Stream frames and inbound windows go straight to the mux** (``HTTP2StreamMux/receive(_:_:)``,
-///   ``HTTP2StreamMux/inboundWindow(_:_:)``), not through the pipeline; SETTINGS, PING and GOAWAY frames and the
-///   stream events do, for the connection's observers.
+/// - **Stream frames, closes and inbound windows go straight to the mux** (``HTTP2StreamMux/receive(_:_:)``,
+///   ``HTTP2StreamMux/streamClosed(_:reason:)``, ``HTTP2StreamMux/inboundWindow(_:_:)``), not through the pipeline
+///   as `NIOHTTP2Handler`'s events (two per stream, each through every handler after it); SETTINGS, PING and GOAWAY
+///   frames do, for the connection's observers.
 /// - **Flow control, outbound**: DATA waits, per stream and in order (with the trailers behind it), for the stream's
 ///   and the connection's send windows; the ``HTTP2StreamMux`` is told the bytes that left (its watermarks).
 /// - **Flow control, inbound**: each DATA frame is counted against the stream's and the connection's windows (a peer
@@ -160,7 +160,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     /// What the mux is told once the write or frame being processed is done, never in the middle of one (a
     /// stream's owner may write again when told, and its frames must not land inside the ones being written): streams
     /// that closed (as `NIOHTTP2Handler` does) and DATA bytes that left.
-    private var pendingEvents: [StreamClosedEvent] = []
+    private var pendingClosed: [(id: HTTP2StreamID, reason: HTTP2ErrorCode?)] = []
     private var pendingWritten: [(HTTP2StreamID, Int)] = []
     /// This end's streams whose first frame (HEADERS) was refused: the mux is told (``HTTP2StreamMux/firstFrameNotSent(_:_:)``).
     private var pendingUnsent: [(HTTP2StreamID, any Error)] = []
@@ -531,8 +531,6 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         stream.headersReceived = true
         streams[id] = stream
         openInbound += 1
-        context.fireUserInboundEventTriggered(NIOHTTP2StreamCreatedEvent(streamID: id, localInitialWindowSize: UInt32(localInitialWindow),
-                                                                         remoteInitialWindowSize: UInt32(remoteInitialWindow)))
         mux.receive(id, .headers(.init(headers: headers, endStream: endStream)))
         if endStream { remoteEnded(id) }
     }
@@ -701,7 +699,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
     /// Tells the mux what the write or frame just processed brought about.
     private func tellMux(context: ChannelHandlerContext) {
         guard depth == 0 else { return }
-        while !pendingWritten.isEmpty || !pendingEvents.isEmpty || !pendingUnsent.isEmpty || canOpenWaiting {
+        while !pendingWritten.isEmpty || !pendingClosed.isEmpty || !pendingUnsent.isEmpty || canOpenWaiting {
             openWaiting(context: context)
             // Each list is swapped out (no allocation: a copy and `removeAll(keepingCapacity:)` made the list a new
             // buffer every time, two per request) and its buffer given back once read, unless more came meanwhile.
@@ -715,12 +713,12 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             var unsent: [(HTTP2StreamID, any Error)] = []
             swap(&unsent, &pendingUnsent)
             for (id, error) in unsent { mux.firstFrameNotSent(id, error) }
-            var events: [StreamClosedEvent] = []
-            swap(&events, &pendingEvents)
-            for event in events { context.fireUserInboundEventTriggered(event) }
-            if pendingEvents.isEmpty {
-                events.removeAll(keepingCapacity: true)
-                swap(&events, &pendingEvents)
+            var closed: [(id: HTTP2StreamID, reason: HTTP2ErrorCode?)] = []
+            swap(&closed, &pendingClosed)
+            for (id, reason) in closed { mux.streamClosed(id, reason: reason) }
+            if pendingClosed.isEmpty {
+                closed.removeAll(keepingCapacity: true)
+                swap(&closed, &pendingClosed)
             }
         }
     }
@@ -761,7 +759,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             let error = NIOHTTP2Errors.streamClosed(streamID: id, errorCode: code)
             for frame in waiting.frames { frame.promise?.fail(error) }
             promise?.succeed(())
-            pendingEvents.append(StreamClosedEvent(streamID: id, reason: code))
+            pendingClosed.append((id, code))
             return
         }
         switch payload {
@@ -1024,8 +1022,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
             let error = NIOHTTP2Errors.streamClosed(streamID: id, errorCode: reason ?? .cancel)
             for item in queued { item.promise?.fail(error) }
         }
-        let event = StreamClosedEvent(streamID: id, reason: reason)
-        pendingEvents.append(event)
+        pendingClosed.append((id, reason))
     }
 
     private func streamError(_ id: HTTP2StreamID, _ code: HTTP2ErrorCode, context: ChannelHandlerContext) {
