@@ -176,11 +176,8 @@ struct HTTP1RequestEncoder {
     mutating func encode(_ part: RequestPart, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
                          write: (IOData, EventLoopPromise<Void>?) -> Void) throws(UnsendableRequest) {
         switch part {
-        case .head(var head):
-            var scan = HTTP1HeadWriter.FieldScan()
-            if let refusal = HTTP1HeadWriter.unsendable(&head, scan: &scan) { throw refusal }
-            framing = BodyFraming.request(&head, scan: &scan)
-            write(.byteBuffer(HTTP1HeadWriter.requestHead(head, fieldsSize: scan.size, allocator: allocator)), promise)
+        case .head(let head):
+            try encodeHead(head, version: nil, allocator: allocator, promise: promise, write: write)
         case .body(let body):
             BodyFraming.write(body, framing, allocator: allocator, promise: promise, to: write)
         case .end(let trailers):
@@ -193,6 +190,18 @@ struct HTTP1RequestEncoder {
                 write(.byteBuffer(ByteBuffer()), promise)   // completes after what came before
             }
         }
+    }
+
+    /// A head, its version set to `version` when one is given: copied only here, where the check and the framing may
+    /// change it (``ProxyExchange`` writes each attempt's head without making a part of it).
+    mutating func encodeHead(_ head: RequestHead, version: HTTPVersion?, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
+                             write: (IOData, EventLoopPromise<Void>?) -> Void) throws(UnsendableRequest) {
+        var head = head
+        if let version { head.version = version }
+        var scan = HTTP1HeadWriter.FieldScan()
+        if let refusal = HTTP1HeadWriter.unsendable(&head, scan: &scan) { throw refusal }
+        framing = BodyFraming.request(&head, scan: &scan)
+        write(.byteBuffer(HTTP1HeadWriter.requestHead(head, fieldsSize: scan.size, allocator: allocator)), promise)
     }
 }
 

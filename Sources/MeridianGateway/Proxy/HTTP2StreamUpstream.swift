@@ -43,8 +43,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
         guard let stream else { return }
         switch part {
         case .head(let head):
-            requestMethod = head.method
-            hold(.headers(.init(headers: HeaderFields(proxyingRequest: head, scheme: scheme))), stream)
+            writeHead(head)
         case .body(let body):
             hold(.data(.init(data: body)), stream)
         case .end(let trailers):
@@ -52,6 +51,12 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
             if let before { stream.write(before) }
             stream.write(last)
         }
+    }
+
+    func writeHead(_ head: RequestHead) {
+        guard let stream else { return }
+        requestMethod = head.method
+        hold(.headers(.init(headers: HeaderFields(proxyingRequest: head, scheme: scheme))), stream)
     }
 
     func flush() {

@@ -131,13 +131,13 @@ final class ProxyExchange: DeadlineHolder {
     private func attach(_ handler: UpstreamHandler) {
         upstream = handler
         handler.bind(self)
-        var head = upstreamHead
+        var version: HTTPVersion?
         if let endpoint = target?.endpoint, !(endpoint.wireProtocol == .h2c || isGRPC) {
-            head.version = .http1_1
+            version = .http1_1
         }
         var headWritten = false
         do {
-            try handler.write(.head(head))
+            try handler.writeHead(upstreamHead, version: version)
             headWritten = true
             if everAttached, let retained {
                 for part in retained { try handler.write(part) }
