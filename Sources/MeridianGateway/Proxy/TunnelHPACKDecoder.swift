@@ -73,22 +73,28 @@ struct TunnelHPACKDecoder {
     /// No field keeps its indexing: a block becomes an HTTP/1-style head at once, which keeps none
     /// (``TunnelHPACKEncoder`` decides it again, by name).
     mutating func decode(_ block: ByteBuffer) throws(TunnelHPACKError) -> HeaderFields {
+        // On the block's bytes in place: a `ByteBuffer` read of a byte costs about 25 instructions.
+        try block.withUnsafeReadableBytes { bytes in
+            Result { () throws(TunnelHPACKError) -> HeaderFields in try decode(bytes) }
+        }.get()
+    }
+
+    private mutating func decode(_ block: UnsafeRawBufferPointer) throws(TunnelHPACKError) -> HeaderFields {
         var fields = HeaderFields(reservingFields: 16, bytes: 512)
         var listSize = 0
         var fieldSeen = false
-        var offset = block.readerIndex
-        let end = block.writerIndex
-        while offset < end {
-            let first = block.getInteger(at: offset, as: UInt8.self)!
+        var offset = 0
+        while offset < block.count {
+            let first = block[offset]
             let before = fields.bytes.count
             if first & 0x80 != 0 {
                 // Indexed field: its strings' bytes are copied from the table.
-                let index = try Self.integer(block, at: &offset, end: end, prefix: 7)
-                try appendField(at: index, to: &fields)
+                let index = try Self.integer(block, at: &offset, prefix: 7)
+                try entry(at: index).append(to: &fields)
             } else if first & 0xe0 == 0x20 {
                 // A dynamic table size update: only before the block's first field.
                 guard !fieldSeen else { throw TunnelHPACKError(description: "a table size update after a field") }
-                let size = try Self.integer(block, at: &offset, end: end, prefix: 5)
+                let size = try Self.integer(block, at: &offset, prefix: 5)
                 guard size <= maxTableSize else {
                     throw TunnelHPACKError(description: "a table size update to \(size) bytes, above the \(maxTableSize) allowed")
                 }
@@ -97,24 +103,31 @@ struct TunnelHPACKDecoder {
                 continue
             } else {
                 // A literal: with incremental indexing (01), without (0000), never indexed (0001). Its bytes go into
-                // the fields first; an entry for the table is copied from there.
+                // the fields first; an entry for the table is copied from there. Its name is read where it is: in the
+                // block, or in the table entry it names.
                 let incremental = first & 0xc0 == 0x40
-                let prefix = incremental ? 6 : 4
-                let nameIndex = try Self.integer(block, at: &offset, end: end, prefix: prefix)
+                let nameIndex = try Self.integer(block, at: &offset, prefix: incremental ? 6 : 4)
                 let known: HeaderName.Known?
-                var nameBytes = FieldBytes()
                 if nameIndex == 0 {
-                    let name = try string(block, at: &offset, end: end)
-                    // HTTP/2 names are ASCII (NIO's HPACKHeaders, which an error report builds, traps on others).
-                    guard name.utf8.allSatisfy({ $0 < 0x80 }) else { throw TunnelHPACKError(description: "a field name that is not ASCII") }
-                    known = HeaderName.known(name)
-                    _ = name.withUTF8Bytes { nameBytes.append($0) }
+                    let (huffmanCoded, range) = try Self.string(block, at: &offset)
+                    let name = UnsafeRawBufferPointer(rebasing: block[range]).assumingMemoryBound(to: UInt8.self)
+                    if huffmanCoded {
+                        guard let decoded = huffman.decode(UnsafeRawBufferPointer(name)) else {
+                            throw TunnelHPACKError(description: "a Huffman-coded string that did not decode")
+                        }
+                        known = try decoded.withUTF8Bytes { name in
+                            Result { () throws(TunnelHPACKError) in try appendLiteral(block, at: &offset, name: name, to: &fields) }
+                        }.get()
+                    } else {
+                        known = try appendLiteral(block, at: &offset, name: name, to: &fields)
+                    }
                 } else {
                     let entry = try self.entry(at: nameIndex)
                     known = entry.known
-                    _ = entry.withName { nameBytes.append($0) }
+                    try entry.withName { name in
+                        Result { () throws(TunnelHPACKError) in try appendLiteral(block, at: &offset, name: name, known: entry.known, to: &fields) }
+                    }.get()
                 }
-                try appendLiteral(block, at: &offset, end: end, name: nameBytes, known: known, to: &fields)
                 if incremental {
                     let index = fields.count - 1
                     fields.withName(at: index) { name in fields.withValue(at: index) { value in insert(Entry(name: name, value: value, known: known)) } }
@@ -129,11 +142,6 @@ struct TunnelHPACKDecoder {
         return fields
     }
 
-    /// Appends the field at a (static or dynamic) table index.
-    private func appendField(at index: Int, to fields: inout HeaderFields) throws(TunnelHPACKError) {
-        try entry(at: index).append(to: &fields)
-    }
-
     /// The entry at a (static or dynamic) table index.
     private func entry(at index: Int) throws(TunnelHPACKError) -> Entry {
         let staticCount = Self.staticEntries.count
@@ -143,24 +151,28 @@ struct TunnelHPACKDecoder {
         return table[table.index(table.endIndex, offsetBy: -1 - dynamic)]
     }
 
+    /// A literal value appended with a literal `name` (classified here, once; HTTP/2 names are ASCII, and NIO's
+    /// HPACKHeaders, which an error report builds, traps on others); returns the name's class.
+    private func appendLiteral(_ block: UnsafeRawBufferPointer, at offset: inout Int, name: UnsafeBufferPointer<UInt8>,
+                               to fields: inout HeaderFields) throws(TunnelHPACKError) -> HeaderName.Known? {
+        guard name.allSatisfy({ $0 < 0x80 }) else { throw TunnelHPACKError(description: "a field name that is not ASCII") }
+        let known = HeaderName.known(bytes: name)
+        try appendLiteral(block, at: &offset, name: name, known: known, to: &fields)
+        return known
+    }
+
     /// A literal value appended with `name`: its bytes as they are, or Huffman-decoded straight into the fields.
-    private mutating func appendLiteral(_ block: ByteBuffer, at offset: inout Int, end: Int, name: FieldBytes, known: HeaderName.Known?,
-                                        to fields: inout HeaderFields) throws(TunnelHPACKError) {
-        guard offset < end else { throw TunnelHPACKError(description: "a header block that ends before a string") }
-        let huffmanCoded = block.getInteger(at: offset, as: UInt8.self)! & 0x80 != 0
-        let length = try Self.integer(block, at: &offset, end: end, prefix: 7)
-        guard length <= end - offset else { throw TunnelHPACKError(description: "a string longer than its header block") }
-        let start = offset - block.readerIndex
-        let decoded = block.withUnsafeReadableBytes { bytes in
-            let value = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])
-            return name.withUnsafeBufferPointer { name in
-                huffmanCoded
-                    ? fields.append(name: name, huffmanCodedValue: value, known: known, decoder: huffman)
-                    : { fields.append(name: name, value: value.assumingMemoryBound(to: UInt8.self), known: known); return true }()
+    private func appendLiteral(_ block: UnsafeRawBufferPointer, at offset: inout Int, name: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?,
+                               to fields: inout HeaderFields) throws(TunnelHPACKError) {
+        let (huffmanCoded, range) = try Self.string(block, at: &offset)
+        let value = UnsafeRawBufferPointer(rebasing: block[range])
+        if huffmanCoded {
+            guard fields.append(name: name, huffmanCodedValue: value, known: known, decoder: huffman) else {
+                throw TunnelHPACKError(description: "a Huffman-coded string that did not decode")
             }
+        } else {
+            fields.append(name: name, value: value.assumingMemoryBound(to: UInt8.self), known: known)
         }
-        guard decoded else { throw TunnelHPACKError(description: "a Huffman-coded string that did not decode") }
-        offset += length
     }
 
     /// RFC 7541's static table, each name classified.
@@ -180,16 +192,16 @@ struct TunnelHPACKDecoder {
         }
     }
 
-    /// An integer with an N-bit prefix (RFC 7541 5.1), at most 2^31 - 1.
-    private static func integer(_ block: ByteBuffer, at offset: inout Int, end: Int, prefix: Int) throws(TunnelHPACKError) -> Int {
+    /// An integer with an N-bit prefix (RFC 7541 5.1), at most 2^31 - 1, at `offset` (within the block).
+    private static func integer(_ block: UnsafeRawBufferPointer, at offset: inout Int, prefix: Int) throws(TunnelHPACKError) -> Int {
         let mask = (1 << prefix) - 1
-        var value = Int(block.getInteger(at: offset, as: UInt8.self)!) & mask
+        var value = Int(block[offset]) & mask
         offset += 1
         guard value == mask else { return value }
         var shift = 0
         while true {
-            guard offset < end else { throw TunnelHPACKError(description: "a header block that ends inside an integer") }
-            let byte = Int(block.getInteger(at: offset, as: UInt8.self)!)
+            guard offset < block.count else { throw TunnelHPACKError(description: "a header block that ends inside an integer") }
+            let byte = Int(block[offset])
             offset += 1
             value += (byte & 0x7f) << shift
             guard value <= Int(Int32.max) else { throw TunnelHPACKError(description: "an integer past 2^31 - 1") }
@@ -198,20 +210,13 @@ struct TunnelHPACKDecoder {
         }
     }
 
-    /// A string literal: its length, then its bytes, as they are or Huffman-coded.
-    private mutating func string(_ block: ByteBuffer, at offset: inout Int, end: Int) throws(TunnelHPACKError) -> String {
-        guard offset < end else { throw TunnelHPACKError(description: "a header block that ends before a string") }
-        let huffmanCoded = block.getInteger(at: offset, as: UInt8.self)! & 0x80 != 0
-        let length = try Self.integer(block, at: &offset, end: end, prefix: 7)
-        guard length <= end - offset else { throw TunnelHPACKError(description: "a string longer than its header block") }
+    /// A string literal at `offset`: whether it is Huffman-coded, and where its bytes are in the block.
+    private static func string(_ block: UnsafeRawBufferPointer, at offset: inout Int) throws(TunnelHPACKError) -> (Bool, Range<Int>) {
+        guard offset < block.count else { throw TunnelHPACKError(description: "a header block that ends before a string") }
+        let huffmanCoded = block[offset] & 0x80 != 0
+        let length = try integer(block, at: &offset, prefix: 7)
+        guard length <= block.count - offset else { throw TunnelHPACKError(description: "a string longer than its header block") }
         defer { offset += length }
-        guard huffmanCoded else {
-            return block.getString(at: offset, length: length)!
-        }
-        let decoded = block.withUnsafeReadableBytes { bytes in
-            huffman.decode(UnsafeRawBufferPointer(rebasing: bytes[(offset - block.readerIndex)..<(offset - block.readerIndex + length)]))
-        }
-        guard let decoded else { throw TunnelHPACKError(description: "a Huffman-coded string that did not decode") }
-        return decoded
+        return (huffmanCoded, offset..<(offset + length))
     }
 }
