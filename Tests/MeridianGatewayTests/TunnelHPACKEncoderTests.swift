@@ -83,6 +83,48 @@ struct TunnelHPACKEncoderTests {
         _ = try Self.roundTrip(blocks, tableLimits: [5: [0], 6: [1024], 50: [100], 51: [8192], 80: [64, 2048], 120: [256], 121: [256, 4096]])
     }
 
+    @Test("the dynamic table's values survive the moves of its value store: hundreds of KiB of new values of every size, names old and new, repeats of values still in the table, and table limits that change, decode as they were sent")
+    func valueStoreMoves() throws {
+        var generator = SystemRandomNumberGenerator()
+        var recent: [(String, String)] = []
+        var blocks: [HPACKHeaders] = []
+        for n in 0..<600 {
+            var block: HPACKHeaders = [":method": "GET", ":path": "/\(n % 7)"]
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                let name = Bool.random(using: &generator) ? "x-field-\(Int.random(in: 0..<20, using: &generator))" : "content-type"
+                let value = String(repeating: Character(UnicodeScalar(UInt8(97 + n % 26))), count: Int.random(in: 0...512, using: &generator)) + "\(n)"
+                block.add(name: name, value: value)
+                recent.append((name, value))
+            }
+            // A field sent earlier, likely still in the table (an index), or evicted (a literal again).
+            if let (name, value) = recent.suffix(12).randomElement(using: &generator) { block.add(name: name, value: value) }
+            blocks.append(block)
+        }
+        _ = try Self.roundTrip(blocks, tableLimits: [100: [1024], 200: [4096], 300: [0], 301: [4096], 450: [300]])
+    }
+
+    @Test("a value still in the dynamic table is sent as an index after its store's values were moved, many times over")
+    func indexesAfterValueStoreMoves() throws {
+        var encoder = TunnelHPACKEncoder()
+        var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+        var previous: HeaderFields?
+        for n in 0..<200 {
+            let fields: HeaderFields = ["x-k": String(repeating: Character(UnicodeScalar(UInt8(97 + n % 26))), count: 300 + n % 100) + "\(n)"]
+            for block in [fields, previous].compactMap({ $0 }) {
+                var buffer = ByteBuffer()
+                encoder.encode(block, to: &buffer)
+                if block == previous {
+                    // Sent two blocks ago, still in the table (two entries of about 440 bytes): one index byte.
+                    #expect(buffer.readableBytes == 1, "block \(n): \(buffer.readableBytes) bytes")
+                }
+                let decoded = try decoder.decodeHeaders(from: &buffer)
+                #expect(decoded.map { [$0.name, $0.value] } == block.fields.map { [$0.name, $0.value] })
+            }
+            previous = fields
+        }
+        #expect(encoder.valueStoreMoves >= 3, "the store's values moved \(encoder.valueStoreMoves) times")
+    }
+
     @Test("integers with 5, 6 and 7-bit prefixes at and across their limits")
     func integers() throws {
         for (prefix, value) in [(5, 30), (5, 31), (5, 32), (6, 62), (6, 63), (6, 64), (7, 126), (7, 127), (7, 128), (7, 300), (7, 70_000)] {

@@ -26,13 +26,41 @@ struct TunnelHPACKEncoder {
     /// Values longer than this are not indexed: they would push out many short fields that repeat.
     static let longestIndexedValue = 512
 
+    /// What the table holds for a name: only integers, so that looking a field up copies no reference (the arrays
+    /// of value bytes this held cost about ten retains and releases per block).
     private struct NameEntry {
-        /// The first static-table index with this name.
-        var staticIndex: Int?
-        /// Static-table values with this name and their indexes.
-        var staticValues: [([UInt8], Int)] = []
-        /// Dynamic-table values with this name and their insertion numbers, oldest first.
-        var dynamic: [([UInt8], Int)] = []
+        /// The first static-table index with this name (0: none).
+        var staticIndex: Int32 = 0
+        /// The static-table indexes with this name and a value (RFC 7541's table keeps a name's entries together).
+        var staticValues: Range<Int32> = 0..<0
+        /// The insertion number of the newest dynamic-table entry with this name (-1: none); each entry names the one
+        /// before it of the same name.
+        var newest = -1
+    }
+
+    /// A dynamic-table entry: its name, where its value is in ``ValueArena``, and the previous entry of its name.
+    private struct DynamicEntry {
+        var name: NameKey
+        var valueStart: Int
+        var valueCount: Int
+        var previous: Int
+    }
+
+    /// The dynamic table's values, back to back, appended at the end and moved to the front once the end is reached
+    /// (at most the table's size, 4,096 bytes, is live). Shared by copies of the encoder until one of them inserts.
+    private final class ValueArena {
+        static let capacity = 4 * defaultTableSize
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        var end = 0
+
+        deinit { bytes.deallocate() }
+
+        func copy() -> ValueArena {
+            let copy = ValueArena()
+            copy.bytes.update(from: bytes, count: end)
+            copy.end = end
+            return copy
+        }
     }
 
     /// A name as the table's key, made from its bytes where it is (a field's name is bytes in its head,
@@ -78,17 +106,20 @@ struct TunnelHPACKEncoder {
         }
     }
 
-    /// Whether `value` is `stored`.
+    /// Whether `value` is the `count` bytes at `stored`.
     @inline(__always)
-    private static func same(_ value: UnsafeBufferPointer<UInt8>, _ stored: [UInt8]) -> Bool {
-        guard value.count == stored.count else { return false }
+    private static func same(_ value: UnsafeBufferPointer<UInt8>, _ stored: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        guard value.count == count else { return false }
         guard let base = value.baseAddress else { return true }
-        return stored.withUnsafeBufferPointer { memcmp(base, $0.baseAddress!, value.count) == 0 }
+        return memcmp(base, stored, count) == 0
     }
 
     private var byName: [NameKey: NameEntry]
     /// The dynamic table, oldest first.
-    private var entries = CircularBuffer<(name: NameKey, value: [UInt8])>(initialCapacity: 64)
+    private var entries = CircularBuffer<DynamicEntry>(initialCapacity: 64)
+    private var values = ValueArena()
+    /// How many times the values were moved to the front of their store (for the tests).
+    private(set) var valueStoreMoves = 0
     /// How many entries were ever inserted: the newest has insertion number `inserted - 1`.
     private var inserted = 0
     private var size = 0
@@ -172,19 +203,25 @@ struct TunnelHPACKEncoder {
         var nameIndex = 0
         let key = NameKey(name)
         if let entry = byName[key] {
-            for (staticValue, index) in entry.staticValues where Self.same(value, staticValue) {
-                writer.integer(index, prefix: 7, flags: 0x80)
-                return
-            }
-            var index = entry.dynamic.count - 1
-            while index >= 0 {
-                if Self.same(value, entry.dynamic[index].0) {
-                    writer.integer(dynamicIndex(of: entry.dynamic[index].1), prefix: 7, flags: 0x80)
+            for index in entry.staticValues {
+                let stored = Self.staticValues[Int(index)]
+                if Self.same(value, Self.staticValueBytes + stored.start, stored.count) {
+                    writer.integer(Int(index), prefix: 7, flags: 0x80)
                     return
                 }
-                index -= 1
             }
-            nameIndex = entry.staticIndex ?? entry.dynamic.last.map { dynamicIndex(of: $0.1) } ?? 0
+            // The name's dynamic entries, newest first (as NIOHPACK searches), while they are in the table.
+            let oldest = inserted - entries.count
+            var insertion = entry.newest
+            while insertion >= oldest {
+                let dynamic = entries[entries.index(entries.startIndex, offsetBy: insertion - oldest)]
+                if Self.same(value, values.bytes + dynamic.valueStart, dynamic.valueCount) {
+                    writer.integer(dynamicIndex(of: insertion), prefix: 7, flags: 0x80)
+                    return
+                }
+                insertion = dynamic.previous
+            }
+            nameIndex = entry.staticIndex != 0 ? Int(entry.staticIndex) : entry.newest >= oldest ? dynamicIndex(of: entry.newest) : 0
         }
         var indexing = indexing
         if indexing == .indexable, Self.isCredential(name) { indexing = .neverIndexed }
@@ -197,7 +234,7 @@ struct TunnelHPACKEncoder {
         if nameIndex == 0 { writer.string(name) }
         writer.string(value)
         if indexing == .indexable {
-            insert(key, Array(value))
+            insert(key, value)
         }
     }
 
@@ -205,7 +242,7 @@ struct TunnelHPACKEncoder {
         Self.staticTable.count + (inserted - insertion)
     }
 
-    private mutating func insert(_ key: NameKey, _ value: [UInt8]) {
+    private mutating func insert(_ key: NameKey, _ value: UnsafeBufferPointer<UInt8>) {
         let entrySize = key.count + value.count + 32
         guard entrySize <= maxSize else {
             // An entry larger than the table empties it (RFC 7541 section 4.4).
@@ -213,20 +250,45 @@ struct TunnelHPACKEncoder {
             return
         }
         evict(toFit: entrySize)
-        entries.append((key, value))
-        byName[key, default: NameEntry()].dynamic.append((value, inserted))
+        if !isKnownUniquelyReferenced(&values) { values = values.copy() }
+        if values.end + value.count > ValueArena.capacity { moveValuesToFront() }
+        let start = values.end
+        if let base = value.baseAddress { (values.bytes + start).update(from: base, count: value.count) }
+        values.end += value.count
+        let previous = byName[key]?.newest ?? -1
+        entries.append(DynamicEntry(name: key, valueStart: start, valueCount: value.count, previous: previous))
+        byName[key, default: NameEntry()].newest = inserted
         inserted += 1
         size += entrySize
+    }
+
+    /// Moves the live values to the front of their store, oldest first (they are at most the table's size, a quarter
+    /// of the store; each moves towards the front, never over a value not moved yet).
+    private mutating func moveValuesToFront() {
+        var end = 0
+        for index in entries.indices {
+            let entry = entries[index]
+            memmove(values.bytes + end, values.bytes + entry.valueStart, entry.valueCount)
+            entries[index].valueStart = end
+            end += entry.valueCount
+        }
+        values.end = end
+        valueStoreMoves += 1
     }
 
     /// Evicts the oldest entries until `bytes` more fit.
     private mutating func evict(toFit bytes: Int) {
         while size + bytes > maxSize, let oldest = entries.popFirst() {
-            size -= oldest.name.count + oldest.value.count + 32
-            if var entry = byName.removeValue(forKey: oldest.name) {
-                // The oldest entry of the table is the oldest of its name.
-                if !entry.dynamic.isEmpty { entry.dynamic.removeFirst() }
-                if entry.staticIndex != nil || !entry.dynamic.isEmpty { byName[oldest.name] = entry }
+            size -= oldest.name.count + oldest.valueCount + 32
+            let insertion = inserted - entries.count - 1
+            // The oldest entry of the table is the oldest of its name: when it is also the newest, the name has no
+            // dynamic entry left, and one without a static entry is forgotten.
+            if let entry = byName[oldest.name], entry.newest == insertion {
+                if entry.staticIndex == 0 {
+                    byName[oldest.name] = nil
+                } else {
+                    byName[oldest.name]!.newest = -1
+                }
             }
         }
     }
@@ -261,12 +323,33 @@ struct TunnelHPACKEncoder {
     private static let staticByName: [NameKey: NameEntry] = {
         var byName: [NameKey: NameEntry] = [:]
         for (offset, (name, value)) in staticTable.enumerated() {
-            let index = offset + 1
+            let index = Int32(offset + 1)
             let key = NameKey(name)
             if byName[key] == nil { byName[key] = NameEntry(staticIndex: index) }
             // An empty value in the table stands for the name alone.
-            if !value.isEmpty { byName[key]!.staticValues.append((Array(value.utf8), index)) }
+            if !value.isEmpty {
+                let values = byName[key]!.staticValues
+                byName[key]!.staticValues = (values.isEmpty ? index : values.lowerBound)..<(index + 1)
+            }
         }
         return byName
+    }()
+
+    /// Where each static-table value is in ``staticValueBytes`` (by index; index 0 unused).
+    private static let staticValues: [(start: Int, count: Int)] = {
+        var start = 0
+        return [(0, 0)] + staticTable.map { _, value in
+            defer { start += value.utf8.count }
+            return (start, value.utf8.count)
+        }
+    }()
+
+    /// The static table's values, back to back, allocated once and never freed (read without a reference count).
+    /// Written once, by the initializer, before any read: `nonisolated(unsafe)` because a pointer is not `Sendable`.
+    nonisolated(unsafe) private static let staticValueBytes: UnsafePointer<UInt8> = {
+        let bytes = staticTable.flatMap { Array($0.1.utf8) }
+        let pointer = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        pointer.initialize(from: bytes, count: bytes.count)
+        return UnsafePointer(pointer)
     }()
 }
