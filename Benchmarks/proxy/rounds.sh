@@ -9,6 +9,7 @@
 #   Benchmarks/proxy/rounds.sh                       # 6 rounds of 5 s per client kind, the release build
 #   ROUNDS=10 SECONDS_PER_RUN=8 SKIP_BUILD=1 Benchmarks/proxy/rounds.sh
 #   GATEWAY=/path/to/meridian-gateway ...            # another build
+#   BASELINE=/path/to/other/meridian-gateway ...     # two Meridian builds against each other, instead of HAProxy
 #
 # Client kinds: wrk HTTP/1.1 keep-alive (CONNECTIONS, 50), h2load h2c (10 x 10 streams), wrk `Connection: close`.
 set -euo pipefail
@@ -45,11 +46,27 @@ meridian_west=$!; PIDS+=("$meridian_west")
 "$GATEWAY" gateway --cluster east --table "$WORK/east.json" --cert "$WORK/certs/east.pem" --key "$WORK/certs/east-key.pem" "${common[@]}" \
     --data-dir "$WORK/east" --local-listen 127.0.0.1:15001 --tunnel-listen 127.0.0.1:15444 > "$WORK/meridian-east.log" 2>&1 &
 meridian_east=$!; PIDS+=("$meridian_east")
-haproxy_pair_configs "$WORK" "$WORK/certs" 25001 25443 127.0.0.1:18080
-haproxy -db -f "$WORK/haproxy-west.cfg" > "$WORK/haproxy-west.log" 2>&1 &
-haproxy_west=$!; PIDS+=("$haproxy_west")
-haproxy -db -f "$WORK/haproxy-east.cfg" > "$WORK/haproxy-east.log" 2>&1 &
-haproxy_east=$!; PIDS+=("$haproxy_east")
+if [ -n "${BASELINE:-}" ]; then
+    # The other build's pair, on the ports HAProxy's would have.
+    mkdir -p "$WORK/baseline"
+    python3 "$HERE/make_tables.py" "$WORK/baseline" 127.0.0.1:25444 127.0.0.1:25443
+    "$BASELINE" gateway --cluster west --table "$WORK/baseline/west.json" --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" \
+        "${common[@]}" --data-dir "$WORK/baseline-west" --local-listen 127.0.0.1:25002 --tunnel-listen 127.0.0.1:25443 \
+        --endpoint bench=127.0.0.1:18080 > "$WORK/baseline-west.log" 2>&1 &
+    haproxy_west=$!; PIDS+=("$haproxy_west")
+    "$BASELINE" gateway --cluster east --table "$WORK/baseline/east.json" --cert "$WORK/certs/east.pem" --key "$WORK/certs/east-key.pem" \
+        "${common[@]}" --data-dir "$WORK/baseline-east" --local-listen 127.0.0.1:25001 --tunnel-listen 127.0.0.1:25444 \
+        > "$WORK/baseline-east.log" 2>&1 &
+    haproxy_east=$!; PIDS+=("$haproxy_east")
+    OTHER=baseline
+else
+    haproxy_pair_configs "$WORK" "$WORK/certs" 25001 25443 127.0.0.1:18080
+    haproxy -db -f "$WORK/haproxy-west.cfg" > "$WORK/haproxy-west.log" 2>&1 &
+    haproxy_west=$!; PIDS+=("$haproxy_west")
+    haproxy -db -f "$WORK/haproxy-east.cfg" > "$WORK/haproxy-east.log" 2>&1 &
+    haproxy_east=$!; PIDS+=("$haproxy_east")
+    OTHER=haproxy
+fi
 
 for port in 15001 25001; do
     for _ in $(seq 1 200); do
@@ -81,7 +98,7 @@ measure() {
     python3 -c "print(f'{$requests / (($after - $before) / $TICKS):.0f}')"
 }
 
-log "== requests per proxy CPU-second (east + west), Meridian and HAProxy alternating, $ROUNDS rounds of ${SECONDS_PER_RUN} s"
+log "== requests per proxy CPU-second (east + west), Meridian and $OTHER alternating, $ROUNDS rounds of ${SECONDS_PER_RUN} s"
 for round in $(seq 1 "$ROUNDS"); do
     for kind in h1 h2c close; do
         if [ $((round % 2)) = 1 ]; then
@@ -90,17 +107,18 @@ for round in $(seq 1 "$ROUNDS"); do
             h="$(measure "$kind" "$haproxy_east" "$haproxy_west" 25001)"; m="$(measure "$kind" "$meridian_east" "$meridian_west" 15001)"
         fi
         echo "$round $kind $m $h" >> "$WORK/rounds.txt"
-        printf 'round %2d  %-5s  meridian %6s  haproxy %6s  ratio %s\n' "$round" "$kind" "$m" "$h" "$(python3 -c "print(f'{$m / $h:.2f}')")"
+        printf 'round %2d  %-5s  meridian %6s  %s %6s  ratio %s\n' "$round" "$kind" "$m" "$OTHER" "$h" "$(python3 -c "print(f'{$m / $h:.2f}')")"
     done
 done
-python3 - "$WORK/rounds.txt" <<'PY'
+python3 - "$WORK/rounds.txt" "$OTHER" <<'PY'
 import statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
+other = "HAProxy" if sys.argv[2] == "haproxy" else "baseline"
 label = {"h1": "HTTP/1.1 clients", "h2c": "h2c clients", "close": "a new connection per request"}
 for kind in ("h1", "h2c", "close"):
     ratios = sorted(int(m) / int(h) for _, k, m, h in rows if k == kind)
     meridian = [int(m) for _, k, m, _ in rows if k == kind]
     haproxy = [int(h) for _, k, _, h in rows if k == kind]
-    print(f"{label[kind]:30} Meridian / HAProxy: median {statistics.median(ratios):.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}); "
+    print(f"{label[kind]:30} Meridian / {other}: median {statistics.median(ratios):.2f} (range {ratios[0]:.2f}-{ratios[-1]:.2f}); "
           f"median requests per CPU-second {statistics.median(meridian):.0f} / {statistics.median(haproxy):.0f}")
 PY
