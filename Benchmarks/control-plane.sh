@@ -4,6 +4,8 @@
 # Prints p50/p99 per N and the ratio to a plain API round trip measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product meridian
+ROOT="$PWD"
+. Benchmarks/lib/release.sh
+release_build meridian
 ulimit -n 65536 2>/dev/null || true
-.build/release/meridian dev bench-control --gateways "${GATEWAYS:-100,250,500}" --rounds "${ROUNDS:-5}"
+"$(release_bin_path)/meridian" dev bench-control --gateways "${GATEWAYS:-100,250,500}" --rounds "${ROUNDS:-5}"

@@ -34,15 +34,16 @@ chmod 755 "$WORK"   # nginx's workers run unprivileged
 . "$ROOT/Benchmarks/lib/certs.sh"
 . "$ROOT/Benchmarks/lib/nginx.sh"
 . "$ROOT/Benchmarks/lib/callgrind.sh"
+. "$ROOT/Benchmarks/lib/release.sh"
 
 for tool in valgrind callgrind_control callgrind_annotate strip openssl curl python3 nginx h2load wrk; do
     command -v "$tool" >/dev/null || { log "$tool is needed (run.sh installs nginx-light and nghttp2-client)"; exit 1; }
 done
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "building meridian-gateway (release)"
-    (cd "$ROOT" && swift build -c release --product meridian-gateway >&2)
+    release_build meridian-gateway
 fi
-GATEWAY="${GATEWAY:-$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian-gateway}"
+GATEWAY="${GATEWAY:-$(release_bin_path)/meridian-gateway}"
 
 make_mesh_certs "$WORK/certs"
 python3 "$HERE/make_tables.py" "$WORK" "127.0.0.1:$EAST_TUNNEL" "127.0.0.1:$WEST_TUNNEL"

@@ -25,15 +25,16 @@ chmod 755 "$WORK"   # nginx's workers run unprivileged
 . "$ROOT/Benchmarks/lib/nginx.sh"
 . "$ROOT/Benchmarks/lib/certs.sh"
 . "$ROOT/Benchmarks/lib/haproxy.sh"
+. "$ROOT/Benchmarks/lib/release.sh"
 
 for tool in nginx haproxy wrk h2load openssl curl python3; do
     command -v "$tool" >/dev/null || { log "$tool is needed (run.sh installs nginx-light, haproxy, wrk, nghttp2-client)"; exit 1; }
 done
 if [ "${SKIP_BUILD:-0}" != 1 ] && [ -z "${GATEWAY:-}" ]; then
     log "building meridian-gateway (release)"
-    (cd "$ROOT" && swift build -c release --product meridian-gateway >&2)
+    release_build meridian-gateway
 fi
-GATEWAY="${GATEWAY:-$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian-gateway}"
+GATEWAY="${GATEWAY:-$(release_bin_path)/meridian-gateway}"
 
 make_mesh_certs "$WORK/certs"
 start_nginx "127.0.0.1:18080 reuseport" "127.0.0.1:18081 http2"

@@ -27,6 +27,7 @@ chmod 755 "$WORK"   # nginx's workers run unprivileged
 RESULTS="$WORK/results.jsonl"
 . "$ROOT/Benchmarks/lib/processes.sh"
 . "$ROOT/Benchmarks/lib/nginx.sh"
+. "$ROOT/Benchmarks/lib/release.sh"
 
 # --- tools -----------------------------------------------------------------------------------------
 need_apt=()
@@ -49,9 +50,9 @@ fi
 # --- build -----------------------------------------------------------------------------------------
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "building meridian (release)"
-    (cd "$ROOT" && swift build -c release --product meridian-gateway >&2)
+    release_build meridian-gateway
 fi
-MERIDIAN="$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian-gateway"
+MERIDIAN="$(release_bin_path)/meridian-gateway"
 
 # --- certificates (openssl): a mesh CA and SPIFFE gateway certificates for east and west ---------------
 . "$ROOT/Benchmarks/lib/certs.sh"

@@ -26,6 +26,7 @@ HAPROXY_LOCAL=$((PORT_BASE + 3)); HAPROXY_TUNNEL=$((PORT_BASE + 445))
 THREADS="${THREADS:-1}"
 WORK="$(mktemp -d /tmp/meridian-first-byte.XXXXXX)"
 . "$ROOT/Benchmarks/lib/processes.sh"
+. "$ROOT/Benchmarks/lib/release.sh"
 
 command -v openssl >/dev/null || { log "openssl is needed"; exit 1; }
 command -v curl >/dev/null || { log "curl is needed"; exit 1; }
@@ -33,9 +34,9 @@ command -v curl >/dev/null || { log "curl is needed"; exit 1; }
 # --- build -----------------------------------------------------------------------------------------
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "building meridian and meridian-gateway (release)"
-    (cd "$ROOT" && swift build -c release --product meridian >&2 && swift build -c release --product meridian-gateway >&2)
+    release_build meridian meridian-gateway
 fi
-BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
+BIN="$(release_bin_path)"
 MERIDIAN="$BIN/meridian"            # the fake model server (meridian dev fake-model)
 GATEWAY="${GATEWAY:-$BIN/meridian-gateway}"   # GATEWAY=path/to/binary compares another build
 

@@ -26,15 +26,16 @@ WORK="$(mktemp -d /tmp/meridian-relay-instructions.XXXXXX)"
 . "$ROOT/Benchmarks/lib/certs.sh"
 . "$ROOT/Benchmarks/lib/tables.sh"
 . "$ROOT/Benchmarks/lib/callgrind.sh"
+. "$ROOT/Benchmarks/lib/release.sh"
 
 for tool in valgrind callgrind_control strip openssl curl python3; do
     command -v "$tool" >/dev/null || { log "$tool is needed"; exit 1; }
 done
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
     log "building meridian and meridian-gateway (release)"
-    (cd "$ROOT" && swift build -c release --product meridian >&2 && swift build -c release --product meridian-gateway >&2)
+    release_build meridian meridian-gateway
 fi
-BIN="$(cd "$ROOT" && swift build -c release --show-bin-path)"
+BIN="$(release_bin_path)"
 GATEWAY="${GATEWAY:-$BIN/meridian-gateway}"
 
 make_mesh_certs "$WORK/certs"

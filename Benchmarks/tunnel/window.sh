@@ -30,15 +30,16 @@ EAST_LOCAL=$((PORT_BASE + 1)); WEST_LOCAL=$((PORT_BASE + 2)); SINK=$((PORT_BASE 
 EAST_TUNNEL=$((PORT_BASE + 444)); WEST_TUNNEL=$((PORT_BASE + 443)); RELAY=$((PORT_BASE + 445))
 WORK="$(mktemp -d /tmp/meridian-window.XXXXXX)"
 . "$ROOT/Benchmarks/lib/processes.sh"
+. "$ROOT/Benchmarks/lib/release.sh"
 
 for tool in openssl curl python3; do command -v "$tool" >/dev/null || { log "$tool is needed"; exit 1; }; done
 
 if [ -z "${GATEWAY:-}" ]; then
     if [ "${SKIP_BUILD:-0}" != 1 ]; then
         log "building meridian-gateway (release)"
-        (cd "$ROOT" && swift build -c release --product meridian-gateway >&2)
+        release_build meridian-gateway
     fi
-    GATEWAY="$(cd "$ROOT" && swift build -c release --show-bin-path)/meridian-gateway"
+    GATEWAY="$(release_bin_path)/meridian-gateway"
 fi
 
 . "$ROOT/Benchmarks/lib/certs.sh"
