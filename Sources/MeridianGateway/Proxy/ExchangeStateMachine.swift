@@ -113,9 +113,12 @@ public struct ExchangeStateMachine: Sendable, Hashable {
     }
 
     /// A final (non-1xx) response head arrived.
+    /// The statuses a response may be retried on: the destination could not serve it (502, 503, 504).
+    public static let retriedStatuses = 502...504
+
     public mutating func responseHead(status: Int, replayable: Bool, retryAllowed: () -> Bool) -> HeadAction {
         guard phase == .awaitingResponse || phase == .connecting else { return .ignore }
-        if [502, 503, 504].contains(status) && idempotent && replayable && attemptsLeft && retryAllowed() { return .retry }
+        if Self.retriedStatuses.contains(status) && idempotent && replayable && attemptsLeft && retryAllowed() { return .retry }
         phase = .streamingResponse
         return .forward
     }

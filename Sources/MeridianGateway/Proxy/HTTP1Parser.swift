@@ -81,7 +81,7 @@ struct HTTP1Parser {
     /// error nothing more is parsed. `responseTo` gives, for a response, the method of the request it answers (asked
     /// once per final response, in order); it is not stored here, so that a request written while a part is being
     /// handled does not touch the parser.
-    mutating func parse(_ buffer: ByteBuffer, responseTo: () -> HTTPMethod = { .GET }, emit: (Part) -> Void) throws(HTTPParserError) {
+    mutating func parse(_ buffer: ByteBuffer, responseTo: () -> HTTPMethod = { .GET }, emit: (consuming Part) -> Void) throws(HTTPParserError) {
         var buffer = buffer
         do throws(HTTPParserError) {
             while buffer.readableBytes > 0 {
@@ -131,7 +131,7 @@ struct HTTP1Parser {
     }
 
     /// The connection ended: the end of a body that runs until the close; `invalidEOFState` if a message was cut.
-    mutating func finish(emit: (Part) -> Void) throws(HTTPParserError) {
+    mutating func finish(emit: (consuming Part) -> Void) throws(HTTPParserError) {
         switch state {
         case .untilClose:
             state = .head
@@ -277,7 +277,7 @@ struct HTTP1Parser {
         var chunked = false
     }
 
-    private mutating func parseHead(_ head: ByteBuffer, responseTo: () -> HTTPMethod, emit: (Part) -> Void) throws(HTTPParserError) {
+    private mutating func parseHead(_ head: ByteBuffer, responseTo: () -> HTTPMethod, emit: (consuming Part) -> Void) throws(HTTPParserError) {
         var framing = Framing()
         switch kind {
         case .request:

@@ -223,12 +223,16 @@ final class ProxyExchange: DeadlineHolder {
 
     // MARK: From the upstream
 
-    func upstreamReceived(_ part: ReceivedResponsePart, from handler: UpstreamHandler) {
+    func upstreamReceived(_ part: consuming ReceivedResponsePart, from handler: UpstreamHandler) {
         guard handler === upstream else { return }
-        switch part {
+        switch consume part {
         case .head(var head):
             guard head.status.code >= 200 else { return }   // 1xx: the gateway answered `expect` itself
-            let received = head.headers   // as they came (a retry reads the decision there, whatever `connection` names)
+            // The destination gateway's own circuit breaking (`overflow`) says nothing about its health: read, from an
+            // answer that may be retried, as it came (whatever `connection` names), before the fields change (a copy
+            // of the fields kept for this made every change a copy of their buffers).
+            let overflowed = ExchangeStateMachine.retriedStatuses.contains(Int(head.status.code))
+                && head.headers.first(name: RequestTarget.Header.decision)?.hasPrefix("overflow") == true
             // One pass over the fields: the hop-by-hop ones out, the framing and connection read (they matter from an
             // HTTP/1.x endpoint only).
             let framing = head.headers.removeHopByHop(version: head.version)
@@ -247,8 +251,6 @@ final class ProxyExchange: DeadlineHolder {
             }
             switch machine.responseHead(status: Int(head.status.code), replayable: replayable, retryAllowed: retryAllowed) {
             case .retry:
-                // The destination gateway's own circuit breaking (`overflow`) says nothing about its health.
-                let overflowed = received.first(name: RequestTarget.Header.decision)?.hasPrefix("overflow") == true
                 if let target, !overflowed { worker.context.health.recordFailure(target.health) }
                 lastAttemptOverflowed = overflowed
                 record.error = "destination answered \(head.status.code)\(overflowed ? " (overflow)" : "")"

@@ -186,8 +186,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    private func receivedParsed(_ part: HTTP1Parser.Part) {
-        switch part {
+    private func receivedParsed(_ part: consuming HTTP1Parser.Part) {
+        switch consume part {
         case .response(let head): received(.head(head))
         case .body(let body): received(.body(body))
         case .end(let trailers): received(.end(trailers))
@@ -196,7 +196,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     /// A response part, from the connection's bytes or the stream's ``HTTP2StreamUpstream``.
-    func received(_ part: ReceivedResponsePart) {
+    /// (Passed on owned, so that the exchange's changes to a head's fields change them in place: a part the caller
+    /// still held made each change a copy of the head's buffers.)
+    func received(_ part: consuming ReceivedResponsePart) {
         if let exchange {
             exchange.upstreamReceived(part, from: self)
         } else if case .connection = kind {
