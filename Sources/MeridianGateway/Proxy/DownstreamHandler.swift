@@ -318,7 +318,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do {
             try parser.parse(unwrapInboundIn(data)) { part in
-                switch part {
+                switch consume part {
                 case .request(let head): received(.head(head))
                 case .body(let body): received(.body(body))
                 case .end(let trailers): received(.end(trailers))
@@ -331,7 +331,9 @@ final class DownstreamHandler: ChannelDuplexHandler {
     }
 
     /// A request part, from the connection's bytes or the stream's ``HTTP2StreamDownstream``.
-    func received(_ part: ReceivedRequestPart) {
+    /// (Passed on owned, down to admission, so that relaying a head changes its fields in place: a part the caller
+    /// still held made the change a copy of the head's buffers.)
+    func received(_ part: consuming ReceivedRequestPart) {
         if closing {
             return
         } else if !pipelined.isEmpty {
@@ -344,18 +346,20 @@ final class DownstreamHandler: ChannelDuplexHandler {
         }
     }
 
-    private func process(_ part: ReceivedRequestPart) {
-        switch part {
+    private func process(_ part: consuming ReceivedRequestPart) {
+        switch consume part {
         case .head(let head):
             discarding = false
             requestMethod = head.method
+            // Admitted: an HTTP/1.1 client that waits for `100 Continue` is told to send its body now, for the
+            // upstream (the body is streamed anyway). A refused request gets its refusal instead, and an HTTP/1.0
+            // client is not answered 100 (RFC 9110 10.1.1). (Read before admission, which takes the head.)
+            let version = head.version
+            let continues = !isHTTP2Stream && version.major == 1 && version.minor >= 1
+                && head.headers.first(.expect)?.lowercased() == "100-continue"
             if let admitted = worker.admit(head, from: self) {
-                // Admitted: an HTTP/1.1 client that waits for `100 Continue` is told to send its body now, for the
-                // upstream (the body is streamed anyway). A refused request gets its refusal instead, and an HTTP/1.0
-                // client is not answered 100 (RFC 9110 10.1.1).
-                if !isHTTP2Stream, head.version.major == 1, head.version.minor >= 1,
-                   head.headers.first(.expect)?.lowercased() == "100-continue" {
-                    write(.head(ResponseHead(version: head.version, status: .continue)))
+                if continues {
+                    write(.head(ResponseHead(version: version, status: .continue)))
                     flush()
                 }
                 exchange = admitted

@@ -232,12 +232,14 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// Decides what to do with a request head: returns an exchange to start, or answers at once (refusal) and
     /// returns `nil`.
-    func admit(_ head: RequestHead, from downstream: DownstreamHandler) -> ProxyExchange? {
+    func admit(_ head: consuming RequestHead, from downstream: DownstreamHandler) -> ProxyExchange? {
         // The access record is made where it is used (a record made before the decision and handed to the exchange
         // was copied: a retain and a release of each of its strings).
+        // (What it reads of the head is read here: the head itself is consumed once admitted.)
+        let (method, path) = (head.method.rawValue, head.uri)
         func record(service: String?, dataClass: String?, reason: String, traceparent: String?) -> AccessRecord {
             AccessRecord(
-                listener: downstream.listener.rawValue, method: head.method.rawValue, path: head.uri, service: service, dataClass: dataClass,
+                listener: downstream.listener.rawValue, method: method, path: path, service: service, dataClass: dataClass,
                 source: context.configuration.cluster, caller: downstream.callerCluster, destination: nil, endpoint: nil, level: nil,
                 reason: reason, tableVersion: table?.version, status: 0, attempts: 0, durationSeconds: 0, requestBytes: 0,
                 responseBytes: 0, traceparent: traceparent, error: nil)
@@ -263,13 +265,15 @@ final class ForwardingWorker: @unchecked Sendable {
             account(refused)
             return nil
         case .success(let (plan, sourceCluster)):
-            var upstreamHead = head
             let traceparent = TraceContext.nextTraceparent(after: head.headers.first(.traceparent), using: &random)
+            let admitted = record(service: plan.service, dataClass: plan.dataClass, reason: "", traceparent: traceparent)
+            let request = ProxyExchange.Request(head)
+            // The client's head becomes the upstream's, changed in place (this is its last reader).
+            var upstreamHead = consume head
             upstreamHead.headers.relay(sourceCluster: sourceCluster, service: plan.service, dataClass: plan.dataClass, traceparent: traceparent)
             retryBudget.recordRequest(at: .now())
             context.requestStarted(listener: downstream.listener)
-            return ProxyExchange(worker: self, downstream: downstream, requestHead: head, upstreamHead: upstreamHead, plan: plan,
-                                 record: record(service: plan.service, dataClass: plan.dataClass, reason: "", traceparent: traceparent))
+            return ProxyExchange(worker: self, downstream: downstream, request: request, upstreamHead: upstreamHead, plan: plan, record: admitted)
         }
     }
 

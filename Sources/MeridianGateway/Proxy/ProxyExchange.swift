@@ -46,17 +46,32 @@ final class ProxyExchange: DeadlineHolder {
     /// Request bytes held while the upstream is connecting before reads pause.
     private static let holdThreshold = 256 * 1024
 
-    init(worker: ForwardingWorker, downstream: DownstreamHandler, requestHead: RequestHead, upstreamHead: RequestHead,
+    /// What the exchange needs of the client's head as it came (the head itself becomes the upstream's).
+    struct Request {
+        var version: HTTPVersion
+        var keepsAlive: Bool
+        var isGRPC: Bool
+        var idempotent: Bool
+
+        init(_ head: borrowing RequestHead) {
+            version = head.version
+            let fields = head.headers.exchangeFields(version: head.version)
+            keepsAlive = fields.keepsAlive
+            isGRPC = fields.isGRPC
+            idempotent = head.method.isIdempotent || fields.asksRetry
+        }
+    }
+
+    init(worker: ForwardingWorker, downstream: DownstreamHandler, request: Request, upstreamHead: RequestHead,
          plan: ForwardPlan, record: AccessRecord) {
         self.worker = worker
         self.downstream = downstream
-        self.downstreamVersion = requestHead.version
-        let fields = requestHead.headers.exchangeFields(version: requestHead.version)
-        self.keepAlive = downstream.isHTTP2Stream || fields.keepsAlive
-        self.isGRPC = fields.isGRPC
+        self.downstreamVersion = request.version
+        self.keepAlive = downstream.isHTTP2Stream || request.keepsAlive
+        self.isGRPC = request.isGRPC
         self.upstreamHead = upstreamHead
         self.plan = plan
-        self.machine = ExchangeStateMachine(idempotent: requestHead.method.isIdempotent || fields.asksRetry,
+        self.machine = ExchangeStateMachine(idempotent: request.idempotent,
                                             maxAttempts: worker.context.configuration.resilience.maxAttempts)
         self.record = record
         self.started = .now()
