@@ -319,7 +319,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
         do {
             try parser.parse(unwrapInboundIn(data)) { part in
                 switch consume part {
-                case .request(let head): received(.head(head))
+                case .request(let head): received(.head(consume head))
                 case .body(let body): received(.body(body))
                 case .end(let trailers): received(.end(trailers))
                 case .response: break
@@ -357,7 +357,7 @@ final class DownstreamHandler: ChannelDuplexHandler {
             let version = head.version
             let continues = !isHTTP2Stream && version.major == 1 && version.minor >= 1
                 && head.headers.first(.expect)?.lowercased() == "100-continue"
-            if let admitted = worker.admit(head, from: self) {
+            if let admitted = worker.admit(consume head, from: self) {
                 if continues {
                     write(.head(ResponseHead(version: version, status: .continue)))
                     flush()

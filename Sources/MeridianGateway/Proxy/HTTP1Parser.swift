@@ -287,7 +287,9 @@ struct HTTP1Parser {
                 guard framing.contentLengthFields == 0 else { throw HTTPParserError.unexpectedContentLength }
                 guard framing.chunked else { throw HTTPParserError.invalidHeaderToken }
             }
-            emit(.request(RequestHead(version: version, method: method, uri: uri, headers: headers)))
+            // (Consumed: the head goes on owned, so that admission's relay changes its fields in place, where a copy
+            // kept alive here until the end of the scope made the change a copy of its buffers.)
+            emit(.request(RequestHead(version: version, method: method, uri: uri, headers: consume headers)))
             if framing.transferEncoding {
                 state = .chunkLine
             } else if let length = framing.contentLength, length > 0 {
@@ -306,7 +308,7 @@ struct HTTP1Parser {
                 return   // informational: dropped, the final response follows
             }
             let method = responseTo()
-            emit(.response(ResponseHead(version: version, status: status, headers: headers)))
+            emit(.response(ResponseHead(version: version, status: status, headers: consume headers)))
             if method == .HEAD || code == 204 || code == 304 || (method == .CONNECT && code < 300) {
                 state = .head
                 emit(.end(nil))

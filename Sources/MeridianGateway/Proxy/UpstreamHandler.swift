@@ -188,7 +188,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     private func receivedParsed(_ part: consuming HTTP1Parser.Part) {
         switch consume part {
-        case .response(let head): received(.head(head))
+        case .response(let head): received(.head(consume head))
         case .body(let body): received(.body(body))
         case .end(let trailers): received(.end(trailers))
         case .request: break
