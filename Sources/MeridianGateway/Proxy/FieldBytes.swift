@@ -23,9 +23,9 @@ struct FieldBytes: @unchecked Sendable {
         if capacity > 0 { make(capacity) }
     }
 
-    /// A copy of `bytes`.
-    init(copying bytes: UnsafeRawBufferPointer) {
-        self.init(capacity: bytes.count)
+    /// A copy of `bytes`, with room for `extra` more.
+    init(copying bytes: UnsafeRawBufferPointer, extra: Int = 0) {
+        self.init(capacity: bytes.count + extra)
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         memcpy(base!, source, bytes.count)
         count = bytes.count
