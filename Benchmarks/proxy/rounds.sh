@@ -26,6 +26,7 @@ chmod 755 "$WORK"   # nginx's workers run unprivileged
 . "$ROOT/Benchmarks/lib/certs.sh"
 . "$ROOT/Benchmarks/lib/haproxy.sh"
 . "$ROOT/Benchmarks/lib/release.sh"
+. "$ROOT/Benchmarks/lib/meridian.sh"
 
 for tool in nginx haproxy wrk h2load openssl curl python3; do
     command -v "$tool" >/dev/null || { log "$tool is needed (run.sh installs nginx-light, haproxy, wrk, nghttp2-client)"; exit 1; }
@@ -38,34 +39,19 @@ GATEWAY="${GATEWAY:-$(release_bin_path)/meridian-gateway}"
 
 make_mesh_certs "$WORK/certs"
 start_nginx "127.0.0.1:18080 reuseport" "127.0.0.1:18081 http2"
-python3 "$HERE/make_tables.py" "$WORK" 127.0.0.1:15444 127.0.0.1:15443
-common=(--trust-bundle "$WORK/certs/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
-"$GATEWAY" gateway --cluster west --table "$WORK/west.json" --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" "${common[@]}" \
-    --data-dir "$WORK/west" --local-listen 127.0.0.1:15002 --tunnel-listen 127.0.0.1:15443 --endpoint bench=127.0.0.1:18080 \
-    > "$WORK/meridian-west.log" 2>&1 &
-meridian_west=$!; PIDS+=("$meridian_west")
-"$GATEWAY" gateway --cluster east --table "$WORK/east.json" --cert "$WORK/certs/east.pem" --key "$WORK/certs/east-key.pem" "${common[@]}" \
-    --data-dir "$WORK/east" --local-listen 127.0.0.1:15001 --tunnel-listen 127.0.0.1:15444 > "$WORK/meridian-east.log" 2>&1 &
-meridian_east=$!; PIDS+=("$meridian_east")
+start_meridian_pair meridian "$GATEWAY" 15000
+meridian_east=$PAIR_EAST; meridian_west=$PAIR_WEST
 if [ -n "${BASELINE:-}" ]; then
     # The other build's pair, on the ports HAProxy's would have.
-    mkdir -p "$WORK/baseline"
-    python3 "$HERE/make_tables.py" "$WORK/baseline" 127.0.0.1:25444 127.0.0.1:25443
-    "$BASELINE" gateway --cluster west --table "$WORK/baseline/west.json" --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" \
-        "${common[@]}" --data-dir "$WORK/baseline-west" --local-listen 127.0.0.1:25002 --tunnel-listen 127.0.0.1:25443 \
-        --endpoint bench=127.0.0.1:18080 > "$WORK/baseline-west.log" 2>&1 &
-    haproxy_west=$!; PIDS+=("$haproxy_west")
-    "$BASELINE" gateway --cluster east --table "$WORK/baseline/east.json" --cert "$WORK/certs/east.pem" --key "$WORK/certs/east-key.pem" \
-        "${common[@]}" --data-dir "$WORK/baseline-east" --local-listen 127.0.0.1:25001 --tunnel-listen 127.0.0.1:25444 \
-        > "$WORK/baseline-east.log" 2>&1 &
-    haproxy_east=$!; PIDS+=("$haproxy_east")
+    start_meridian_pair baseline "$BASELINE" 25000
+    other_east=$PAIR_EAST; other_west=$PAIR_WEST
     OTHER=baseline
 else
     haproxy_pair_configs "$WORK" "$WORK/certs" 25001 25443 127.0.0.1:18080
     haproxy -db -f "$WORK/haproxy-west.cfg" > "$WORK/haproxy-west.log" 2>&1 &
-    haproxy_west=$!; PIDS+=("$haproxy_west")
+    other_west=$!; PIDS+=("$other_west")
     haproxy -db -f "$WORK/haproxy-east.cfg" > "$WORK/haproxy-east.log" 2>&1 &
-    haproxy_east=$!; PIDS+=("$haproxy_east")
+    other_east=$!; PIDS+=("$other_east")
     OTHER=haproxy
 fi
 
@@ -103,9 +89,9 @@ log "== requests per proxy CPU-second (east + west), Meridian and $OTHER alterna
 for round in $(seq 1 "$ROUNDS"); do
     for kind in h1 h2c close; do
         if [ $((round % 2)) = 1 ]; then
-            m="$(measure "$kind" "$meridian_east" "$meridian_west" 15001)"; h="$(measure "$kind" "$haproxy_east" "$haproxy_west" 25001)"
+            m="$(measure "$kind" "$meridian_east" "$meridian_west" 15001)"; h="$(measure "$kind" "$other_east" "$other_west" 25001)"
         else
-            h="$(measure "$kind" "$haproxy_east" "$haproxy_west" 25001)"; m="$(measure "$kind" "$meridian_east" "$meridian_west" 15001)"
+            h="$(measure "$kind" "$other_east" "$other_west" 25001)"; m="$(measure "$kind" "$meridian_east" "$meridian_west" 15001)"
         fi
         echo "$round $kind $m $h" >> "$WORK/rounds.txt"
         printf 'round %2d  %-5s  meridian %6s  %s %6s  ratio %s\n' "$round" "$kind" "$m" "$OTHER" "$h" "$(python3 -c "print(f'{$m / $h:.2f}')")"

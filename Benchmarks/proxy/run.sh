@@ -28,6 +28,7 @@ RESULTS="$WORK/results.jsonl"
 . "$ROOT/Benchmarks/lib/processes.sh"
 . "$ROOT/Benchmarks/lib/nginx.sh"
 . "$ROOT/Benchmarks/lib/release.sh"
+. "$ROOT/Benchmarks/lib/meridian.sh"
 
 # --- tools -----------------------------------------------------------------------------------------
 need_apt=()
@@ -149,16 +150,8 @@ run_load "nginx" "h2load h2c ${FIXED_RPS} rps paced" "$NGINX_PID" "$NGINX_PID" 1
 
 # --- Meridian --------------------------------------------------------------------------------------
 if [[ " $PROXIES " == *" meridian "* ]]; then
-    python3 "$HERE/make_tables.py" "$WORK" 127.0.0.1:15444 127.0.0.1:15443
-    common=(--trust-bundle "$CERTS/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
-    "$MERIDIAN" gateway --cluster west --table "$WORK/west.json" --cert "$CERTS/west.pem" --key "$CERTS/west-key.pem" "${common[@]}" \
-        --data-dir "$WORK/west" --local-listen 127.0.0.1:15002 --tunnel-listen 127.0.0.1:15443 --endpoint bench=127.0.0.1:18080 \
-        > "$WORK/meridian-west.log" 2>&1 &
-    west=$!; PIDS+=("$west")
-    "$MERIDIAN" gateway --cluster east --table "$WORK/east.json" --cert "$CERTS/east.pem" --key "$CERTS/east-key.pem" "${common[@]}" \
-        --data-dir "$WORK/east" --local-listen 127.0.0.1:15001 --tunnel-listen 127.0.0.1:15444 \
-        > "$WORK/meridian-east.log" 2>&1 &
-    east=$!; PIDS+=("$east")
+    start_meridian_pair meridian "$MERIDIAN" 15000
+    east=$PAIR_EAST; west=$PAIR_WEST
     run_suite meridian "$east" "$west" 15001
     kill "$east" "$west"; wait "$east" "$west" 2>/dev/null || true
 fi
