@@ -67,11 +67,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// ``UnsendableRequest`` thrown for the exchange to answer (nothing of it left: a refused head leaves the
     /// connection clean).
     func write(_ part: RequestPart) throws(UnsendableRequest) {
+        if case .head(let head) = part { return try writeHead(head, version: nil) }
         if let stream {
             stream.write(part)
         } else if let context {
             try encoder.encode(part, allocator: context.channel.allocator, promise: nil) { context.write(wrapOutboundOut($0), promise: $1) }
-            if case .head(let head) = part { requestMethods.append(head.method) }
         }
     }
 
