@@ -240,6 +240,53 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("HTTP/1.1 responses of every size around the limits of the client side's write staging arrive whole and in order, pipelined on one connection")
+    func responseSizesAroundStaging() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        // Below, at and above the largest part copied after a head (8 KiB) and the most staged (64 KiB).
+        let sizes = [0, 1, 1000, 8191, 8192, 8193, 65535, 65536, 65537, 300_000]
+        try await Self.eastWest(upstream) { mesh in
+            var requests = sizes.map { "GET /bytes/\($0) HTTP/1.1\r\nHost: chat.meridian\r\n\r\n" }.joined()
+            requests += "GET /chunked HTTP/1.1\r\nHost: chat.meridian\r\n\r\n"
+            requests += "GET /bytes/5 HTTP/1.1\r\nHost: chat.meridian\r\nconnection: close\r\n\r\n"
+            let received = try #require(try await TestClient.sendRaw(port: mesh.port("east"), requests), "the gateway did not close the connection")
+            // Read as bytes (a String would take each CRLF as one character).
+            var rest = Array(received.utf8)[...]
+            func line() throws -> String {
+                let end = try #require(rest.indices.first { rest[$0] == UInt8(ascii: "\r") && rest.dropFirst($0 - rest.startIndex + 1).first == UInt8(ascii: "\n") })
+                defer { rest = rest[(end + 2)...] }
+                return String(decoding: rest[..<end], as: UTF8.self)
+            }
+            func take(_ count: Int) -> String {
+                defer { rest = rest.dropFirst(count) }
+                return String(decoding: rest.prefix(count), as: UTF8.self)
+            }
+            for (index, size) in (sizes + [-1, 5]).enumerated() {
+                let status = try line()
+                #expect(status.prefix(13) == "HTTP/1.1 200 ", "response \(index)")
+                var fields: [String] = []
+                while case let field = try line(), !field.isEmpty { fields.append(field.lowercased()) }
+                if size >= 0 {
+                    #expect(fields.contains("content-length: \(size)"), "\(fields)")
+                    let body = take(size)
+                    #expect(body.utf8.count == size && body.utf8.allSatisfy { $0 == UInt8(ascii: "b") }, "response \(index): \(size) bytes of b")
+                } else {
+                    // Chunked: each chunk's size in hexadecimal, CRLF, the bytes, CRLF; a zero-size chunk ends it.
+                    #expect(fields.contains("transfer-encoding: chunked"), "\(fields)")
+                    var body = ""
+                    while let count = Int(try line(), radix: 16), count > 0 {
+                        body += take(count)
+                        #expect(try line().isEmpty)
+                    }
+                    #expect(try line().isEmpty, "no trailers, then the empty line")
+                    #expect(body == "hello world")
+                }
+            }
+            #expect(rest.isEmpty, "nothing after the last response: \(rest.prefix(200))")
+        }
+    }
+
     @Test("a GET with a body (chunked, or with a length the client names in connection) reaches the model server framed: the body is never read as a request")
     func bodiesOfGetsStayFramed() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")

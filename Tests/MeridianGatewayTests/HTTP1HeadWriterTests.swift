@@ -83,6 +83,27 @@ struct HTTP1HeadWriterTests {
         }
     }
 
+    @Test("a chunk appended after other bytes is the chunk alone, after them: sizes of one to five hex digits")
+    func appendedChunk() {
+        for count in [1, 15, 16, 255, 256, 4095, 4096, 8192, 65535, 65536] {
+            let bytes = ByteBuffer(repeating: UInt8(ascii: "z"), count: count)
+            let alone = BodyFraming.chunk(bytes, allocator: ByteBufferAllocator())
+            #expect(String(buffer: alone) == String(count, radix: 16) + "\r\n" + String(repeating: "z", count: count) + "\r\n")
+            var after = ByteBuffer(string: "HTTP/1.1 200 OK\r\n\r\n")
+            BodyFraming.appendChunk(bytes, to: &after)
+            #expect(String(buffer: after) == "HTTP/1.1 200 OK\r\n\r\n" + String(buffer: alone), "\(count)")
+        }
+    }
+
+    @Test("a response head with room reserved is the same bytes, with that room left after it")
+    func reservedRoom() {
+        let head = ResponseHead(version: .http1_1, status: .ok, headers: HeaderFields([("content-length", "1024"), ("x-a", "b")]))
+        let plain = HTTP1HeadWriter.responseHead(head, allocator: ByteBufferAllocator())
+        let roomy = HTTP1HeadWriter.responseHead(head, reserving: 1024, allocator: ByteBufferAllocator())
+        #expect(plain == roomy)
+        #expect(roomy.writableBytes >= 1024)
+    }
+
     @Test("the last chunk, with and without trailers, as NIO's encoder ends a chunked body")
     func lastChunk() throws {
         for trailers in [nil, HeaderFields(), HeaderFields([("grpc-status", "0"), ("grpc-message", "caf\u{e9}")])] {

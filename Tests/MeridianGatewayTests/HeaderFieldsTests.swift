@@ -26,6 +26,17 @@ struct HeaderFieldsTests {
         #expect(Array(ours.map(\.name)) == Array(nio.map(\.name)), "order and spelling kept")
     }
 
+    @Test("the declared length: none, one field, a list of equal values, fields that agree; nil when they disagree or are not numbers")
+    func declaredLength() {
+        #expect(HeaderFields([("x-a", "1")]).declaredLength == nil)
+        #expect(HeaderFields([("Content-Length", "1024")]).declaredLength == 1024)
+        #expect(HeaderFields([("content-length", " 7 , 7")]).declaredLength == 7)
+        #expect(HeaderFields([("content-length", "7"), ("x-a", "1"), ("content-length", "7")]).declaredLength == 7)
+        #expect(HeaderFields([("content-length", "7"), ("content-length", "8")]).declaredLength == nil)
+        #expect(HeaderFields([("content-length", "-1")]).declaredLength == nil)
+        #expect(HeaderFields([("content-length", "")]).declaredLength == nil)
+    }
+
     @Test("remove and replaceOrAdd change the fields as NIO's do, and the result stays classified")
     func changes() {
         let pairs = Self.names.enumerated().map { ($0.element, "v\($0.offset)") }

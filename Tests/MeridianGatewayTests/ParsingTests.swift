@@ -28,10 +28,12 @@ struct ParsingTests {
             #expect(TraceContext.nextTraceparent(after: header, using: &a) == TraceContext(traceparent: header)!.nextHop(using: &b).traceparent)
         }
         for header in [nil, "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"] {
-            var a = SplitMix64(seed: 9)
+            var a = SplitMix64(seed: 9), b = SplitMix64(seed: 9)
             let started = TraceContext.nextTraceparent(after: header, using: &a)
             let parsed = TraceContext(traceparent: started)
             #expect(parsed != nil && parsed?.flags == "01" && !started.contains("00f067aa0ba902b7"), "\(started)")
+            // Written in one string: the same as a started context's header, with the same random numbers.
+            #expect(started == TraceContext.start(using: &b).traceparent)
         }
     }
 

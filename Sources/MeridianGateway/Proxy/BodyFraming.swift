@@ -137,12 +137,24 @@ enum BodyFraming: Equatable {
     /// `bytes` as one chunk: the size in hexadecimal, CRLF, the bytes, CRLF (as NIO's encoder writes it, in three
     /// buffers). Written in one pass into a buffer of the exact size.
     static func chunk(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let count = bytes.readableBytes
+        var chunk = allocator.buffer(capacity: chunkSize(bytes.readableBytes))
+        appendChunk(bytes, to: &chunk)
+        return chunk
+    }
+
+    /// The size of a chunk of `count` bytes, framing included.
+    private static func chunkSize(_ count: Int) -> Int {
         var digits = 1
         while count >> (4 * digits) != 0 { digits += 1 }
-        let total = digits + 2 + count + 2
-        var chunk = allocator.buffer(capacity: total)
-        chunk.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
+        return digits + 2 + count + 2
+    }
+
+    /// Writes `bytes` as one chunk (``chunk(_:allocator:)``) at the end of `buffer`.
+    static func appendChunk(_ bytes: ByteBuffer, to buffer: inout ByteBuffer) {
+        let count = bytes.readableBytes
+        let total = chunkSize(count)
+        let digits = total - count - 4
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
             for index in 0..<digits {
                 let value = UInt8(truncatingIfNeeded: count >> (4 * (digits - 1 - index))) & 0xf
                 out[index] = value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
@@ -156,7 +168,6 @@ enum BodyFraming: Equatable {
             out[total - 1] = UInt8(ascii: "\n")
             return total
         }
-        return chunk
     }
 }
 

@@ -11,13 +11,14 @@ import NIOHTTP1
 enum HTTP1HeadWriter {
     /// `HTTP/1.x CODE REASON`, the fields, and the empty line. `fieldsSize`: the fields' ``FieldScan/size``, when a
     /// scan for the framing has it already.
-    static func responseHead(_ head: ResponseHead, fieldsSize: Int? = nil, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// `reserving`: room left after the head (for a body copied after it).
+    static func responseHead(_ head: ResponseHead, fieldsSize: Int? = nil, reserving room: Int = 0, allocator: ByteBufferAllocator) -> ByteBuffer {
         let code = head.status.code
         let reason = head.status.reasonPhrase
         let codeText = (100...999).contains(code) ? nil : String(code)
         let codeCount = codeText?.utf8.count ?? 3
         let total = 9 + codeCount + 1 + reason.utf8.count + 2 + (fieldsSize ?? Self.fieldsSize(head.headers)) + 2
-        var buffer = allocator.buffer(capacity: total)
+        var buffer = allocator.buffer(capacity: total + room)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
             var at = writeVersion(head.version, to: out, at: 0)
             out[at] = UInt8(ascii: " ")

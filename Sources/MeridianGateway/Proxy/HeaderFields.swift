@@ -276,6 +276,16 @@ struct HeaderFields: Equatable, Sequence {
             .map(value(at:))
     }
 
+    /// The length the `content-length` fields declare, or `nil` when there are none or they are not valid (RFC 9110
+    /// 8.6, as ``DeclaredLength/parse(bytes:into:)`` reads them).
+    var declaredLength: Int? {
+        var declared: Int?
+        for index in entries.indices where entries[index].known == .contentLength {
+            guard (try? withValue(at: index, { try DeclaredLength.parse(bytes: $0, into: &declared) })) != nil else { return nil }
+        }
+        return declared
+    }
+
     /// The value of the first field that is `known`.
     func first(_ known: HeaderName.Known) -> String? {
         firstIndex(known).map(value(at:))
