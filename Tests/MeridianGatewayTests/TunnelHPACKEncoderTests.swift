@@ -13,6 +13,10 @@ struct TunnelHPACKEncoderTests {
     /// block must start with a size update (RFC 7541 section 6.3; two when the limit fell and rose again).
     static func roundTrip(_ blocks: [HPACKHeaders], tableLimits: [Int: [Int]] = [:]) throws -> [Int] {
         var encoder = TunnelHPACKEncoder()
+        return try roundTrip(blocks, tableLimits: tableLimits, encoder: &encoder)
+    }
+
+    static func roundTrip(_ blocks: [HPACKHeaders], tableLimits: [Int: [Int]] = [:], encoder: inout TunnelHPACKEncoder) throws -> [Int] {
         var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
         var ours = TunnelHPACKDecoder(maxHeaderListSize: 1 << 20)
         var sizes: [Int] = []
@@ -58,6 +62,28 @@ struct TunnelHPACKEncoderTests {
         let sizes = try Self.roundTrip((0..<400).map(Self.request))
         // A block whose fields all repeat (but for the per-request ones) is much smaller than the first.
         #expect(sizes[1] < sizes[0] / 2, "\(sizes.prefix(3))")
+    }
+
+    @Test("a field repeated at the same position is sent from the last block's memo; after the table changed (an insertion, an eviction, an entry larger than the table, a new limit) its new index is sent")
+    func blockMemo() throws {
+        func block(_ fields: [(String, String)]) -> HPACKHeaders { HPACKHeaders(fields) }
+        let steady = block([(":method", "GET"), (":path", "/v1/chat"), ("accept", "*/*"), ("x-tenant", "blue"), ("x-model", "llama")])
+        var encoder = TunnelHPACKEncoder()
+        _ = try Self.roundTrip([steady, steady, steady], encoder: &encoder)
+        // The second block: the static `:method: GET` (the others were inserted by the first, and are found in the
+        // table); the third: every field, static and dynamic indexes alike.
+        #expect(encoder.memoHits == 1 + 5, "\(encoder.memoHits)")
+        // Each of these changes the table before a field the memo holds, at its position: the memo's dynamic
+        // indexes no longer hold, and a decoder that followed the table reads every block as it was sent.
+        let inserting = block([(":method", "GET"), ("x-new", "1"), ("accept", "*/*"), ("x-tenant", "blue"), ("x-model", "llama")])
+        let huge = block([(":method", "GET"), ("x-huge-" + String(repeating: "n", count: 300), "v"), ("accept", "*/*"), ("x-tenant", "blue"), ("x-model", "llama")])
+        let filling = (0..<40).map { block([(":method", "GET"), ("x-fill-\($0)", String(repeating: "f", count: 100)), ("accept", "*/*"), ("x-tenant", "blue"), ("x-model", "llama")]) }
+        // (Under a 256-byte limit from the sixth block, `huge` is larger than the table: it empties it, inserting
+        // nothing, while the fields after it are the memo's.)
+        let blocks = [steady, steady, inserting, steady, inserting, steady, steady, huge, steady, steady] + filling + [steady, steady, steady]
+        var changing = TunnelHPACKEncoder()
+        _ = try Self.roundTrip(blocks, tableLimits: [5: [256], 9: [4096]], encoder: &changing)
+        #expect(changing.memoHits > 10, "\(changing.memoHits)")
     }
 
     @Test("credentials are never indexed: sent again, they are the same never-indexed literal, not an index")

@@ -106,6 +106,54 @@ struct TunnelHPACKEncoder {
         }
     }
 
+    /// The fields of the last block, by position, that were sent as an index: a request's or response's head mostly
+    /// repeats the one before on the connection, field for field, so the same field at the same position is sent
+    /// as the same index after a comparison of its bytes (a table lookup cost about 250 instructions a field).
+    /// A static index holds for good; a dynamic one while the table has not changed since (``changes``).
+    private final class BlockMemo {
+        struct Slot {
+            var nameCount: Int32 = -1
+            var valueCount: Int32 = 0
+            /// The index sent.
+            var index: Int32 = 0
+            /// For a dynamic index: the table's ``TunnelHPACKEncoder/changes`` when it was sent (-1 for a static index).
+            var changesAt = -1
+        }
+
+        /// The positions remembered, and the bytes of each position's name and value.
+        static let positions = 32
+        static let slotBytes = 128
+        var slots = [Slot](repeating: Slot(), count: positions)
+        let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: positions * slotBytes)
+
+        deinit { bytes.deallocate() }
+
+        /// The index sent last time at `position` for this name and value, if it still holds.
+        @inline(__always)
+        func index(at position: Int, _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, changes: Int) -> Int? {
+            guard position < Self.positions else { return nil }
+            let slot = slots[position]
+            guard slot.nameCount == name.count, slot.valueCount == value.count, slot.changesAt < 0 || slot.changesAt == changes else { return nil }
+            let stored = bytes + position * Self.slotBytes
+            guard TunnelHPACKEncoder.same(name, stored, name.count), TunnelHPACKEncoder.same(value, stored + name.count, value.count) else { return nil }
+            return Int(slot.index)
+        }
+
+        /// Remembers that `name` and `value` at `position` were sent as `index` (`changesAt`: for a dynamic index,
+        /// the table's changes then), or, with `index` nil, forgets the position.
+        func remember(at position: Int, _ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, index: Int?, changesAt: Int) {
+            guard position < Self.positions else { return }
+            guard let index, name.count + value.count <= Self.slotBytes else {
+                slots[position].nameCount = -1
+                return
+            }
+            let stored = bytes + position * Self.slotBytes
+            if let base = name.baseAddress { stored.update(from: base, count: name.count) }
+            if let base = value.baseAddress { (stored + name.count).update(from: base, count: value.count) }
+            slots[position] = Slot(nameCount: Int32(name.count), valueCount: Int32(value.count), index: Int32(index), changesAt: changesAt)
+        }
+    }
+
     /// Whether `value` is the `count` bytes at `stored`.
     @inline(__always)
     private static func same(_ value: UnsafeBufferPointer<UInt8>, _ stored: UnsafePointer<UInt8>, _ count: Int) -> Bool {
@@ -122,10 +170,17 @@ struct TunnelHPACKEncoder {
     private(set) var valueStoreMoves = 0
     /// How many entries were ever inserted: the newest has insertion number `inserted - 1`.
     private var inserted = 0
+    /// How many times the table changed (an insertion, an eviction): a dynamic index sent since the last change
+    /// still names the same entry.
+    private var changes = 0
     private var size = 0
     private(set) var maxSize = defaultTableSize
     /// A size update to signal at the start of the next block.
     private var pendingSizeUpdate: Int?
+    /// The last block's indexed fields (made at the first block).
+    private var memo: BlockMemo?
+    /// How many fields were sent from ``memo`` (for the tests).
+    private(set) var memoHits = 0
 
     init() {
         byName = Self.staticByName
@@ -136,6 +191,7 @@ struct TunnelHPACKEncoder {
         let newSize = min(limit, Self.defaultTableSize)
         guard newSize != maxSize else { return }
         maxSize = newSize
+        memo = nil
         pendingSizeUpdate = min(pendingSizeUpdate ?? newSize, newSize)
         evict(toFit: 0)
     }
@@ -145,6 +201,9 @@ struct TunnelHPACKEncoder {
     mutating func encode(_ headers: HeaderFields, to buffer: inout ByteBuffer) {
         // At most: each field's strings, their two lengths and its index (up to 6 bytes each), and a size update.
         let bound = 12 + headers.fieldBytes + 18 * headers.count
+        // A copy of this encoder (the tests make them) shares the memo: each then starts its own.
+        if memo == nil || !isKnownUniquelyReferenced(&memo!) { memo = BlockMemo() }
+        let memo = memo!
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { bytes in
             var writer = Writer(bytes: bytes)
             if let update = pendingSizeUpdate {
@@ -153,9 +212,15 @@ struct TunnelHPACKEncoder {
                 writer.integer(maxSize, prefix: 5, flags: 0x20)
             }
             headers.withBytes { fieldBytes in
-                for entry in headers.entries {
-                    encodeField(UnsafeBufferPointer(rebasing: fieldBytes[entry.name]), UnsafeBufferPointer(rebasing: fieldBytes[entry.value]),
-                                indexing: entry.known == .traceparent ? .nonIndexable : .indexable, to: &writer)
+                for (position, entry) in headers.entries.enumerated() {
+                    let name = UnsafeBufferPointer(rebasing: fieldBytes[entry.name]), value = UnsafeBufferPointer(rebasing: fieldBytes[entry.value])
+                    if let index = memo.index(at: position, name, value, changes: changes) {
+                        writer.integer(index, prefix: 7, flags: 0x80)
+                        memoHits += 1
+                        continue
+                    }
+                    let sent = encodeField(name, value, indexing: entry.known == .traceparent ? .nonIndexable : .indexable, to: &writer)
+                    memo.remember(at: position, name, value, index: sent?.index, changesAt: sent?.changesAt ?? -1)
                 }
             }
             return writer.count
@@ -198,8 +263,11 @@ struct TunnelHPACKEncoder {
 
     }
 
+    /// Writes a field; returns the index it was sent as, if it was sent as one (with, for a dynamic index, the
+    /// table's ``changes`` then; -1 for a static index).
+    @discardableResult
     private mutating func encodeField(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, indexing: HPACKIndexing,
-                                      to writer: inout Writer) {
+                                      to writer: inout Writer) -> (index: Int, changesAt: Int)? {
         var nameIndex = 0
         let key = NameKey(name)
         if let entry = byName[key] {
@@ -207,7 +275,7 @@ struct TunnelHPACKEncoder {
                 let stored = Self.staticValues[Int(index)]
                 if Self.same(value, Self.staticValueBytes + stored.start, stored.count) {
                     writer.integer(Int(index), prefix: 7, flags: 0x80)
-                    return
+                    return (Int(index), -1)
                 }
             }
             // The name's dynamic entries, newest first (as NIOHPACK searches), while they are in the table.
@@ -216,8 +284,9 @@ struct TunnelHPACKEncoder {
             while insertion >= oldest {
                 let dynamic = entries[entries.index(entries.startIndex, offsetBy: insertion - oldest)]
                 if Self.same(value, values.bytes + dynamic.valueStart, dynamic.valueCount) {
-                    writer.integer(dynamicIndex(of: insertion), prefix: 7, flags: 0x80)
-                    return
+                    let index = dynamicIndex(of: insertion)
+                    writer.integer(index, prefix: 7, flags: 0x80)
+                    return (index, changes)
                 }
                 insertion = dynamic.previous
             }
@@ -236,6 +305,7 @@ struct TunnelHPACKEncoder {
         if indexing == .indexable {
             insert(key, value)
         }
+        return nil
     }
 
     private func dynamicIndex(of insertion: Int) -> Int {
@@ -243,6 +313,7 @@ struct TunnelHPACKEncoder {
     }
 
     private mutating func insert(_ key: NameKey, _ value: UnsafeBufferPointer<UInt8>) {
+        changes += 1
         let entrySize = key.count + value.count + 32
         guard entrySize <= maxSize else {
             // An entry larger than the table empties it (RFC 7541 section 4.4).
@@ -279,6 +350,7 @@ struct TunnelHPACKEncoder {
     /// Evicts the oldest entries until `bytes` more fit.
     private mutating func evict(toFit bytes: Int) {
         while size + bytes > maxSize, let oldest = entries.popFirst() {
+            changes += 1
             size -= oldest.name.count + oldest.valueCount + 32
             let insertion = inserted - entries.count - 1
             // The oldest entry of the table is the oldest of its name: when it is also the newest, the name has no
