@@ -652,6 +652,25 @@ struct GatewayEndToEndTests {
             #expect(allowed.status == 200)
             let headers = allowed.json?["headers"] as? [String: String]
             #expect(headers?["meridian-source-cluster"] == "east")
+            // West keeps the last admission's plan for the next request like it (same table, caller, service and
+            // class): another class, another caller, or a new table is decided again.
+            #expect(try await call(as: "east", dataClass: "eu-only").status == 451)
+            #expect(try await call(as: "east", dataClass: "public").status == 200)
+            #expect(try await call(as: "north", dataClass: "public").status == 403)
+            // (Twice each: west's connections take turns between its two event loops, each with its own plan kept.)
+            #expect(try await call(as: "east", dataClass: "public").status == 200)
+            #expect(try await call(as: "east", dataClass: "public").status == 200)
+            var tightened = TestTables.table(source: "west", address: mesh.tunnel("west"), peers: ["east": mesh.tunnel("east"), "north": "127.0.0.1:9"],
+                                             levels: [[("west", 1)]])
+            tightened.policy.services["chat"] = ServicePolicy(defaultClass: "public", allowedCallers: ["west", "south"])
+            tightened.version = 2
+            tightened.hash = tightened.contentHash()
+            try await mesh.gateways["west"]!.apply(tightened)
+            for _ in 0..<2 {
+                let revoked = try await call(as: "east", dataClass: "public")
+                #expect(revoked.status == 403, "east may no longer call chat under the new table")
+                #expect((revoked.json?["error"] as? [String: Any])?["code"] as? String == "caller_not_allowed")
+            }
         }
     }
 

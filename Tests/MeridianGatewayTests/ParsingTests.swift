@@ -81,6 +81,19 @@ struct ParsingTests {
         let head = RequestHead(version: .http1_1, method: .GET, uri: "/",
                                    headers: HeaderFields([("meridian-service", " \tChat "), ("meridian-data-class", "  ")]))
         #expect(RequestTarget(head: head) == RequestTarget(service: "chat", requestedClass: nil))
+        func target(_ fields: [(String, String)]) -> RequestTarget? {
+            RequestTarget(head: RequestHead(version: .http1_1, method: .GET, uri: "/", headers: HeaderFields(fields)))
+        }
+        // A blank header names nothing: the authority does.
+        #expect(target([("meridian-service", " \t "), ("host", "llama.meridian")])?.service == "llama")
+        #expect(target([("meridian-service", "\t")]) == nil)
+        // The class keeps its case (the policy's names are compared as they are); the service is lowercased,
+        // beyond ASCII too.
+        #expect(target([("meridian-service", "CHAT"), ("meridian-data-class", " EU-Only\t")]) == RequestTarget(service: "chat", requestedClass: "EU-Only"))
+        #expect(target([("meridian-service", "Ünï")])?.service == "Ünï".lowercased())
+        // The first of each field counts.
+        #expect(target([("meridian-service", "a"), ("meridian-service", "b"), ("meridian-data-class", "x"), ("meridian-data-class", "y")])
+                == RequestTarget(service: "a", requestedClass: "x"))
     }
 
     @Test("the service comes from the header, else the authority SERVICE.meridian")

@@ -26,29 +26,42 @@ public struct RequestTarget: Sendable, Hashable {
     }
 
     /// Reads the target from a request head; `nil` when no service is named.
-    /// (One pass over the fields for the three it reads, the first of each, where `first(name:)` took three.)
+    /// (One pass over the fields for the three it reads, the first of each, where `first(name:)` took three; each
+    /// string made once, from the value's bytes trimmed and lowercased there: a string per field read, then trimmed,
+    /// then lowercased, cost about 900 instructions per request.)
     init?(head: RequestHead) {
-        var named: String?
-        var host: String?
-        var dataClass: String?
+        var named: Int?
+        var host: Int?
+        var dataClass: Int?
         let headers = head.headers
         for index in headers.entries.indices {
             switch headers.known(at: index) {
-            case .meridianService where named == nil: named = headers.value(at: index)
-            case .host where host == nil: host = headers.value(at: index)
-            case .meridianDataClass where dataClass == nil: dataClass = headers.value(at: index)
+            case .meridianService where named == nil: named = index
+            case .host where host == nil: host = index
+            case .meridianDataClass where dataClass == nil: dataClass = index
             default: break
             }
         }
-        if let named = named.map({ $0.trimmedOptionalWhitespace.asciiLowercased }), !named.isEmpty {
-            service = named
-        } else if let host, let service = Self.service(fromAuthority: host) {
+        if let named, let service = headers.withValue(at: named, { Self.trimmed($0, lowercased: true) }), !service.isEmpty {
+            self.service = service
+        } else if let host, let service = Self.service(fromAuthority: headers.value(at: host)) {
             self.service = service
         } else {
             return nil
         }
-        let requested = dataClass?.trimmedOptionalWhitespace
+        let requested = dataClass.flatMap { index in headers.withValue(at: index) { Self.trimmed($0, lowercased: false) } }
         requestedClass = requested?.isEmpty == false ? requested : nil
+    }
+
+    /// `bytes` without optional whitespace (space, HTAB) at either end, as a string; lowercased when asked (as
+    /// ``Swift/String/asciiLowercased``).
+    private static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>, lowercased: Bool) -> String? {
+        var start = 0, end = bytes.count
+        while start < end, bytes[start].isOptionalWhitespace { start += 1 }
+        while end > start, bytes[end - 1].isOptionalWhitespace { end -= 1 }
+        let text = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        guard lowercased, text.contains(where: { $0.isASCIIUppercase || $0 >= 0x80 }) else { return String(decoding: text, as: UTF8.self) }
+        return String(decoding: text, as: UTF8.self).asciiLowercased
     }
 
     /// `llama.meridian:15001` -> `llama`; `nil` for any other authority.
