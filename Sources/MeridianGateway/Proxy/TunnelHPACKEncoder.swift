@@ -215,7 +215,7 @@ struct TunnelHPACKEncoder {
                 for (position, entry) in headers.entries.enumerated() {
                     let name = UnsafeBufferPointer(rebasing: fieldBytes[entry.name]), value = UnsafeBufferPointer(rebasing: fieldBytes[entry.value])
                     if let index = memo.index(at: position, name, value, changes: changes) {
-                        writer.integer(index, prefix: 7, flags: 0x80)
+                        if index < 0x7f { writer.byte(0x80 | UInt8(index)) } else { writer.integer(index, prefix: 7, flags: 0x80) }
                         memoHits += 1
                         continue
                     }
