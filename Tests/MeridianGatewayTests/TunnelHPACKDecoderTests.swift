@@ -39,6 +39,37 @@ struct TunnelHPACKDecoderTests {
         }
     }
 
+    @Test("a block repeated byte for byte, the table unchanged, is handed out again; a block that changed the table is decoded every time, and so is every block after it")
+    func repeatedBlocks() throws {
+        var ours = TunnelHPACKDecoder(maxHeaderListSize: 1 << 20)
+        let staticOnly: [UInt8] = [0x82, 0x84, 0x86]   // :method GET, :path /, :scheme http
+        let first = try ours.decode(ByteBuffer(bytes: staticOnly))
+        let again = try ours.decode(ByteBuffer(bytes: staticOnly))
+        #expect(Self.fields(again) == Self.fields(first) && Self.fields(first) == [":method=GET", ":path=/", ":scheme=http"])
+        #expect(ours.blocksRepeated == 1)
+        // A literal with incremental indexing inserts an entry each time it is decoded: twice, two entries.
+        let inserting: [UInt8] = [0x40, 3] + Array("x-a".utf8) + [1] + Array("1".utf8)
+        for _ in 0..<2 { #expect(Self.fields(try ours.decode(ByteBuffer(bytes: inserting))) == ["x-a=1"]) }
+        #expect(ours.blocksRepeated == 1)
+        #expect(Self.fields(try ours.decode(ByteBuffer(bytes: [0xbf]))) == ["x-a=1"], "index 63: the older of the two entries")
+        #expect(Self.fields(try ours.decode(ByteBuffer(bytes: staticOnly))) == [":method=GET", ":path=/", ":scheme=http"])
+
+        // A model server's responses through NIOHPACK's encoder: the same head again and again, a new `date` now
+        // and then (a literal that changes the table). Every block reads as NIOHPACK's decoder reads it.
+        var encoder = HPACKEncoder(allocator: ByteBufferAllocator())
+        var reference = HPACKDecoder(allocator: ByteBufferAllocator())
+        var decoder = TunnelHPACKDecoder(maxHeaderListSize: 1 << 20)
+        for n in 0..<200 {
+            let block: HPACKHeaders = [":status": "200", "content-type": "application/json", "date": "second \(n / 20)", "content-length": "1024"]
+            var buffer = ByteBuffer()
+            try encoder.encode(headers: block, to: &buffer)
+            let decoded = try decoder.decode(buffer)
+            let expected = try reference.decodeHeaders(from: &buffer)
+            #expect(Self.fields(decoded) == Self.fields(expected), "block \(n)")
+        }
+        #expect(decoder.blocksRepeated >= 150, "\(decoder.blocksRepeated)")
+    }
+
     /// A block of raw bytes after `setup` blocks decoded first.
     static func refuses(_ bytes: [UInt8], after setup: [[UInt8]] = [], maxHeaderListSize: Int = 1 << 20) -> String? {
         var decoder = TunnelHPACKDecoder(maxHeaderListSize: maxHeaderListSize)

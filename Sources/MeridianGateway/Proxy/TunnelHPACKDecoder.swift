@@ -1,5 +1,10 @@
 import NIOCore
 import NIOHPACK
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A header block decoding error of a tunnel connection (a `COMPRESSION_ERROR` for the connection).
 struct TunnelHPACKError: Error, CustomStringConvertible {
@@ -59,6 +64,19 @@ struct TunnelHPACKDecoder {
     private var table = CircularBuffer<Entry>(initialCapacity: 16)
     private var tableSize = 0
     private let huffman = HPACKHuffmanDecoder()
+    /// How many times the table changed (an insertion, an eviction, a size update).
+    private var changes = 0
+    /// The last block, when decoding it left the table as it was (it had indexes and literals without indexing
+    /// only), its fields and the table's ``changes`` then: the same bytes, the table unchanged, are the same fields,
+    /// handed out again without decoding or copying them (a response's head, and an h2c client's request, mostly
+    /// repeats the one before on the connection byte for byte: decoding it cost about 4,000 instructions).
+    private var lastBlock: [UInt8] = []
+    private var lastFields: HeaderFields?
+    private var lastChanges = -1
+    /// Blocks larger than this are not kept.
+    static let longestBlockKept = 1024
+    /// How many blocks were handed out again (for the tests).
+    private(set) var blocksRepeated = 0
 
     init(maxTableSize: Int = TunnelHPACKEncoder.defaultTableSize, maxHeaderListSize: Int) {
         self.maxTableSize = maxTableSize
@@ -80,6 +98,25 @@ struct TunnelHPACKDecoder {
     }
 
     private mutating func decode(_ block: UnsafeRawBufferPointer) throws(TunnelHPACKError) -> HeaderFields {
+        if let lastFields, lastChanges == changes, block.count == lastBlock.count,
+           lastBlock.withUnsafeBytes({ block.count == 0 || memcmp($0.baseAddress!, block.baseAddress!, block.count) == 0 }) {
+            blocksRepeated += 1
+            return lastFields
+        }
+        let changesBefore = changes
+        let fields = try decodeFields(block)
+        if changes == changesBefore, block.count <= Self.longestBlockKept {
+            lastBlock.removeAll(keepingCapacity: true)
+            lastBlock.append(contentsOf: block)
+            lastFields = fields
+            lastChanges = changes
+        } else {
+            lastFields = nil
+        }
+        return fields
+    }
+
+    private mutating func decodeFields(_ block: UnsafeRawBufferPointer) throws(TunnelHPACKError) -> HeaderFields {
         var fields = HeaderFields(reservingFields: 16, bytes: 512)
         var listSize = 0
         var fieldSeen = false
@@ -179,6 +216,7 @@ struct TunnelHPACKDecoder {
     private static let staticEntries = TunnelHPACKEncoder.staticTable.map { Entry(name: $0.0, value: $0.1) }
 
     private mutating func insert(_ entry: Entry) {
+        changes += 1
         evict(toFit: entry.size)
         // An entry larger than the table empties it and is not inserted (RFC 7541 4.4).
         guard entry.size <= tableSizeLimit else { return }
@@ -187,6 +225,7 @@ struct TunnelHPACKDecoder {
     }
 
     private mutating func evict(toFit bytes: Int) {
+        changes += 1
         while tableSize + bytes > tableSizeLimit, let oldest = table.popFirst() {
             tableSize -= oldest.size
         }
