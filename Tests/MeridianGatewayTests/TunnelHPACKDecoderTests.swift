@@ -70,6 +70,46 @@ struct TunnelHPACKDecoderTests {
         #expect(decoder.blocksRepeated >= 150, "\(decoder.blocksRepeated)")
     }
 
+    @Test("a block that begins with the last block's fields (the same bytes, the table unchanged) reuses them and decodes the rest: blocks that share prefixes of every length read as NIOHPACK's decoder reads them")
+    func sharedPrefixes() throws {
+        // Raw: the last field differs (a new traceparent-like literal, not indexed), then a field in the middle.
+        var ours = TunnelHPACKDecoder(maxHeaderListSize: 1 << 20)
+        func literal(_ name: String, _ value: String) -> [UInt8] { [0x00, UInt8(name.utf8.count)] + Array(name.utf8) + [UInt8(value.utf8.count)] + Array(value.utf8) }
+        let head: [UInt8] = [0x82, 0x84, 0x86] + literal("x-tenant", "blue")
+        for (n, tail) in ["a", "bb", "ccc"].enumerated() {
+            let decoded = try ours.decode(ByteBuffer(bytes: head + literal("traceparent", tail)))
+            #expect(Self.fields(decoded) == [":method=GET", ":path=/", ":scheme=http", "x-tenant=blue", "traceparent=\(tail)"])
+            #expect(ours.fieldsRepeated == 4 * n, "the four fields before the last, from the second block on")
+        }
+        // The value of the fourth field differs in its last byte: the three before it are reused.
+        let other = try ours.decode(ByteBuffer(bytes: [0x82, 0x84, 0x86] + literal("x-tenant", "bluE") + literal("traceparent", "d")))
+        #expect(Self.fields(other) == [":method=GET", ":path=/", ":scheme=http", "x-tenant=bluE", "traceparent=d"])
+        #expect(ours.fieldsRepeated == 8 + 3)
+
+        // Blocks from a small vocabulary (so that they share prefixes often), some fields indexed (changing the
+        // table), through NIOHPACK's encoder and through the tunnel's, each read by a decoder of each kind.
+        var random = SplitMix64(seed: 11)
+        var nio = HPACKEncoder(allocator: ByteBufferAllocator())
+        var tunnel = TunnelHPACKEncoder()
+        var fromNIO = (ours: TunnelHPACKDecoder(maxHeaderListSize: 1 << 20), reference: HPACKDecoder(allocator: ByteBufferAllocator()))
+        var fromTunnel = (ours: TunnelHPACKDecoder(maxHeaderListSize: 1 << 20), reference: HPACKDecoder(allocator: ByteBufferAllocator()))
+        for n in 0..<600 {
+            var block: HPACKHeaders = [":method": "GET", ":scheme": "https", ":path": "/v1/\(random.next() % 3)"]
+            for field in 0..<Int(random.next() % 5) {
+                let value = "v\(random.next() % 3)"
+                block.add(name: "x-field-\(field)", value: value, indexing: random.next() % 4 == 0 ? .indexable : .nonIndexable)
+            }
+            block.add(name: "traceparent", value: "00-\(random.next() % 4)", indexing: .nonIndexable)
+            var a = ByteBuffer()
+            try nio.encode(headers: block, to: &a)
+            #expect(Self.fields(try fromNIO.ours.decode(a)) == Self.fields(try fromNIO.reference.decodeHeaders(from: &a)), "block \(n), NIOHPACK's encoder")
+            var b = ByteBuffer()
+            tunnel.encode(HeaderFields(block.map { ($0.name, $0.value) }), to: &b)
+            #expect(Self.fields(try fromTunnel.ours.decode(b)) == Self.fields(try fromTunnel.reference.decodeHeaders(from: &b)), "block \(n), the tunnel's encoder")
+        }
+        #expect(fromNIO.ours.fieldsRepeated > 300 && fromTunnel.ours.fieldsRepeated > 300, "\(fromNIO.ours.fieldsRepeated), \(fromTunnel.ours.fieldsRepeated)")
+    }
+
     /// A block of raw bytes after `setup` blocks decoded first.
     static func refuses(_ bytes: [UInt8], after setup: [[UInt8]] = [], maxHeaderListSize: Int = 1 << 20) -> String? {
         var decoder = TunnelHPACKDecoder(maxHeaderListSize: maxHeaderListSize)

@@ -92,6 +92,17 @@ struct HeaderFields: Equatable, Sequence {
         entries.reserveCapacity(fields)
     }
 
+    /// A copy of the first `count` fields of `other`, whose bytes are the first of its bytes (as a decoder appends
+    /// them), with room for `extraFields` more fields and `extraBytes` more bytes.
+    init(prefix count: Int, of other: HeaderFields, extraFields: Int, extraBytes: Int) {
+        let end = count == 0 ? 0 : Int(other.entries[count - 1].valueStart + other.entries[count - 1].valueCount)
+        assert(other.entries[..<count].allSatisfy { Int($0.valueStart + $0.valueCount) <= end }, "fields whose bytes are not first")
+        bytes = other.bytes.withUnsafeBufferPointer { FieldBytes(copying: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0)[..<end]), extra: extraBytes) }
+        entries = []
+        entries.reserveCapacity(count + extraFields)
+        entries.append(contentsOf: other.entries[..<count])
+    }
+
     /// Fields whose bytes are `bytes` (which the entries index).
     init(bytes: FieldBytes, entries: [Entry]) {
         self.bytes = bytes
