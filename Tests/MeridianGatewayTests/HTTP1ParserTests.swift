@@ -112,6 +112,35 @@ struct HTTP1ParserTests {
         "HTTP/1.1 500 \r\nContent-Length: 4\r\n\r\nfail",
     ]
 
+    @Test("a head whose field lines are the last head's bytes gets the last head's fields and framing; what follows reads as NIO's decoder reads it")
+    func repeatedFieldLines() throws {
+        let requests = "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc" + "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+            + "PUT /b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"   // another request line, the same fields
+            + "PUT /c HTTP/1.1\r\nHost: b\r\nContent-Length: 3\r\n\r\nxyz"   // one byte differs
+            + "POST /d HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+            + "POST /d HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+            + "GET /e HTTP/1.1\r\nHost: b\r\nContent-Length: 3\r\n\r\nxyz"
+        let responses = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nDate: 1\r\n\r\nhello" + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nDate: 1\r\n\r\nworld"
+            + "HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\nDate: 1\r\n\r\nnope!" + "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nDate: 2\r\n\r\nagain"
+        for (text, kind, repeated) in [(requests, HTTP1Parser.Kind.request, 3), (responses, .response, 2)] {
+            let bytes = Array(text.utf8)
+            let expected = try Self.nio(bytes, kind: kind)
+            for piece in [bytes.count, 1, 7] {
+                var parser = HTTP1Parser(kind, maxHeadBytes: 8 * 1024)
+                var parts: [HTTP1Parser.Part] = []
+                var offset = 0
+                while offset < bytes.count {
+                    let end = min(bytes.count, offset + piece)
+                    try parser.parse(ByteBuffer(bytes: bytes[offset..<end])) { parts.append($0) }
+                    offset = end
+                }
+                try parser.finish { parts.append($0) }
+                #expect(Self.describe(parts) == expected, "\(kind) in pieces of \(piece)")
+                #expect(parser.fieldsRepeated == repeated, "\(kind) in pieces of \(piece)")
+            }
+        }
+    }
+
     @Test("requests read as NIO's decoder reads them, whole or split anywhere (byte by byte too)", arguments: Array(requests.indices))
     func requestsAsNIO(index: Int) throws {
         let bytes = Array(Self.requests[index].utf8)

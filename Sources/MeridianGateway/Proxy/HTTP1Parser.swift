@@ -58,6 +58,15 @@ struct HTTP1Parser {
     /// The start of a head, chunk line or trailer section that the last read ended in.
     private var held: ByteBuffer?
     private var scan = Scan()
+    /// The last head's field lines, and their fields and framing: the next head with the same lines (a client's or
+    /// an endpoint's heads mostly repeat on a connection; an endpoint's `date` changes once a second) gets the same
+    /// fields without reading them again (about 500 instructions a field). Lines longer than
+    /// ``longestLinesKept`` are not kept.
+    private var lastLines: [UInt8] = []
+    private var lastFields: (fields: HeaderFields, framing: Framing)?
+    static let longestLinesKept = 1024
+    /// How many heads' fields were the last head's (for the tests).
+    private(set) var fieldsRepeated = 0
 
     /// The longest chunk line (size and extensions) read.
     static let maxChunkLine = 4096
@@ -282,7 +291,7 @@ struct HTTP1Parser {
         switch kind {
         case .request:
             let (method, uri, version, fieldsStart) = try Self.requestLine(head)
-            let headers = try Self.fields(head, from: fieldsStart, framing: &framing)
+            let headers = try headFields(head, from: fieldsStart, framing: &framing)
             if framing.transferEncoding {
                 guard framing.contentLengthFields == 0 else { throw HTTPParserError.unexpectedContentLength }
                 guard framing.chunked else { throw HTTPParserError.invalidHeaderToken }
@@ -300,7 +309,7 @@ struct HTTP1Parser {
             }
         case .response:
             let (version, status, fieldsStart) = try Self.statusLine(head)
-            let headers = try Self.fields(head, from: fieldsStart, framing: &framing)
+            let headers = try headFields(head, from: fieldsStart, framing: &framing)
             if framing.transferEncoding, framing.contentLengthFields > 0 { throw HTTPParserError.unexpectedContentLength }
             let code = Int(status.code)
             if code < 200 {
@@ -411,6 +420,27 @@ struct HTTP1Parser {
             break
         }
         return HTTPMethod(rawValue: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// ``fields(_:from:framing:)``, or the last head's when its lines were the same bytes.
+    private mutating func headFields(_ head: ByteBuffer, from start: Int, framing: inout Framing) throws(HTTPParserError) -> HeaderFields {
+        let same = lastFields != nil && head.withUnsafeReadableBytes { bytes in
+            bytes.count - start == lastLines.count && lastLines.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress! + start, $0.count) == 0 }
+        }
+        if same, let last = lastFields {
+            fieldsRepeated += 1
+            framing = last.framing
+            return last.fields
+        }
+        lastFields = nil
+        let fields = try Self.fields(head, from: start, framing: &framing)
+        let count = head.readableBytes - start
+        if count <= Self.longestLinesKept {
+            lastLines.removeAll(keepingCapacity: true)
+            head.withUnsafeReadableBytes { lastLines.append(contentsOf: $0[start...]) }
+            lastFields = (fields, framing)
+        }
+        return fields
     }
 
     /// The field lines from `start` (an offset in `head`'s readable bytes) to the empty line that ends `head`.
