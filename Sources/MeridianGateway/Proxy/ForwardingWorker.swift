@@ -268,7 +268,7 @@ final class ForwardingWorker: @unchecked Sendable {
                                  traceparent: head.headers.first(.traceparent))
             refused.status = refusal.error.status
             refused.error = refusal.error.message
-            account(refused)
+            account(refused, listener: downstream.listener)
             return nil
         case .success(let (plan, sourceCluster)):
             let traceparent = TraceContext.nextTraceparent(after: head.headers.first(.traceparent), using: &random)
@@ -691,13 +691,14 @@ final class ForwardingWorker: @unchecked Sendable {
     /// An exchange ended.
     /// `inout` so that the exchange's record is read where it is: passing a class's stored property by value copies it
     /// (a retain and a release for each of its dozen strings).
-    func completed(_ record: inout AccessRecord) {
-        context.requestFinished(listener: DownstreamHandler.Listener(rawValue: record.listener) ?? .local)
-        account(record)
+    /// (The listener as the enumeration: read back from the record's string, it was a string switch per request.)
+    func completed(_ record: inout AccessRecord, listener: DownstreamHandler.Listener) {
+        context.requestFinished(listener: listener)
+        account(record, listener: listener)
     }
 
-    private func account(_ record: AccessRecord) {
-        let source = record.listener == DownstreamHandler.Listener.tunnel.rawValue ? (record.caller ?? "unknown") : record.source
+    private func account(_ record: AccessRecord, listener: DownstreamHandler.Listener) {
+        let source = listener == .tunnel ? (record.caller ?? "unknown") : record.source
         let destination = record.destination ?? "none"
         let service = record.service ?? "none"
         let key = RequestMetricKey(source: source, destination: destination, service: service, status: record.status)

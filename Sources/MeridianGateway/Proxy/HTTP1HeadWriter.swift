@@ -112,7 +112,8 @@ enum HTTP1HeadWriter {
         let failed = fields.withBytes { bytes -> Int? in
             for (index, entry) in fields.entries.enumerated() {
                 let name = UnsafeBufferPointer(rebasing: bytes[entry.name])
-                guard !name.isEmpty, name.allSatisfy(\.isHTTPTokenByte),
+                // (A name the gateway knows is a token: classified by its bytes, it is one of the known names.)
+                guard entry.known != nil || (!name.isEmpty && name.allSatisfy(\.isHTTPTokenByte)),
                       UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[entry.value]).firstFieldValueControl() == nil
                 else { return index }
                 scan.add(entry)

@@ -14,6 +14,8 @@ final class ProxyExchange: DeadlineHolder {
     let worker: ForwardingWorker
     private var downstream: DownstreamHandler?
     private let downstreamVersion: HTTPVersion
+    /// The listener the request came in on (kept: the client may be gone when the exchange ends).
+    private let listener: DownstreamHandler.Listener
     private let keepAlive: Bool
     private let isGRPC: Bool
     private var upstreamHead: RequestHead
@@ -67,6 +69,7 @@ final class ProxyExchange: DeadlineHolder {
         self.worker = worker
         self.downstream = downstream
         self.downstreamVersion = request.version
+        self.listener = downstream.listener
         self.keepAlive = downstream.isHTTP2Stream || request.keepsAlive
         self.isGRPC = request.isGRPC
         self.upstreamHead = upstreamHead
@@ -421,7 +424,7 @@ final class ProxyExchange: DeadlineHolder {
         record.durationSeconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
         record.requestBytes = requestBytes
         record.responseBytes = responseBytes
-        worker.completed(&record)
+        worker.completed(&record, listener: listener)
         if let downstream {
             self.downstream = nil
             downstream.exchangeFinished(self)
