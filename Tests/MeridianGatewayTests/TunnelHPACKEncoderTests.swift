@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHPACK
+import NIOHTTP1
 import Testing
 
 @testable import MeridianGateway
@@ -84,6 +85,53 @@ struct TunnelHPACKEncoderTests {
         var changing = TunnelHPACKEncoder()
         _ = try Self.roundTrip(blocks, tableLimits: [5: [256], 9: [4096]], encoder: &changing)
         #expect(changing.memoHits > 10, "\(changing.memoHits)")
+    }
+
+    @Test("a head written from its HTTP/1-style fields is the block its translation makes: pseudo-header fields, names lowercased, connection-specific fields and host left out")
+    func headsTranslatedAsWritten() throws {
+        let requestFields: [[(String, String)]] = [
+            [("Host", "chat.meridian:15001"), ("User-Agent", "curl/8"), ("Accept", "*/*"), ("Connection", "keep-alive"), ("X-Mixed-Case", "Value")],
+            [("accept", "*/*"), ("TE", "trailers"), ("Keep-Alive", "timeout=5"), ("traceparent", "00-a-b-01")],   // no host: no :authority
+            [("HOST", "a"), ("host", "b"), ("Content-Length", "3"), ("Transfer-Encoding", "chunked"), ("Upgrade", "h2c")],
+        ]
+        let responseFields: [[(String, String)]] = [
+            [("Server", "nginx"), ("Date", "now"), ("Content-Type", "text/html"), ("Content-Length", "1024"), ("Connection", "keep-alive"), ("ETag", "\"x\"")],
+            [("grpc-status", "0"), ("Proxy-Connection", "close")],
+            [],
+        ]
+        var encoder = TunnelHPACKEncoder()
+        var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+        var ours = TunnelHPACKDecoder(maxHeaderListSize: 1 << 20)
+        // Twice over, so that the second round is written from the memo.
+        for round in 0..<2 {
+            var heads: [StreamFrame.Headers] = []
+            for (index, fields) in requestFields.enumerated() {
+                let method: HTTPMethod = [.GET, .POST, .RAW(value: "PURGE")][index]
+                heads.append(StreamFrame.Headers(request: RequestHead(version: .http1_1, method: method, uri: "/v1/\(index)?q=1", headers: HeaderFields(fields)),
+                                                 scheme: index == 0 ? "https" : "http"))
+            }
+            for (index, fields) in responseFields.enumerated() {
+                heads.append(StreamFrame.Headers(response: ResponseHead(version: .http1_1, status: .init(statusCode: [200, 404, 1000][index]), headers: HeaderFields(fields))))
+            }
+            // Each head twice in a row: the second from the memo where it was sent as indexes.
+            for (index, head) in heads.enumerated() {
+                for _ in 0..<2 {
+                    var buffer = ByteBuffer()
+                    encoder.encode(head.headers, head: head.head, to: &buffer)
+                    let expected = head.block.map { [$0.name, $0.value] }
+                    #expect(try ours.decode(buffer).map { [$0.name, $0.value] } == expected, "round \(round), head \(index)")
+                    #expect(try decoder.decodeHeaders(from: &buffer).map { [$0.name, $0.value] } == expected, "round \(round), head \(index)")
+                }
+            }
+        }
+        #expect(encoder.memoHits > 10)
+        // What the translation makes, spelled out for the first request and response.
+        let request = StreamFrame.Headers(request: RequestHead(version: .http1_1, method: .GET, uri: "/", headers: HeaderFields(requestFields[0])), scheme: "https")
+        #expect(request.block.map { "\($0.name)=\($0.value)" } == [":method=GET", ":scheme=https", ":authority=chat.meridian:15001", ":path=/",
+                                                                  "user-agent=curl/8", "accept=*/*", "x-mixed-case=Value"])
+        let response = StreamFrame.Headers(response: ResponseHead(version: .http1_1, status: .ok, headers: HeaderFields(responseFields[0])))
+        #expect(response.block.map { "\($0.name)=\($0.value)" } == [":status=200", "server=nginx", "date=now", "content-type=text/html",
+                                                                   "content-length=1024", "etag=\"x\""])
     }
 
     @Test("credentials are never indexed: sent again, they are the same never-indexed literal, not an index")

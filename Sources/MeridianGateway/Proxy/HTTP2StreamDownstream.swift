@@ -35,7 +35,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
         }
         switch part {
         case .head(let head):
-            let headers = StreamFrame.Payload.headers(.init(headers: HeaderFields(proxyingResponse: head)))
+            let headers = StreamFrame.Payload.headers(.init(response: head))
             if head.status.code < 200 {
                 writeHeld()
                 stream.write(headers, promise: promise)

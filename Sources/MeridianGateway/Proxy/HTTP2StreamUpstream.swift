@@ -7,7 +7,7 @@ import NIOHTTP2
 /// its ``UpstreamHandler`` writes into frame payloads and the response's frame payloads into parts, and passes the
 /// stream's events on to that handler.
 ///
-/// Each head is translated once (``HeaderFields/init(proxyingRequest:scheme:)``). It holds the last payload back
+/// Each head is translated as the tunnel's encoder writes it (``StreamFrame/Headers/init(request:scheme:)``). It holds the last payload back
 /// until the next write or flush, so a request without a body is one HEADERS frame with END_STREAM and a body's last
 /// DATA frame carries END_STREAM.
 final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
@@ -56,7 +56,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
     func writeHead(_ head: RequestHead) {
         guard let stream else { return }
         requestMethod = head.method
-        hold(.headers(.init(headers: HeaderFields(proxyingRequest: head, scheme: scheme))), stream)
+        hold(.headers(.init(request: head, scheme: scheme)), stream)
     }
 
     func flush() {
