@@ -58,6 +58,8 @@ final class DownstreamHandler: ChannelDuplexHandler {
     /// HTTP/1.1: the connection closes once its last response is written; later requests are not processed (RFC 9112
     /// 9.6), pipelined or not.
     private var closing = false
+    /// HTTP/1.1: this connection's slot in its worker's ``HandlerSlots`` (-1: none).
+    var trackingSlot = -1
     /// HTTP/1.1: the response in flight has sent its head (so an error can no longer be answered with one).
     private var responseStarted = false
     /// HTTP/1.1: the requests read from the connection's bytes.
@@ -360,12 +362,13 @@ final class DownstreamHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        worker.trackInbound(http1: self, channel: context.channel)
+        worker.trackInbound(http1: self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         staged = nil
+        worker.untrackInbound(http1: self)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
