@@ -240,6 +240,32 @@ struct GatewayEndToEndTests {
         }
     }
 
+    @Test("the local listener tells h2c from HTTP/1.1 by the first bytes, however they are split: a preface in two reads, a request whose first read is one byte")
+    func protocolDetectionAcrossReads() async throws {
+        let upstream = try await TestUpstream.start(name: "west-model")
+        defer { Task { await upstream.stop() } }
+        try await Self.eastWest(upstream) { mesh in
+            let port = mesh.port("east")
+            // h2c: the gateway first reads 10 bytes of the preface (it cannot tell yet), then the rest.
+            let status = try await TestH2CClient.withConnection(port: port, splitFirstWrite: true) { openStream in
+                let stream = try await openStream()
+                var head = TestClient.head(.GET, "/split-preface", host: "chat.meridian", headers: [])
+                head.version = .http2
+                return try await stream.executeThenClose { inbound, outbound in
+                    try await outbound.write(contentsOf: [.head(head), .end(nil)])
+                    return try await TestClient.collect(inbound).status
+                }
+            }
+            #expect(status == 200)
+            // HTTP/1.1 whose first read is "P" (as the preface's is): the rest, 100 ms later, is a PUT.
+            let answer = try #require(try await TestClient.sendRaw(port: port, parts: [
+                "P", "UT /upload HTTP/1.1\r\nHost: chat.meridian\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+            ]), "the gateway did not close the connection")
+            #expect(answer.hasPrefix("HTTP/1.1 200 ") && answer.hasSuffix("received 2"), "\(answer.prefix(300))")
+            #expect(upstream.requests.value.map(\.uri).contains("/split-preface"))
+        }
+    }
+
     @Test("HTTP/1.1 responses of every size around the limits of the client side's write staging arrive whole and in order, pipelined on one connection")
     func responseSizesAroundStaging() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")

@@ -140,22 +140,6 @@ struct ParsingTests {
         #expect(ProtocolDetector.detect(Array("PRIX".utf8)) == .http1)
     }
 
-    @Test("the detector replays the bytes into the pipeline it configured")
-    func detectorOnEmbeddedChannel() throws {
-        let channel = EmbeddedChannel()
-        let chosen = Locked<ProtocolDetector.WireProtocol?>(nil)
-        try channel.pipeline.syncOperations.addHandler(ProtocolDetector { _, wire in chosen.withLock { $0 = wire } })
-        try channel.writeInbound(ByteBuffer(string: "PRI * HTTP/2.0\r\n"))
-        #expect(chosen.value == nil)
-        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
-        try channel.writeInbound(ByteBuffer(string: "\r\nSM\r\n\r\nrest"))
-        #expect(chosen.value == .http2)
-        let replayed = try channel.readInbound(as: ByteBuffer.self)
-        #expect(replayed.map { String(buffer: $0) } == "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nrest")
-        #expect(throws: (any Error).self) { try channel.pipeline.syncOperations.handler(type: ProtocolDetector.self) }
-        _ = try channel.finish()
-    }
-
     @Test("hop-by-hop headers are dropped, te: trailers kept")
     func hopByHop() {
         var headers = HeaderFields([("connection", "keep-alive, x-private"), ("keep-alive", "5"), ("x-private", "1"), ("te", "trailers"),

@@ -18,10 +18,12 @@ import NIOHTTP2
 ///   (NIO's handler stops reading after every request, two `epoll_ctl` calls per request);
 /// - a request the parser refuses gets a JSON error (431 for oversized headers, 400 otherwise), then the close;
 /// - ``lastActive`` lets the worker's sweep close a connection idle for the idle timeout.
-final class DownstreamHandler: ChannelDuplexHandler {
+final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// An HTTP/1.1 connection's bytes, parsed here (``HTTP1Parser``); an HTTP/2 stream's parts come through
     /// ``received(_:)``.
     typealias InboundIn = ByteBuffer
+    /// A local connection that turned out to speak h2c: its bytes, passed on to the handlers that read it.
+    typealias InboundOut = ByteBuffer
     /// An HTTP/1.1 connection's bytes: this handler frames and encodes its responses (``BodyFraming``,
     /// ``HTTP1HeadWriter``); HTTP/2 streams are written through their ``HTTP2StreamDownstream``. (It is the last
     /// handler: what passes it outbound is bytes too.)
@@ -81,12 +83,22 @@ final class DownstreamHandler: ChannelDuplexHandler {
     static let stagedLimit = 64 * 1024
 
     /// - Parameter maxHeaderBytes: HTTP/1.1: the largest request head read (larger is answered 431).
-    init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, callerCluster: String? = nil, maxHeaderBytes: Int = 64 * 1024) {
+    /// A local listener's connection until its first bytes tell HTTP/1.1 from h2c (``ProtocolDetector``): what
+    /// builds the pipeline behind this handler for h2c (which then passes the bytes on and leaves), and the bytes read
+    /// so far. (This handler told them apart where a handler of its own was added and removed per connection, about
+    /// 3,500 instructions.)
+    private var h2c: ((any Channel) throws -> Void)?
+    private var undetected: ByteBuffer?
+
+    /// - Parameter h2c: a local listener's connection: how to build its pipeline should it speak h2c.
+    init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, callerCluster: String? = nil, maxHeaderBytes: Int = 64 * 1024,
+         h2c: ((any Channel) throws -> Void)? = nil) {
         parser = HTTP1Parser(.request, maxHeadBytes: maxHeaderBytes)
         self.worker = worker
         self.listener = listener
         self.isHTTP2Stream = isHTTP2Stream
         self.callerCluster = callerCluster
+        self.h2c = h2c
     }
 
     var isWritable: Bool { stream?.stream.isWritable ?? context?.channel.isWritable ?? false }
@@ -368,12 +380,38 @@ final class DownstreamHandler: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         staged = nil
+        undetected = nil
         worker.untrackInbound(http1: self)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if let h2c {
+            if undetected == nil {
+                undetected = bytes
+            } else {
+                undetected!.writeBuffer(&bytes)
+            }
+            guard let read = undetected, let wire = ProtocolDetector.detect(read.readableBytesView) else { return }
+            self.h2c = nil
+            undetected = nil
+            guard wire == .http1 else {
+                do {
+                    try h2c(context.channel)
+                } catch {
+                    context.fireErrorCaught(error)
+                    context.close(promise: nil)
+                    return
+                }
+                context.fireChannelRead(wrapInboundOut(read))
+                context.fireChannelReadComplete()
+                context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+                return
+            }
+            bytes = read
+        }
         do {
-            try parser.parse(unwrapInboundIn(data)) { part in
+            try parser.parse(bytes) { part in
                 switch consume part {
                 case .request(let head): received(.head(consume head))
                 case .body(let body): received(.body(body))

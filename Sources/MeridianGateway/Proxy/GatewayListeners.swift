@@ -23,23 +23,20 @@ enum GatewayListeners {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let worker = workers.worker(for: channel.eventLoop)
-                    try channel.pipeline.syncOperations.addHandler(ProtocolDetector { channel, wire in
-                        let sync = channel.pipeline.syncOperations
-                        switch wire {
-                        case .http1:
-                            // No NIO HTTP/1 codec: the DownstreamHandler parses requests (HTTP1Parser), frames
-                            // (BodyFraming) and encodes (HTTP1HeadWriter) responses, and does the work of NIO's
-                            // HTTPServerPipelineHandler, HTTPServerProtocolErrorHandler and IdleStateHandler
-                            // (pipelining, parse errors, the idle timeout).
-                            try sync.addHandler(DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: false, maxHeaderBytes: maxHeaderBytes))
-                        case .http2:
-                            // No IdleStateHandler either: the worker's sweep closes a connection that has had no
-                            // stream for the idle timeout (the mux notes when its last stream closed).
-                            let mux = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes, window: window) { stream in
-                                _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true), stream: stream)
-                            }
-                            worker.trackInbound(http2: channel, idle: mux)
+                    // No NIO HTTP/1 codec: the DownstreamHandler parses requests (HTTP1Parser), frames (BodyFraming)
+                    // and encodes (HTTP1HeadWriter) responses, and does the work of NIO's HTTPServerPipelineHandler,
+                    // HTTPServerProtocolErrorHandler and IdleStateHandler (pipelining, parse errors, the idle
+                    // timeout). It tells h2c from HTTP/1.1 by the first bytes (ProtocolDetector) and, for h2c, builds
+                    // the pipeline behind itself and leaves.
+                    try channel.pipeline.syncOperations.addHandler(DownstreamHandler(
+                        worker: worker, listener: .local, isHTTP2Stream: false, maxHeaderBytes: maxHeaderBytes
+                    ) { channel in
+                        // No IdleStateHandler either: the worker's sweep closes a connection that has had no stream
+                        // for the idle timeout (the mux notes when its last stream closed).
+                        let mux = try HTTP2Tuning.configure(channel, server: true, tunnel: false, maxHeaderBytes: maxHeaderBytes, window: window) { stream in
+                            _ = HTTP2StreamDownstream(downstream: DownstreamHandler(worker: worker, listener: .local, isHTTP2Stream: true), stream: stream)
                         }
+                        worker.trackInbound(http2: channel, idle: mux)
                     })
                 }
             }

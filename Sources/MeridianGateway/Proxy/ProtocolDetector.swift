@@ -4,12 +4,9 @@ import NIOCore
 /// that speaks h2c starts with the connection preface `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`, which no HTTP/1.1 request
 /// can start with.
 ///
-/// It holds the bytes until it can tell (the first byte that differs from the preface, or the whole preface), calls
-/// `configure` to build the right pipeline behind it, replays the bytes and removes itself.
-final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
+/// A local connection's ``DownstreamHandler`` holds the bytes until it can tell (the first byte that differs from the
+/// preface, or the whole preface); for h2c it builds the pipeline behind itself, passes the bytes on and leaves.
+enum ProtocolDetector {
     /// The protocol a connection speaks.
     enum WireProtocol: Equatable {
         case http1
@@ -24,38 +21,5 @@ final class ProtocolDetector: ChannelInboundHandler, RemovableChannelHandler {
             return .http1
         }
         return bytes.count >= preface.count ? .http2 : nil
-    }
-
-    private let configure: (any Channel, WireProtocol) throws -> Void
-    private var buffered: ByteBuffer?
-
-    init(configure: @escaping (any Channel, WireProtocol) throws -> Void) {
-        self.configure = configure
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var incoming = unwrapInboundIn(data)
-        if buffered == nil {
-            buffered = incoming
-        } else {
-            buffered!.writeBuffer(&incoming)
-        }
-        guard let bytes = buffered, let wire = Self.detect(bytes.readableBytesView) else { return }
-        do {
-            try configure(context.channel, wire)
-        } catch {
-            context.fireErrorCaught(error)
-            context.close(promise: nil)
-            return
-        }
-        buffered = nil
-        context.fireChannelRead(wrapInboundOut(bytes))
-        context.fireChannelReadComplete()
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        buffered = nil
-        context.fireChannelInactive()
     }
 }

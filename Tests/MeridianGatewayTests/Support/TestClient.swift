@@ -54,12 +54,20 @@ enum TestClient {
     /// Writes `bytes` as they are (one write) and returns everything read until the gateway closes the connection;
     /// `nil` when it has not closed it after 10 s.
     static func sendRaw(port: Int, _ bytes: String) async throws -> String? {
+        try await sendRaw(port: port, parts: [bytes])
+    }
+
+    /// ``sendRaw(port:_:)`` with `parts` written one by one, `pause` apart.
+    static func sendRaw(port: Int, parts: [String], pause: Duration = .milliseconds(100)) async throws -> String? {
         let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
         return try await connection.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: bytes))
+            for (index, part) in parts.enumerated() {
+                if index > 0 { try await Task.sleep(for: pause) }
+                try await outbound.write(ByteBuffer(string: part))
+            }
             return try await within(.seconds(10)) {
                 var received = ""
                 for try await buffer in inbound { received += String(buffer: buffer) }
