@@ -91,7 +91,8 @@ struct TunnelHPACKEncoderTests {
     func headsTranslatedAsWritten() throws {
         let requestFields: [[(String, String)]] = [
             [("Host", "chat.meridian:15001"), ("User-Agent", "curl/8"), ("Accept", "*/*"), ("Connection", "keep-alive"), ("X-Mixed-Case", "Value")],
-            [("accept", "*/*"), ("TE", "trailers"), ("Keep-Alive", "timeout=5"), ("traceparent", "00-a-b-01")],   // no host: no :authority
+            // No host: no :authority. Uppercase only past the first eight bytes, or only in their last.
+            [("accept", "*/*"), ("TE", "trailers"), ("Keep-Alive", "timeout=5"), ("x-lower-tailX", "1"), ("abcdefgH", "2"), ("traceparent", "00-a-b-01")],
             [("HOST", "a"), ("host", "b"), ("Content-Length", "3"), ("Transfer-Encoding", "chunked"), ("Upgrade", "h2c")],
         ]
         let responseFields: [[(String, String)]] = [

@@ -124,10 +124,18 @@ struct TunnelHPACKEncoder {
         /// The positions remembered, and the bytes of each position's name and value.
         static let positions = 32
         static let slotBytes = 128
-        var slots = [Slot](repeating: Slot(), count: positions)
+        /// (Pointers, not arrays: an array read from a class's property is retained and bounds-checked per field.)
+        let slots: UnsafeMutablePointer<Slot> = {
+            let slots = UnsafeMutablePointer<Slot>.allocate(capacity: positions)
+            slots.initialize(repeating: Slot(), count: positions)
+            return slots
+        }()
         let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: positions * slotBytes)
 
-        deinit { bytes.deallocate() }
+        deinit {
+            slots.deallocate()
+            bytes.deallocate()
+        }
 
         /// The index sent last time at `position` for this name and value, if it still holds.
         @inline(__always)
@@ -270,7 +278,7 @@ struct TunnelHPACKEncoder {
                         continue
                     }
                     if known?.isConnectionSpecific == true || (isRequest && known == .host) { continue }
-                    guard name.contains(where: \.isASCIIUppercase) else {
+                    guard Self.hasASCIIUppercase(name) else {
                         field(name, value, indexing)
                         continue
                     }
@@ -282,6 +290,24 @@ struct TunnelHPACKEncoder {
             }
             return writer.count
         }
+    }
+
+    /// Whether `name` has an ASCII uppercase letter, eight bytes at a time.
+    @inline(__always)
+    private static func hasASCIIUppercase(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = name.baseAddress else { return false }
+        let raw = UnsafeRawPointer(base)
+        var offset = 0
+        while offset + 8 <= name.count {
+            let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            if UnsafeBufferPointer<UInt8>.asciiLowercased(word) != word { return true }
+            offset += 8
+        }
+        while offset < name.count {
+            if name[offset].isASCIIUppercase { return true }
+            offset += 1
+        }
+        return false
     }
 
     /// Calls `body` with the bytes of `name` and `value`.
