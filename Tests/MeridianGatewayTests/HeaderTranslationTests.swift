@@ -81,6 +81,14 @@ struct HeaderTranslationTests {
         #expect(listed.contentLength == 5)
         #expect(listed.head.headers.map { "\($0.name): \($0.value)" } == ["content-length: 5", "x-a: 1"],
                 "the one length checked, in decimal, where the block's first content-length was")
+        // A length that is its decimal already is kept as it is; any other spelling of it is written in decimal.
+        for (spelled, kept) in [("5", "5"), ("05", "5"), (" 5 ", "5"), ("1024", "1024"), ("0", "0"), ("00", "0"), ("1024,1024", "1024")] {
+            let head = try RequestHead.proxying([":method": "PUT", ":scheme": "https", ":path": "/", "content-length": spelled], endStream: false).head
+            #expect(head.headers.map { "\($0.name): \($0.value)" } == ["content-length: \(kept)"], "\(spelled)")
+        }
+        func isDecimal(_ value: Int, _ text: String) -> Bool { text.withUTF8Bytes { DeclaredLength.Relay.isDecimal(value, $0) } }
+        #expect(isDecimal(1024, "1024") && !isDecimal(1024, "01024") && !isDecimal(0, "00") && isDecimal(0, "0") && !isDecimal(12, "21")
+                && !isDecimal(5, "") && !isDecimal(5, "5 ") && isDecimal(Int.max, String(Int.max)))
         let sized = try RequestHead.proxying([":method": "PUT", ":scheme": "https", ":path": "/", "content-length": "5"], endStream: false).head
         #expect(sized.headers.first(name: "content-length") == "5" && !sized.headers.contains(name: "transfer-encoding"))
         #expect(!sized.headers.contains(name: "host"))

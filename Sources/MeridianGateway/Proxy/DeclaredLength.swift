@@ -76,10 +76,24 @@ struct DeclaredLength {
             return true
         }
 
-        /// Puts the checked value, in decimal, in place of the field kept.
+        /// Puts the checked value, in decimal, in place of the field kept, unless it is that already (the fields
+        /// share the block's bytes, and a change copies them).
         func apply(to fields: inout HeaderFields) {
             guard let keptAt, let declared else { return }
+            if fields.withValue(at: keptAt, { Self.isDecimal(declared, $0) }) { return }
             fields.replace(at: keptAt, with: .init(name: "content-length", value: String(declared), known: .contentLength))
+        }
+
+        /// Whether `bytes` are `value` in decimal, as `String(value)` writes it.
+        static func isDecimal(_ value: Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard !bytes.isEmpty, bytes.count <= 19, value >= 0 else { return false }
+            guard bytes.count == 1 || bytes[0] != UInt8(ascii: "0") else { return false }
+            var rest = value
+            for index in stride(from: bytes.count - 1, through: 0, by: -1) {
+                guard bytes[index] == UInt8(ascii: "0") + UInt8(rest % 10) else { return false }
+                rest /= 10
+            }
+            return rest == 0
         }
     }
 
