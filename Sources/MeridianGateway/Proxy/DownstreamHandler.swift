@@ -82,15 +82,16 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Past this many staged bytes, they go to the channel before the next part (still unflushed).
     static let stagedLimit = 64 * 1024
 
-    /// - Parameter maxHeaderBytes: HTTP/1.1: the largest request head read (larger is answered 431).
     /// A local listener's connection until its first bytes tell HTTP/1.1 from h2c (``ProtocolDetector``): what
     /// builds the pipeline behind this handler for h2c (which then passes the bytes on and leaves), and the bytes read
-    /// so far. (This handler told them apart where a handler of its own was added and removed per connection, about
+    /// so far. (This handler tells them apart where a handler of its own was added and removed per connection, about
     /// 3,500 instructions.)
     private var h2c: ((any Channel) throws -> Void)?
     private var undetected: ByteBuffer?
 
-    /// - Parameter h2c: a local listener's connection: how to build its pipeline should it speak h2c.
+    /// - Parameters:
+    ///   - maxHeaderBytes: HTTP/1.1: the largest request head read (larger is answered 431).
+    ///   - h2c: a local listener's connection: how to build its pipeline should it speak h2c.
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, callerCluster: String? = nil, maxHeaderBytes: Int = 64 * 1024,
          h2c: ((any Channel) throws -> Void)? = nil) {
         parser = HTTP1Parser(.request, maxHeadBytes: maxHeaderBytes)
