@@ -43,6 +43,9 @@ final class ForwardingWorker: @unchecked Sendable {
     /// its strings costs less than hashing them (about 700 instructions).
     private var lastRequestMetrics: (key: RequestMetricKey, metrics: (requests: Counter, duration: DurationHistogram))?
     private var retryCounters: [String: Counter] = [:]
+    /// The peer connection ``availability(of:service:triedEndpoints:)`` last found, for ``nextTarget(_:)`` to take
+    /// without a second lookup by name when its cluster is the one chosen.
+    private var lastAvailable: (cluster: String, connection: HTTP2Connection)?
     /// The last tunnel request admitted, and its plan: the next request with the same table, caller, service and
     /// requested class (a peer's requests mostly repeat them) gets the same plan without the four lookups by name and
     /// the policy's checks (about 2,000 instructions per request). A refusal is never kept.
@@ -95,6 +98,7 @@ final class ForwardingWorker: @unchecked Sendable {
         guard !closed else { return }
         table = compiled
         lastTunnelAdmission = nil
+        lastAvailable = nil
         rotations = Array(repeating: RouteRotation(), count: compiled.routeList.count)
         let wanted = compiled.peers.filter { $0.key != compiled.localCluster }
         for (cluster, connection) in peers {
@@ -141,6 +145,7 @@ final class ForwardingWorker: @unchecked Sendable {
         clientIdleSweep?.cancel()
         clientIdleSweep = nil
         peers.removeAll()
+        lastAvailable = nil
         h2cEndpoints.removeAll()
         var waiting: [(Result<UpstreamHandler, any Error>) -> Void] = []
         for pool in http1Pools.values { while let waiter = pool.waiting.popFirst() { waiting.append(waiter) } }
@@ -475,7 +480,14 @@ final class ForwardingWorker: @unchecked Sendable {
                     continue
                 }
                 plan.triedClusters.append(choice.cluster)
-                let connection = peers[choice.cluster]
+                // (The connection `availability` found for the cluster chosen, if it was the last it looked up.)
+                let connection: HTTP2Connection?
+                if let last = lastAvailable, last.cluster == choice.cluster {
+                    connection = last.connection
+                } else {
+                    connection = peers[choice.cluster]
+                }
+                lastAvailable = nil
                 return .peer(cluster: choice.cluster, connection: connection, health: connection?.health ?? context.health.cell(choice.cluster),
                              level: choice.level, reason: choice.reason)
             }
@@ -488,7 +500,9 @@ final class ForwardingWorker: @unchecked Sendable {
             let now = NIODeadline.now()
             return service.endpoints.contains { !triedEndpoints.contains($0.endpoint.address) && !context.health.isEjected($0.health, at: now) } ? 1 : nil
         }
-        guard let connection = peers[cluster], connection.isUsable, let health = connection.health else { return nil }
+        guard let connection = peers[cluster] else { return nil }
+        lastAvailable = (cluster, connection)
+        guard connection.isUsable, let health = connection.health else { return nil }
         return context.health.availability(health)
     }
 

@@ -160,12 +160,15 @@ final class HTTP2Connection: @unchecked Sendable {
         onStreamCountChange?(1)
         // Strong references to this connection, here and in `windowGrown`: a weak one gives it a side table of
         // reference counts, which each of its retains and releases (several per request) then goes through. The
-        // stream lets go of `onClose` when it closes, the mux of `windowGrown` when its handler is removed.
-        stream.onClose = {
-            self.activeStreams -= 1
-            self.onStreamCountChange?(-1)
-        }
+        // stream lets go of it when it closes, the mux of `windowGrown` when its handler is removed.
+        stream.countedBy = self
         completion(.success(handler))
+    }
+
+    /// A stream ``create(_:on:completion:)`` opened has closed.
+    func streamClosed() {
+        activeStreams -= 1
+        onStreamCountChange?(-1)
     }
 
     // MARK: Probes
