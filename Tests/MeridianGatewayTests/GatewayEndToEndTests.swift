@@ -646,6 +646,23 @@ struct GatewayEndToEndTests {
             #expect(unknown.status == 400)
             let field = (unknown.json?["error"] as? [String: Any])?["field"] as? String
             #expect(field == "meridian-service")
+
+            // East keeps the last local admission's plan for the next request with the same table, service and class
+            // (twice each: its connections take turns between two event loops); a new table is decided again.
+            for _ in 0..<2 { #expect(try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models").status == 200) }
+            var closed = TestTables.table(source: "east", address: mesh.tunnel("east"), peers: ["west": mesh.tunnel("west")], levels: [[("west", 1)]])
+            closed.entries = closed.entries.map { entry in
+                var entry = entry
+                if entry.dataClass == "public" { entry.refusal = RouteRefusal(status: 503, reason: "chat is closed for maintenance") }
+                return entry
+            }
+            closed.version = 2
+            closed.hash = closed.contentHash()
+            try await mesh.gateways["east"]!.apply(closed)
+            for _ in 0..<2 {
+                let refused = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
+                #expect(refused.status == 503 && refused.body.contains("maintenance"), "\(refused.status) \(refused.body.prefix(200))")
+            }
         }
     }
 

@@ -132,6 +132,15 @@ struct ParsingTests {
         #expect(ForwardingWorker.checkLocalHead(HeaderFields([("meridian-service", "chat")]), version: .http1_0) == nil)
     }
 
+    @Test("a method's name is NIO's rawValue, for every method NIO names and others")
+    func methodNames() {
+        let methods: [HTTPMethod] = [.GET, .PUT, .ACL, .HEAD, .POST, .COPY, .LOCK, .MOVE, .BIND, .LINK, .PATCH, .TRACE, .MKCOL, .MERGE,
+                                     .PURGE, .NOTIFY, .SEARCH, .UNLOCK, .REBIND, .UNBIND, .REPORT, .DELETE, .UNLINK, .CONNECT, .MSEARCH,
+                                     .OPTIONS, .PROPFIND, .CHECKOUT, .PROPPATCH, .SUBSCRIBE, .MKCALENDAR, .MKACTIVITY, .UNSUBSCRIBE,
+                                     .SOURCE, .RAW(value: "BREW")]
+        for method in methods { #expect(method.name == method.rawValue, "\(method)") }
+    }
+
     @Test("h2 preface tells h2c from HTTP/1.1")
     func protocolDetection() {
         #expect(ProtocolDetector.detect(Array("GET / HTTP/1.1\r\n".utf8)) == .http1)

@@ -51,6 +51,9 @@ final class ForwardingWorker: @unchecked Sendable {
     /// the policy's checks (about 2,000 instructions per request). A refusal is never kept.
     private var lastTunnelAdmission: (table: CompiledTable, caller: String, service: String, requestedClass: String?,
                                       plan: ForwardPlan)?
+    /// The same for a local client's request that took the common path (a route with a destination): the next with
+    /// the same table, service and requested class gets the same plan.
+    private var lastLocalAdmission: (table: CompiledTable, service: String, requestedClass: String?, plan: ForwardPlan)?
     private var closed = false
     /// Accepted HTTP/2 connections (tunnel and h2c), for GOAWAY on drain.
     private var inboundHTTP2: [ObjectIdentifier: any Channel] = [:]
@@ -98,6 +101,7 @@ final class ForwardingWorker: @unchecked Sendable {
         guard !closed else { return }
         table = compiled
         lastTunnelAdmission = nil
+        lastLocalAdmission = nil
         lastAvailable = nil
         rotations = Array(repeating: RouteRotation(), count: compiled.routeList.count)
         let wanted = compiled.peers.filter { $0.key != compiled.localCluster }
@@ -253,7 +257,7 @@ final class ForwardingWorker: @unchecked Sendable {
         // The access record is made where it is used (a record made before the decision and handed to the exchange
         // was copied: a retain and a release of each of its strings).
         // (What it reads of the head is read here: the head itself is consumed once admitted.)
-        let (method, path) = (head.method.rawValue, head.uri)
+        let (method, path) = (head.method.name, head.uri)
         func record(service: String?, dataClass: String?, reason: String, traceparent: String?) -> AccessRecord {
             AccessRecord(
                 listener: downstream.listener.rawValue, method: method, path: path, service: service, dataClass: dataClass,
@@ -351,12 +355,17 @@ final class ForwardingWorker: @unchecked Sendable {
             return .failure(Refusal(error: APIError(status: 503, code: .unavailable, message: "the gateway has no routing table yet"),
                                     decision: "no-table", service: target.service))
         }
+        // The last local request's plan, for the next with the same table, service and requested class.
+        if let last = lastLocalAdmission, last.table === table, last.service == target.service, last.requestedClass == target.requestedClass {
+            return .success((last.plan, table.localCluster))
+        }
         // The common case with one lookup: a service, a class the policy defines, a route with a destination. Anything
         // else takes the checks below, which name what is wrong.
         if let service = table.services[target.service], let dataClass = target.requestedClass ?? service.defaultClass,
            let route = service.route(dataClass), route.entry.refusal == nil, !route.levels.isEmpty {
-            return .success((ForwardPlan(scope: .route(route), service: target.service,
-                                         dataClass: dataClass, timeout: route.timeout), table.localCluster))
+            let plan = ForwardPlan(scope: .route(route), service: target.service, dataClass: dataClass, timeout: route.timeout)
+            lastLocalAdmission = (table, target.service, target.requestedClass, plan)
+            return .success((plan, table.localCluster))
         }
         let policy = table.table.policy
         guard let dataClass = target.requestedClass ?? policy.defaultClass(forService: target.service) else {

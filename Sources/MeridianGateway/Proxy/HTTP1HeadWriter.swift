@@ -42,7 +42,7 @@ enum HTTP1HeadWriter {
 
     /// `METHOD TARGET HTTP/1.x`, the fields, and the empty line (`fieldsSize` as for ``responseHead(_:fieldsSize:allocator:)``).
     static func requestHead(_ head: RequestHead, fieldsSize: Int? = nil, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let method = head.method.rawValue
+        let method = head.method.name
         let total = method.utf8.count + 1 + head.uri.utf8.count + 1 + 8 + 2 + (fieldsSize ?? Self.fieldsSize(head.headers)) + 2
         var buffer = allocator.buffer(capacity: total)
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in

@@ -12,7 +12,7 @@ extension HeaderFields {
     /// regular fields.
     init(proxyingRequest head: RequestHead, scheme: String) {
         self.init(reservingFields: head.headers.count + 4, bytes: head.headers.bytes.count + head.uri.utf8.count + 48)
-        append(name: ":method", value: head.method.rawValue, known: nil)
+        append(name: ":method", value: head.method.name, known: nil)
         append(name: ":scheme", value: scheme, known: nil)
         if let host = head.headers.firstIndex(.host) {
             head.headers.withValue(at: host) { value in ":authority".withUTF8Bytes { append(name: $0, value: value, known: nil) } }

@@ -217,7 +217,7 @@ struct TunnelHPACKEncoder {
         switch head {
         case nil: break
         case .request(let method, let scheme, let path):
-            methodName = method.rawValue
+            methodName = method.name
             bound += 4 * 18 + 30 + methodName.utf8.count + scheme.utf8.count + path.utf8.count
         case .response: bound += 18 + 20
         }
