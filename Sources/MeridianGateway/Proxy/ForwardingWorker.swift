@@ -43,9 +43,6 @@ final class ForwardingWorker: @unchecked Sendable {
     /// its strings costs less than hashing them (about 700 instructions).
     private var lastRequestMetrics: (key: RequestMetricKey, metrics: (requests: Counter, duration: DurationHistogram))?
     private var retryCounters: [String: Counter] = [:]
-    /// The peer connection ``availability(of:service:triedEndpoints:)`` last found, for ``nextTarget(_:)`` to take
-    /// without a second lookup by name when its cluster is the one chosen.
-    private var lastAvailable: (cluster: String, connection: HTTP2Connection)?
     /// The last tunnel request admitted, and its plan: the next request with the same table, caller, service and
     /// requested class (a peer's requests mostly repeat them) gets the same plan without the four lookups by name and
     /// the policy's checks (about 2,000 instructions per request). A refusal is never kept.
@@ -102,7 +99,6 @@ final class ForwardingWorker: @unchecked Sendable {
         table = compiled
         lastTunnelAdmission = nil
         lastLocalAdmission = nil
-        lastAvailable = nil
         rotations = Array(repeating: RouteRotation(), count: compiled.routeList.count)
         let wanted = compiled.peers.filter { $0.key != compiled.localCluster }
         for (cluster, connection) in peers {
@@ -149,7 +145,6 @@ final class ForwardingWorker: @unchecked Sendable {
         clientIdleSweep?.cancel()
         clientIdleSweep = nil
         peers.removeAll()
-        lastAvailable = nil
         h2cEndpoints.removeAll()
         var waiting: [(Result<UpstreamHandler, any Error>) -> Void] = []
         for pool in http1Pools.values { while let waiter = pool.waiting.popFirst() { waiting.append(waiter) } }
@@ -489,14 +484,7 @@ final class ForwardingWorker: @unchecked Sendable {
                     continue
                 }
                 plan.triedClusters.append(choice.cluster)
-                // (The connection `availability` found for the cluster chosen, if it was the last it looked up.)
-                let connection: HTTP2Connection?
-                if let last = lastAvailable, last.cluster == choice.cluster {
-                    connection = last.connection
-                } else {
-                    connection = peers[choice.cluster]
-                }
-                lastAvailable = nil
+                let connection = peers[choice.cluster]
                 return .peer(cluster: choice.cluster, connection: connection, health: connection?.health ?? context.health.cell(choice.cluster),
                              level: choice.level, reason: choice.reason)
             }
@@ -509,9 +497,7 @@ final class ForwardingWorker: @unchecked Sendable {
             let now = NIODeadline.now()
             return service.endpoints.contains { !triedEndpoints.contains($0.endpoint.address) && !context.health.isEjected($0.health, at: now) } ? 1 : nil
         }
-        guard let connection = peers[cluster] else { return nil }
-        lastAvailable = (cluster, connection)
-        guard connection.isUsable, let health = connection.health else { return nil }
+        guard let connection = peers[cluster], connection.isUsable, let health = connection.health else { return nil }
         return context.health.availability(health)
     }
 
@@ -762,9 +748,8 @@ extension RequestHead {
 struct HandlerSlots {
     private var slots: [DownstreamHandler?] = []
     private var free: [Int] = []
-    private(set) var count = 0
 
-    var isEmpty: Bool { count == 0 }
+    var isEmpty: Bool { free.count == slots.count }
     var handlers: [DownstreamHandler] { slots.compactMap { $0 } }
 
     mutating func insert(_ handler: DownstreamHandler) {
@@ -776,7 +761,6 @@ struct HandlerSlots {
             handler.trackingSlot = slots.count
             slots.append(handler)
         }
-        count += 1
     }
 
     mutating func remove(_ handler: DownstreamHandler) {
@@ -785,7 +769,6 @@ struct HandlerSlots {
         slots[slot] = nil
         handler.trackingSlot = -1
         free.append(slot)
-        count -= 1
     }
 }
 

@@ -62,15 +62,15 @@ struct TunnelHPACKDecoder {
     /// How many times the table changed (an insertion, an eviction, a size update).
     private var changes = 0
     /// The last block, when decoding it left the table as it was (it had indexes and literals without indexing
-    /// only), its fields, where each of its fields ended in it, and the table's ``changes`` then. A block that
-    /// begins with the same bytes, the table unchanged, begins with the same fields: they are copied, not decoded
+    /// only), its fields, and where each of its fields ended in it. Only decoding changes the table, and every decode
+    /// forgets the last block first, so while one is kept the table is as it left it. A block that begins with the
+    /// same bytes begins with the same fields: they are copied, not decoded
     /// (a request's head repeats the one before on the connection but for its `traceparent`, the last field; a
     /// response's head, and an h2c client's request, mostly repeat it byte for byte, and are handed out again whole).
     /// Decoding a head's fields cost about 4,000 instructions.
     private var lastBlock: [UInt8] = []
     private var lastFields: HeaderFields?
     private var lastFieldEnds: [Int] = []
-    private var lastChanges = -1
     /// Blocks larger than this are not kept.
     static let longestBlockKept = 1024
     /// How many blocks were handed out again whole, and how many fields were copied from the last block (for the
@@ -100,7 +100,7 @@ struct TunnelHPACKDecoder {
     private mutating func decode(_ block: UnsafeRawBufferPointer) throws(TunnelHPACKError) -> HeaderFields {
         var fields: HeaderFields
         var offset = 0
-        if let last = lastFields, lastChanges == changes, !block.isEmpty {
+        if let last = lastFields, !block.isEmpty {
             // How many of the last block's fields this one begins with: up to the first byte that differs.
             let common = lastBlock.withUnsafeBytes { Self.commonPrefix(block, $0) }
             if common == lastBlock.count && common == block.count {
@@ -128,7 +128,6 @@ struct TunnelHPACKDecoder {
             lastBlock.removeAll(keepingCapacity: true)
             lastBlock.append(contentsOf: block)
             lastFields = fields
-            lastChanges = changes
         }
         return fields
     }
