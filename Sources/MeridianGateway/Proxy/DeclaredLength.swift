@@ -43,10 +43,7 @@ struct DeclaredLength {
         while true {
             var end = start
             while end < value.count, value[end] != UInt8(ascii: ",") { end += 1 }
-            var first = start, last = end
-            while first < last, value[first].isOptionalWhitespace { first += 1 }
-            while last > first, value[last - 1].isOptionalWhitespace { last -= 1 }
-            guard let length = decimal(UnsafeBufferPointer(rebasing: value[first..<last])) else {
+            guard let length = decimal(UnsafeBufferPointer(rebasing: value[start..<end]).trimmingOptionalWhitespace) else {
                 throw NIOHTTP2Errors.contentLengthHeaderMalformedValue()
             }
             if let declared, declared != length { throw NIOHTTP2Errors.contentLengthHeadersMismatch() }

@@ -3,10 +3,7 @@ import NIOHTTP1
 extension HeaderFields {
     /// Whether a `transfer-encoding` value is `chunked` alone (any case, optional whitespace around it).
     static func isChunkedOnly(bytes value: UnsafeBufferPointer<UInt8>) -> Bool {
-        var first = 0, last = value.count
-        while first < last, value[first].isOptionalWhitespace { first += 1 }
-        while last > first, value[last - 1].isOptionalWhitespace { last -= 1 }
-        return UnsafeBufferPointer(rebasing: value[first..<last]).equalsIgnoringASCIICase("chunked")
+        value.trimmingOptionalWhitespace.equalsIgnoringASCIICase("chunked")
     }
 
     /// Hop-by-hop headers (RFC 9110 7.6.1) a proxy must not forward, plus any the `connection` header names.
@@ -127,10 +124,7 @@ extension HeaderFields {
         while start <= bytes.count {
             var end = start
             while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
-            var first = start, last = end
-            while first < last, bytes[first].isOptionalWhitespace { first += 1 }
-            while last > first, bytes[last - 1].isOptionalWhitespace { last -= 1 }
-            body(UnsafeBufferPointer(rebasing: bytes[first..<last]))
+            body(UnsafeBufferPointer(rebasing: bytes[start..<end]).trimmingOptionalWhitespace)
             start = end + 1
         }
     }

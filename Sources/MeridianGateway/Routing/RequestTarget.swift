@@ -42,26 +42,22 @@ public struct RequestTarget: Sendable, Hashable {
             default: break
             }
         }
-        if let named, let service = headers.withValue(at: named, { Self.trimmed($0, lowercased: true) }), !service.isEmpty {
+        if let service = named.map({ headers.withValue(at: $0) { Self.trimmed($0, lowercased: true) } }), !service.isEmpty {
             self.service = service
         } else if let host, let service = Self.service(fromAuthority: headers.value(at: host)) {
             self.service = service
         } else {
             return nil
         }
-        let requested = dataClass.flatMap { index in headers.withValue(at: index) { Self.trimmed($0, lowercased: false) } }
+        let requested = dataClass.map { index in headers.withValue(at: index) { Self.trimmed($0, lowercased: false) } }
         requestedClass = requested?.isEmpty == false ? requested : nil
     }
 
-    /// `bytes` without optional whitespace (space, HTAB) at either end, as a string; lowercased when asked (as
-    /// ``Swift/String/asciiLowercased``).
-    private static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>, lowercased: Bool) -> String? {
-        var start = 0, end = bytes.count
-        while start < end, bytes[start].isOptionalWhitespace { start += 1 }
-        while end > start, bytes[end - 1].isOptionalWhitespace { end -= 1 }
-        let text = UnsafeBufferPointer(rebasing: bytes[start..<end])
-        guard lowercased, text.contains(where: { $0.isASCIIUppercase || $0 >= 0x80 }) else { return String(decoding: text, as: UTF8.self) }
-        return String(decoding: text, as: UTF8.self).asciiLowercased
+    /// `bytes` without optional whitespace (space, HTAB) at either end, as a string; lowercased when asked
+    /// (``Swift/String/asciiLowercased``, which returns the string itself when there is nothing to lower).
+    private static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>, lowercased: Bool) -> String {
+        let text = String(decoding: bytes.trimmingOptionalWhitespace, as: UTF8.self)
+        return lowercased ? text.asciiLowercased : text
     }
 
     /// `llama.meridian:15001` -> `llama`; `nil` for any other authority.

@@ -1,15 +1,4 @@
 extension String {
-    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace), without Foundation: this runs on
-    /// every request.
-    var trimmingOptionalWhitespace: Substring { self[...].trimmingOptionalWhitespace }
-
-    /// ``trimmingOptionalWhitespace`` as a string: the string itself, not a copy, when there is nothing to trim (the
-    /// values the gateway's parsers give have none).
-    var trimmedOptionalWhitespace: String {
-        let trimmed = withUTF8Bytes { $0.isEmpty || (!$0[0].isOptionalWhitespace && !$0[$0.count - 1].isOptionalWhitespace) }
-        return trimmed ? self : String(trimmingOptionalWhitespace)
-    }
-
     /// Lowercased, with a fast path for ASCII (header values, host names) on the string's contiguous bytes (iterating
     /// `utf8` costs about ten instructions a byte): the string itself when it has no uppercase letter; anything that
     /// is not ASCII goes through Unicode `lowercased()`.
@@ -32,16 +21,6 @@ extension String {
         }
         default: return lowercased()
         }
-    }
-}
-
-extension Substring {
-    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
-    var trimmingOptionalWhitespace: Substring {
-        let utf8 = self.utf8
-        guard let first = utf8.firstIndex(where: { !$0.isOptionalWhitespace }) else { return "" }
-        let last = utf8.lastIndex(where: { !$0.isOptionalWhitespace })!
-        return self[first...last]
     }
 }
 
@@ -68,6 +47,16 @@ extension UInt8 {
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): return true
         default: return false
         }
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Without optional whitespace (spaces and tabs) at either end: the bytes between, where they are.
+    var trimmingOptionalWhitespace: UnsafeBufferPointer<UInt8> {
+        var first = 0, last = count
+        while first < last, self[first].isOptionalWhitespace { first += 1 }
+        while last > first, self[last - 1].isOptionalWhitespace { last -= 1 }
+        return UnsafeBufferPointer(rebasing: self[first..<last])
     }
 }
 
