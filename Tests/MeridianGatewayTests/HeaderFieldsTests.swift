@@ -145,12 +145,24 @@ struct HeaderFieldsTests {
         var shared = FieldBytes(capacity: 256)
         "abc".withUTF8Bytes { _ = shared.append($0) }
         let kept = shared
-        "Content-TYPE-x-Y".withUTF8Bytes { _ = shared.appendLowercased($0) }
-        #expect(shared.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } == "abccontent-type-x-y")
+        "Content-TYPE-x-Y".withUTF8Bytes { _ = shared.append($0) }
+        #expect(shared.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } == "abcContent-TYPE-x-Y")
         #expect(kept.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) } == "abc")
+        // Lowercasing a name's bytes (for HTTP/2), and finding an uppercase letter, eight at a time: every byte value,
+        // and every length from 0 to 23 at every start.
         let all = (0...255).map { UInt8($0) }
-        var lowered = FieldBytes()
-        all.withUnsafeBufferPointer { _ = lowered.appendLowercased($0) }
-        #expect(lowered.withUnsafeBufferPointer { Array($0) } == all.map(\.asciiLowercased), "only A-Z change, eight at a time or one by one")
+        var lowered = [UInt8](repeating: 0, count: all.count)
+        all.withUnsafeBufferPointer { source in lowered.withUnsafeMutableBytes { source.copyASCIILowercased(to: $0.baseAddress!) } }
+        #expect(lowered == all.map(\.asciiLowercased), "only A-Z change, eight at a time or one by one")
+        let name = Array("x-Model-shard-PLUS-tail".utf8)
+        for start in 0..<name.count {
+            for end in start...name.count {
+                let part = Array(name[start..<end])
+                var out = [UInt8](repeating: 0, count: part.count)
+                part.withUnsafeBufferPointer { source in out.withUnsafeMutableBytes { if let base = $0.baseAddress { source.copyASCIILowercased(to: base) } } }
+                #expect(out == part.map(\.asciiLowercased), "\(start)..<\(end)")
+                #expect(part.withUnsafeBufferPointer(\.hasASCIIUppercase) == part.contains(where: \.isASCIIUppercase), "\(start)..<\(end)")
+            }
+        }
     }
 }

@@ -180,9 +180,9 @@ struct ParsingTests {
         #expect(HeaderName.known("connectiom") == nil)
         #expect(HeaderName.known("x-te") == nil)
         // Lowercased where a head becomes an HTTP/2 block, values as they are.
-        let block = HeaderFields(proxyingResponse: ResponseHead(version: .http1_1, status: .ok, headers: HeaderFields([
+        let block = StreamFrame.Headers(response: ResponseHead(version: .http1_1, status: .ok, headers: HeaderFields([
             ("Content-Type", "Text/Plain"), ("X-Content-Type-Options", "nosniff"), ("X-Model-Shard", "A"), ("x-model-shard", "b"),
-        ])))
+        ]))).block
         #expect(block.fields.map(\.name) == [":status", "content-type", "x-content-type-options", "x-model-shard", "x-model-shard"])
         #expect(block.fields.map(\.value) == ["200", "Text/Plain", "nosniff", "A", "b"])
         #expect("Last-Modified".withUTF8Bytes { $0.equalsIgnoringASCIICase("last-modified") })

@@ -118,7 +118,7 @@ struct TunnelHPACKEncoderTests {
             for (index, head) in heads.enumerated() {
                 for _ in 0..<2 {
                     var buffer = ByteBuffer()
-                    encoder.encode(head.headers, head: head.head, to: &buffer)
+                    encoder.encode(head, to: &buffer)
                     let expected = head.block.map { [$0.name, $0.value] }
                     #expect(try ours.decode(buffer).map { [$0.name, $0.value] } == expected, "round \(round), head \(index)")
                     #expect(try decoder.decodeHeaders(from: &buffer).map { [$0.name, $0.value] } == expected, "round \(round), head \(index)")
@@ -130,6 +130,13 @@ struct TunnelHPACKEncoderTests {
         let request = StreamFrame.Headers(request: RequestHead(version: .http1_1, method: .GET, uri: "/", headers: HeaderFields(requestFields[0])), scheme: "https")
         #expect(request.block.map { "\($0.name)=\($0.value)" } == [":method=GET", ":scheme=https", ":authority=chat.meridian:15001", ":path=/",
                                                                   "user-agent=curl/8", "accept=*/*", "x-mixed-case=Value"])
+        let bare = StreamFrame.Headers(request: RequestHead(version: .http1_1, method: .POST, uri: "/v1/1?q=1", headers: HeaderFields(requestFields[1])), scheme: "http")
+        #expect(bare.block.map { "\($0.name)=\($0.value)" } == [":method=POST", ":scheme=http", ":path=/v1/1?q=1", "accept=*/*", "te=trailers",
+                                                               "x-lower-tailx=1", "abcdefgh=2", "traceparent=00-a-b-01"])
+        let twoHosts = StreamFrame.Headers(request: RequestHead(version: .http1_1, method: .RAW(value: "PURGE"), uri: "/", headers: HeaderFields(requestFields[2])), scheme: "http")
+        #expect(twoHosts.block.map { "\($0.name)=\($0.value)" } == [":method=PURGE", ":scheme=http", ":authority=a", ":path=/", "content-length=3"])
+        let status = StreamFrame.Headers(response: ResponseHead(version: .http1_1, status: .init(statusCode: 1000), headers: HeaderFields(responseFields[1])))
+        #expect(status.block.map { "\($0.name)=\($0.value)" } == [":status=1000", "grpc-status=0"])
         let response = StreamFrame.Headers(response: ResponseHead(version: .http1_1, status: .ok, headers: HeaderFields(responseFields[0])))
         #expect(response.block.map { "\($0.name)=\($0.value)" } == [":status=200", "server=nginx", "date=now", "content-type=text/html",
                                                                    "content-length=1024", "etag=\"x\""])

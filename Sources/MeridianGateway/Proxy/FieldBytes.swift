@@ -64,28 +64,6 @@ struct FieldBytes: @unchecked Sendable {
         return start
     }
 
-    /// Appends `bytes` with ASCII uppercase letters made lowercase (a name for HTTP/2), eight at a time; returns the
-    /// offset they start at.
-    @discardableResult
-    mutating func appendLowercased(_ bytes: UnsafeBufferPointer<UInt8>) -> Int {
-        let start = count
-        guard let source = bytes.baseAddress, !bytes.isEmpty else { return start }
-        let out = UnsafeMutableRawPointer(reserve(bytes.count))
-        let from = UnsafeRawPointer(source)
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            out.storeBytes(of: UnsafeBufferPointer<UInt8>.asciiLowercased(from.loadUnaligned(fromByteOffset: offset, as: UInt64.self)),
-                           toByteOffset: offset, as: UInt64.self)
-            offset += 8
-        }
-        while offset < bytes.count {
-            out.storeBytes(of: source[offset].asciiLowercased, toByteOffset: offset, as: UInt8.self)
-            offset += 1
-        }
-        count += bytes.count
-        return start
-    }
-
     /// Appends what `body` writes into room for up to `capacity` bytes (it returns how many it wrote; 0 when it failed).
     mutating func append(upTo capacity: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Int) {
         let out = reserve(capacity)

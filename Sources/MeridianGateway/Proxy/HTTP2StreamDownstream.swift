@@ -45,7 +45,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
         case .body(let body):
             hold(.data(.init(data: body)), promise: promise)
         case .end(let trailers):
-            let (before, last) = held.end(trailers: trailers.map(HeaderFields.init(proxyingTrailers:)))
+            let (before, last) = held.end(trailers: trailers)
             if let before { stream.write(before) }
             stream.write(last, promise: promise)
         }

@@ -47,7 +47,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
         case .body(let body):
             hold(.data(.init(data: body)), stream)
         case .end(let trailers):
-            let (before, last) = held.end(trailers: trailers.map(HeaderFields.init(proxyingTrailers:)))
+            let (before, last) = held.end(trailers: trailers)
             if let before { stream.write(before) }
             stream.write(last)
         }

@@ -2,51 +2,13 @@ import NIOHPACK
 import NIOHTTP1
 import NIOHTTP2
 
-/// The translations between HTTP/1-style heads (what ``ProxyExchange`` and admission work on) and HTTP/2 header
-/// blocks, done once per head by ``HTTP2StreamUpstream`` and ``HTTP2StreamDownstream`` instead of by NIO's
+/// The translations between HTTP/2 header blocks and HTTP/1-style heads (what ``ProxyExchange`` and admission work
+/// on), done once per head by ``HTTP2StreamUpstream`` and ``HTTP2StreamDownstream`` instead of by NIO's
 /// `HTTP2FramePayloadToHTTP1*Codec`s (which build an intermediate `HTTPHeaders`, lowercase every name into a new
 /// string and scan for connection headers several times). Same results as those codecs: pseudo-headers first,
-/// lowercase names, no connection-specific fields; `host` and `:authority` map to each other.
+/// lowercase names, no connection-specific fields; `host` and `:authority` map to each other. (A head becomes a block
+/// as the encoder writes it: ``StreamFrame/Headers``.)
 extension HeaderFields {
-    /// A request's header block: `:method`, `:scheme`, `:authority` (from `host`, when there is one), `:path`, then the
-    /// regular fields.
-    init(proxyingRequest head: RequestHead, scheme: String) {
-        self.init(reservingFields: head.headers.count + 4, bytes: head.headers.bytes.count + head.uri.utf8.count + 48)
-        append(name: ":method", value: head.method.name, known: nil)
-        append(name: ":scheme", value: scheme, known: nil)
-        if let host = head.headers.firstIndex(.host) {
-            head.headers.withValue(at: host) { value in ":authority".withUTF8Bytes { append(name: $0, value: value, known: nil) } }
-        }
-        append(name: ":path", value: head.uri, known: nil)
-        appendRegular(of: head.headers, dropHost: true)
-    }
-
-    /// A response's header block: `:status`, then the regular fields.
-    init(proxyingResponse head: ResponseHead) {
-        self.init(reservingFields: head.headers.count + 1, bytes: head.headers.bytes.count + 12)
-        append(name: ":status", value: String(head.status.code), known: nil)
-        appendRegular(of: head.headers, dropHost: false)
-    }
-
-    /// A trailer block.
-    init(proxyingTrailers trailers: HeaderFields) {
-        self.init(reservingFields: trailers.count, bytes: trailers.bytes.count)
-        appendRegular(of: trailers, dropHost: false)
-    }
-
-    /// The regular fields of `headers`, lowercase and without the connection-specific ones.
-    private mutating func appendRegular(of headers: HeaderFields, dropHost: Bool) {
-        headers.withBytes { bytes in
-            for entry in headers.entries {
-                let known = entry.known
-                if known?.isConnectionSpecific == true { continue }
-                if known == .host && dropHost { continue }
-                appendLowercasingName(name: UnsafeBufferPointer(rebasing: bytes[entry.name]), value: UnsafeBufferPointer(rebasing: bytes[entry.value]),
-                                      known: known)
-            }
-        }
-    }
-
     /// The regular (non-pseudo) fields of a header block (trailers).
     init(regularFieldsOf block: HeaderFields) {
         self = block

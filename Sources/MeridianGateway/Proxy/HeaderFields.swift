@@ -201,13 +201,6 @@ struct HeaderFields: Equatable, Sequence {
         return true
     }
 
-    /// Appends a field whose name is made lowercase on the way (``FieldBytes/appendLowercased(_:)``).
-    mutating func appendLowercasingName(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, known: HeaderName.Known?) {
-        let nameStart = bytes.appendLowercased(name)
-        let valueStart = bytes.append(value)
-        entries.append(Entry(name: nameStart..<(nameStart + name.count), value: valueStart..<(valueStart + value.count), known: known))
-    }
-
     /// Inserts a field at position `index`.
     mutating func insert(_ field: Field, at index: Int) {
         entries.insert(appendBytes(name: field.name, value: field.value, known: field.known), at: index)

@@ -121,6 +121,37 @@ extension UnsafeBufferPointer<UInt8> {
         }
     }
 
+    /// Whether these bytes have an ASCII uppercase letter, eight at a time.
+    var hasASCIIUppercase: Bool {
+        guard let base = baseAddress.map(UnsafeRawPointer.init) else { return false }
+        var offset = 0
+        while offset + 8 <= count {
+            let word = base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            if Self.asciiLowercased(word) != word { return true }
+            offset += 8
+        }
+        while offset < count {
+            if self[offset].isASCIIUppercase { return true }
+            offset += 1
+        }
+        return false
+    }
+
+    /// Copies these bytes to `out` with ASCII uppercase letters made lowercase (a name for HTTP/2), eight at a time.
+    func copyASCIILowercased(to out: UnsafeMutableRawPointer) {
+        guard let source = baseAddress else { return }
+        let from = UnsafeRawPointer(source)
+        var offset = 0
+        while offset + 8 <= count {
+            out.storeBytes(of: Self.asciiLowercased(from.loadUnaligned(fromByteOffset: offset, as: UInt64.self)), toByteOffset: offset, as: UInt64.self)
+            offset += 8
+        }
+        while offset < count {
+            out.storeBytes(of: source[offset].asciiLowercased, toByteOffset: offset, as: UInt8.self)
+            offset += 1
+        }
+    }
+
     /// The eight bytes of `word`, each ASCII-lowercased (`A`-`Z` only; other bytes, and bytes of 0x80 and above, as
     /// they are).
     @inline(__always)

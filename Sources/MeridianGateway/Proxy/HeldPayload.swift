@@ -21,9 +21,10 @@ struct HeldPayload {
     }
 
     /// The end of the message: `before` (the held payload, when the end cannot ride on it) then `last`, which has
-    /// END_STREAM: the trailers, else the held HEADERS or DATA, else an empty DATA frame.
+    /// END_STREAM: the trailers (HTTP/1-style: translated as they are written), else the held HEADERS or DATA, else an
+    /// empty DATA frame.
     mutating func end(trailers: HeaderFields?) -> (before: StreamFrame.Payload?, last: StreamFrame.Payload) {
-        if let trailers { return (take(), .headers(.init(headers: trailers, endStream: true))) }
+        if let trailers { return (take(), .headers(.init(trailers: trailers))) }
         switch take() {
         case .headers(var headers):
             headers.endStream = true

@@ -50,16 +50,15 @@ struct StreamFrame {
 
     /// A header block: pseudo-header fields first (their names start with `:`), then the regular ones.
     ///
-    /// A head the gateway relays is written from its HTTP/1-style fields as they are, with ``head``:
-    /// ``TunnelHPACKEncoder`` writes the pseudo-header fields, then the fields lowercased, without the
-    /// connection-specific ones (and, in a request, `host`, sent as `:authority`). The block is the same as
-    /// ``HeaderFields/init(proxyingRequest:scheme:)`` or ``HeaderFields/init(proxyingResponse:)`` make (``block``);
-    /// making that copy first cost about 2,500 instructions per head.
+    /// A head or trailers the gateway relays are written from their HTTP/1-style fields as they are, with ``head``:
+    /// ``forEachField(_:)`` gives the pseudo-header fields, then the fields lowercased, without the
+    /// connection-specific ones (and, in a request, `host`, sent as `:authority`), and ``TunnelHPACKEncoder`` writes
+    /// them as they come (a translated copy made first cost about 2,500 instructions per head).
     struct Headers {
         /// The block's fields; with ``head``, the fields of the head it is written from.
         var headers: HeaderFields
         var endStream: Bool
-        /// What a head's block has besides its fields.
+        /// What the block of a head or trailers has besides their fields, translated.
         var head: Pseudo?
 
         enum Pseudo {
@@ -67,6 +66,8 @@ struct StreamFrame {
             case request(method: HTTPMethod, scheme: String, path: String)
             /// `:status`.
             case response(status: Int)
+            /// No pseudo-header field.
+            case trailers
         }
 
         init(headers: HeaderFields, endStream: Bool = false) {
@@ -88,15 +89,78 @@ struct StreamFrame {
             head = .response(status: Int(response.status.code))
         }
 
-        /// The block as it is sent.
-        var block: HeaderFields {
-            switch head {
-            case nil: headers
-            case .request(let method, let scheme, let path):
-                HeaderFields(proxyingRequest: RequestHead(version: .http1_1, method: method, uri: path, headers: headers), scheme: scheme)
-            case .response(let status):
-                HeaderFields(proxyingResponse: ResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: status), headers: headers))
+        /// A trailer block (it ends the stream).
+        init(trailers: HeaderFields) {
+            headers = trailers
+            endStream = true
+            head = .trailers
+        }
+
+        /// Calls `body` with each field of the block as it is sent, in order: its name's and value's bytes and its
+        /// name's class (`nil` for a pseudo-header field).
+        func forEachField(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>, HeaderName.Known?) -> Void) {
+            headers.withBytes { bytes in
+                let entries = headers.entries
+                func field(_ entry: HeaderFields.Entry) -> (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) {
+                    (UnsafeBufferPointer(rebasing: bytes[entry.name]), UnsafeBufferPointer(rebasing: bytes[entry.value]))
+                }
+                var dropsHost = false
+                switch head {
+                case nil:
+                    for entry in entries {
+                        let (name, value) = field(entry)
+                        body(name, value, entry.known)
+                    }
+                    return
+                case .request(let method, let scheme, let path):
+                    dropsHost = true
+                    Self.withUTF8(":method", method.name) { body($0, $1, nil) }
+                    Self.withUTF8(":scheme", scheme) { body($0, $1, nil) }
+                    if let host = headers.firstIndex(.host) {
+                        let value = field(entries[host]).1
+                        ":authority".withUTF8Bytes { body($0, value, nil) }
+                    }
+                    Self.withUTF8(":path", path) { body($0, $1, nil) }
+                case .response(let status) where (100...999).contains(status):
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3) { digits in
+                        digits[0] = UInt8(ascii: "0") + UInt8(status / 100)
+                        digits[1] = UInt8(ascii: "0") + UInt8(status / 10 % 10)
+                        digits[2] = UInt8(ascii: "0") + UInt8(status % 10)
+                        ":status".withUTF8Bytes { body($0, UnsafeBufferPointer(digits), nil) }
+                    }
+                case .response(let status):
+                    Self.withUTF8(":status", String(status)) { body($0, $1, nil) }
+                case .trailers:
+                    break
+                }
+                for entry in entries {
+                    let known = entry.known
+                    if known?.isConnectionSpecific == true || (dropsHost && known == .host) { continue }
+                    let (name, value) = field(entry)
+                    guard name.hasASCIIUppercase else {
+                        body(name, value, known)
+                        continue
+                    }
+                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count) { lowercased in
+                        name.copyASCIILowercased(to: UnsafeMutableRawPointer(lowercased.baseAddress!))
+                        body(UnsafeBufferPointer(lowercased), value, known)
+                    }
+                }
             }
+        }
+
+        /// The block as it is sent (``forEachField(_:)`` collected).
+        var block: HeaderFields {
+            guard head != nil else { return headers }
+            var block = HeaderFields(reservingFields: headers.count + 4, bytes: headers.bytes.count + 64)
+            forEachField { block.append(name: $0, value: $1, known: $2) }
+            return block
+        }
+
+        /// Calls `body` with the bytes of `name` and `value`.
+        @inline(__always)
+        private static func withUTF8(_ name: StaticString, _ value: String, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Void) {
+            name.withUTF8Buffer { name in value.withUTF8Bytes { body(name, $0) } }
         }
     }
 }

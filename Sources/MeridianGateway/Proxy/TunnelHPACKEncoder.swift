@@ -5,7 +5,6 @@ import Glibc
 import Darwin
 #endif
 import NIOHPACK
-import NIOHTTP1
 
 /// The HPACK encoder (RFC 7541) of ``TunnelHTTP2Handler``: the same wire format any HPACK decoder reads, at a fraction
 /// of NIOHPACK's cost (its encoder was about 1,800 instructions a field: a case-insensitive hash of the name for the
@@ -206,19 +205,20 @@ struct TunnelHPACKEncoder {
     }
 
     /// Appends the header block of `headers` to `buffer`, written in place in one access to the buffer (a
-    /// `ByteBuffer` write of a byte costs about 290 instructions). With `head`, `headers` are a head's fields, written
-    /// after its pseudo-header fields, lowercased, without the connection-specific ones (and, in a request, `host`,
-    /// sent as `:authority`): ``StreamFrame/Headers``.
-    mutating func encode(_ headers: HeaderFields, head: StreamFrame.Headers.Pseudo? = nil, to buffer: inout ByteBuffer) {
+    /// `ByteBuffer` write of a byte costs about 290 instructions).
+    mutating func encode(_ headers: HeaderFields, to buffer: inout ByteBuffer) {
+        encode(StreamFrame.Headers(headers: headers), to: &buffer)
+    }
+
+    /// Appends the header block `block` sends (``StreamFrame/Headers/forEachField(_:)``: a head's fields are
+    /// translated as they are written) to `buffer`, in place.
+    mutating func encode(_ block: StreamFrame.Headers, to buffer: inout ByteBuffer) {
         // At most: each field's strings, their two lengths and its index (up to 6 bytes each), and a size update; a
         // head's pseudo-header fields besides.
-        var bound = 12 + headers.fieldBytes + 18 * headers.count
-        var methodName = ""
-        switch head {
-        case nil: break
-        case .request(let method, let scheme, let path):
-            methodName = method.name
-            bound += 4 * 18 + 30 + methodName.utf8.count + scheme.utf8.count + path.utf8.count
+        var bound = 12 + block.headers.fieldBytes + 18 * block.headers.count
+        switch block.head {
+        case nil, .trailers: break
+        case .request(let method, let scheme, let path): bound += 4 * 18 + 30 + method.name.utf8.count + scheme.utf8.count + path.utf8.count
         case .response: bound += 18 + 20
         }
         // A copy of this encoder (the tests make them) shares the memo: each then starts its own.
@@ -232,88 +232,18 @@ struct TunnelHPACKEncoder {
                 writer.integer(maxSize, prefix: 5, flags: 0x20)
             }
             var position = 0
-            func field(_ name: UnsafeBufferPointer<UInt8>, _ value: UnsafeBufferPointer<UInt8>, _ indexing: HPACKIndexing) {
+            block.forEachField { name, value, known in
                 defer { position += 1 }
                 if let index = memo.index(at: position, name, value, changes: changes) {
                     if index < 0x7f { writer.byte(0x80 | UInt8(index)) } else { writer.integer(index, prefix: 7, flags: 0x80) }
                     memoHits += 1
                     return
                 }
-                let sent = encodeField(name, value, indexing: indexing, to: &writer)
+                let sent = encodeField(name, value, indexing: known == .traceparent ? .nonIndexable : .indexable, to: &writer)
                 memo.remember(at: position, name, value, index: sent?.index, changesAt: sent?.changesAt ?? -1)
-            }
-            headers.withBytes { fieldBytes in
-                let isRequest: Bool
-                switch head {
-                case nil:
-                    isRequest = false
-                case .request(_, let scheme, let path):
-                    isRequest = true
-                    Self.withUTF8(":method", methodName) { field($0, $1, .indexable) }
-                    Self.withUTF8(":scheme", scheme) { field($0, $1, .indexable) }
-                    if let host = headers.firstIndex(.host) {
-                        let value = UnsafeBufferPointer(rebasing: fieldBytes[headers.entries[host].value])
-                        ":authority".withUTF8Bytes { field($0, value, .indexable) }
-                    }
-                    Self.withUTF8(":path", path) { field($0, $1, .indexable) }
-                case .response(let status):
-                    isRequest = false
-                    if (100...999).contains(status) {
-                        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3) { digits in
-                            digits[0] = UInt8(ascii: "0") + UInt8(status / 100)
-                            digits[1] = UInt8(ascii: "0") + UInt8(status / 10 % 10)
-                            digits[2] = UInt8(ascii: "0") + UInt8(status % 10)
-                            ":status".withUTF8Bytes { field($0, UnsafeBufferPointer(digits), .indexable) }
-                        }
-                    } else {
-                        Self.withUTF8(":status", String(status)) { field($0, $1, .indexable) }
-                    }
-                }
-                for entry in headers.entries {
-                    let known = entry.known
-                    let name = UnsafeBufferPointer(rebasing: fieldBytes[entry.name]), value = UnsafeBufferPointer(rebasing: fieldBytes[entry.value])
-                    let indexing: HPACKIndexing = known == .traceparent ? .nonIndexable : .indexable
-                    guard head != nil else {
-                        field(name, value, indexing)
-                        continue
-                    }
-                    if known?.isConnectionSpecific == true || (isRequest && known == .host) { continue }
-                    guard Self.hasASCIIUppercase(name) else {
-                        field(name, value, indexing)
-                        continue
-                    }
-                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count) { lowercased in
-                        for index in 0..<name.count { lowercased[index] = name[index].asciiLowercased }
-                        field(UnsafeBufferPointer(lowercased), value, indexing)
-                    }
-                }
             }
             return writer.count
         }
-    }
-
-    /// Whether `name` has an ASCII uppercase letter, eight bytes at a time.
-    @inline(__always)
-    private static func hasASCIIUppercase(_ name: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let base = name.baseAddress else { return false }
-        let raw = UnsafeRawPointer(base)
-        var offset = 0
-        while offset + 8 <= name.count {
-            let word = raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
-            if UnsafeBufferPointer<UInt8>.asciiLowercased(word) != word { return true }
-            offset += 8
-        }
-        while offset < name.count {
-            if name[offset].isASCIIUppercase { return true }
-            offset += 1
-        }
-        return false
-    }
-
-    /// Calls `body` with the bytes of `name` and `value`.
-    @inline(__always)
-    private static func withUTF8(_ name: StaticString, _ value: String, _ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) -> Void) {
-        name.withUTF8Buffer { name in value.withUTF8Bytes { body(name, $0) } }
     }
 
     /// Writes into the buffer's writable bytes, which ``encode(_:to:)`` made large enough.

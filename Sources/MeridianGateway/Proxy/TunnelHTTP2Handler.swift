@@ -934,7 +934,7 @@ final class TunnelHTTP2Handler: ChannelDuplexHandler {
         let start = out.writerIndex
         let flags: UInt8 = headers.endStream ? 0x1 : 0
         writeFrameHeader(length: 0, type: 1, flags: flags | 0x4, stream: id)
-        encoder.encode(headers.headers, head: headers.head, to: &out)
+        encoder.encode(headers, to: &out)
         let length = out.writerIndex - start - 9
         if length <= remoteMaxFrameSize {
             out.setInteger(UInt32(length) << 8 | 1, at: start)
