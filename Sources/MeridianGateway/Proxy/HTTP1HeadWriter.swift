@@ -23,14 +23,7 @@ enum HTTP1HeadWriter {
             var at = writeVersion(head.version, to: out, at: 0)
             out[at] = UInt8(ascii: " ")
             at += 1
-            if let codeText {
-                at = codeText.copyUTF8(to: out, at: at)
-            } else {
-                out[at] = UInt8(ascii: "0") + UInt8(code / 100)
-                out[at + 1] = UInt8(ascii: "0") + UInt8(code / 10 % 10)
-                out[at + 2] = UInt8(ascii: "0") + UInt8(code % 10)
-                at += 3
-            }
+            at = codeText.map { $0.copyUTF8(to: out, at: at) } ?? writeStatusDigits(Int(code), to: out, at: at)
             out[at] = UInt8(ascii: " ")
             at = reason.copyUTF8(to: out, at: at + 1)
             at = writeCRLF(to: out, at: at)
@@ -38,6 +31,15 @@ enum HTTP1HeadWriter {
             return writeCRLF(to: out, at: at)
         }
         return buffer
+    }
+
+    /// A status code of three digits (100-999) written at `at`; returns the index after it.
+    static func writeStatusDigits(_ code: Int, to out: UnsafeMutableRawBufferPointer, at: Int) -> Int {
+        precondition((100...999).contains(code))
+        out[at] = UInt8(ascii: "0") + UInt8(code / 100)
+        out[at + 1] = UInt8(ascii: "0") + UInt8(code / 10 % 10)
+        out[at + 2] = UInt8(ascii: "0") + UInt8(code % 10)
+        return at + 3
     }
 
     /// `METHOD TARGET HTTP/1.x`, the fields, and the empty line (`fieldsSize` as for ``responseHead(_:fieldsSize:allocator:)``).

@@ -122,11 +122,9 @@ struct StreamFrame {
                     }
                     Self.withUTF8(":path", path) { body($0, $1, nil) }
                 case .response(let status) where (100...999).contains(status):
-                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 3) { digits in
-                        digits[0] = UInt8(ascii: "0") + UInt8(status / 100)
-                        digits[1] = UInt8(ascii: "0") + UInt8(status / 10 % 10)
-                        digits[2] = UInt8(ascii: "0") + UInt8(status % 10)
-                        ":status".withUTF8Bytes { body($0, UnsafeBufferPointer(digits), nil) }
+                    withUnsafeTemporaryAllocation(byteCount: 3, alignment: 1) { digits in
+                        _ = HTTP1HeadWriter.writeStatusDigits(status, to: digits, at: 0)
+                        ":status".withUTF8Bytes { body($0, UnsafeBufferPointer(digits.bindMemory(to: UInt8.self)), nil) }
                     }
                 case .response(let status):
                     Self.withUTF8(":status", String(status)) { body($0, $1, nil) }
