@@ -75,7 +75,8 @@ public final class Gateway: Service {
     /// - Parameters:
     ///   - configuration: the settings.
     ///   - logger: where the gateway logs (and, with ``AccessLogDestination/logger``, its access log).
-    ///   - registry: the Prometheus registry its metrics go to, served on the metrics listener.
+    ///   - registry: the Prometheus registry its metrics go to, served on the metrics listener (with the request latency
+    ///     histograms, which ``GatewayMetrics`` keeps itself: ``GatewayMetrics/exposition()``).
     ///   - eventLoopGroup: the group to run on; by default the gateway makes one with
     ///     ``GatewayConfiguration/eventLoopThreads`` threads and shuts it down when it stops.
     public init(configuration: GatewayConfiguration, logger: Logger, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
@@ -192,7 +193,7 @@ public final class Gateway: Service {
             if configuration.metricsPort >= 0 {
                 let metricsChannel = try await listen("metrics", configuration.metricsHost, configuration.metricsPort, runtime) {
                     try await MetricsListener.bind(group: group, host: configuration.metricsHost, port: configuration.metricsPort,
-                                                   registry: metrics.registry) { [weak self] in self?.appliedTable != nil }
+                                                   metrics: metrics) { [weak self] in self?.appliedTable != nil }
                 }
                 metricsAddress = metricsChannel.localAddress
             }

@@ -138,7 +138,11 @@ struct ParsingTests {
                                      .PURGE, .NOTIFY, .SEARCH, .UNLOCK, .REBIND, .UNBIND, .REPORT, .DELETE, .UNLINK, .CONNECT, .MSEARCH,
                                      .OPTIONS, .PROPFIND, .CHECKOUT, .PROPPATCH, .SUBSCRIBE, .MKCALENDAR, .MKACTIVITY, .UNSUBSCRIBE,
                                      .SOURCE, .RAW(value: "BREW")]
-        for method in methods { #expect(method.name == method.rawValue, "\(method)") }
+        for method in methods {
+            #expect(method.name == method.rawValue, "\(method)")
+            #expect(method.isHEAD == (method.rawValue == "HEAD") && method.isCONNECT == (method.rawValue == "CONNECT")
+                        && method.isTRACE == (method.rawValue == "TRACE"), "\(method)")
+        }
     }
 
     @Test("h2 preface tells h2c from HTTP/1.1")

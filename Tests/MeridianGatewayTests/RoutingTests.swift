@@ -49,6 +49,18 @@ struct RoutingTests {
         #expect(rotation.choose(levels: levels, excluding: ["a", "b", "c"]) { _ in 1 } == nil)
     }
 
+    @Test("tried names: the first inline, the rest after it, all found")
+    func triedNames() {
+        var tried = TriedNames()
+        #expect(tried.isEmpty && !tried.contains(""))
+        tried.append("a")
+        #expect(!tried.isEmpty && tried.contains("a") && !tried.contains("b"))
+        tried.append("b")
+        tried.append("c")
+        #expect(tried.contains("a") && tried.contains("b") && tried.contains("c") && !tried.contains("d"))
+        #expect(tried == ["a", "b", "c"])
+    }
+
     @Test("nothing available: panic mode still tries a destination the table allows")
     func panic() {
         var rotation = RouteRotation()

@@ -36,12 +36,12 @@ enum BodyFraming: Equatable {
     static func response(_ head: inout ResponseHead, requestMethod: HTTPMethod, scan: inout HTTP1HeadWriter.FieldScan) -> BodyFraming {
         let (hasLength, hasTransferEncoding) = (scan.hasLength, scan.hasTransferEncoding)
         let status = head.status.code
-        if status == 204 || status == 304 || (requestMethod == .CONNECT && (200..<300).contains(status)) {
+        if status == 204 || status == 304 || (requestMethod.isCONNECT && (200..<300).contains(status)) {
             if hasTransferEncoding { head.headers.remove(.transferEncoding, invalidating: &scan) }
             if hasLength { head.headers.remove(.contentLength, invalidating: &scan) }
             return .none
         }
-        if requestMethod == .HEAD {
+        if requestMethod.isHEAD {
             // A HEAD response keeps the length it names (that of the GET's body); no chunked body follows.
             if hasTransferEncoding { head.headers.remove(.transferEncoding, invalidating: &scan) }
             return .none
@@ -78,7 +78,7 @@ enum BodyFraming: Equatable {
     /// when the fields change).
     static func request(_ head: inout RequestHead, scan: inout HTTP1HeadWriter.FieldScan) -> BodyFraming {
         let (hasLength, hasTransferEncoding) = (scan.hasLength, scan.hasTransferEncoding)
-        if head.method == .TRACE {
+        if head.method.isTRACE {
             if hasTransferEncoding { head.headers.remove(.transferEncoding, invalidating: &scan) }
             if hasLength { head.headers.remove(.contentLength, invalidating: &scan) }
             return .none

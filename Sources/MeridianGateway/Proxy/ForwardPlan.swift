@@ -13,8 +13,8 @@ struct ForwardPlan {
     var service: String
     var dataClass: String
     var timeout: TimeAmount
-    /// Arrays, not sets: a request tries a few destinations at most, and a set's first insertion hashes the string
-    /// and allocates its storage (about 1,000 instructions per request).
-    var triedClusters: [String] = []
-    var triedEndpoints: [String] = []
+    /// Not sets: a request tries a few destinations at most, and a set's first insertion hashes the string and
+    /// allocates its storage (about 1,000 instructions per request).
+    var triedClusters = TriedNames()
+    var triedEndpoints = TriedNames()
 }

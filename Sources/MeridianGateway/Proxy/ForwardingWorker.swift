@@ -38,10 +38,10 @@ final class ForwardingWorker: @unchecked Sendable {
     private var localServices: [String: LocalService] = [:]
     /// Each label set's request counter and latency histogram (the histogram has no status label; the registry hands
     /// every status of one label set the same one), found with one lookup per request.
-    private var requestMetrics: [RequestMetricKey: (requests: Counter, duration: DurationHistogram)] = [:]
+    private var requestMetrics: [RequestMetricKey: (requests: Counter, duration: LatencyHistogram)] = [:]
     /// The label set of the last request and its metrics: the next request nearly always has the same, and comparing
     /// its strings costs less than hashing them (about 700 instructions).
-    private var lastRequestMetrics: (key: RequestMetricKey, metrics: (requests: Counter, duration: DurationHistogram))?
+    private var lastRequestMetrics: (key: RequestMetricKey, metrics: (requests: Counter, duration: LatencyHistogram))?
     private var retryCounters: [String: Counter] = [:]
     /// The last tunnel request admitted, and its plan: the next request with the same table, caller, service and
     /// requested class (a peer's requests mostly repeat them) gets the same plan without the four lookups by name and
@@ -298,7 +298,7 @@ final class ForwardingWorker: @unchecked Sendable {
     /// endpoint's `host` or `:authority`. (An h2c client's request may leave `:authority` out.) Its transfer coding,
     /// if any, is `chunked` alone (``HeaderFields/unsupportedTransferCoding``: 501 otherwise). One pass over the fields.
     static func checkLocalHead(_ headers: HeaderFields, version: HTTPVersion = .http2) -> Refusal? {
-        var host: String?
+        var host: Int?
         var coding: String?
         for index in headers.entries.indices {
             switch headers.known(at: index) {
@@ -307,7 +307,7 @@ final class ForwardingWorker: @unchecked Sendable {
                     return Refusal(error: APIError(status: 400, code: .invalidField, message: "the request has more than one host field: send one",
                                                    field: "host"), decision: "bad-request")
                 }
-                host = headers.value(at: index)
+                host = index
             case .transferEncoding where coding == nil && !headers.withValue(at: index, HeaderFields.isChunkedOnly(bytes:)):
                 coding = headers.value(at: index)
             default:
@@ -315,9 +315,10 @@ final class ForwardingWorker: @unchecked Sendable {
             }
         }
         if let host {
-            guard RequestTarget.isValidAuthority(host) else {
+            // Checked on the value's bytes: a string is made for the refusal only.
+            guard headers.withValue(at: host, RequestTarget.isValidAuthority(_:)) else {
                 return Refusal(error: APIError(status: 400, code: .invalidField,
-                                               message: "host '\(host)' is not a host and port (RFC 3986 allows letters, digits and -._~!$&'()*+,;=%:[]): remove the other characters",
+                                               message: "host '\(headers.value(at: host))' is not a host and port (RFC 3986 allows letters, digits and -._~!$&'()*+,;=%:[]): remove the other characters",
                                                field: "host"), decision: "bad-request")
             }
         } else if version == .http1_1 {
@@ -465,14 +466,19 @@ final class ForwardingWorker: @unchecked Sendable {
             while true {
                 let triedEndpoints = plan.triedEndpoints
                 let service = plan.service
-                let availability = { (cluster: String) in self.availability(of: cluster, service: service, triedEndpoints: triedEndpoints) }
+                // Closures passed as arguments, not one kept in a constant: that one's context was allocated on the
+                // heap, on every request.
                 let choice: RouteChoice?
                 if route.index < rotations.count, let table, table.routeList[route.index] === route {
-                    choice = rotations[route.index].choose(levels: route.levels, excluding: plan.triedClusters, availability: availability)
+                    choice = rotations[route.index].choose(levels: route.levels, excluding: plan.triedClusters) {
+                        self.availability(of: $0, service: service, triedEndpoints: triedEndpoints)
+                    }
                 } else {
                     // A retry of a request admitted under an earlier table: that table's rotation is gone.
                     var rotation = RouteRotation()
-                    choice = rotation.choose(levels: route.levels, excluding: plan.triedClusters, availability: availability)
+                    choice = rotation.choose(levels: route.levels, excluding: plan.triedClusters) {
+                        self.availability(of: $0, service: service, triedEndpoints: triedEndpoints)
+                    }
                 }
                 guard let choice else { return nil }
                 if choice.cluster == local {
@@ -491,7 +497,7 @@ final class ForwardingWorker: @unchecked Sendable {
         }
     }
 
-    private func availability(of cluster: String, service: String, triedEndpoints: [String]) -> Double? {
+    private func availability(of cluster: String, service: String, triedEndpoints: TriedNames) -> Double? {
         if cluster == localCluster {
             guard let service = localServices[service] else { return nil }
             let now = NIODeadline.now()
@@ -503,7 +509,7 @@ final class ForwardingWorker: @unchecked Sendable {
 
     /// Round-robin over a service's local endpoints, skipping tried and ejected ones (an ejected one still serves
     /// when nothing else is left).
-    private func pickLocal(_ service: LocalService, excluding: [String]) -> LocalEndpointSlot? {
+    private func pickLocal(_ service: LocalService, excluding: TriedNames) -> LocalEndpointSlot? {
         let endpoints = service.endpoints
         guard !endpoints.isEmpty else { return nil }
         let start = service.cursor
@@ -717,7 +723,7 @@ final class ForwardingWorker: @unchecked Sendable {
         let destination = record.destination ?? "none"
         let service = record.service ?? "none"
         let key = RequestMetricKey(source: source, destination: destination, service: service, status: record.status)
-        let metrics: (requests: Counter, duration: DurationHistogram)
+        let metrics: (requests: Counter, duration: LatencyHistogram)
         if let last = lastRequestMetrics, last.key == key {
             metrics = last.metrics
         } else if let known = requestMetrics[key] {
@@ -730,7 +736,7 @@ final class ForwardingWorker: @unchecked Sendable {
             lastRequestMetrics = (key, metrics)
         }
         metrics.requests.increment()
-        metrics.duration.recordNanoseconds(Int64(record.durationSeconds * 1e9))
+        metrics.duration.record(nanoseconds: Int64(record.durationSeconds * 1e9))
         context.accessLog.write(record)
     }
 }

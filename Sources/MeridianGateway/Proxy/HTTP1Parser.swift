@@ -318,7 +318,7 @@ struct HTTP1Parser {
             }
             let method = responseTo()
             emit(.response(ResponseHead(version: version, status: status, headers: consume headers)))
-            if method == .HEAD || code == 204 || code == 304 || (method == .CONNECT && code < 300) {
+            if method.isHEAD || code == 204 || code == 304 || (method.isCONNECT && code < 300) {
                 state = .head
                 emit(.end(nil))
             } else if framing.transferEncoding {

@@ -81,7 +81,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
                     let contentLength: Int?
                     (head, contentLength) = try ResponseHead.proxying(headers.headers, requestMethod: requestMethod, endStream: headers.endStream)
                     if head.status.code >= 200 {
-                        length = DeclaredLength(contentLength: contentLength, bodyless: requestMethod == .HEAD || head.status.code == 304)
+                        length = DeclaredLength(contentLength: contentLength, bodyless: requestMethod.isHEAD || head.status.code == 304)
                         if headers.endStream { try length.ended() }
                     }
                 } catch {

@@ -73,7 +73,7 @@ extension RequestHead {
         guard let path else { throw NIOHTTP2Errors.missingPseudoHeader(":path") }
         let hasHost = fields.firstIndex(.host) != nil
         let httpMethod = HTTPMethod(rawValue: method)
-        if httpMethod != .CONNECT, contentLength == nil {
+        if !httpMethod.isCONNECT, contentLength == nil {
             switch (endStream, httpMethod) {
             case (false, _): fields.insert(.chunked, at: 0)
             case (true, .GET), (true, .HEAD), (true, .DELETE), (true, .TRACE): break
@@ -101,7 +101,7 @@ extension ResponseHead {
         }
         guard let status else { throw NIOHTTP2Errors.missingPseudoHeader(":status") }
         guard let code else { throw NIOHTTP2Errors.invalidStatusValue(block.withBytes { String(decoding: $0[status], as: UTF8.self) }) }
-        if code >= 200, code != 204, code != 304, requestMethod != .HEAD, requestMethod != .CONNECT, contentLength == nil {
+        if code >= 200, code != 204, code != 304, !requestMethod.isHEAD, !requestMethod.isCONNECT, contentLength == nil {
             fields.append(endStream ? .noContent : .chunked)
         }
         return (ResponseHead(version: .http2, status: HTTPResponseStatus(statusCode: code), headers: fields), contentLength)

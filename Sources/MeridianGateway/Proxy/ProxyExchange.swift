@@ -258,7 +258,7 @@ final class ProxyExchange: DeadlineHolder {
             if fromHTTP1, let coding = framing.unsupportedTransferCoding {
                 // (Only an HTTP/1.1 endpoint can send one.) Relayed, the coding would be lost on the way. A response
                 // without a body (to HEAD, a 204, a 304) may name one: there is nothing to lose.
-                let bodiless = upstreamHead.method == .HEAD || head.status.code == 204 || head.status.code == 304
+                let bodiless = upstreamHead.method.isHEAD || head.status.code == 204 || head.status.code == 304
                 if !bodiless {
                     if let target { worker.context.health.recordFailure(target.health) }
                     fail(status: 502, code: .upstreamUnavailable,

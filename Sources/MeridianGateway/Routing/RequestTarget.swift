@@ -44,7 +44,7 @@ public struct RequestTarget: Sendable, Hashable {
         }
         if let service = named.map({ headers.withValue(at: $0) { Self.trimmed($0, lowercased: true) } }), !service.isEmpty {
             self.service = service
-        } else if let host, let service = Self.service(fromAuthority: headers.value(at: host)) {
+        } else if let host, let service = headers.withValue(at: host, Self.service(fromAuthority:)) {
             self.service = service
         } else {
             return nil
@@ -64,20 +64,22 @@ public struct RequestTarget: Sendable, Hashable {
     public static func service(fromAuthority authority: String) -> String? {
         // On the UTF-8 bytes with integer offsets: String.UTF8View index arithmetic cost more than the rest of
         // admission on east's profile.
-        var authority = authority
-        return authority.withUTF8 { bytes -> String? in
-            var end = bytes.count
-            if bytes.first != UInt8(ascii: "["), let colon = bytes.lastIndex(of: UInt8(ascii: ":")) { end = colon }
-            if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
-            let suffix = serviceDomainBytes
-            guard end > suffix.count else { return nil }
-            let nameEnd = end - suffix.count
-            for offset in 0..<suffix.count where bytes[nameEnd + offset].asciiLowercased != suffix[offset] { return nil }
-            let name = UnsafeBufferPointer(rebasing: bytes[0..<nameEnd])
-            guard !name.contains(UInt8(ascii: ".")) else { return nil }
-            if name.allSatisfy({ $0 < 0x80 && !$0.isASCIIUppercase }) { return String(decoding: name, as: UTF8.self) }
-            return String(decoding: name, as: UTF8.self).asciiLowercased
-        }
+        authority.withUTF8Bytes(service(fromAuthority:))
+    }
+
+    /// ``service(fromAuthority:)-(String)`` on the authority's bytes (a field's value, with no string made for it).
+    static func service(fromAuthority bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        var end = bytes.count
+        if bytes.first != UInt8(ascii: "["), let colon = bytes.lastIndex(of: UInt8(ascii: ":")) { end = colon }
+        if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        let suffix = serviceDomainBytes
+        guard end > suffix.count else { return nil }
+        let nameEnd = end - suffix.count
+        for offset in 0..<suffix.count where bytes[nameEnd + offset].asciiLowercased != suffix[offset] { return nil }
+        let name = UnsafeBufferPointer(rebasing: bytes[0..<nameEnd])
+        guard !name.contains(UInt8(ascii: ".")) else { return nil }
+        if name.allSatisfy({ $0 < 0x80 && !$0.isASCIIUppercase }) { return String(decoding: name, as: UTF8.self) }
+        return String(decoding: name, as: UTF8.self).asciiLowercased
     }
 
     private static let serviceDomainBytes = Array(serviceDomain.utf8)
@@ -88,7 +90,12 @@ public struct RequestTarget: Sendable, Hashable {
     /// towards an h2c endpoint it becomes `:authority` unchanged.
     public static func isValidAuthority(_ authority: String) -> Bool {
         // (On the bytes: `utf8.allSatisfy` walked the string's view, about 45 instructions a byte.)
-        authority.withUTF8Bytes { $0.allSatisfy { byte in
+        authority.withUTF8Bytes(isValidAuthority(_:))
+    }
+
+    /// ``isValidAuthority(_:)-(String)`` on the authority's bytes.
+    static func isValidAuthority(_ authority: UnsafeBufferPointer<UInt8>) -> Bool {
+        authority.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 return true
@@ -100,7 +107,7 @@ public struct RequestTarget: Sendable, Hashable {
             default:
                 return false
             }
-        } }
+        }
     }
 }
 
@@ -118,6 +125,25 @@ extension HTTPMethod {
         case .PATCH: "PATCH"
         default: rawValue
         }
+    }
+
+    /// `self == .HEAD`, by the case: NIO's `HTTPMethod` is `RawRepresentable`, so `==` compares the `rawValue`
+    /// strings (about 200 instructions a comparison, several on each response).
+    var isHEAD: Bool {
+        if case .HEAD = self { return true }
+        return false
+    }
+
+    /// `self == .CONNECT`, by the case (``isHEAD``).
+    var isCONNECT: Bool {
+        if case .CONNECT = self { return true }
+        return false
+    }
+
+    /// `self == .TRACE`, by the case (``isHEAD``).
+    var isTRACE: Bool {
+        if case .TRACE = self { return true }
+        return false
     }
 
     /// GET, HEAD, OPTIONS, PUT, DELETE, TRACE: methods a retry cannot harm.

@@ -19,7 +19,7 @@ public struct RouteRotation: Sendable {
     ///   - availability: a destination's weight factor in (0, 1], or `nil` when it is unavailable (ejected, no
     ///     connection, no local endpoint).
     /// - Returns: the choice, or `nil` when every destination was tried.
-    public mutating func choose(levels: [PriorityLevel], excluding: [String] = [],
+    public mutating func choose(levels: [PriorityLevel], excluding: TriedNames = [],
                                 availability: (String) -> Double?) -> RouteChoice? {
         if self.levels.count != levels.count {
             self.levels = levels.map { SmoothWeightedRoundRobin(count: $0.destinations.count) }

@@ -24,12 +24,10 @@ import Synchronization
 public final class GatewayMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
 
-    /// Latency buckets, 1 ms to 10 minutes (inference streams are long).
-    static let latencyBuckets: [Duration] = [
-        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
-        .seconds(30), .seconds(60), .seconds(300), .seconds(600),
-    ]
+    /// The request latency histograms by label set (source, destination, service): kept here, not in the
+    /// registry, and served after its metrics (``exposition()``).
+    private let latency = Mutex<[[String]: LatencyHistogram]>([:])
+    static let latencyName = "meridian_gateway_request_duration_seconds"
 
     public let tableVersion: Gauge
     public let certificateExpirySeconds: Gauge
@@ -60,11 +58,26 @@ public final class GatewayMetrics: Sendable {
                              labels: [("source", source), ("destination", destination), ("service", service), ("status", String(status))])
     }
 
-    /// The latency histogram for one label set.
-    func requestDuration(source: String, destination: String, service: String) -> DurationHistogram {
-        registry.makeDurationHistogram(descriptor: Self.name("request_duration", "seconds", "Request latency until the response ended"),
-                                       labels: [("source", source), ("destination", destination), ("service", service)],
-                                       buckets: Self.latencyBuckets)
+    /// The latency histogram for one label set (the same one for each caller: every event loop records into it).
+    func requestDuration(source: String, destination: String, service: String) -> LatencyHistogram {
+        latency.withLock { histograms in
+            let key = [source, destination, service]
+            if let known = histograms[key] { return known }
+            let histogram = LatencyHistogram(labels: [("source", source), ("destination", destination), ("service", service)])
+            histograms[key] = histogram
+            return histogram
+        }
+    }
+
+    /// What the metrics listener serves: the registry's metrics, then the latency histograms (label sets in order).
+    public func exposition() -> [UInt8] {
+        var bytes = registry.emitToBuffer()
+        let histograms = latency.withLock { $0.values.sorted { $0.labels < $1.labels } }
+        guard !histograms.isEmpty else { return bytes }
+        var text = "# HELP \(Self.latencyName) Request latency until the response ended\n# TYPE \(Self.latencyName) histogram\n"
+        for histogram in histograms { histogram.write(name: Self.latencyName, into: &text) }
+        bytes.append(contentsOf: text.utf8)
+        return bytes
     }
 
     func retries(service: String) -> Counter {

@@ -6,14 +6,14 @@ import Prometheus
 /// The metrics listener: `GET /metrics` (Prometheus text), `GET /healthz` (alive), `GET /readyz` (200 once a routing
 /// table is applied, else 503).
 enum MetricsListener {
-    static func bind(group: any EventLoopGroup, host: String, port: Int, registry: PrometheusCollectorRegistry,
+    static func bind(group: any EventLoopGroup, host: String, port: Int, metrics: GatewayMetrics,
                      ready: @escaping @Sendable () -> Bool) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(registry: registry, ready: ready))
+                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: metrics, ready: ready))
                 }
             }
             .bind(host: host, port: port)
@@ -24,12 +24,12 @@ enum MetricsListener {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
 
-        private let registry: PrometheusCollectorRegistry
+        private let metrics: GatewayMetrics
         private let ready: @Sendable () -> Bool
         private var head: HTTPRequestHead?
 
-        init(registry: PrometheusCollectorRegistry, ready: @escaping @Sendable () -> Bool) {
-            self.registry = registry
+        init(metrics: GatewayMetrics, ready: @escaping @Sendable () -> Bool) {
+            self.metrics = metrics
             self.ready = ready
         }
 
@@ -46,7 +46,7 @@ enum MetricsListener {
                 let (status, contentType, body): (HTTPResponseStatus, String, [UInt8])
                 switch (head.method, path) {
                 case (.GET, "/metrics"):
-                    (status, contentType, body) = (.ok, "text/plain; version=0.0.4", registry.emitToBuffer())
+                    (status, contentType, body) = (.ok, "text/plain; version=0.0.4", metrics.exposition())
                 case (.GET, "/healthz"):
                     (status, contentType, body) = (.ok, "text/plain", Array("ok\n".utf8))
                 case (.GET, "/readyz"):
