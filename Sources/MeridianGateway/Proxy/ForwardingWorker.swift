@@ -38,19 +38,18 @@ final class ForwardingWorker: @unchecked Sendable {
     private var localServices: [String: LocalService] = [:]
     /// Each label set's request counter and latency histogram (the histogram has no status label; the registry hands
     /// every status of one label set the same one), found with one lookup per request.
-    private var requestMetrics: [RequestMetricKey: (requests: Counter, duration: LatencyHistogram)] = [:]
+    private var requestMetrics: [RequestMetricKey: RequestMetrics] = [:]
     /// The label set of the last request and its metrics: the next request nearly always has the same, and comparing
     /// its strings costs less than hashing them (about 700 instructions).
-    private var lastRequestMetrics: (key: RequestMetricKey, metrics: (requests: Counter, duration: LatencyHistogram))?
+    private var lastRequestMetrics: RequestMetrics?
     private var retryCounters: [String: Counter] = [:]
     /// The last tunnel request admitted, and its plan: the next request with the same table, caller, service and
     /// requested class (a peer's requests mostly repeat them) gets the same plan without the four lookups by name and
     /// the policy's checks (about 2,000 instructions per request). A refusal is never kept.
-    private var lastTunnelAdmission: (table: CompiledTable, caller: String, service: String, requestedClass: String?,
-                                      plan: ForwardPlan)?
+    private var lastTunnelAdmission: KeptAdmission?
     /// The same for a local client's request that took the common path (a route with a destination): the next with
-    /// the same table, service and requested class gets the same plan.
-    private var lastLocalAdmission: (table: CompiledTable, service: String, requestedClass: String?, plan: ForwardPlan)?
+    /// the same table, service and requested class gets the same plan (`caller` is `nil`).
+    private var lastLocalAdmission: KeptAdmission?
     private var closed = false
     /// Accepted HTTP/2 connections (tunnel and h2c), for GOAWAY on drain.
     private var inboundHTTP2: [ObjectIdentifier: any Channel] = [:]
@@ -64,7 +63,7 @@ final class ForwardingWorker: @unchecked Sendable {
     /// The timeouts of this loop's exchanges.
     let deadlines: ExchangeDeadlines
 
-    private struct RequestMetricKey: Hashable {
+    struct RequestMetricKey: Hashable {
         var source: String
         var destination: String
         var service: String
@@ -260,13 +259,13 @@ final class ForwardingWorker: @unchecked Sendable {
                 reason: reason, tableVersion: table?.version, status: 0, attempts: 0, durationSeconds: 0, requestBytes: 0,
                 responseBytes: 0, traceparent: traceparent, error: nil)
         }
-        let outcome: Result<(ForwardPlan, String), Refusal>
+        let outcome: Admission
         switch downstream.listener {
         case .local: outcome = planLocal(head)
         case .tunnel: outcome = planTunnel(head, downstream: downstream)
         }
         switch outcome {
-        case .failure(let refusal):
+        case .refused(let refusal):
             if let probe = refusal.probeBody {
                 downstream.respondProbe(probe, version: head.version)
                 return nil
@@ -280,7 +279,7 @@ final class ForwardingWorker: @unchecked Sendable {
             refused.error = refusal.error.message
             account(refused, listener: downstream.listener)
             return nil
-        case .success(let (plan, sourceCluster)):
+        case .admitted(let plan, let sourceCluster):
             let traceparent = TraceContext.nextTraceparent(after: head.headers.first(.traceparent), using: &random)
             let admitted = record(service: plan.service, dataClass: plan.dataClass, reason: "", traceparent: traceparent)
             let request = ProxyExchange.Request(head)
@@ -340,116 +339,138 @@ final class ForwardingWorker: @unchecked Sendable {
         var probeBody: String?
     }
 
-    private func planLocal(_ head: RequestHead) -> Result<(ForwardPlan, String), Refusal> {
-        if let refusal = Self.checkLocalHead(head.headers, version: head.version) { return .failure(refusal) }
+    /// What admission decided: a plan, with the cluster the request counts as coming from, or a refusal. (Named types,
+    /// here and for the kept admissions: as `Result<(ForwardPlan, String), Refusal>` and tuples they were copied
+    /// through the runtime's generic tuple witnesses.)
+    enum Admission {
+        case admitted(ForwardPlan, source: String)
+        case refused(Refusal)
+    }
+
+    /// An admission kept for the next request (``lastTunnelAdmission``, ``lastLocalAdmission``).
+    struct KeptAdmission {
+        let table: CompiledTable
+        let caller: String?
+        let service: String
+        let requestedClass: String?
+        let plan: ForwardPlan
+
+        /// The plan, for a request with the same table, caller, service and requested class.
+        func plan(table: CompiledTable, caller: String?, service: String, requestedClass: String?) -> ForwardPlan? {
+            guard self.table === table, self.caller == caller, self.service == service, self.requestedClass == requestedClass else { return nil }
+            return plan
+        }
+    }
+
+    private func planLocal(_ head: RequestHead) -> Admission {
+        if let refusal = Self.checkLocalHead(head.headers, version: head.version) { return .refused(refusal) }
         guard let target = RequestTarget(head: head) else {
-            return .failure(Refusal(error: APIError(status: 400, code: .missingField,
+            return .refused(Refusal(error: APIError(status: 400, code: .missingField,
                                                     message: "name the service in the authority (SERVICE.meridian) or the '\(RequestTarget.Header.service)' header",
                                                     field: RequestTarget.Header.service), decision: "bad-request"))
         }
         guard let table else {
-            return .failure(Refusal(error: APIError(status: 503, code: .unavailable, message: "the gateway has no routing table yet"),
+            return .refused(Refusal(error: APIError(status: 503, code: .unavailable, message: "the gateway has no routing table yet"),
                                     decision: "no-table", service: target.service))
         }
         // The last local request's plan, for the next with the same table, service and requested class.
-        if let last = lastLocalAdmission, last.table === table, last.service == target.service, last.requestedClass == target.requestedClass {
-            return .success((last.plan, table.localCluster))
+        if let plan = lastLocalAdmission?.plan(table: table, caller: nil, service: target.service, requestedClass: target.requestedClass) {
+            return .admitted(plan, source: table.localCluster)
         }
         // The common case with one lookup: a service, a class the policy defines, a route with a destination. Anything
         // else takes the checks below, which name what is wrong.
         if let service = table.services[target.service], let dataClass = target.requestedClass ?? service.defaultClass,
            let route = service.route(dataClass), route.entry.refusal == nil, !route.levels.isEmpty {
             let plan = ForwardPlan(scope: .route(route), service: target.service, dataClass: dataClass, timeout: route.timeout)
-            lastLocalAdmission = (table, target.service, target.requestedClass, plan)
-            return .success((plan, table.localCluster))
+            lastLocalAdmission = KeptAdmission(table: table, caller: nil, service: target.service, requestedClass: target.requestedClass, plan: plan)
+            return .admitted(plan, source: table.localCluster)
         }
         let policy = table.table.policy
         guard let dataClass = target.requestedClass ?? policy.defaultClass(forService: target.service) else {
-            return .failure(Refusal(error: APIError(status: 400, code: .missingField,
+            return .refused(Refusal(error: APIError(status: 400, code: .missingField,
                                                     message: "service '\(target.service)' has no default data class: send the '\(RequestTarget.Header.dataClass)' header",
                                                     field: RequestTarget.Header.dataClass), decision: "bad-request", service: target.service))
         }
         guard policy.classes[dataClass] != nil else {
-            return .failure(Refusal(error: APIError(status: 400, code: .invalidField,
+            return .refused(Refusal(error: APIError(status: 400, code: .invalidField,
                                                     message: "data class '\(dataClass)' is not defined by policy '\(policy.name)' (known: \(policy.classes.keys.sorted().joined(separator: ", ")))",
                                                     field: RequestTarget.Header.dataClass), decision: "bad-request", service: target.service, dataClass: dataClass))
         }
         let key = RouteKey(service: target.service, dataClass: dataClass)
         guard let route = table.route(key) else {
-            return .failure(Refusal(error: APIError(status: 404, code: .noRoute,
+            return .refused(Refusal(error: APIError(status: 404, code: .noRoute,
                                                     message: "no route for service '\(target.service)' with data class '\(dataClass)' from cluster '\(table.localCluster)'",
                                                     field: RequestTarget.Header.service), decision: "no-route", service: target.service, dataClass: dataClass))
         }
         if let refusal = route.entry.refusal {
             let code: APIError.Code = refusal.status == 451 ? .residencyRefused : .unavailable
-            return .failure(Refusal(error: APIError(status: refusal.status, code: code, message: refusal.reason,
+            return .refused(Refusal(error: APIError(status: refusal.status, code: code, message: refusal.reason,
                                                     field: refusal.status == 451 ? RequestTarget.Header.dataClass : nil),
                                     decision: "refused", service: target.service, dataClass: dataClass))
         }
         guard !route.levels.isEmpty else {
             let forbidden = !route.forbidden.isEmpty
-            return .failure(Refusal(error: APIError(status: forbidden ? 451 : 503, code: forbidden ? .residencyRefused : .unavailable,
+            return .refused(Refusal(error: APIError(status: forbidden ? 451 : 503, code: forbidden ? .residencyRefused : .unavailable,
                                                     message: forbidden
                                                         ? "data class '\(dataClass)' may not leave for \(route.forbidden.joined(separator: ", ")) under policy '\(policy.name)'"
                                                         : "the route for '\(target.service)' has no destination",
                                                     field: forbidden ? RequestTarget.Header.dataClass : nil),
                                     decision: forbidden ? "forbidden" : "no-destination", service: target.service, dataClass: dataClass))
         }
-        return .success((ForwardPlan(scope: .route(route), service: target.service, dataClass: dataClass, timeout: route.timeout),
-                         table.localCluster))
+        return .admitted(ForwardPlan(scope: .route(route), service: target.service, dataClass: dataClass, timeout: route.timeout),
+                         source: table.localCluster)
     }
 
-    private func planTunnel(_ head: RequestHead, downstream: DownstreamHandler) -> Result<(ForwardPlan, String), Refusal> {
+    private func planTunnel(_ head: RequestHead, downstream: DownstreamHandler) -> Admission {
         guard let callerCluster = downstream.callerCluster else {
-            return .failure(Refusal(error: APIError(status: 403, code: .forbidden, message: "the tunnel peer has no verified identity"), decision: "forbidden"))
+            return .refused(Refusal(error: APIError(status: 403, code: .forbidden, message: "the tunnel peer has no verified identity"), decision: "forbidden"))
         }
         if head.uri == "/meridian/probe" {
-            return .failure(Refusal(error: APIError(status: 200, code: .init(rawValue: "ok"), message: ""), decision: "probe",
+            return .refused(Refusal(error: APIError(status: 200, code: .init(rawValue: "ok"), message: ""), decision: "probe",
                                     probeBody: #"{"cluster":"# + JSONText.quote(context.configuration.cluster) + #","tableVersion":\#(table?.version ?? -1)}"#))
         }
         guard let table else {
-            return .failure(Refusal(error: APIError(status: 503, code: .unavailable, message: "the destination gateway has no routing table yet"), decision: "no-table"))
+            return .refused(Refusal(error: APIError(status: 503, code: .unavailable, message: "the destination gateway has no routing table yet"), decision: "no-table"))
         }
         guard let target = RequestTarget(head: head) else {
-            return .failure(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no service",
+            return .refused(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no service",
                                                     field: RequestTarget.Header.service), decision: "bad-request"))
         }
-        if let last = lastTunnelAdmission, last.table === table, last.caller == callerCluster, last.service == target.service,
-           last.requestedClass == target.requestedClass {
-            return .success((last.plan, callerCluster))
+        if let plan = lastTunnelAdmission?.plan(table: table, caller: callerCluster, service: target.service, requestedClass: target.requestedClass) {
+            return .admitted(plan, source: callerCluster)
         }
         let policy = table.table.policy
         let serviceEntry = table.services[target.service]
         guard let dataClass = target.requestedClass ?? serviceEntry?.defaultClass ?? policy.defaultClass(forService: target.service) else {
-            return .failure(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no data class",
+            return .refused(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no data class",
                                                     field: RequestTarget.Header.dataClass), decision: "bad-request", service: target.service))
         }
         guard serviceEntry?.allowsCaller(callerCluster) ?? policy.allowsCaller(callerCluster, service: target.service) else {
-            return .failure(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
+            return .refused(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
                                                     message: "cluster '\(callerCluster)' may not call service '\(target.service)' under policy '\(policy.name)'"),
                                     decision: "caller-not-allowed", service: target.service, dataClass: dataClass))
         }
         guard let origin = table.peers[callerCluster] else {
-            return .failure(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
+            return .refused(Refusal(error: APIError(status: 403, code: .callerNotAllowed,
                                                     message: "cluster '\(callerCluster)' is not in this gateway's routing table"),
                                     decision: "unknown-caller", service: target.service, dataClass: dataClass))
         }
         guard policy.permits(dataClass: dataClass, origin: origin.jurisdiction, destination: table.table.local.jurisdiction) else {
-            return .failure(Refusal(error: APIError(status: 451, code: .residencyRefused,
+            return .refused(Refusal(error: APIError(status: 451, code: .residencyRefused,
                                                     message: "data class '\(dataClass)' from \(origin.jurisdiction) may not be processed in \(table.table.local.jurisdiction) (cluster '\(table.localCluster)') under policy '\(policy.name)'",
                                                     field: RequestTarget.Header.dataClass),
                                     decision: "refused", service: target.service, dataClass: dataClass))
         }
         guard let service = localServices[target.service], !service.endpoints.isEmpty else {
-            return .failure(Refusal(error: APIError(status: 503, code: .unavailable,
+            return .refused(Refusal(error: APIError(status: 503, code: .unavailable,
                                                     message: "cluster '\(table.localCluster)' has no local endpoint for service '\(target.service)'"),
                                     decision: "no-endpoint", service: target.service, dataClass: dataClass))
         }
         let timeout = (serviceEntry.map { $0.route(dataClass) } ?? table.route(RouteKey(service: target.service, dataClass: dataClass)))?.timeout
             ?? context.configuration.defaultRequestTimeout.timeAmount
         let plan = ForwardPlan(scope: .localOnly(service), service: target.service, dataClass: dataClass, timeout: timeout)
-        lastTunnelAdmission = (table, callerCluster, target.service, target.requestedClass, plan)
-        return .success((plan, callerCluster))
+        lastTunnelAdmission = KeptAdmission(table: table, caller: callerCluster, service: target.service, requestedClass: target.requestedClass, plan: plan)
+        return .admitted(plan, source: callerCluster)
     }
 
     // MARK: Choosing and opening upstreams
@@ -723,21 +744,36 @@ final class ForwardingWorker: @unchecked Sendable {
         let destination = record.destination ?? "none"
         let service = record.service ?? "none"
         let key = RequestMetricKey(source: source, destination: destination, service: service, status: record.status)
-        let metrics: (requests: Counter, duration: LatencyHistogram)
+        let metrics: RequestMetrics
         if let last = lastRequestMetrics, last.key == key {
-            metrics = last.metrics
+            metrics = last
         } else if let known = requestMetrics[key] {
             metrics = known
-            lastRequestMetrics = (key, known)
+            lastRequestMetrics = known
         } else {
-            metrics = (context.metrics.requestCounter(source: source, destination: destination, service: service, status: record.status),
-                       context.metrics.requestDuration(source: source, destination: destination, service: service))
+            metrics = RequestMetrics(key: key,
+                                     requests: context.metrics.requestCounter(source: source, destination: destination, service: service, status: record.status),
+                                     duration: context.metrics.requestDuration(source: source, destination: destination, service: service))
             requestMetrics[key] = metrics
-            lastRequestMetrics = (key, metrics)
+            lastRequestMetrics = metrics
         }
         metrics.requests.increment()
         metrics.duration.record(nanoseconds: Int64(record.durationSeconds * 1e9))
         context.accessLog.write(record)
+    }
+}
+
+/// One label set's request counter and latency histogram. (A class: as a tuple in an optional, the last one was
+/// copied through the runtime's generic tuple witness.)
+final class RequestMetrics {
+    let key: ForwardingWorker.RequestMetricKey
+    let requests: Counter
+    let duration: LatencyHistogram
+
+    init(key: ForwardingWorker.RequestMetricKey, requests: Counter, duration: LatencyHistogram) {
+        self.key = key
+        self.requests = requests
+        self.duration = duration
     }
 }
 

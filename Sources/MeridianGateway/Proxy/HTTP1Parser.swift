@@ -63,7 +63,9 @@ struct HTTP1Parser {
     /// fields without reading them again (about 500 instructions a field). Lines longer than
     /// ``longestLinesKept`` are not kept.
     private var lastLines: [UInt8] = []
-    private var lastFields: (fields: HeaderFields, framing: Framing)?
+    // (Two properties, not an optional tuple: that was copied through the runtime's generic tuple witness.)
+    private var lastFields: HeaderFields?
+    private var lastFraming = Framing()
     static let longestLinesKept = 1024
     /// How many heads' fields were the last head's (for the tests).
     private(set) var fieldsRepeated = 0
@@ -427,10 +429,10 @@ struct HTTP1Parser {
         let same = lastFields != nil && head.withUnsafeReadableBytes { bytes in
             bytes.count - start == lastLines.count && lastLines.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress! + start, $0.count) == 0 }
         }
-        if same, let last = lastFields {
+        if same, let fields = lastFields {
             fieldsRepeated += 1
-            framing = last.framing
-            return last.fields
+            framing = lastFraming
+            return fields
         }
         lastFields = nil
         let fields = try Self.fields(head, from: start, framing: &framing)
@@ -438,7 +440,8 @@ struct HTTP1Parser {
         if count <= Self.longestLinesKept {
             lastLines.removeAll(keepingCapacity: true)
             head.withUnsafeReadableBytes { lastLines.append(contentsOf: $0[start...]) }
-            lastFields = (fields, framing)
+            lastFields = fields
+            lastFraming = framing
         }
         return fields
     }
