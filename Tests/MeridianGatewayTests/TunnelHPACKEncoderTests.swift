@@ -142,6 +142,27 @@ struct TunnelHPACKEncoderTests {
                                                                    "content-length=1024", "etag=\"x\""])
     }
 
+    @Test("the memo keeps names as the head has them: the same name in another case at the same position is still sent lowercased")
+    func memoOfNamesInAnyCase() throws {
+        var encoder = TunnelHPACKEncoder()
+        var decoder = HPACKDecoder(allocator: ByteBufferAllocator())
+        var ours = TunnelHPACKDecoder(maxHeaderListSize: 1 << 20)
+        // Hits per head: none at first; then :status (static) while server and content-type go as dynamic indexes
+        // (the first head inserted them); then all three while the spelling repeats, two when it changes.
+        let rounds: [(name: String, hits: Int)] = [("Content-Type", 0), ("Content-Type", 1), ("Content-Type", 3), ("content-type", 2),
+                                                   ("CONTENT-TYPE", 2), ("CONTENT-TYPE", 3), ("Content-Type", 2)]
+        for (round, (name, hits)) in rounds.enumerated() {
+            let head = StreamFrame.Headers(response: ResponseHead(version: .http1_1, status: .ok, headers: HeaderFields([("Server", "nginx"), (name, "text/html")])))
+            var buffer = ByteBuffer()
+            let before = encoder.memoHits
+            encoder.encode(head, to: &buffer)
+            #expect(encoder.memoHits - before == hits, "round \(round)")
+            let expected = [[":status", "200"], ["server", "nginx"], ["content-type", "text/html"]]
+            #expect(try ours.decode(buffer).map { [$0.name, $0.value] } == expected, "round \(round)")
+            #expect(try decoder.decodeHeaders(from: &buffer).map { [$0.name, $0.value] } == expected, "round \(round)")
+        }
+    }
+
     @Test("credentials are never indexed: sent again, they are the same never-indexed literal, not an index")
     func credentialsNeverIndexed() throws {
         var encoder = TunnelHPACKEncoder()

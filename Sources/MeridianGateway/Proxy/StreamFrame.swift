@@ -51,7 +51,7 @@ struct StreamFrame {
     /// A header block: pseudo-header fields first (their names start with `:`), then the regular ones.
     ///
     /// A head or trailers the gateway relays are written from their HTTP/1-style fields as they are, with ``head``:
-    /// ``forEachField(_:)`` gives the pseudo-header fields, then the fields lowercased, without the
+    /// ``forEachField(_:)`` gives the pseudo-header fields, then the fields (names lowercased as they are sent), without the
     /// connection-specific ones (and, in a request, `host`, sent as `:authority`), and ``TunnelHPACKEncoder`` writes
     /// them as they come (a translated copy made first cost about 2,500 instructions per head).
     struct Headers {
@@ -97,7 +97,8 @@ struct StreamFrame {
         }
 
         /// Calls `body` with each field of the block as it is sent, in order: its name's and value's bytes and its
-        /// name's class (`nil` for a pseudo-header field).
+        /// name's class (`nil` for a pseudo-header field). A name is given as the head has it: HTTP/2 sends it
+        /// lowercased (``withLowercased(_:_:)``), which a sender that remembers what it sent need do only once.
         func forEachField(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>, HeaderName.Known?) -> Void) {
             headers.withBytes { bytes in
                 let entries = headers.entries
@@ -135,14 +136,7 @@ struct StreamFrame {
                     let known = entry.known
                     if known?.isConnectionSpecific == true || (dropsHost && known == .host) { continue }
                     let (name, value) = field(entry)
-                    guard name.hasASCIIUppercase else {
-                        body(name, value, known)
-                        continue
-                    }
-                    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count) { lowercased in
-                        name.copyASCIILowercased(to: UnsafeMutableRawPointer(lowercased.baseAddress!))
-                        body(UnsafeBufferPointer(lowercased), value, known)
-                    }
+                    body(name, value, known)
                 }
             }
         }
@@ -151,8 +145,18 @@ struct StreamFrame {
         var block: HeaderFields {
             guard head != nil else { return headers }
             var block = HeaderFields(reservingFields: headers.count + 4, bytes: headers.bytes.count + 64)
-            forEachField { block.append(name: $0, value: $1, known: $2) }
+            forEachField { name, value, known in Self.withLowercased(name) { block.append(name: $0, value: value, known: known) } }
             return block
+        }
+
+        /// Calls `body` with `name` lowercased (``forEachField(_:)`` gives the names as the head has them).
+        @inline(__always)
+        static func withLowercased<Result>(_ name: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+            guard name.hasASCIIUppercase else { return body(name) }
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count) { lowercased in
+                name.copyASCIILowercased(to: UnsafeMutableRawPointer(lowercased.baseAddress!))
+                return body(UnsafeBufferPointer(lowercased))
+            }
         }
 
         /// Calls `body` with the bytes of `name` and `value`.

@@ -239,7 +239,11 @@ struct TunnelHPACKEncoder {
                     memoHits += 1
                     return
                 }
-                let sent = encodeField(name, value, indexing: known == .traceparent ? .nonIndexable : .indexable, to: &writer)
+                // The memo holds the name as the head has it: the same bytes lowercase the same way. (Lowercasing
+                // every name of an endpoint's response, `Content-Type` and the like, cost about 700 instructions.)
+                let sent = StreamFrame.Headers.withLowercased(name) {
+                    encodeField($0, value, indexing: known == .traceparent ? .nonIndexable : .indexable, to: &writer)
+                }
                 memo.remember(at: position, name, value, index: sent?.index, changesAt: sent?.changesAt ?? -1)
             }
             return writer.count
