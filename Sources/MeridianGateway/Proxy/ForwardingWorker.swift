@@ -279,7 +279,8 @@ final class ForwardingWorker: @unchecked Sendable {
             refused.error = refusal.error.message
             account(refused, listener: downstream.listener)
             return nil
-        case .admitted(let plan, let sourceCluster):
+        case .admitted(let admitted):
+            let (plan, sourceCluster) = (admitted.plan, admitted.source)
             let traceparent = TraceContext.nextTraceparent(after: head.headers.first(.traceparent), using: &random)
             let admitted = record(service: plan.service, dataClass: plan.dataClass, reason: "", traceparent: traceparent)
             let request = ProxyExchange.Request(head)
@@ -343,8 +344,19 @@ final class ForwardingWorker: @unchecked Sendable {
     /// here and for the kept admissions: as `Result<(ForwardPlan, String), Refusal>` and tuples they were copied
     /// through the runtime's generic tuple witnesses.)
     enum Admission {
-        case admitted(ForwardPlan, source: String)
+        /// One payload, not two: a two-field payload was copied out through the runtime's generic tuple witness.
+        case admitted(Admitted)
         case refused(Refusal)
+
+        struct Admitted {
+            var plan: ForwardPlan
+            /// The cluster the request counts as coming from.
+            var source: String
+        }
+
+        static func admitted(_ plan: ForwardPlan, source: String) -> Admission {
+            .admitted(Admitted(plan: plan, source: source))
+        }
     }
 
     /// An admission kept for the next request (``lastTunnelAdmission``, ``lastLocalAdmission``).

@@ -28,12 +28,14 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
 
     // MARK: Used by the downstream handler
 
-    func write(_ part: ResponsePart, promise: EventLoopPromise<Void>?) {
+    func write(_ part: consuming ResponsePart, promise: EventLoopPromise<Void>?) {
         guard !stream.isClosed else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        switch part {
+        // Consumed, here and in the other writers of parts: a part switched over was copied first (a retain and a
+        // release of each of its head's references).
+        switch consume part {
         case .head(let head):
             let headers = StreamFrame.Payload.headers(.init(response: head))
             if head.status.code < 200 {
@@ -88,7 +90,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
                     return
                 }
                 headReceived = true
-                downstream.received(.head(head))
+                downstream.received(.head(consume head))
                 if headers.endStream { downstream.received(.end(nil)) }
                 return
             }

@@ -39,9 +39,9 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
 
     // MARK: Used by the upstream handler
 
-    func write(_ part: RequestPart) {
+    func write(_ part: consuming RequestPart) {
         guard let stream else { return }
-        switch part {
+        switch consume part {
         case .head(let head):
             writeHead(head)
         case .body(let body):
@@ -93,7 +93,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
                     return
                 }
                 finalHeadReceived = true
-                upstream.received(.head(head))
+                upstream.received(.head(consume head))
                 if headers.endStream { upstream.received(.end(nil)) }
                 return
             }
