@@ -36,8 +36,8 @@ final class ForwardingWorker: @unchecked Sendable {
     /// per request reaches them all (by name, the endpoints, the cursor, each endpoint's health and its pool, at
     /// check-out and check-in, were six lookups).
     private var localServices: [String: LocalService] = [:]
-    /// Each label set's request counter and latency histogram (the histogram has no status label; the registry hands
-    /// every status of one label set the same one), found with one lookup per request.
+    /// Each label set's request counter and latency histogram (the histogram has no status label; ``GatewayMetrics``
+    /// hands every status of one label set the same one), found with one lookup per request.
     private var requestMetrics: [RequestMetricKey: RequestMetrics] = [:]
     /// The label set of the last request and its metrics: the next request nearly always has the same, and comparing
     /// its strings costs less than hashing them (about 700 instructions).
@@ -279,8 +279,8 @@ final class ForwardingWorker: @unchecked Sendable {
             refused.error = refusal.error.message
             account(refused, listener: downstream.listener)
             return nil
-        case .admitted(let admitted):
-            let (plan, sourceCluster) = (admitted.plan, admitted.source)
+        case .admitted(let decision):
+            let (plan, sourceCluster) = (decision.plan, decision.source)
             let traceparent = TraceContext.nextTraceparent(after: head.headers.first(.traceparent), using: &random)
             let admitted = record(service: plan.service, dataClass: plan.dataClass, reason: "", traceparent: traceparent)
             let request = ProxyExchange.Request(head)
