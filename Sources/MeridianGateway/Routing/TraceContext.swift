@@ -52,7 +52,7 @@ public struct TraceContext: Sendable, Hashable {
     public static func nextTraceparent(after incoming: String?, using generator: inout some RandomNumberGenerator) -> String {
         if let incoming, let next = incoming.withUTF8Bytes({ bytes -> String? in
             guard isValid(bytes) else { return nil }
-            let span = generator.next() | 1
+            let span = newSpanID(using: &generator)
             return String(unsafeUninitializedCapacity: 55) { buffer in
                 let out = UnsafeMutableRawBufferPointer(buffer)
                 var at = "00-".copyUTF8(to: out, at: 0)
@@ -69,11 +69,12 @@ public struct TraceContext: Sendable, Hashable {
         }
         // A new trace, written as one string (the ids as strings of their own, then joined, were three heap strings
         // and about 1,500 instructions).
-        let (trace, traceLow, span) = (generator.next() | 1, generator.next(), generator.next() | 1)
+        let trace = newTraceID(using: &generator)
+        let span = newSpanID(using: &generator)
         return String(unsafeUninitializedCapacity: 55) { buffer in
             var at = "00-".copyUTF8(to: UnsafeMutableRawBufferPointer(buffer), at: 0)
-            at = writeHex(trace, to: buffer, at: at)
-            at = writeHex(traceLow, to: buffer, at: at)
+            at = writeHex(trace.high, to: buffer, at: at)
+            at = writeHex(trace.low, to: buffer, at: at)
             buffer[at] = UInt8(ascii: "-")
             at = writeHex(span, to: buffer, at: at + 1)
             buffer[at] = UInt8(ascii: "-")
@@ -92,12 +93,25 @@ public struct TraceContext: Sendable, Hashable {
 
     /// A new trace (sampled) with random ids.
     public static func start(using generator: inout some RandomNumberGenerator) -> TraceContext {
-        TraceContext(traceID: hex(generator.next() | 1, generator.next()), spanID: hex(generator.next() | 1), flags: "01")
+        let trace = newTraceID(using: &generator)
+        return TraceContext(traceID: hex(trace.high, trace.low), spanID: hex(newSpanID(using: &generator)), flags: "01")
     }
 
     /// The same trace with a new span id: what this hop sends on.
     public func nextHop(using generator: inout some RandomNumberGenerator) -> TraceContext {
-        TraceContext(traceID: traceID, spanID: Self.hex(generator.next() | 1), flags: flags)
+        TraceContext(traceID: traceID, spanID: Self.hex(Self.newSpanID(using: &generator)), flags: flags)
+    }
+
+    /// A new trace id's two halves, random, never all zero (the high half is odd). The one rule for new ids, whether
+    /// they become strings of their own (``start(using:)``) or go straight into a header (``nextTraceparent(after:using:)``).
+    private static func newTraceID(using generator: inout some RandomNumberGenerator) -> (high: UInt64, low: UInt64) {
+        let high = generator.next() | 1
+        return (high, generator.next())
+    }
+
+    /// A new span id, random, never zero.
+    private static func newSpanID(using generator: inout some RandomNumberGenerator) -> UInt64 {
+        generator.next() | 1
     }
 
     /// The header value, copied into one new string (five appends cost about 1,600 instructions per request).
