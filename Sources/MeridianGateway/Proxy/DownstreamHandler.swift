@@ -79,7 +79,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var staged: ByteBuffer?
     /// The largest body part copied into ``staged``.
     static let stagedPartLimit = 8 * 1024
-    /// Past this many staged bytes, they go to the channel before the next part (still unflushed).
+    /// The most bytes staged: a part that would take them past it sends them to the channel first (still unflushed).
     static let stagedLimit = 64 * 1024
 
     /// A local listener's connection until its first bytes tell HTTP/1.1 from h2c (``ProtocolDetector``): what
@@ -134,7 +134,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case (.length, .byteBuffer(let buffer)), (.untilClose, .byteBuffer(let buffer)):
                 stage(buffer, context: context)
             case (.chunked, .byteBuffer(let buffer)) where buffer.readableBytes > 0 && buffer.readableBytes <= Self.stagedPartLimit:
-                if let count = staged?.readableBytes, count <= Self.stagedLimit {
+                if canCopyAfterStaged(buffer.readableBytes) {
                     BodyFraming.appendChunk(buffer, to: &staged!)
                 } else {
                     writeStaged(context: context)
@@ -152,17 +152,23 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Adds `bytes` to what goes out at the next flush: copied after what is staged when both are small, else kept as
     /// they are (a part that is not small is written at once, after what was staged).
     private func stage(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
-        let small = bytes.readableBytes <= Self.stagedPartLimit
-        if small, let count = staged?.readableBytes, count + bytes.readableBytes <= Self.stagedLimit {
+        if canCopyAfterStaged(bytes.readableBytes) {
             staged!.writeImmutableBuffer(bytes)
             return
         }
         writeStaged(context: context)
-        if small {
+        if bytes.readableBytes <= Self.stagedPartLimit {
             staged = bytes
         } else {
             context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
+    }
+
+    /// Whether a part of `count` bytes is copied after what is staged: the part is small, and the staged bytes stay
+    /// within ``stagedLimit``.
+    private func canCopyAfterStaged(_ count: Int) -> Bool {
+        guard let staged else { return false }
+        return count <= Self.stagedPartLimit && staged.readableBytes + count <= Self.stagedLimit
     }
 
     /// Hands what was staged to the channel (unflushed), with `promise`.
