@@ -426,10 +426,9 @@ struct HTTP1Parser {
 
     /// ``fields(_:from:framing:)``, or the last head's when its lines were the same bytes.
     private mutating func headFields(_ head: ByteBuffer, from start: Int, framing: inout Framing) throws(HTTPParserError) -> HeaderFields {
-        let same = lastFields != nil && head.withUnsafeReadableBytes { bytes in
+        if let fields = lastFields, head.withUnsafeReadableBytes({ bytes in
             bytes.count - start == lastLines.count && lastLines.withUnsafeBytes { memcmp($0.baseAddress!, bytes.baseAddress! + start, $0.count) == 0 }
-        }
-        if same, let fields = lastFields {
+        }) {
             fieldsRepeated += 1
             framing = lastFraming
             return fields
