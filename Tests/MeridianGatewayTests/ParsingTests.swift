@@ -49,6 +49,32 @@ struct ParsingTests {
         }
     }
 
+    @Test("eight bytes are hex digits at once exactly when each byte is: every byte value at every position, and random words")
+    func hexDigitWords() {
+        func bytewise(_ word: UInt64) -> Bool {
+            (0..<8).allSatisfy { UInt8(truncatingIfNeeded: word >> (8 * $0)).isASCIIHexDigit }
+        }
+        let filler = UInt64(0x3961_4630_6641_3966)   // "f9A0fFa9"-like: hex digits of every kind
+        for byte in UInt8.min...UInt8.max {
+            for position in 0..<8 {
+                let word = filler & ~(0xFF << (8 * UInt64(position))) | UInt64(byte) << (8 * UInt64(position))
+                #expect(TraceContext.allHexDigits(word) == byte.isASCIIHexDigit, "\(byte) at \(position)")
+            }
+        }
+        var random = SplitMix64(seed: 11)
+        let hex = Array("0123456789abcdefABCDEF".utf8)
+        for _ in 0..<20_000 {
+            // Words mostly of hex digits, with a random byte here and there (all-random words are almost never hex).
+            var word: UInt64 = 0
+            for position in 0..<8 {
+                let draw = random.next()
+                let byte = draw % 4 == 0 ? UInt8(truncatingIfNeeded: draw >> 8) : hex[Int(draw >> 8) % hex.count]
+                word |= UInt64(byte) << (8 * UInt64(position))
+            }
+            #expect(TraceContext.allHexDigits(word) == bytewise(word), "\(String(word, radix: 16))")
+        }
+    }
+
     @Test("a token byte is exactly RFC 9110's tchar: letters, digits and !#$%&'*+-.^_`|~")
     func tokenBytes() {
         let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)

@@ -109,14 +109,15 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Used by the exchange
 
-    func write(_ part: ResponsePart) {
+    func write(_ part: consuming ResponsePart) {
         if let stream {
-            if case .head(let head) = part, head.status.code >= 200 { responseStarted = true }
+            if part.isFinalHead { responseStarted = true }
             stream.write(part, promise: nil)
             return
         }
         guard let context else { return }
-        switch part {
+        // Consumed: a part switched over was copied first (a retain and a release of each of its head's references).
+        switch consume part {
         case .head(var head):
             var scan = HTTP1HeadWriter.FieldScan(head.headers)
             var room = 0

@@ -354,18 +354,27 @@ final class ForwardingWorker: @unchecked Sendable {
             var source: String
         }
 
-        static func admitted(_ plan: ForwardPlan, source: String) -> Admission {
+        static func admitted(_ plan: consuming ForwardPlan, source: consuming String) -> Admission {
             .admitted(Admitted(plan: plan, source: source))
         }
     }
 
-    /// An admission kept for the next request (``lastTunnelAdmission``, ``lastLocalAdmission``).
-    struct KeptAdmission {
+    /// An admission kept for the next request (``lastTunnelAdmission``, ``lastLocalAdmission``). A class: read in
+    /// place on every request (as a value it was copied out first, a retain of each of its fields, then destroyed).
+    final class KeptAdmission {
         let table: CompiledTable
         let caller: String?
         let service: String
         let requestedClass: String?
         let plan: ForwardPlan
+
+        init(table: CompiledTable, caller: String?, service: String, requestedClass: String?, plan: ForwardPlan) {
+            self.table = table
+            self.caller = caller
+            self.service = service
+            self.requestedClass = requestedClass
+            self.plan = plan
+        }
 
         /// The plan, for a request with the same table, caller, service and requested class.
         func plan(table: CompiledTable, caller: String?, service: String, requestedClass: String?) -> ForwardPlan? {
@@ -488,41 +497,41 @@ final class ForwardingWorker: @unchecked Sendable {
     // MARK: Choosing and opening upstreams
 
     /// The next destination for a request, or `nil` when every one was tried.
-    func nextTarget(_ plan: inout ForwardPlan) -> UpstreamTarget? {
+    func nextTarget(_ plan: ForwardPlan, tried: inout TriedDestinations) -> UpstreamTarget? {
         let local = localCluster
         switch plan.scope {
         case .localOnly(let service):
-            guard let slot = pickLocal(service, excluding: plan.triedEndpoints) else { return nil }
-            plan.triedEndpoints.append(slot.endpoint.address)
+            guard let slot = pickLocal(service, excluding: tried.endpoints) else { return nil }
+            tried.endpoints.append(slot.endpoint.address)
             return .local(cluster: local, slot: slot, level: nil, reason: "local")
         case .route(let route):
             while true {
-                let triedEndpoints = plan.triedEndpoints
+                let triedEndpoints = tried.endpoints
                 let service = plan.service
                 // Closures passed as arguments, not one kept in a constant: that one's context was allocated on the
                 // heap, on every request.
                 let choice: RouteChoice?
                 if route.index < rotations.count, let table, table.routeList[route.index] === route {
-                    choice = rotations[route.index].choose(levels: route.levels, excluding: plan.triedClusters) {
+                    choice = rotations[route.index].choose(levels: route.levels, excluding: tried.clusters) {
                         self.availability(of: $0, service: service, triedEndpoints: triedEndpoints)
                     }
                 } else {
                     // A retry of a request admitted under an earlier table: that table's rotation is gone.
                     var rotation = RouteRotation()
-                    choice = rotation.choose(levels: route.levels, excluding: plan.triedClusters) {
+                    choice = rotation.choose(levels: route.levels, excluding: tried.clusters) {
                         self.availability(of: $0, service: service, triedEndpoints: triedEndpoints)
                     }
                 }
                 guard let choice else { return nil }
                 if choice.cluster == local {
-                    if let service = localServices[plan.service], let slot = pickLocal(service, excluding: plan.triedEndpoints) {
-                        plan.triedEndpoints.append(slot.endpoint.address)
+                    if let service = localServices[plan.service], let slot = pickLocal(service, excluding: tried.endpoints) {
+                        tried.endpoints.append(slot.endpoint.address)
                         return .local(cluster: local, slot: slot, level: choice.level, reason: choice.reason)
                     }
-                    plan.triedClusters.append(local)
+                    tried.clusters.append(local)
                     continue
                 }
-                plan.triedClusters.append(choice.cluster)
+                tried.clusters.append(choice.cluster)
                 let connection = peers[choice.cluster]
                 return .peer(cluster: choice.cluster, connection: connection, health: connection?.health ?? context.health.cell(choice.cluster),
                              level: choice.level, reason: choice.reason)

@@ -37,8 +37,9 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
         // release of each of its head's references).
         switch consume part {
         case .head(let head):
-            let headers = StreamFrame.Payload.headers(.init(response: head))
-            if head.status.code < 200 {
+            let informational = head.status.code < 200
+            let headers = StreamFrame.Payload.headers(.init(response: head))   // (the head's last use: moved, not copied)
+            if informational {
                 writeHeld()
                 stream.write(headers, promise: promise)
                 return
@@ -59,7 +60,7 @@ final class HTTP2StreamDownstream: HTTP2MuxStreamDelegate {
     }
 
     /// Keeps `payload` back for the next write or flush (a write with a promise goes out at once).
-    private func hold(_ payload: StreamFrame.Payload, promise: EventLoopPromise<Void>?) {
+    private func hold(_ payload: consuming StreamFrame.Payload, promise: EventLoopPromise<Void>?) {
         if let promise {
             writeHeld()
             stream.write(payload, promise: promise)

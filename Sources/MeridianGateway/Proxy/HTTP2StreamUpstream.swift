@@ -53,7 +53,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
         }
     }
 
-    func writeHead(_ head: RequestHead) {
+    func writeHead(_ head: consuming RequestHead) {
         guard let stream else { return }
         requestMethod = head.method
         hold(.headers(.init(request: head, scheme: scheme)), stream)
@@ -65,7 +65,7 @@ final class HTTP2StreamUpstream: HTTP2MuxStreamDelegate {
         stream.flush()
     }
 
-    private func hold(_ payload: StreamFrame.Payload, _ stream: HTTP2MuxStream) {
+    private func hold(_ payload: consuming StreamFrame.Payload, _ stream: HTTP2MuxStream) {
         if let previous = held.hold(payload) { stream.write(previous) }
     }
 

@@ -369,6 +369,16 @@ enum MessagePart<Head: Equatable, Body: Equatable>: Equatable {
     case end(HeaderFields?)
 }
 
+extension MessagePart where Head == ResponseHead {
+    /// Whether this is a final (not 1xx) response head. (Read without binding the head: a binding copied it.)
+    var isFinalHead: Bool {
+        switch self {
+        case .head(let head): head.status.code >= 200
+        default: false
+        }
+    }
+}
+
 /// A request part from a client (NIO's `HTTPServerRequestPart`).
 typealias ReceivedRequestPart = MessagePart<RequestHead, ByteBuffer>
 /// A request part to an endpoint or a peer (NIO's `HTTPClientRequestPart`).

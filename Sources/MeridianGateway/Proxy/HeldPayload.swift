@@ -9,23 +9,24 @@ struct HeldPayload {
     private var payload: StreamFrame.Payload?
 
     /// Holds `payload`; returns the one held before, to be written now.
-    mutating func hold(_ payload: StreamFrame.Payload) -> StreamFrame.Payload? {
-        defer { self.payload = payload }
-        return self.payload
+    mutating func hold(_ payload: consuming StreamFrame.Payload) -> StreamFrame.Payload? {
+        let previous = self.payload.take()
+        self.payload = consume payload
+        return previous
     }
 
     /// The held payload, to be written now; nothing is held afterwards.
     mutating func take() -> StreamFrame.Payload? {
-        defer { payload = nil }
-        return payload
+        payload.take()
     }
 
     /// The end of the message: `before` (the held payload, when the end cannot ride on it) then `last`, which has
     /// END_STREAM: the trailers (HTTP/1-style: translated as they are written), else the held HEADERS or DATA, else an
     /// empty DATA frame.
-    mutating func end(trailers: HeaderFields?) -> (before: StreamFrame.Payload?, last: StreamFrame.Payload) {
-        if let trailers { return (take(), .headers(.init(trailers: trailers))) }
-        switch take() {
+    mutating func end(trailers: consuming HeaderFields?) -> (before: StreamFrame.Payload?, last: StreamFrame.Payload) {
+        if let trailers = consume trailers { return (take(), .headers(.init(trailers: trailers))) }
+        let held = take()
+        switch consume held {
         case .headers(var headers):
             headers.endStream = true
             return (nil, .headers(headers))

@@ -19,7 +19,8 @@ final class ProxyExchange: DeadlineHolder {
     private let keepAlive: Bool
     private let isGRPC: Bool
     private var upstreamHead: RequestHead
-    private var plan: ForwardPlan
+    private let plan: ForwardPlan
+    private var tried = TriedDestinations()
     private var machine: ExchangeStateMachine
     private var upstream: UpstreamHandler?
     private var target: UpstreamTarget?
@@ -104,7 +105,7 @@ final class ProxyExchange: DeadlineHolder {
 
     private func attempt() {
         machine.startAttempt()
-        guard let next = worker.nextTarget(&plan) else {
+        guard let next = worker.nextTarget(plan, tried: &tried) else {
             if lastAttemptOverflowed {
                 // Circuit breaking, not a failure: say so (503 `overflow`), as the docs promise.
                 fail(status: 503, code: .overflow,

@@ -77,7 +77,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
 
     /// The request's head, as ``write(_:)`` would write it in a part (without the copies a part costs), its version
     /// set to `version` when one is given (an HTTP/1.1 endpoint's).
-    func writeHead(_ head: RequestHead, version: HTTPVersion?) throws(UnsendableRequest) {
+    func writeHead(_ head: consuming RequestHead, version: HTTPVersion?) throws(UnsendableRequest) {
         if let stream {
             stream.writeHead(head)
         } else if let context {

@@ -29,27 +29,28 @@ public struct RequestTarget: Sendable, Hashable {
     /// (One pass over the fields for the three it reads, the first of each, where `first(name:)` took three; each
     /// string made once, from the value's bytes trimmed and lowercased there: a string per field read, then trimmed,
     /// then lowercased, cost about 900 instructions per request.)
-    init?(head: RequestHead) {
+    /// (The head is borrowed: an initializer takes its arguments owned, so the caller copied the head for it and this
+    /// destroyed the copy.)
+    init?(head: borrowing RequestHead) {
         var named: Int?
         var host: Int?
         var dataClass: Int?
-        let headers = head.headers
-        for index in headers.entries.indices {
-            switch headers.known(at: index) {
+        for index in head.headers.entries.indices {
+            switch head.headers.known(at: index) {
             case .meridianService where named == nil: named = index
             case .host where host == nil: host = index
             case .meridianDataClass where dataClass == nil: dataClass = index
             default: break
             }
         }
-        if let service = named.map({ headers.withValue(at: $0) { Self.trimmed($0, lowercased: true) } }), !service.isEmpty {
+        if let service = named.map({ head.headers.withValue(at: $0) { Self.trimmed($0, lowercased: true) } }), !service.isEmpty {
             self.service = service
-        } else if let host, let service = headers.withValue(at: host, Self.service(fromAuthority:)) {
+        } else if let host, let service = head.headers.withValue(at: host, Self.service(fromAuthority:)) {
             self.service = service
         } else {
             return nil
         }
-        let requested = dataClass.map { index in headers.withValue(at: index) { Self.trimmed($0, lowercased: false) } }
+        let requested = dataClass.map { index in head.headers.withValue(at: index) { Self.trimmed($0, lowercased: false) } }
         requestedClass = requested?.isEmpty == false ? requested : nil
     }
 

@@ -31,19 +31,51 @@ public struct TraceContext: Sendable, Hashable {
         }
     }
 
-    /// Whether `bytes` are a `traceparent` this gateway continues (``parse(_:)``'s rules).
+    /// Whether `bytes` are a `traceparent` this gateway continues (``parse(_:)``'s rules). The ids are checked eight
+    /// bytes at a time (``allHexDigits(_:)``): byte by byte, through `allSatisfy` on slices, the check cost about 450
+    /// instructions on every request a peer sends.
     private static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let dash = UInt8(ascii: "-")
         guard bytes.count >= 55, bytes[2] == dash, bytes[35] == dash, bytes[52] == dash else { return false }
-        func hexDigits(_ range: Range<Int>) -> Bool { bytes[range].allSatisfy(\.isASCIIHexDigit) }
-        guard hexDigits(0..<2), hexDigits(3..<35), hexDigits(36..<52), hexDigits(53..<55) else { return false }
+        let raw = UnsafeRawPointer(bytes.baseAddress!)
+        func word(_ offset: Int) -> UInt64 { raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self) }
+        let trace = (word(3), word(11), word(19), word(27)), span = (word(36), word(44))
+        guard allHexDigits(trace.0), allHexDigits(trace.1), allHexDigits(trace.2), allHexDigits(trace.3),
+              allHexDigits(span.0), allHexDigits(span.1),
+              bytes[0].isASCIIHexDigit, bytes[1].isASCIIHexDigit, bytes[53].isASCIIHexDigit, bytes[54].isASCIIHexDigit
+        else { return false }
         let version = (bytes[0].asciiLowercased, bytes[1].asciiLowercased)
         guard version != (UInt8(ascii: "f"), UInt8(ascii: "f")) else { return false }
         if bytes.count > 55 {
             guard version != (UInt8(ascii: "0"), UInt8(ascii: "0")), bytes[55] == dash,
                   bytes[56...].allSatisfy({ $0 == dash || $0.isASCIIHexDigit }) else { return false }
         }
-        return bytes[3..<35].contains(where: { $0 != UInt8(ascii: "0") }) && bytes[36..<52].contains(where: { $0 != UInt8(ascii: "0") })
+        // Neither id all zeros.
+        let zeros = 0x30 &* ones
+        return trace != (zeros, zeros, zeros, zeros) && span != (zeros, zeros)
+    }
+
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+
+    /// Whether each of the eight bytes of `word` is a hex digit, in either case.
+    @inline(__always)
+    static func allHexDigits(_ word: UInt64) -> Bool {
+        let highs = 0x80 &* ones
+        guard word & highs == 0 else { return false }
+        // With every byte below 0x80, adding a byte below 0x80 to each carries into no other byte: the top bit of a
+        // byte of `w + (0x80 - low)` says it is at least `low`, that of `w + (0x7F - high)` that it is above `high`.
+        func inRange(_ w: UInt64, _ low: UInt64, _ high: UInt64) -> UInt64 {
+            (w &+ (0x80 - low) &* ones) & ~(w &+ (0x7F - high) &* ones) & highs
+        }
+        let digits = inRange(word, 0x30, 0x39)
+        let letters = inRange(word | (0x20 &* ones), 0x61, 0x66)   // `A`-`F` made `a`-`f`
+        return digits | letters == highs
+    }
+
+    /// Eight hex digits lowercased: a letter gains bit 0x20, which every digit has already.
+    @inline(__always)
+    private static func lowercasedHexWord(_ word: UInt64) -> UInt64 {
+        word | (0x20 &* ones)
     }
 
     /// The `traceparent` this hop sends: `incoming`'s trace with a new span id, or a new trace when `incoming` is
@@ -56,7 +88,11 @@ public struct TraceContext: Sendable, Hashable {
             return String(unsafeUninitializedCapacity: 55) { buffer in
                 let out = UnsafeMutableRawBufferPointer(buffer)
                 var at = "00-".copyUTF8(to: out, at: 0)
-                for index in 3..<35 { buffer[at] = bytes[index].asciiLowercased; at += 1 }
+                let raw = UnsafeRawPointer(bytes.baseAddress!)
+                for offset in stride(from: 3, to: 35, by: 8) {
+                    out.storeBytes(of: lowercasedHexWord(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)), toByteOffset: at, as: UInt64.self)
+                    at += 8
+                }
                 buffer[at] = UInt8(ascii: "-")
                 at = writeHex(span, to: buffer, at: at + 1)
                 buffer[at] = UInt8(ascii: "-")
