@@ -634,7 +634,7 @@ final class ForwardingWorker: @unchecked Sendable {
             .connectTimeout(context.configuration.connectTimeout.timeAmount)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.initializing {
                     // One handler: it parses the responses (HTTP1Parser), and checks, frames and encodes each
                     // request part (HTTP1RequestEncoder). A handler per channel: NIO may try several of the
                     // endpoint's addresses at once (happy eyeballs).

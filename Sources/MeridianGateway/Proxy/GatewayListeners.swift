@@ -21,7 +21,7 @@ enum GatewayListeners {
             // on the listening socket (ServerBootstrap's default), which accepted sockets inherit; remote half-closure
             // is off by default. (`GatewayEndToEndTests.acceptedConnectionsHaveNagleOff`)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.initializing {
                     let worker = workers.worker(for: channel.eventLoop)
                     // No NIO HTTP/1 codec: the DownstreamHandler parses requests (HTTP1Parser), frames (BodyFraming)
                     // and encodes (HTTP1HeadWriter) responses, and does the work of NIO's HTTPServerPipelineHandler,
@@ -58,7 +58,7 @@ enum GatewayListeners {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // Nagle off: inherited from the listening socket (as on the local listener).
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.initializing {
                     let worker = workers.worker(for: channel.eventLoop)
                     let remote = channel.remoteAddress.map { "\($0)" } ?? "?"
                     let handlers = MeshTLS.makeServerHandlers(context: context.tls.server, verifier: context.verifier) { failure in
@@ -75,10 +75,12 @@ enum GatewayListeners {
                     // The windows start where the last connection from the same peer grew them (on any event loop).
                     var caller: PeerIdentity?
                     var callerCluster: String?   // (what each stream's handler keeps: the cluster, not the identity)
+                    var identified = false   // (a flag: `caller == nil` copied the identity, three retains, on every stream)
                     var windowGauge: Gauge?
                     let mux = try HTTP2Tuning.configure(channel, server: true, tunnel: true, maxHeaderBytes: maxHeaderBytes, window: window,
                                                         maximumWindow: maximumWindow) { stream in
-                        if caller == nil {
+                        if !identified {
+                            identified = true
                             caller = identity.peerIdentity
                             callerCluster = caller?.cluster
                             if let cluster = caller?.cluster {

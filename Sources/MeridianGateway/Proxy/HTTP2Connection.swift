@@ -226,7 +226,7 @@ final class HTTP2Connection: @unchecked Sendable {
             .connectTimeout(connectTimeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.initializing {
                     let sync = channel.pipeline.syncOperations
                     if case .mutualTLS(let tls, let verifier, let expected) = security {
                         let handlers = try MeshTLS.makeClientHandlers(context: tls.client, verifier: verifier, expectedCluster: expected,

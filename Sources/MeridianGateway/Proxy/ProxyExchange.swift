@@ -120,7 +120,7 @@ final class ProxyExchange: DeadlineHolder {
         }
         target = next
         record.destination = next.cluster
-        record.endpoint = next.endpoint?.description
+        record.endpoint = next.endpointSlot?.endpoint.description
         record.level = next.level
         record.reason = next.reason
         record.attempts = machine.attempts
@@ -151,7 +151,7 @@ final class ProxyExchange: DeadlineHolder {
         upstream = handler
         handler.bind(self)
         var version: HTTPVersion?
-        if let endpoint = target?.endpoint, !(endpoint.wireProtocol == .h2c || isGRPC) {
+        if let slot = target?.endpointSlot, !(slot.endpoint.wireProtocol == .h2c || isGRPC) {
             version = .http1_1
         }
         var headWritten = false
@@ -196,12 +196,12 @@ final class ProxyExchange: DeadlineHolder {
         forward(.end(trailers), bytes: 0)
     }
 
-    private func forward(_ part: RequestPart, bytes: Int) {
+    private func forward(_ part: consuming RequestPart, bytes: Int) {
         if retained != nil {
             if case .end(let trailers) = part {
                 retainedEnd = .some(trailers)
             } else if retainedBytes + bytes <= worker.context.configuration.resilience.retryBufferBytes {
-                retained!.append(part)
+                retained!.append(copy part)   // (kept for a retry; the part itself goes on)
                 retainedBytes += bytes
             } else {
                 retained = nil
@@ -286,7 +286,7 @@ final class ProxyExchange: DeadlineHolder {
                     head.version = downstreamVersion
                     if !keepAlive || downstream.closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "close") }
                 }
-                downstream?.write(.head(head))
+                downstream?.write(.head(consume head))   // (the head moves on: not copied)
             case .ignore:
                 break
             }

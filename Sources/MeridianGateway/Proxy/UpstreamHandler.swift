@@ -66,7 +66,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// Writes a request part. On an HTTP/1.1 connection a part HTTP/1.1 cannot carry is not written and its
     /// ``UnsendableRequest`` thrown for the exchange to answer (nothing of it left: a refused head leaves the
     /// connection clean).
-    func write(_ part: RequestPart) throws(UnsendableRequest) {
+    func write(_ part: consuming RequestPart) throws(UnsendableRequest) {
         if case .head(let head) = part { return try writeHead(head, version: nil) }
         if let stream {
             stream.write(part)

@@ -37,8 +37,10 @@ final class UpstreamTarget {
         UpstreamTarget(kind: .local(slot), cluster: cluster, level: level, reason: reason, health: slot.health)
     }
 
-    var endpoint: LocalEndpoint? {
-        if case .local(let slot) = kind { return slot.endpoint }
+    /// The model server, when the target is one: its slot, whose ``LocalEndpointSlot/endpoint`` is read in place
+    /// (returned as a value, the endpoint was copied, a retain of each of its strings, to read one of them).
+    var endpointSlot: LocalEndpointSlot? {
+        if case .local(let slot) = kind { return slot }
         return nil
     }
 }

@@ -22,6 +22,7 @@ public struct LocalEndpoint: Sendable, Hashable, CustomStringConvertible {
         self.wireProtocol = wireProtocol
         address = HostPort.format(host: host, port: port)
         healthKey = DestinationHealth.localKey(address: address)
+        description = wireProtocol == .h2c ? "h2c://\(address)" : address
     }
 
     /// Parses `HOST:PORT`, `http://HOST:PORT`, `h2c://HOST:PORT` or `[V6]:PORT`.
@@ -39,5 +40,6 @@ public struct LocalEndpoint: Sendable, Hashable, CustomStringConvertible {
         self.init(host: host, port: port, wireProtocol: wire)
     }
 
-    public var description: String { wireProtocol == .h2c ? "h2c://\(address)" : address }
+    /// `address`, or `h2c://address`: made once (the access log names the endpoint of every request).
+    public let description: String
 }
