@@ -141,6 +141,27 @@ struct HTTP1ParserTests {
         }
     }
 
+    @Test("parsers that share a memo (a worker's client connections) find each other's fields: a new connection's first head too, read as NIO's decoder reads it")
+    func sharedMemo() throws {
+        let memo = HTTP1FieldsMemo()
+        let first = "GET /a HTTP/1.1\r\nHost: a\r\nUser-Agent: wrk\r\n\r\n"
+        let chunked = "POST /b HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+        // Connection after connection, one request each (wrk with `Connection: close`), then one whose framing differs.
+        for (index, text) in [first, first, "GET /c HTTP/1.1\r\nHost: a\r\nUser-Agent: wrk\r\n\r\n", chunked, chunked].enumerated() {
+            let bytes = Array(text.utf8)
+            var parser = HTTP1Parser(.request, maxHeadBytes: 8 * 1024, memo: memo)
+            var parts: [HTTP1Parser.Part] = []
+            try parser.parse(ByteBuffer(bytes: bytes)) { parts.append($0) }
+            try parser.finish { parts.append($0) }
+            #expect(Self.describe(parts) == (try Self.nio(bytes, kind: .request)), "connection \(index)")
+            #expect(parser.fieldsRepeated == (index == 0 || index == 3 ? 0 : 1), "connection \(index)")
+        }
+        // A parser with its own memo finds nothing of theirs.
+        var alone = HTTP1Parser(.request, maxHeadBytes: 8 * 1024)
+        try alone.parse(ByteBuffer(string: first)) { _ in }
+        #expect(alone.fieldsRepeated == 0)
+    }
+
     @Test("requests read as NIO's decoder reads them, whole or split anywhere (byte by byte too)", arguments: Array(requests.indices))
     func requestsAsNIO(index: Int) throws {
         let bytes = Array(Self.requests[index].utf8)

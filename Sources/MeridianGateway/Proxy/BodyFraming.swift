@@ -205,9 +205,9 @@ struct HTTP1RequestEncoder {
 
     /// A head, its version set to `version` when one is given: copied only here, where the check and the framing may
     /// change it (``ProxyExchange`` writes each attempt's head without making a part of it).
-    mutating func encodeHead(_ head: RequestHead, version: HTTPVersion?, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
+    mutating func encodeHead(_ head: consuming RequestHead, version: HTTPVersion?, allocator: ByteBufferAllocator, promise: EventLoopPromise<Void>?,
                              write: (IOData, EventLoopPromise<Void>?) -> Void) throws(UnsendableRequest) {
-        var head = head
+        // (Consumed, and changed in place: a head taken borrowed was copied here to be changed.)
         if let version { head.version = version }
         var scan = HTTP1HeadWriter.FieldScan()
         if let refusal = HTTP1HeadWriter.unsendable(&head, scan: &scan) { throw refusal }

@@ -94,7 +94,7 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     ///   - h2c: a local listener's connection: how to build its pipeline should it speak h2c.
     init(worker: ForwardingWorker, listener: Listener, isHTTP2Stream: Bool, callerCluster: String? = nil, maxHeaderBytes: Int = 64 * 1024,
          h2c: ((any Channel) throws -> Void)? = nil) {
-        parser = HTTP1Parser(.request, maxHeadBytes: maxHeaderBytes)
+        parser = HTTP1Parser(.request, maxHeadBytes: maxHeaderBytes, memo: worker.requestFieldsMemo)
         self.worker = worker
         self.listener = listener
         self.isHTTP2Stream = isHTTP2Stream

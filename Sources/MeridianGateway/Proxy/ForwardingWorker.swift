@@ -62,6 +62,8 @@ final class ForwardingWorker: @unchecked Sendable {
     private(set) var draining = false
     /// The timeouts of this loop's exchanges.
     let deadlines: ExchangeDeadlines
+    /// The last client request head's fields, shared by the worker's HTTP/1.1 client connections (``HTTP1FieldsMemo``).
+    let requestFieldsMemo = HTTP1FieldsMemo()
 
     struct RequestMetricKey: Hashable {
         var source: String
@@ -281,7 +283,12 @@ final class ForwardingWorker: @unchecked Sendable {
             return nil
         case .admitted(let decision):
             let (plan, sourceCluster) = (decision.plan, decision.source)
-            let traceparent = TraceContext.nextTraceparent(after: head.headers.first(.traceparent), using: &random)
+            // Read on the field's bytes: no string is made of the incoming value.
+            let traceparent = if let index = head.headers.firstIndex(.traceparent) {
+                head.headers.withValue(at: index) { TraceContext.nextTraceparent(afterBytes: $0, using: &random) }
+            } else {
+                TraceContext.nextTraceparent(afterBytes: nil, using: &random)
+            }
             let admitted = record(service: plan.service, dataClass: plan.dataClass, reason: "", traceparent: traceparent)
             let request = ProxyExchange.Request(head)
             // The client's head becomes the upstream's, changed in place (this is its last reader).

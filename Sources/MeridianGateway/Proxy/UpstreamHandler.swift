@@ -81,8 +81,9 @@ final class UpstreamHandler: ChannelDuplexHandler {
         if let stream {
             stream.writeHead(head)
         } else if let context {
+            let method = head.method
             try encoder.encodeHead(head, version: version, allocator: context.channel.allocator, promise: nil) { context.write(wrapOutboundOut($0), promise: $1) }
-            requestMethods.append(head.method)
+            requestMethods.append(method)
         }
     }
 

@@ -82,26 +82,15 @@ public struct TraceContext: Sendable, Hashable {
     /// absent or malformed. The same as parsing, ``nextHop(using:)`` and ``traceparent``, in one new string where
     /// those made five (about 2,000 instructions per request).
     public static func nextTraceparent(after incoming: String?, using generator: inout some RandomNumberGenerator) -> String {
-        if let incoming, let next = incoming.withUTF8Bytes({ bytes -> String? in
-            guard isValid(bytes) else { return nil }
-            let span = newSpanID(using: &generator)
-            return String(unsafeUninitializedCapacity: 55) { buffer in
-                let out = UnsafeMutableRawBufferPointer(buffer)
-                var at = "00-".copyUTF8(to: out, at: 0)
-                let raw = UnsafeRawPointer(bytes.baseAddress!)
-                for offset in stride(from: 3, to: 35, by: 8) {
-                    out.storeBytes(of: lowercasedHexWord(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)), toByteOffset: at, as: UInt64.self)
-                    at += 8
-                }
-                buffer[at] = UInt8(ascii: "-")
-                at = writeHex(span, to: buffer, at: at + 1)
-                buffer[at] = UInt8(ascii: "-")
-                buffer[at + 1] = bytes[53].asciiLowercased
-                buffer[at + 2] = bytes[54].asciiLowercased
-                return at + 3
-            }
-        }) {
-            return next
+        guard let incoming else { return nextTraceparent(afterBytes: nil, using: &generator) }
+        return incoming.withUTF8Bytes { nextTraceparent(afterBytes: $0, using: &generator) }
+    }
+
+    /// ``nextTraceparent(after:using:)`` for an incoming header's bytes, read where they are (a field's value: a string
+    /// made of it first was a heap allocation, the value being longer than a small string).
+    static func nextTraceparent(afterBytes incoming: UnsafeBufferPointer<UInt8>?, using generator: inout some RandomNumberGenerator) -> String {
+        if let incoming, isValid(incoming) {
+            return continuing(incoming, span: newSpanID(using: &generator))
         }
         // A new trace, written as one string (the ids as strings of their own, then joined, were three heap strings
         // and about 1,500 instructions).
@@ -116,6 +105,26 @@ public struct TraceContext: Sendable, Hashable {
             buffer[at] = UInt8(ascii: "-")
             buffer[at + 1] = UInt8(ascii: "0")
             buffer[at + 2] = UInt8(ascii: "1")
+            return at + 3
+        }
+    }
+
+    /// The header that continues the valid `traceparent` in `bytes` with the span `span`: version 00, the trace id and
+    /// the flags lowercased.
+    private static func continuing(_ bytes: UnsafeBufferPointer<UInt8>, span: UInt64) -> String {
+        String(unsafeUninitializedCapacity: 55) { buffer in
+            let out = UnsafeMutableRawBufferPointer(buffer)
+            var at = "00-".copyUTF8(to: out, at: 0)
+            let raw = UnsafeRawPointer(bytes.baseAddress!)
+            for offset in stride(from: 3, to: 35, by: 8) {
+                out.storeBytes(of: lowercasedHexWord(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)), toByteOffset: at, as: UInt64.self)
+                at += 8
+            }
+            buffer[at] = UInt8(ascii: "-")
+            at = writeHex(span, to: buffer, at: at + 1)
+            buffer[at] = UInt8(ascii: "-")
+            buffer[at + 1] = bytes[53].asciiLowercased
+            buffer[at + 2] = bytes[54].asciiLowercased
             return at + 3
         }
     }
