@@ -29,7 +29,7 @@ enum MetricsFetcher {
             channel = try await ClientBootstrap(group: eventLoop)
                 .connectTimeout(timeout)
                 .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
+                    channel.eventLoop.initializing {
                         try channel.pipeline.syncOperations.addHTTPClientHandlers()
                         try channel.pipeline.syncOperations.addHandler(BodyCollector(promise: promise, limit: limit))
                     }

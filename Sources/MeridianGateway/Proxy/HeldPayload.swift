@@ -25,8 +25,7 @@ struct HeldPayload {
     /// empty DATA frame.
     mutating func end(trailers: consuming HeaderFields?) -> (before: StreamFrame.Payload?, last: StreamFrame.Payload) {
         if let trailers = consume trailers { return (take(), .headers(.init(trailers: trailers))) }
-        let held = take()
-        switch consume held {
+        switch take() {
         case .headers(var headers):
             headers.endStream = true
             return (nil, .headers(headers))

@@ -79,8 +79,7 @@ public struct RequestTarget: Sendable, Hashable {
         for offset in 0..<suffix.count where bytes[nameEnd + offset].asciiLowercased != suffix[offset] { return nil }
         let name = UnsafeBufferPointer(rebasing: bytes[0..<nameEnd])
         guard !name.contains(UInt8(ascii: ".")) else { return nil }
-        if name.allSatisfy({ $0 < 0x80 && !$0.isASCIIUppercase }) { return String(decoding: name, as: UTF8.self) }
-        return String(decoding: name, as: UTF8.self).asciiLowercased
+        return String(decoding: name, as: UTF8.self).asciiLowercased   // (the string itself when nothing is uppercase)
     }
 
     private static let serviceDomainBytes = Array(serviceDomain.utf8)
