@@ -37,6 +37,36 @@ struct ParsingTests {
         }
     }
 
+    @Test("the traceparent held inline is the one written as a string, continued or started; the access record shows it")
+    func inlineTraceparent() {
+        for header in ["00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-0B", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-ab",
+                       nil, "garbage", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"] {
+            // Expected: parsed, then the next hop (or a new trace), then its header, as strings of their own.
+            var a = SplitMix64(seed: 11), b = SplitMix64(seed: 11)
+            let expected = (header.flatMap(TraceContext.init(traceparent:))?.nextHop(using: &a) ?? TraceContext.start(using: &a)).traceparent
+            let inline = if let header {
+                header.withUTF8Bytes { TraceContext.nextTraceparentValue(afterBytes: $0, using: &b) }
+            } else {
+                TraceContext.nextTraceparentValue(afterBytes: nil, using: &b)
+            }
+            #expect(inline.string == expected && expected.utf8.count == 55, "\(header ?? "nil")")
+            inline.withBytes { #expect(Array($0) == Array(expected.utf8)) }
+            // Relayed from its bytes, the field is the one relayed from the string.
+            var fromValue = HeaderFields([("x-a", "1")]), fromString = fromValue
+            fromValue.relay(sourceCluster: "east", service: "chat", dataClass: "public", traceparent: inline)
+            fromString.relay(sourceCluster: "east", service: "chat", dataClass: "public", traceparent: expected)
+            #expect(fromValue == fromString && fromValue.first(.traceparent) == expected)
+            // The access record: the value sent, as text; a refused request's incoming header when set as a string.
+            var record = AccessRecord(listener: "local", method: "GET", path: "/", service: nil, dataClass: nil, source: "east", caller: nil,
+                                      destination: nil, endpoint: nil, level: nil, reason: "", tableVersion: nil, status: 200, attempts: 1,
+                                      durationSeconds: 0, requestBytes: 0, responseBytes: 0, sentTraceparent: inline,
+                                      receivedTraceparent: nil, error: nil)
+            #expect(record.traceparent == expected && record.json.contains("\"traceparent\":\"\(expected)\""))
+            record.traceparent = "t0"
+            #expect(record.traceparent == "t0" && record.sentTraceparent == nil)
+        }
+    }
+
     @Test("hex digits written eight at a time are String(radix: 16), zero-padded to 16, for edge and random values")
     func hexDigits() {
         var random = SplitMix64(seed: 3)

@@ -481,8 +481,13 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        lastActive = .now()
-        exchange?.downstreamReadComplete()
+        // Idle time counts from the last read or the last exchange's end: with an exchange in flight the connection
+        // is not idle, and its end stamps the time (one reading of the clock per request, not two).
+        if let exchange {
+            exchange.downstreamReadComplete()
+        } else {
+            lastActive = .now()
+        }
         context.fireChannelReadComplete()
     }
 

@@ -147,7 +147,7 @@ final class ForwardingWorker: @unchecked Sendable {
         clientIdleSweep = nil
         peers.removeAll()
         h2cEndpoints.removeAll()
-        var waiting: [(Result<UpstreamHandler, any Error>) -> Void] = []
+        var waiting: [UpstreamWait] = []
         for pool in http1Pools.values { while let waiter = pool.waiting.popFirst() { waiting.append(waiter) } }
         http1Pools.removeAll()
         for waiter in waiting { waiter(.failure(UpstreamConnectError(kind: .closed, message: "the gateway is shutting down"))) }
@@ -254,12 +254,12 @@ final class ForwardingWorker: @unchecked Sendable {
         // was copied: a retain and a release of each of its strings).
         // (What it reads of the head is read here: the head itself is consumed once admitted.)
         let (method, path) = (head.method.name, head.uri)
-        func record(service: String?, dataClass: String?, reason: String, traceparent: String?) -> AccessRecord {
+        func record(service: String?, dataClass: String?, reason: String, sent: Traceparent? = nil, received: String? = nil) -> AccessRecord {
             AccessRecord(
                 listener: downstream.listener.rawValue, method: method, path: path, service: service, dataClass: dataClass,
                 source: context.configuration.cluster, caller: downstream.callerCluster, destination: nil, endpoint: nil, level: nil,
                 reason: reason, tableVersion: table?.version, status: 0, attempts: 0, durationSeconds: 0, requestBytes: 0,
-                responseBytes: 0, traceparent: traceparent, error: nil)
+                responseBytes: 0, sentTraceparent: sent, receivedTraceparent: received, error: nil)
         }
         let outcome: Admission
         switch downstream.listener {
@@ -276,27 +276,29 @@ final class ForwardingWorker: @unchecked Sendable {
             downstream.respond(refusal.error, decision: "\(refusal.decision); table=\(table.map { String($0.version) } ?? "none")",
                                version: head.version, close: close)
             var refused = record(service: refusal.service, dataClass: refusal.dataClass, reason: refusal.decision,
-                                 traceparent: head.headers.first(.traceparent))
+                                 received: head.headers.first(.traceparent))
             refused.status = refusal.error.status
             refused.error = refusal.error.message
             account(refused, listener: downstream.listener)
             return nil
         case .admitted(let decision):
             let (plan, sourceCluster) = (decision.plan, decision.source)
-            // Read on the field's bytes: no string is made of the incoming value.
+            // Read on the field's bytes, and held inline: no string is made of the incoming value or of the new one.
             let traceparent = if let index = head.headers.firstIndex(.traceparent) {
-                head.headers.withValue(at: index) { TraceContext.nextTraceparent(afterBytes: $0, using: &random) }
+                head.headers.withValue(at: index) { TraceContext.nextTraceparentValue(afterBytes: $0, using: &random) }
             } else {
-                TraceContext.nextTraceparent(afterBytes: nil, using: &random)
+                TraceContext.nextTraceparentValue(afterBytes: nil, using: &random)
             }
-            let admitted = record(service: plan.service, dataClass: plan.dataClass, reason: "", traceparent: traceparent)
+            let admitted = record(service: plan.service, dataClass: plan.dataClass, reason: "", sent: traceparent)
             let request = ProxyExchange.Request(head)
             // The client's head becomes the upstream's, changed in place (this is its last reader).
             var upstreamHead = consume head
             upstreamHead.headers.relay(sourceCluster: sourceCluster, service: plan.service, dataClass: plan.dataClass, traceparent: traceparent)
-            retryBudget.recordRequest(at: .now())
+            let now = NIODeadline.now()   // (one reading of the clock for both)
+            retryBudget.recordRequest(at: now)
             context.requestStarted(listener: downstream.listener)
-            return ProxyExchange(worker: self, downstream: downstream, request: request, upstreamHead: upstreamHead, plan: plan, record: admitted)
+            return ProxyExchange(worker: self, downstream: downstream, request: request, upstreamHead: upstreamHead, plan: plan, record: admitted,
+                                 started: now)
         }
     }
 
@@ -577,20 +579,21 @@ final class ForwardingWorker: @unchecked Sendable {
         return fallback
     }
 
-    /// Gets a stream or connection to `target`; `completion` runs on this loop (perhaps before this returns).
-    func openUpstream(_ target: UpstreamTarget, grpc: Bool, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+    /// Gets a stream or connection to `wait.target` and tells `wait.waiter` on this loop (perhaps before this returns).
+    func openUpstream(_ wait: UpstreamWait, grpc: Bool) {
+        let target = wait.target
         switch target.kind {
         case .peer(let connection):
             guard let connection else {
-                completion(.failure(UpstreamConnectError(kind: .unavailable, message: "no connection to peer '\(target.cluster)'")))
+                wait(.failure(UpstreamConnectError(kind: .unavailable, message: "no connection to peer '\(target.cluster)'")))
                 return
             }
-            connection.openStream(UpstreamHandler(kind: .stream), completion: completion)
+            connection.openStream(UpstreamHandler(kind: .stream), for: wait)
         case .local(let slot):
             if slot.endpoint.wireProtocol == .h2c || grpc {
-                h2cConnection(for: slot.endpoint).openStream(UpstreamHandler(kind: .stream), completion: completion)
+                h2cConnection(for: slot.endpoint).openStream(UpstreamHandler(kind: .stream), for: wait)
             } else {
-                acquireHTTP1(slot, completion: completion)
+                acquireHTTP1(slot, for: wait)
             }
         }
     }
@@ -608,11 +611,11 @@ final class ForwardingWorker: @unchecked Sendable {
         return connection
     }
 
-    private func acquireHTTP1(_ slot: LocalEndpointSlot, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+    private func acquireHTTP1(_ slot: LocalEndpointSlot, for wait: UpstreamWait) {
         let pool = slot.pool
         while let handler = pool.idle.popLast() {
             if handler.isActive {
-                completion(.success(handler))
+                wait(.success(handler))
                 return
             }
         }
@@ -622,18 +625,18 @@ final class ForwardingWorker: @unchecked Sendable {
             // Circuit breaking: wait for a connection to be checked in or closed, or overflow.
             let waiting = pool.waiting.count
             guard waiting < limits.maxPendingPerPeer else {
-                completion(.failure(UpstreamConnectError(
+                wait(.failure(UpstreamConnectError(
                     kind: .overflow,
                     message: "local endpoint \(slot.endpoint): \(open) connections open (the limit) and \(waiting) requests waiting (the limit)")))
                 return
             }
-            pool.waiting.append(completion)
+            pool.waiting.append(wait)
             return
         }
-        connectHTTP1(slot, completion: completion)
+        connectHTTP1(slot, for: wait)
     }
 
-    private func connectHTTP1(_ slot: LocalEndpointSlot, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+    private func connectHTTP1(_ slot: LocalEndpointSlot, for wait: UpstreamWait) {
         slot.pool.open += 1
         let endpoint = slot.endpoint
         let boundSlot = NIOLoopBound(slot, eventLoop: eventLoop)   // (the channel is on this loop)
@@ -656,16 +659,16 @@ final class ForwardingWorker: @unchecked Sendable {
                     channel.closeFuture.assumeIsolated().whenComplete { _ in self.http1Closed(slot) }
                     guard let handler = try? channel.pipeline.syncOperations.handler(type: UpstreamHandler.self) else {
                         channel.close(promise: nil)
-                        completion(.failure(UpstreamConnectError(kind: .unavailable, message: "the connection to local endpoint \(endpoint) closed at once")))
+                        wait(.failure(UpstreamConnectError(kind: .unavailable, message: "the connection to local endpoint \(endpoint) closed at once")))
                         return
                     }
                     // (The pool held strongly: a weak reference would route its retains and releases through a side
                     // table. It holds the handler only while idle, and this removes it.)
                     handler.onIdleClose = { [pool = slot.pool] closed in pool.idle.removeAll { $0 === closed } }
-                    completion(.success(handler))
+                    wait(.success(handler))
                 case .failure(let error):
                     self.http1Closed(slot)
-                    completion(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot connect to local endpoint \(endpoint): \(error)")))
+                    wait(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot connect to local endpoint \(endpoint): \(error)")))
                 }
             }
     }
@@ -675,7 +678,7 @@ final class ForwardingWorker: @unchecked Sendable {
         let pool = slot.pool
         pool.open -= 1
         if let waiter = pool.waiting.popFirst() {
-            connectHTTP1(slot, completion: waiter)
+            connectHTTP1(slot, for: waiter)
         }
     }
 
@@ -691,7 +694,7 @@ final class ForwardingWorker: @unchecked Sendable {
         if let waiter = pool.waiting.popFirst() {
             // On the next tick: this runs inside the previous exchange's last response part.
             eventLoop.assumeIsolated().execute {
-                if handler.isActive { waiter(.success(handler)) } else { self.acquireHTTP1(slot, completion: waiter) }
+                if handler.isActive { waiter(.success(handler)) } else { self.acquireHTTP1(slot, for: waiter) }
             }
             return
         }
@@ -849,7 +852,7 @@ final class HTTP1Pool {
     /// Open: connecting, in use or idle.
     var open = 0
     /// Requests waiting for a connection while the endpoint is at its connection limit (circuit breaking).
-    var waiting = LazyQueue<(Result<UpstreamHandler, any Error>) -> Void>()
+    var waiting = LazyQueue<UpstreamWait>()
 }
 
 /// A service's local endpoints on one worker, and the round-robin position over them.

@@ -29,7 +29,7 @@ final class HTTP2Connection: @unchecked Sendable {
 
     private struct PendingStream {
         var handler: UpstreamHandler
-        var completion: (Result<UpstreamHandler, any Error>) -> Void
+        var wait: UpstreamWait
     }
 
     let name: String
@@ -122,38 +122,37 @@ final class HTTP2Connection: @unchecked Sendable {
     // MARK: Streams
 
     /// Opens a stream, owned by an ``HTTP2StreamUpstream`` in front of `handler`.
-    func openStream(_ handler: UpstreamHandler, completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+    func openStream(_ handler: UpstreamHandler, for wait: UpstreamWait) {
         eventLoop.assertInEventLoop()
         switch state {
         case .ready(_, let mux):
             guard activeStreams < maxConcurrentStreams else {
-                completion(.failure(UpstreamConnectError(kind: .overflow, message: "\(name): \(activeStreams) streams open, the limit is \(maxConcurrentStreams)")))
+                wait(.failure(UpstreamConnectError(kind: .overflow, message: "\(name): \(activeStreams) streams open, the limit is \(maxConcurrentStreams)")))
                 return
             }
-            create(handler, on: mux, completion: completion)
+            create(handler, on: mux, for: wait)
         case .connecting, .idle:
             guard failures == 0 else {
-                completion(.failure(UpstreamConnectError(kind: .unavailable, message: "\(name) is unreachable (reconnecting)")))
+                wait(.failure(UpstreamConnectError(kind: .unavailable, message: "\(name) is unreachable (reconnecting)")))
                 return
             }
             guard pending.count < maxPending else {
-                completion(.failure(UpstreamConnectError(kind: .overflow, message: "\(name): \(pending.count) requests wait for the connection, the limit is \(maxPending)")))
+                wait(.failure(UpstreamConnectError(kind: .overflow, message: "\(name): \(pending.count) requests wait for the connection, the limit is \(maxPending)")))
                 return
             }
-            pending.append(PendingStream(handler: handler, completion: completion))
+            pending.append(PendingStream(handler: handler, wait: wait))
             if case .idle = state { connect() }
         case .backingOff:
-            completion(.failure(UpstreamConnectError(kind: .unavailable, message: "\(name) is unreachable (reconnecting after \(failures) failures)")))
+            wait(.failure(UpstreamConnectError(kind: .unavailable, message: "\(name) is unreachable (reconnecting after \(failures) failures)")))
         case .closed:
-            completion(.failure(UpstreamConnectError(kind: .closed, message: "connection to \(name) is closed")))
+            wait(.failure(UpstreamConnectError(kind: .closed, message: "connection to \(name) is closed")))
         }
     }
 
-    private func create(_ handler: UpstreamHandler, on mux: HTTP2StreamMux,
-                        completion: @escaping (Result<UpstreamHandler, any Error>) -> Void) {
+    private func create(_ handler: UpstreamHandler, on mux: HTTP2StreamMux, for wait: UpstreamWait) {
         let stream = HTTP2StreamUpstream(upstream: handler).open(on: mux)
         guard stream.isActive else {
-            completion(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot open a stream to \(name): the connection is closed")))
+            wait(.failure(UpstreamConnectError(kind: .unavailable, message: "cannot open a stream to \(name): the connection is closed")))
             return
         }
         activeStreams += 1
@@ -162,10 +161,10 @@ final class HTTP2Connection: @unchecked Sendable {
         // reference counts, which each of its retains and releases (several per request) then goes through. The
         // stream lets go of it when it closes, the mux of `windowGrown` when its handler is removed.
         stream.countedBy = self
-        completion(.success(handler))
+        wait(.success(handler))
     }
 
-    /// A stream ``create(_:on:completion:)`` opened has closed.
+    /// A stream ``create(_:on:for:)`` opened has closed.
     func streamClosed() {
         activeStreams -= 1
         onStreamCountChange?(-1)
@@ -282,7 +281,7 @@ final class HTTP2Connection: @unchecked Sendable {
         onStateChange?(true)
         let waiting = pending
         pending.removeAll()
-        for stream in waiting { create(stream.handler, on: mux, completion: stream.completion) }
+        for stream in waiting { create(stream.handler, on: mux, for: stream.wait) }
     }
 
     /// The connection failed or closed (or, `closing: false`, is draining).
@@ -333,6 +332,6 @@ final class HTTP2Connection: @unchecked Sendable {
     private func failPending(_ error: any Error) {
         let waiting = pending
         pending.removeAll()
-        for stream in waiting { stream.completion(.failure(error)) }
+        for stream in waiting { stream.wait(.failure(error)) }
     }
 }

@@ -10,7 +10,7 @@ import NIOHTTP2
 /// for a retry only up to ``ResilienceSettings/retryBufferBytes``); response parts go to the client as they
 /// arrive, flushed at the end of every read so a token stream's first event is not delayed. Reads stop on one side
 /// while the other is not writable. Lifecycle decisions come from ``ExchangeStateMachine``.
-final class ProxyExchange: DeadlineHolder {
+final class ProxyExchange: DeadlineHolder, UpstreamWaiter {
     let worker: ForwardingWorker
     private var downstream: DownstreamHandler?
     private let downstreamVersion: HTTPVersion
@@ -66,7 +66,7 @@ final class ProxyExchange: DeadlineHolder {
     }
 
     init(worker: ForwardingWorker, downstream: DownstreamHandler, request: Request, upstreamHead: RequestHead,
-         plan: ForwardPlan, record: AccessRecord) {
+         plan: ForwardPlan, record: AccessRecord, started: NIODeadline = .now()) {
         self.worker = worker
         self.downstream = downstream
         self.downstreamVersion = request.version
@@ -78,7 +78,7 @@ final class ProxyExchange: DeadlineHolder {
         self.machine = ExchangeStateMachine(idempotent: request.idempotent,
                                             maxAttempts: worker.context.configuration.resilience.maxAttempts)
         self.record = record
-        self.started = .now()
+        self.started = started
     }
 
     var requestEnded: Bool { machine.requestEnded }
@@ -124,12 +124,10 @@ final class ProxyExchange: DeadlineHolder {
         record.level = next.level
         record.reason = next.reason
         record.attempts = machine.attempts
-        worker.openUpstream(next, grpc: isGRPC) { [self] result in
-            connected(result, to: next)
-        }
+        worker.openUpstream(UpstreamWait(waiter: self, target: next), grpc: isGRPC)
     }
 
-    private func connected(_ result: Result<UpstreamHandler, any Error>, to connectedTarget: UpstreamTarget) {
+    func upstreamOpened(_ result: Result<UpstreamHandler, any Error>, for connectedTarget: UpstreamTarget) {
         guard machine.phase == .connecting, connectedTarget === target else {
             // The exchange ended (client gone, timeout) while connecting.
             if case .success(let handler) = result { handler.release(reusable: true, checkIn: worker.checkIn) }

@@ -34,7 +34,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     private var parser = HTTP1Parser(.response, maxHeadBytes: UpstreamHandler.maxResponseHeadBytes)
     /// On an HTTP/1.1 connection: the methods of the requests written and not yet answered, oldest first (a response
     /// to HEAD has no body).
-    private var requestMethods = CircularBuffer<HTTPMethod>(initialCapacity: 2)
+    private var requestMethods = LazyQueue<HTTPMethod>()   // (lazy: an HTTP/2 stream, used once, never needs one)
     /// Inside the parser: a close it brings about (the exchange ends the connection) does not parse again.
     private var parsing = false
     private var readHeld = false

@@ -44,3 +44,21 @@ final class UpstreamTarget {
         return nil
     }
 }
+
+/// Told when the stream or connection it asked for is ready, or cannot be had: an exchange's attempt.
+///
+/// An object, not a closure: the callback an attempt handed on captured the exchange and its target, and that context
+/// was allocated on the heap on every request (at east, twice: the stream's connection wrapped it once more).
+protocol UpstreamWaiter: AnyObject {
+    func upstreamOpened(_ result: Result<UpstreamHandler, any Error>, for target: UpstreamTarget)
+}
+
+/// A request for an upstream: who waits for it, for which attempt's target.
+struct UpstreamWait {
+    let waiter: any UpstreamWaiter
+    let target: UpstreamTarget
+
+    func callAsFunction(_ result: Result<UpstreamHandler, any Error>) {
+        waiter.upstreamOpened(result, for: target)
+    }
+}

@@ -89,14 +89,22 @@ public struct TraceContext: Sendable, Hashable {
     /// ``nextTraceparent(after:using:)`` for an incoming header's bytes, read where they are (a field's value: a string
     /// made of it first was a heap allocation, the value being longer than a small string).
     static func nextTraceparent(afterBytes incoming: UnsafeBufferPointer<UInt8>?, using generator: inout some RandomNumberGenerator) -> String {
+        nextTraceparentValue(afterBytes: incoming, using: &generator).string
+    }
+
+    /// ``nextTraceparent(afterBytes:using:)`` held inline (``Traceparent``): what the gateway sends on every request,
+    /// written into the request's fields with no string made of it.
+    static func nextTraceparentValue(afterBytes incoming: UnsafeBufferPointer<UInt8>?,
+                                     using generator: inout some RandomNumberGenerator) -> Traceparent {
         if let incoming, isValid(incoming) {
-            return continuing(incoming, span: newSpanID(using: &generator))
+            let span = newSpanID(using: &generator)
+            return Traceparent { continuing(incoming, span: span, into: $0) }
         }
-        // A new trace, written as one string (the ids as strings of their own, then joined, were three heap strings
-        // and about 1,500 instructions).
+        // A new trace, written in one pass (the ids as strings of their own, then joined, were three heap strings and
+        // about 1,500 instructions).
         let trace = newTraceID(using: &generator)
         let span = newSpanID(using: &generator)
-        return String(unsafeUninitializedCapacity: 55) { buffer in
+        return Traceparent { buffer in
             var at = "00-".copyUTF8(to: UnsafeMutableRawBufferPointer(buffer), at: 0)
             at = writeHex(trace.high, to: buffer, at: at)
             at = writeHex(trace.low, to: buffer, at: at)
@@ -109,24 +117,22 @@ public struct TraceContext: Sendable, Hashable {
         }
     }
 
-    /// The header that continues the valid `traceparent` in `bytes` with the span `span`: version 00, the trace id and
-    /// the flags lowercased.
-    private static func continuing(_ bytes: UnsafeBufferPointer<UInt8>, span: UInt64) -> String {
-        String(unsafeUninitializedCapacity: 55) { buffer in
-            let out = UnsafeMutableRawBufferPointer(buffer)
-            var at = "00-".copyUTF8(to: out, at: 0)
-            let raw = UnsafeRawPointer(bytes.baseAddress!)
-            for offset in stride(from: 3, to: 35, by: 8) {
-                out.storeBytes(of: lowercasedHexWord(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)), toByteOffset: at, as: UInt64.self)
-                at += 8
-            }
-            buffer[at] = UInt8(ascii: "-")
-            at = writeHex(span, to: buffer, at: at + 1)
-            buffer[at] = UInt8(ascii: "-")
-            buffer[at + 1] = bytes[53].asciiLowercased
-            buffer[at + 2] = bytes[54].asciiLowercased
-            return at + 3
+    /// Writes the header that continues the valid `traceparent` in `bytes` with the span `span` into `buffer`: version
+    /// 00, the trace id and the flags lowercased. Returns the count written (55).
+    private static func continuing(_ bytes: UnsafeBufferPointer<UInt8>, span: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let out = UnsafeMutableRawBufferPointer(buffer)
+        var at = "00-".copyUTF8(to: out, at: 0)
+        let raw = UnsafeRawPointer(bytes.baseAddress!)
+        for offset in stride(from: 3, to: 35, by: 8) {
+            out.storeBytes(of: lowercasedHexWord(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)), toByteOffset: at, as: UInt64.self)
+            at += 8
         }
+        buffer[at] = UInt8(ascii: "-")
+        at = writeHex(span, to: buffer, at: at + 1)
+        buffer[at] = UInt8(ascii: "-")
+        buffer[at + 1] = bytes[53].asciiLowercased
+        buffer[at + 2] = bytes[54].asciiLowercased
+        return at + 3
     }
 
     /// Creates a context from parts.
@@ -205,4 +211,28 @@ public struct TraceContext: Sendable, Hashable {
         let letters = ((nibbles &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
         return nibbles &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
     }
+}
+
+/// A `traceparent` value as the gateway sends it (`00-TRACEID-SPANID-FF`, 55 bytes), held inline. As a string, 55
+/// bytes are past the inline small-string size: a heap allocation on every request, made for the access record,
+/// which needs the text only when a line is written (``string``).
+struct Traceparent: Sendable {
+    static let count = 55
+    private var words: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0)
+
+    /// `write` writes the value's bytes into a buffer of 56 and returns their count, which must be 55.
+    init(writing write: (UnsafeMutableBufferPointer<UInt8>) -> Int) {
+        let written = withUnsafeMutableBytes(of: &words) { raw in raw.withMemoryRebound(to: UInt8.self, write) }
+        precondition(written == Self.count, "a traceparent is 55 bytes, not \(written)")
+    }
+
+    /// Runs `body` on the value's 55 bytes.
+    func withBytes<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+        try withUnsafeBytes(of: words) { raw in
+            try raw.withMemoryRebound(to: UInt8.self) { try body(UnsafeBufferPointer(rebasing: $0[..<Self.count])) }
+        }
+    }
+
+    /// The value as a string.
+    var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
 }

@@ -29,7 +29,14 @@ public struct AccessRecord: Sendable {
     public var durationSeconds: Double
     public var requestBytes: Int64
     public var responseBytes: Int64
-    public var traceparent: String?
+    /// The `traceparent` the request went on with, or, refused, the one it came with (if any).
+    public var traceparent: String? {
+        get { sentTraceparent?.string ?? receivedTraceparent }
+        set { (receivedTraceparent, sentTraceparent) = (newValue, nil) }
+    }
+    /// What the gateway sent on, held inline: the string is made only when a line is written.
+    var sentTraceparent: Traceparent?
+    var receivedTraceparent: String?
     public var error: String?
 
     /// The JSON object, one line.
