@@ -79,6 +79,31 @@ struct ParsingTests {
         }
     }
 
+    @Test("an HTTP/2 name is a lowercase token, read eight bytes at a time, exactly when each byte is one: every byte value at every position")
+    func lowercaseTokenNames() {
+        func bytewise(_ byte: UInt8) -> Bool { byte.isHTTPTokenByte && !byte.isASCIIUppercase }
+        for byte in UInt8.min...UInt8.max {
+            #expect(byte.isLowercaseHTTPTokenByte == bytewise(byte), "\(byte)")
+        }
+        // Names of 1 to 19 bytes (no word, one, two, and a tail), each position given each byte value.
+        let filler = Array("content-type-x-9abc".utf8)
+        for length in 1...filler.count {
+            for position in 0..<length {
+                for byte in UInt8.min...UInt8.max {
+                    var name = Array(filler[..<length])
+                    name[position] = byte
+                    let expected = name.allSatisfy(bytewise)
+                    #expect(name.withUnsafeBufferPointer(HeaderFields.isLowercaseToken) == expected, "\(name)")
+                    if length >= 8 && position < 8 {
+                        let word = name.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                        let common = name[..<8].allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
+                        #expect(HeaderFields.commonNameBytes(word) == common, "\(name)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("eight bytes are hex digits at once exactly when each byte is: every byte value at every position, and random words")
     func hexDigitWords() {
         func bytewise(_ word: UInt64) -> Bool {

@@ -39,6 +39,12 @@ extension UInt8 {
         return self < 128 && (0x57FF_FFFF_C7FF_FFFE as UInt64) >> (self &- 64) & 1 == 1
     }
 
+    /// A `tchar` other than an uppercase letter (``isHTTPTokenByte`` without `A`-`Z`: bits 1-26 of the upper mask).
+    var isLowercaseHTTPTokenByte: Bool {
+        if self < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> self & 1 == 1 }
+        return self < 128 && (0x57FF_FFFF_C000_0000 as UInt64) >> (self &- 64) & 1 == 1
+    }
+
     var isOptionalWhitespace: Bool { self == UInt8(ascii: " ") || self == UInt8(ascii: "\t") }
     var isASCIIUppercase: Bool { self >= UInt8(ascii: "A") && self <= UInt8(ascii: "Z") }
     var asciiLowercased: UInt8 { isASCIIUppercase ? self | 0x20 : self }
