@@ -82,16 +82,19 @@ struct HeaderFieldsTests {
         // The admission's relay, four mesh fields from their values, is the general one with those four fields.
         var forged = HeaderFields([("Meridian-Service", "forged"), ("x-a", "1"), ("Connection", "x-a, keep-alive"), ("TRACEPARENT", "t0")])
         var general = forged
-        forged.relay(sourceCluster: "east", service: "chat", dataClass: "public", traceparent: "t1")
+        var random = SplitMix64(seed: 1)
+        let traceparent = TraceContext.nextTraceparentValue(afterBytes: nil, using: &random)
+        let t1 = traceparent.string
+        forged.relay(sourceCluster: "east", service: "chat", dataClass: "public", traceparent: traceparent)
         general.relay(settingMeshFields: [
             HeaderFields.Field(name: "meridian-source-cluster", value: "east", known: .meridianSourceCluster),
             HeaderFields.Field(name: "meridian-service", value: "chat", known: .meridianService),
             HeaderFields.Field(name: "meridian-data-class", value: "public", known: .meridianDataClass),
-            HeaderFields.Field(name: "traceparent", value: "t1", known: .traceparent),
+            HeaderFields.Field(name: "traceparent", value: t1, known: .traceparent),
         ])
         #expect(forged == general)
         #expect(forged.map { "\($0.name)=\($0.value)" } == ["meridian-source-cluster=east", "meridian-service=chat", "meridian-data-class=public",
-                                                               "traceparent=t1"])
+                                                               "traceparent=\(t1)"])
         #expect(forged.fields.allSatisfy { $0.known == HeaderName.known($0.name) })
     }
 

@@ -115,18 +115,12 @@ extension HeaderFields {
         return true
     }
 
-    /// Whether each of the eight bytes of `word` is a lowercase letter, a digit or `-` (the byte-range test of
-    /// ``TraceContext/allHexDigits(_:)``).
+    /// Whether each of the eight bytes of `word` is a lowercase letter, a digit or `-` (``ASCIIWord``).
     @inline(__always)
     static func commonNameBytes(_ word: UInt64) -> Bool {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs = 0x80 &* ones
-        guard word & highs == 0 else { return false }
-        // With every byte below 0x80, no addition carries into the next byte (see allHexDigits).
-        func inRange(_ low: UInt64, _ high: UInt64) -> UInt64 {
-            (word &+ (0x80 - low) &* ones) & ~(word &+ (0x7F - high) &* ones) & highs
-        }
-        return inRange(0x61, 0x7A) | inRange(0x30, 0x39) | inRange(0x2D, 0x2D) == highs
+        guard !ASCIIWord.hasHighBytes(word) else { return false }
+        let letters = ASCIIWord.inRange(word, 0x61, 0x7A), digits = ASCIIWord.inRange(word, 0x30, 0x39)
+        return letters | digits | ASCIIWord.inRange(word, 0x2D, 0x2D) == ASCIIWord.highs
     }
 
     /// No control character, space or DEL (NIO's `isValidPseudoHeaderValue`).

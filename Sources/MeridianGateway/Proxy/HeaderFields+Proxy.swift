@@ -42,25 +42,15 @@ extension HeaderFields {
     }
 
     /// ``relay(settingMeshFields:)`` with the four mesh fields the gateway sets on every request it relays, appended
-    /// straight from their values (no array of fields per request).
-    mutating func relay(sourceCluster: String, service: String, dataClass: String, traceparent: String) {
-        relay(sourceCluster: sourceCluster, service: service, dataClass: dataClass)
-        append(name: RequestTarget.Header.traceparent, value: traceparent, known: .traceparent)
-    }
-
-    /// ``relay(sourceCluster:service:dataClass:traceparent:)`` with the `traceparent` written from its inline bytes.
+    /// straight from their values (no array of fields per request), the `traceparent` from its inline bytes.
     mutating func relay(sourceCluster: String, service: String, dataClass: String, traceparent: Traceparent) {
-        relay(sourceCluster: sourceCluster, service: service, dataClass: dataClass)
-        RequestTarget.Header.traceparent.withUTF8Bytes { name in
-            traceparent.withBytes { append(name: name, value: $0, known: .traceparent) }
-        }
-    }
-
-    private mutating func relay(sourceCluster: String, service: String, dataClass: String) {
         _ = dropHopByHop(droppingMeshFields: true, framingOf: nil)
         append(name: RequestTarget.Header.sourceCluster, value: sourceCluster, known: .meridianSourceCluster)
         append(name: RequestTarget.Header.service, value: service, known: .meridianService)
         append(name: RequestTarget.Header.dataClass, value: dataClass, known: .meridianDataClass)
+        RequestTarget.Header.traceparent.withUTF8Bytes { name in
+            traceparent.withBytes { append(name: name, value: $0, known: .traceparent) }
+        }
     }
 
     /// Drops, in place, the hop-by-hop fields and those the `connection` field names (but the framing fields

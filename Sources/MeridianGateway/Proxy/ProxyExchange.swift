@@ -66,7 +66,7 @@ final class ProxyExchange: DeadlineHolder, UpstreamWaiter {
     }
 
     init(worker: ForwardingWorker, downstream: DownstreamHandler, request: Request, upstreamHead: RequestHead,
-         plan: ForwardPlan, record: AccessRecord, started: NIODeadline = .now()) {
+         plan: ForwardPlan, record: AccessRecord, started: NIODeadline) {
         self.worker = worker
         self.downstream = downstream
         self.downstreamVersion = request.version

@@ -100,3 +100,25 @@ extension UnsafeRawBufferPointer {
         (byte < 0x20 && byte != 0x09) || byte == 0x7F
     }
 }
+
+/// Tests on the eight bytes of a word at once, for words whose bytes are all below 0x80 (``hasHighBytes(_:)`` says
+/// whether they are): a `traceparent`'s ids (``TraceContext/allHexDigits(_:)``), an HTTP/2 field name
+/// (``HeaderFields/commonNameBytes(_:)``).
+enum ASCIIWord {
+    /// 0x01 in each byte.
+    @inline(__always) static var ones: UInt64 { 0x0101_0101_0101_0101 }
+    /// 0x80 in each byte: the bit ``inRange(_:_:_:)`` sets.
+    @inline(__always) static var highs: UInt64 { 0x8080_8080_8080_8080 }
+
+    /// Whether a byte of `word` is 0x80 or above.
+    @inline(__always)
+    static func hasHighBytes(_ word: UInt64) -> Bool { word & highs != 0 }
+
+    /// 0x80 in each byte of `word` that is in `low...high`, nothing in the others; every byte below 0x80. Adding a
+    /// byte below 0x80 to each then carries into no other byte: the top bit of a byte of `word + (0x80 - low)` says it
+    /// is at least `low`, that of `word + (0x7F - high)` that it is above `high`.
+    @inline(__always)
+    static func inRange(_ word: UInt64, _ low: UInt64, _ high: UInt64) -> UInt64 {
+        (word &+ (0x80 - low) &* ones) & ~(word &+ (0x7F - high) &* ones) & highs
+    }
+}

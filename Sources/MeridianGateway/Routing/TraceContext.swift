@@ -51,49 +51,37 @@ public struct TraceContext: Sendable, Hashable {
                   bytes[56...].allSatisfy({ $0 == dash || $0.isASCIIHexDigit }) else { return false }
         }
         // Neither id all zeros.
-        let zeros = 0x30 &* ones
+        let zeros = 0x30 &* ASCIIWord.ones
         return trace != (zeros, zeros, zeros, zeros) && span != (zeros, zeros)
     }
-
-    private static let ones: UInt64 = 0x0101_0101_0101_0101
 
     /// Whether each of the eight bytes of `word` is a hex digit, in either case.
     @inline(__always)
     static func allHexDigits(_ word: UInt64) -> Bool {
-        let highs = 0x80 &* ones
-        guard word & highs == 0 else { return false }
-        // With every byte below 0x80, adding a byte below 0x80 to each carries into no other byte: the top bit of a
-        // byte of `w + (0x80 - low)` says it is at least `low`, that of `w + (0x7F - high)` that it is above `high`.
-        func inRange(_ w: UInt64, _ low: UInt64, _ high: UInt64) -> UInt64 {
-            (w &+ (0x80 - low) &* ones) & ~(w &+ (0x7F - high) &* ones) & highs
-        }
-        let digits = inRange(word, 0x30, 0x39)
-        let letters = inRange(word | (0x20 &* ones), 0x61, 0x66)   // `A`-`F` made `a`-`f`
-        return digits | letters == highs
+        guard !ASCIIWord.hasHighBytes(word) else { return false }
+        let digits = ASCIIWord.inRange(word, 0x30, 0x39)
+        let letters = ASCIIWord.inRange(lowercasedHexWord(word), 0x61, 0x66)   // `A`-`F` made `a`-`f`
+        return digits | letters == ASCIIWord.highs
     }
 
     /// Eight hex digits lowercased: a letter gains bit 0x20, which every digit has already.
     @inline(__always)
     private static func lowercasedHexWord(_ word: UInt64) -> UInt64 {
-        word | (0x20 &* ones)
+        word | (0x20 &* ASCIIWord.ones)
     }
 
     /// The `traceparent` this hop sends: `incoming`'s trace with a new span id, or a new trace when `incoming` is
     /// absent or malformed. The same as parsing, ``nextHop(using:)`` and ``traceparent``, in one new string where
     /// those made five (about 2,000 instructions per request).
     public static func nextTraceparent(after incoming: String?, using generator: inout some RandomNumberGenerator) -> String {
-        guard let incoming else { return nextTraceparent(afterBytes: nil, using: &generator) }
-        return incoming.withUTF8Bytes { nextTraceparent(afterBytes: $0, using: &generator) }
+        guard let incoming else { return nextTraceparentValue(afterBytes: nil, using: &generator).string }
+        return incoming.withUTF8Bytes { nextTraceparentValue(afterBytes: $0, using: &generator).string }
     }
 
-    /// ``nextTraceparent(after:using:)`` for an incoming header's bytes, read where they are (a field's value: a string
-    /// made of it first was a heap allocation, the value being longer than a small string).
-    static func nextTraceparent(afterBytes incoming: UnsafeBufferPointer<UInt8>?, using generator: inout some RandomNumberGenerator) -> String {
-        nextTraceparentValue(afterBytes: incoming, using: &generator).string
-    }
-
-    /// ``nextTraceparent(afterBytes:using:)`` held inline (``Traceparent``): what the gateway sends on every request,
-    /// written into the request's fields with no string made of it.
+    /// ``nextTraceparent(after:using:)`` for an incoming header's bytes, read where they are (a field's value: a
+    /// string made of it first was a heap allocation, the value being longer than a small string), held inline
+    /// (``Traceparent``): what the gateway sends on every request, written into the request's fields with no string
+    /// made of it.
     static func nextTraceparentValue(afterBytes incoming: UnsafeBufferPointer<UInt8>?,
                                      using generator: inout some RandomNumberGenerator) -> Traceparent {
         if let incoming, isValid(incoming) {
