@@ -86,12 +86,7 @@ struct HeaderFieldsTests {
         let traceparent = TraceContext.nextTraceparentValue(afterBytes: nil, using: &random)
         let t1 = traceparent.string
         forged.relay(sourceCluster: "east", service: "chat", dataClass: "public", traceparent: traceparent)
-        general.relay(settingMeshFields: [
-            HeaderFields.Field(name: "meridian-source-cluster", value: "east", known: .meridianSourceCluster),
-            HeaderFields.Field(name: "meridian-service", value: "chat", known: .meridianService),
-            HeaderFields.Field(name: "meridian-data-class", value: "public", known: .meridianDataClass),
-            HeaderFields.Field(name: "traceparent", value: t1, known: .traceparent),
-        ])
+        general.relay(settingMeshFields: HeaderFields.meshFields(source: "east", service: "chat", dataClass: "public", traceparent: t1))
         #expect(forged == general)
         #expect(forged.map { "\($0.name)=\($0.value)" } == ["meridian-source-cluster=east", "meridian-service=chat", "meridian-data-class=public",
                                                                "traceparent=\(t1)"])
@@ -167,5 +162,16 @@ struct HeaderFieldsTests {
                 #expect(part.withUnsafeBufferPointer(\.hasASCIIUppercase) == part.contains(where: \.isASCIIUppercase), "\(start)..<\(end)")
             }
         }
+    }
+}
+
+extension HeaderFields {
+    /// The four mesh fields the admission's relay sets, for the general relay (`relay(settingMeshFields:)`) that the
+    /// tests compare it with.
+    static func meshFields(source: String, service: String, dataClass: String, traceparent: String) -> [Field] {
+        [Field(name: "meridian-source-cluster", value: source, known: .meridianSourceCluster),
+         Field(name: "meridian-service", value: service, known: .meridianService),
+         Field(name: "meridian-data-class", value: dataClass, known: .meridianDataClass),
+         Field(name: "traceparent", value: traceparent, known: .traceparent)]
     }
 }

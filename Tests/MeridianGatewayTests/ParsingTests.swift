@@ -54,12 +54,7 @@ struct ParsingTests {
             // Relayed from its bytes, the field is the one relayed from the string.
             var fromValue = HeaderFields([("x-a", "1")]), fromString = fromValue
             fromValue.relay(sourceCluster: "east", service: "chat", dataClass: "public", traceparent: inline)
-            fromString.relay(settingMeshFields: [
-                HeaderFields.Field(name: "meridian-source-cluster", value: "east", known: .meridianSourceCluster),
-                HeaderFields.Field(name: "meridian-service", value: "chat", known: .meridianService),
-                HeaderFields.Field(name: "meridian-data-class", value: "public", known: .meridianDataClass),
-                HeaderFields.Field(name: "traceparent", value: expected, known: .traceparent),
-            ])
+            fromString.relay(settingMeshFields: HeaderFields.meshFields(source: "east", service: "chat", dataClass: "public", traceparent: expected))
             #expect(fromValue == fromString && fromValue.first(.traceparent) == expected)
             // The access record: the value sent, as text; a refused request's incoming header when set as a string.
             var record = AccessRecord(listener: "local", method: "GET", path: "/", service: nil, dataClass: nil, source: "east", caller: nil,
