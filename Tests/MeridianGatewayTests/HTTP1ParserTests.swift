@@ -110,7 +110,19 @@ struct HTTP1ParserTests {
         "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\ndata: 2\n\n",
         "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\nHTTP/1.1 200 Fine Thanks\r\nContent-Length: 3\r\n\r\nabc",
         "HTTP/1.1 500 \r\nContent-Length: 4\r\n\r\nfail",
+        // A phrase is not kept: a code NIO names gets NIO's own, another none (as NIO's decoder reads them).
+        "HTTP/1.1 299 Custom Words\r\nContent-Length: 0\r\n\r\nHTTP/1.1 599 \r\nContent-Length: 0\r\n\r\n",
     ]
+
+    @Test("a method is named from its bytes as NIO names it from its string, case and all")
+    func methodsFromBytes() {
+        for name in ["GET", "PUT", "POST", "HEAD", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "MKCOL", "PROPFIND",
+                     "get", "GETS", "POS", "", "OPTIONZ"] {
+            let fromBytes = Array(name.utf8).withUnsafeBytes { HTTPMethod(named: $0) }
+            let fromString = HTTPMethod(rawValue: name)
+            #expect(fromBytes == fromString && "\(fromBytes)" == "\(fromString)", "\(name): \(fromBytes)")
+        }
+    }
 
     @Test("a head whose field lines are the last head's bytes gets the last head's fields and framing; what follows reads as NIO's decoder reads it")
     func repeatedFieldLines() throws {

@@ -344,7 +344,7 @@ struct HTTP1Parser {
             let methodStart = index
             while index < bytes.count, bytes[index].isHTTPTokenByte { index += 1 }
             guard index > methodStart, index < bytes.count, bytes[index] == UInt8(ascii: " ") else { return .failure(.invalidMethod) }
-            let method = methodNamed(UnsafeRawBufferPointer(rebasing: bytes[methodStart..<index]))
+            let method = HTTPMethod(named: UnsafeRawBufferPointer(rebasing: bytes[methodStart..<index]))
             index += 1
             let uriStart = index
             while index < bytes.count, bytes[index] > 0x20, bytes[index] < 0x7f { index += 1 }
@@ -377,17 +377,17 @@ struct HTTP1Parser {
             }
             guard code >= 100 else { return .failure(.invalidStatus) }
             index += 4
-            var reason = ""
+            // The reason phrase is read past, not kept, as NIO's decoder does: a code NIO names gets its phrase, any
+            // other none (HTTP/2, which a response crosses the mesh in, has none). No string is made of `OK` on every
+            // response.
             if index < bytes.count, bytes[index] == UInt8(ascii: " ") {
                 index += 1
-                let start = index
                 while index < bytes.count, bytes[index] >= 0x20 || bytes[index] == UInt8(ascii: "\t"), bytes[index] != 0x7f { index += 1 }
-                reason = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             }
             guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\r"), bytes[index + 1] == UInt8(ascii: "\n") else {
                 return .failure(.lfExpected)
             }
-            return .success((version, HTTPResponseStatus(statusCode: code, reasonPhrase: reason), index + 2))
+            return .success((version, HTTPResponseStatus(statusCode: code), index + 2))
         }
         return try parsed.get()
     }
@@ -399,27 +399,6 @@ struct HTTP1Parser {
               bytes[index + 5] == UInt8(ascii: "1"), bytes[index + 6] == UInt8(ascii: "."),
               bytes[index + 7] >= UInt8(ascii: "0"), bytes[index + 7] <= UInt8(ascii: "9") else { return nil }
         return bytes[index + 7] == UInt8(ascii: "1") ? .http1_1 : HTTPVersion(major: 1, minor: Int(bytes[index + 7] - UInt8(ascii: "0")))
-    }
-
-    private static func methodNamed(_ bytes: UnsafeRawBufferPointer) -> HTTPMethod {
-        switch bytes.count {
-        case 3:
-            if bytes.elementsEqual("GET".utf8) { return .GET }
-            if bytes.elementsEqual("PUT".utf8) { return .PUT }
-        case 4:
-            if bytes.elementsEqual("POST".utf8) { return .POST }
-            if bytes.elementsEqual("HEAD".utf8) { return .HEAD }
-        case 5:
-            if bytes.elementsEqual("PATCH".utf8) { return .PATCH }
-        case 6:
-            if bytes.elementsEqual("DELETE".utf8) { return .DELETE }
-        case 7:
-            if bytes.elementsEqual("OPTIONS".utf8) { return .OPTIONS }
-            if bytes.elementsEqual("CONNECT".utf8) { return .CONNECT }
-        default:
-            break
-        }
-        return HTTPMethod(rawValue: String(decoding: bytes, as: UTF8.self))
     }
 
     /// ``fields(_:from:framing:)``, or the last head's when its lines were the same bytes.

@@ -57,22 +57,21 @@ extension RequestHead {
     ///
     /// The head's fields are the block's entries (its bytes are shared, not copied), minus the pseudo-headers.
     static func proxying(_ block: HeaderFields, endStream: Bool) throws -> (head: RequestHead, contentLength: Int?) {
-        var method: String?
+        var method: HTTPMethod?
         var path: String?
         var authority: Range<Int>?
         var (fields, contentLength) = try HeaderFields.regularFields(of: block) { name, value, entry in
             if name.equals(":method") {
-                method = String(decoding: value, as: UTF8.self)
+                method = HTTPMethod(named: UnsafeRawBufferPointer(value))
             } else if name.equals(":path") {
                 path = String(decoding: value, as: UTF8.self)
             } else if name.equals(":authority") {
                 authority = entry.value
             }
         }
-        guard let method else { throw NIOHTTP2Errors.missingPseudoHeader(":method") }
+        guard let httpMethod = method else { throw NIOHTTP2Errors.missingPseudoHeader(":method") }
         guard let path else { throw NIOHTTP2Errors.missingPseudoHeader(":path") }
         let hasHost = fields.firstIndex(.host) != nil
-        let httpMethod = HTTPMethod(rawValue: method)
         if !httpMethod.isCONNECT, contentLength == nil {
             switch (endStream, httpMethod) {
             case (false, _): fields.insert(.chunked, at: 0)

@@ -112,6 +112,29 @@ public struct RequestTarget: Sendable, Hashable {
 }
 
 extension HTTPMethod {
+    /// The method named by `bytes` (a request line's, a `:method` value's): the common methods matched on the bytes,
+    /// with no string made for them.
+    init(named bytes: UnsafeRawBufferPointer) {
+        switch bytes.count {
+        case 3:
+            if bytes.elementsEqual("GET".utf8) { self = .GET; return }
+            if bytes.elementsEqual("PUT".utf8) { self = .PUT; return }
+        case 4:
+            if bytes.elementsEqual("POST".utf8) { self = .POST; return }
+            if bytes.elementsEqual("HEAD".utf8) { self = .HEAD; return }
+        case 5:
+            if bytes.elementsEqual("PATCH".utf8) { self = .PATCH; return }
+        case 6:
+            if bytes.elementsEqual("DELETE".utf8) { self = .DELETE; return }
+        case 7:
+            if bytes.elementsEqual("OPTIONS".utf8) { self = .OPTIONS; return }
+            if bytes.elementsEqual("CONNECT".utf8) { self = .CONNECT; return }
+        default:
+            break
+        }
+        self.init(rawValue: String(decoding: bytes, as: UTF8.self))
+    }
+
     /// The method's name: `rawValue`, with the common methods as literals (NIO's `rawValue`, a switch over every
     /// method it names, cost about 240 instructions, on each request in each gateway).
     var name: String {
