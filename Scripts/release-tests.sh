@@ -2,7 +2,8 @@
 # The gateway's tests against a release build: the build production runs, with Package.swift's release-only flags
 # for the data plane (no run-time exclusivity checks; lexical lifetimes off, so an object may go at its last use).
 # `Scripts/test.sh`, which CI runs, tests debug builds; run this after changing those flags or code that holds
-# pointers into objects. Its own build folder (a first build takes about half an hour on two cores).
+# pointers into objects. The test targets themselves are compiled unoptimized (Package.swift, `gatewayTestSettings`).
+# Its own build folder (a first build takes about half an hour on two cores).
 #
 #   Scripts/release-tests.sh                 # build, then the gateway groups
 #   Scripts/release-tests.sh --skip-build    # reuse the last build
