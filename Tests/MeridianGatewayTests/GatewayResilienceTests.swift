@@ -8,7 +8,8 @@ import Testing
 /// east sends `chat` to south and west at P0; south's model server is down, so south answers 503.
 @Suite("Gateway resilience", .serialized, .timeLimit(.minutes(2)))
 struct GatewayResilienceTests {
-    static func withBrokenSouth<R: Sendable>(_ upstream: TestUpstream, _ body: @Sendable (Mesh) async throws -> R) async throws -> R {
+    static func withBrokenSouth<R: Sendable>(_ upstream: TestUpstream, configure: @Sendable (inout GatewayConfiguration) -> Void = { _ in },
+                                             _ body: @Sendable (Mesh) async throws -> R) async throws -> R {
         try await Mesh.run(
             endpoints: ["east": [:], "west": ["chat": ["127.0.0.1:\(upstream.port)"]], "south": ["chat": ["127.0.0.1:1"]]],
             tables: { tunnel in
@@ -19,14 +20,14 @@ struct GatewayResilienceTests {
                     "west": TestTables.table(source: "west", address: all["west"]!, peers: all.filter { $0.key != "west" }, levels: [[("west", 1)]]),
                     "south": TestTables.table(source: "south", address: all["south"]!, peers: all.filter { $0.key != "south" }, levels: [[("south", 1)]]),
                 ]
-            }, body)
+            }, configure: configure, body)
     }
 
-    @Test("an idempotent request that south fails is retried on west; after 5 failures south is ejected")
+    @Test("an idempotent request that south fails is retried on west; after 5 failures south is ejected and gets no more attempts")
     func retryAndEjection() async throws {
         let upstream = try await TestUpstream.start(name: "west-model")
         defer { Task { await upstream.stop() } }
-        try await Self.withBrokenSouth(upstream) { mesh in
+        try await Self.withBrokenSouth(upstream, configure: { $0.metricsPort = 0 }) { mesh in
             for _ in 0..<12 {
                 let response = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
                 #expect(response.status == 200, "GET is retried on the next destination")
@@ -34,7 +35,23 @@ struct GatewayResilienceTests {
             }
             #expect(mesh.gateways["east"]!.isEjected("south"), "5 consecutive 5xx eject south")
             #expect(!mesh.gateways["east"]!.isEjected("west"))
+            // Ejected, south is not tried: the next requests go to west at the first attempt (no retry counted).
+            let retriesBefore = try await Self.retries(mesh)
+            #expect(retriesBefore >= 5, "south's five failures were retried")
+            for _ in 0..<10 {
+                let response = try await TestClient.send(port: mesh.port("east"), .GET, "/v1/models")
+                #expect(response.status == 200 && response.json?["upstream"] as? String == "west-model")
+            }
+            #expect(try await Self.retries(mesh) == retriesBefore, "an ejected destination was tried")
         }
+    }
+
+    /// East's `meridian_gateway_retries_total` for `chat`.
+    static func retries(_ mesh: Mesh) async throws -> Int {
+        let metrics = try await TestClient.send(port: mesh.addresses["east"]!.metricsPort!, .GET, "/metrics", host: "localhost")
+        let prefix = #"meridian_gateway_retries_total{service="chat"} "#
+        let line = try #require(metrics.body.split(separator: "\n").first { $0.hasPrefix(prefix) })
+        return try #require(Int(line.dropFirst(prefix.count)))
     }
 
     @Test("a POST is not retried unless it says meridian-retry: true")

@@ -152,6 +152,33 @@ struct ResilienceTests {
         #expect(!detector.isEjected(at: second + .seconds(20)))
     }
 
+    @Test("a destination's record, as the data plane reads it: nothing on record reads available; failures eject through the same reads, a success on record counts, a reset forgets, a probe records again")
+    func destinationHealthCells() {
+        let start = NIODeadline.now()   // (some reads below take the clock)
+        let health = DestinationHealth(settings: OutlierDetector.Settings())
+        let west = health.cell("west")
+        let local = health.cell(DestinationHealth.localKey(address: "127.0.0.1:9000"))
+        #expect(health.availability(west) == 1 && !health.isEjected(west))
+        health.recordSuccess(west)   // nothing on record: nothing to count
+        for _ in 0..<4 { health.recordFailure(west, at: start) }
+        health.recordSuccess(west, at: start)   // on record now: breaks the run of failures
+        for _ in 0..<4 { health.recordFailure(west, at: start) }
+        #expect(!health.isEjected(west, at: start + .seconds(1)), "four failures after a success do not eject")
+        health.recordFailure(west, at: start)
+        #expect(health.isEjected(west, at: start + .seconds(1)))
+        #expect(health.availability(west, at: start + .seconds(1)) == nil)
+        #expect(health.isEjected(west), "read with the clock, within the ejection")
+        #expect(health.isEjected("west"), "by name, as the control loops read it")
+        for _ in 0..<5 { health.recordFailure(local, at: start) }
+        health.retain(only: [])   // a new table without west; local endpoints keep their records
+        #expect(!health.isEjected(west, at: start + .seconds(1)) && health.availability(west, at: start + .seconds(1)) == 1)
+        #expect(health.isEjected(local, at: start + .seconds(1)))
+        _ = health.recordProbe("west", rtt: nil, at: start)
+        _ = health.recordProbe("west", rtt: nil, at: start)
+        _ = health.recordProbe("west", rtt: nil, at: start)
+        #expect(health.isEjected(west, at: start + .seconds(1)), "three failed probes on record again")
+    }
+
     @Test("three failed probes eject at once; a good probe restores")
     func probeEjection() {
         var detector = OutlierDetector()

@@ -268,15 +268,16 @@ final class DownstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The exchange is done (answered or aborted); the rest of its request, if any, is dropped. Requests pipelined
-    /// behind it go on, on the next tick (this runs inside the exchange's last step).
-    func exchangeFinished(_ finished: ProxyExchange) {
+    /// behind it go on, on the next tick (this runs inside the exchange's last step). It ended at `now`: the
+    /// connection's idle time counts from then.
+    func exchangeFinished(_ finished: ProxyExchange, at now: NIODeadline) {
         if exchange === finished { exchange = nil }
         if !finished.requestEnded { discarding = true }
         guard !isHTTP2Stream else {
             resumeReading()
             return
         }
-        lastActive = .now()
+        lastActive = now
         if pipelined.isEmpty && pendingParseError == nil {
             resumeReading()
         } else {

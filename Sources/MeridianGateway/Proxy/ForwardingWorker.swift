@@ -551,8 +551,7 @@ final class ForwardingWorker: @unchecked Sendable {
     private func availability(of cluster: String, service: String, triedEndpoints: TriedNames) -> Double? {
         if cluster == localCluster {
             guard let service = localServices[service] else { return nil }
-            let now = NIODeadline.now()
-            return service.endpoints.contains { !triedEndpoints.contains($0.endpoint.address) && !context.health.isEjected($0.health, at: now) } ? 1 : nil
+            return service.endpoints.contains { !triedEndpoints.contains($0.endpoint.address) && !context.health.isEjected($0.health) } ? 1 : nil
         }
         guard let connection = peers[cluster], connection.isUsable, let health = connection.health else { return nil }
         return context.health.availability(health)
@@ -566,11 +565,10 @@ final class ForwardingWorker: @unchecked Sendable {
         let start = service.cursor
         service.cursor = start &+ 1
         var fallback: LocalEndpointSlot? = nil
-        let now = NIODeadline.now()
         for offset in 0..<endpoints.count {
             let slot = endpoints[(start &+ offset) % endpoints.count]
             if excluding.contains(slot.endpoint.address) { continue }
-            if context.health.isEjected(slot.health, at: now) {
+            if context.health.isEjected(slot.health) {   // (the clock read only for an endpoint with failures on record)
                 if fallback == nil { fallback = slot }
                 continue
             }

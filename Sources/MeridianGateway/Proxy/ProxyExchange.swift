@@ -420,13 +420,14 @@ final class ProxyExchange: DeadlineHolder, UpstreamWaiter {
         record.status = status
         if let error, record.error == nil || status >= 500 { record.error = error }
         record.attempts = max(1, machine.attempts)
-        record.durationSeconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+        let now = NIODeadline.now()   // (one reading for the duration and the client connection's idle time)
+        record.durationSeconds = Double((now - started).nanoseconds) / 1e9
         record.requestBytes = requestBytes
         record.responseBytes = responseBytes
         worker.completed(&record, listener: listener)
         if let downstream {
             self.downstream = nil
-            downstream.exchangeFinished(self)
+            downstream.exchangeFinished(self, at: now)
         }
         unsent.removeAll()
         retained = nil

@@ -19,6 +19,10 @@ public final class DestinationHealth: Sendable {
     public final class Cell: Sendable {
         public let destination: String
         fileprivate let state = Mutex(State())
+        /// Whether `state` has a detector (set under the lock; read without it). A destination without one is
+        /// available and has nothing to record a success in, which the data plane then learns without taking the
+        /// lock or reading the clock, on every request. (Read stale, it answers as if read just before the change.)
+        fileprivate let tracked = Atomic(false)
 
         fileprivate init(destination: String) {
             self.destination = destination
@@ -61,26 +65,36 @@ public final class DestinationHealth: Sendable {
 
     // MARK: By cell (the data plane)
 
+    // (`now` is read only when the destination has a detector: most have none, and these run on every request.)
+
     /// Weight factor in (0, 1], or `nil` while ejected.
-    public func availability(_ cell: Cell, at now: NIODeadline = .now()) -> Double? {
-        cell.state.withLock { $0.detector?.availability(at: now) ?? 1 }
+    public func availability(_ cell: Cell, at now: @autoclosure () -> NIODeadline = .now()) -> Double? {
+        guard cell.tracked.load(ordering: .relaxed) else { return 1 }
+        // (Not `detector?.availability(at:) ?? 1`: the optional chain flattens the detector's `nil`, ejected, into the
+        // same `nil` as no detector, and the `?? 1` made an ejected destination fully available.)
+        return cell.state.withLock { state in
+            guard let detector = state.detector else { return 1 }
+            return detector.availability(at: now())
+        }
     }
 
     /// Whether the destination is ejected now.
-    public func isEjected(_ cell: Cell, at now: NIODeadline = .now()) -> Bool {
-        cell.state.withLock { $0.detector?.isEjected(at: now) ?? false }
+    public func isEjected(_ cell: Cell, at now: @autoclosure () -> NIODeadline = .now()) -> Bool {
+        guard cell.tracked.load(ordering: .relaxed) else { return false }
+        return cell.state.withLock { $0.detector?.isEjected(at: now()) ?? false }
     }
 
-    public func recordSuccess(_ cell: Cell, at now: NIODeadline = .now()) {
+    public func recordSuccess(_ cell: Cell, at now: @autoclosure () -> NIODeadline = .now()) {
+        guard cell.tracked.load(ordering: .relaxed) else { return }
         cell.state.withLock { state in
             guard state.detector != nil else { return }
-            state.detector!.recordSuccess(at: now)
+            state.detector!.recordSuccess(at: now())
         }
     }
 
     public func recordFailure(_ cell: Cell, at now: NIODeadline = .now()) {
         let transition = cell.state.withLock { state in
-            if state.detector == nil { state.detector = OutlierDetector(settings: settings) }
+            if state.detector == nil { Self.track(cell, &state, settings: settings) }
             return state.detector!.recordFailure(at: now)
         }
         if transition != .none { onEvent(Event(destination: cell.destination, transition: transition)) }
@@ -100,7 +114,7 @@ public final class DestinationHealth: Sendable {
         let transition = cell.state.withLock { state in
             state.reachable = rtt != nil
             if let rtt { state.rtt = rtt }
-            if state.detector == nil { state.detector = OutlierDetector(settings: settings) }
+            if state.detector == nil { Self.track(cell, &state, settings: settings) }
             return state.detector!.recordProbe(success: rtt != nil, at: now)
         }
         if transition != .none { onEvent(Event(destination: destination, transition: transition)) }
@@ -119,10 +133,19 @@ public final class DestinationHealth: Sendable {
         for cell in all where !destinations.contains(cell.destination) {
             let local = cell.destination.hasPrefix("local/")
             cell.state.withLock { state in
-                if !local { state.detector = nil }
+                if !local {
+                    state.detector = nil
+                    cell.tracked.store(false, ordering: .relaxed)
+                }
                 state.rtt = nil
                 state.reachable = nil
             }
         }
+    }
+
+    /// Gives `cell` its detector (under its lock).
+    private static func track(_ cell: Cell, _ state: inout State, settings: OutlierDetector.Settings) {
+        state.detector = OutlierDetector(settings: settings)
+        cell.tracked.store(true, ordering: .relaxed)
     }
 }
