@@ -177,6 +177,37 @@ struct ParsingTests {
                 == RequestTarget(service: "a", requestedClass: "x"))
     }
 
+    @Test("a kept admission is matched on a head's bytes exactly when its strings would match: every head against every target read from them")
+    func targetNamedOnBytes() {
+        let fieldSets: [[(String, String)]] = [
+            [("meridian-service", "chat")], [("meridian-service", " \tChat ")], [("meridian-service", "CHAT"), ("meridian-data-class", " EU-Only\t")],
+            [("meridian-service", "chat"), ("meridian-data-class", "eu-only")], [("meridian-service", "chat"), ("meridian-data-class", "  ")],
+            [("meridian-service", "chats")], [("meridian-service", "cha")], [("meridian-service", "Ünï")], [("meridian-service", "ünï")],
+            [("meridian-service", " \t "), ("host", "llama.meridian")], [("host", "LLAMA.Meridian:15001")], [("host", "llama.meridian.")],
+            [("host", "chat.meridian"), ("meridian-data-class", "eu-only")], [("host", "chat.meridian"), ("meridian-data-class", "EU-only")],
+            [("host", "example.com")], [("meridian-service", "\t")], [("meridian-service", "a"), ("meridian-service", "b"), ("meridian-data-class", "x"), ("meridian-data-class", "y")],
+            [("meridian-service", "b"), ("meridian-data-class", "x")], [("meridian-service", "a"), ("meridian-data-class", "y")],
+            [("meridian-data-class", "x"), ("meridian-service", "a")], [("meridian-service", "chat"), ("meridian-data-class", "eu-\u{f6}nly")],
+        ]
+        let heads = fieldSets.map { RequestHead(version: .http1_1, method: .GET, uri: "/", headers: HeaderFields($0)) }
+        let targets = heads.compactMap { RequestTarget(head: $0) } + [RequestTarget(service: "chat", requestedClass: "eu-\u{f6}nly")]
+        var matched = 0
+        for head in heads {
+            for target in targets {
+                let byBytes = RequestTarget.names(head, service: target.service, requestedClass: target.requestedClass)
+                let read = RequestTarget(head: head)
+                // A match on the bytes is a match of the strings; the strings match without the bytes only where a name is
+                // not ASCII (then the strings are read, as before).
+                if byBytes { #expect(read == target, "\(head.headers) names \(target)") }
+                if read == target, read?.service.utf8.allSatisfy({ $0 < 0x80 }) == true {
+                    #expect(byBytes, "\(head.headers) should name \(target) on its bytes")
+                }
+                if byBytes { matched += 1 }
+            }
+        }
+        #expect(matched >= 20)
+    }
+
     @Test("the service comes from the header, else the authority SERVICE.meridian")
     func requestTarget() {
         func head(_ headers: [(String, String)]) -> RequestHead {

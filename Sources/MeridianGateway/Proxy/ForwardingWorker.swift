@@ -385,15 +385,22 @@ final class ForwardingWorker: @unchecked Sendable {
             self.plan = plan
         }
 
-        /// The plan, for a request with the same table, caller, service and requested class.
-        func plan(table: CompiledTable, caller: String?, service: String, requestedClass: String?) -> ForwardPlan? {
-            guard self.table === table, self.caller == caller, self.service == service, self.requestedClass == requestedClass else { return nil }
+        /// The plan, for a request with the same table and caller whose head names the same service and requested
+        /// class (``RequestTarget/names(_:service:requestedClass:)``, on the fields' bytes).
+        func plan(table: CompiledTable, caller: String?, head: borrowing RequestHead) -> ForwardPlan? {
+            guard self.table === table, self.caller == caller,
+                  RequestTarget.names(head, service: service, requestedClass: requestedClass) else { return nil }
             return plan
         }
     }
 
     private func planLocal(_ head: RequestHead) -> Admission {
         if let refusal = Self.checkLocalHead(head.headers, version: head.version) { return .refused(refusal) }
+        // The last local request's plan, for the next with the same table, service and requested class, told on the
+        // fields' bytes (the target's strings are made only when it is not the same).
+        if let table, let kept = lastLocalAdmission, let plan = kept.plan(table: table, caller: nil, head: head) {
+            return .admitted(plan, source: table.localCluster)
+        }
         guard let target = RequestTarget(head: head) else {
             return .refused(Refusal(error: APIError(status: 400, code: .missingField,
                                                     message: "name the service in the authority (SERVICE.meridian) or the '\(RequestTarget.Header.service)' header",
@@ -402,10 +409,6 @@ final class ForwardingWorker: @unchecked Sendable {
         guard let table else {
             return .refused(Refusal(error: APIError(status: 503, code: .unavailable, message: "the gateway has no routing table yet"),
                                     decision: "no-table", service: target.service))
-        }
-        // The last local request's plan, for the next with the same table, service and requested class.
-        if let plan = lastLocalAdmission?.plan(table: table, caller: nil, service: target.service, requestedClass: target.requestedClass) {
-            return .admitted(plan, source: table.localCluster)
         }
         // The common case with one lookup: a service, a class the policy defines, a route with a destination. Anything
         // else takes the checks below, which name what is wrong.
@@ -462,12 +465,12 @@ final class ForwardingWorker: @unchecked Sendable {
         guard let table else {
             return .refused(Refusal(error: APIError(status: 503, code: .unavailable, message: "the destination gateway has no routing table yet"), decision: "no-table"))
         }
+        if let kept = lastTunnelAdmission, let plan = kept.plan(table: table, caller: callerCluster, head: head) {
+            return .admitted(plan, source: callerCluster)
+        }
         guard let target = RequestTarget(head: head) else {
             return .refused(Refusal(error: APIError(status: 400, code: .missingField, message: "the tunnel request names no service",
                                                     field: RequestTarget.Header.service), decision: "bad-request"))
-        }
-        if let plan = lastTunnelAdmission?.plan(table: table, caller: callerCluster, service: target.service, requestedClass: target.requestedClass) {
-            return .admitted(plan, source: callerCluster)
         }
         let policy = table.table.policy
         let serviceEntry = table.services[target.service]

@@ -32,6 +32,49 @@ public struct RequestTarget: Sendable, Hashable {
     /// (The head is borrowed: an initializer takes its arguments owned, so the caller copied the head for it and this
     /// destroyed the copy.)
     init?(head: borrowing RequestHead) {
+        let (named, host, dataClass) = Self.fields(of: head)
+        if let service = named.map({ head.headers.withValue(at: $0) { Self.trimmed($0, lowercased: true) } }), !service.isEmpty {
+            self.service = service
+        } else if let host, let service = head.headers.withValue(at: host, Self.service(fromAuthority:)) {
+            self.service = service
+        } else {
+            return nil
+        }
+        let requested = dataClass.map { index in head.headers.withValue(at: index) { Self.trimmed($0, lowercased: false) } }
+        requestedClass = requested?.isEmpty == false ? requested : nil
+    }
+
+    /// Whether `head` names `service` and `requestedClass` as ``init(head:)`` reads them, told on the fields' bytes
+    /// without making a string (the gateway's kept admission is matched so on every request). `false` also when the
+    /// bytes cannot tell (a name with a non-ASCII byte, whose lowercasing is Unicode's): the caller then reads the
+    /// target with its strings.
+    static func names(_ head: borrowing RequestHead, service: String, requestedClass: String?) -> Bool {
+        let (named, host, dataClass) = fields(of: head)
+        let headers = head.headers
+        // The service: the header's, trimmed and lowercased, unless empty; else the authority's.
+        var serviceMatch = named.flatMap { index in
+            headers.withValue(at: index) { bytes -> Bool? in
+                let trimmed = bytes.trimmingOptionalWhitespace
+                return trimmed.isEmpty ? nil : lowercasedASCII(trimmed, equals: service)
+            }
+        }
+        if serviceMatch == nil, let host {
+            serviceMatch = headers.withValue(at: host) { serviceName(fromAuthority: $0).map { lowercasedASCII($0, equals: service) } }
+        }
+        guard serviceMatch == true else { return false }
+        // The class: the header's, trimmed, as it is; none when empty.
+        let requested = dataClass.flatMap { index in
+            headers.withValue(at: index) { bytes -> Bool? in
+                let trimmed = bytes.trimmingOptionalWhitespace
+                guard !trimmed.isEmpty else { return nil }
+                return requestedClass.map { trimmed.equals($0) } ?? false
+            }
+        }
+        return requested ?? (requestedClass == nil)
+    }
+
+    /// The first `meridian-service`, `host` and `meridian-data-class` fields of `head`, in one pass.
+    private static func fields(of head: borrowing RequestHead) -> (named: Int?, host: Int?, dataClass: Int?) {
         var named: Int?
         var host: Int?
         var dataClass: Int?
@@ -43,15 +86,14 @@ public struct RequestTarget: Sendable, Hashable {
             default: break
             }
         }
-        if let service = named.map({ head.headers.withValue(at: $0) { Self.trimmed($0, lowercased: true) } }), !service.isEmpty {
-            self.service = service
-        } else if let host, let service = head.headers.withValue(at: host, Self.service(fromAuthority:)) {
-            self.service = service
-        } else {
-            return nil
+        return (named, host, dataClass)
+    }
+
+    /// Whether `bytes`, all ASCII, lowercased are `lowercase`'s bytes.
+    private static func lowercasedASCII(_ bytes: UnsafeBufferPointer<UInt8>, equals lowercase: String) -> Bool {
+        lowercase.withUTF8Bytes { expected in
+            expected.count == bytes.count && zip(bytes, expected).allSatisfy { $0 < 0x80 && $0.asciiLowercased == $1 }
         }
-        let requested = dataClass.map { index in head.headers.withValue(at: index) { Self.trimmed($0, lowercased: false) } }
-        requestedClass = requested?.isEmpty == false ? requested : nil
     }
 
     /// `bytes` without optional whitespace (space, HTAB) at either end, as a string; lowercased when asked
@@ -70,6 +112,11 @@ public struct RequestTarget: Sendable, Hashable {
 
     /// ``service(fromAuthority:)-(String)`` on the authority's bytes (a field's value, with no string made for it).
     static func service(fromAuthority bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        serviceName(fromAuthority: bytes).map { String(decoding: $0, as: UTF8.self).asciiLowercased }   // (the string itself when nothing is uppercase)
+    }
+
+    /// The bytes of the service an authority names (`llama` of `LLAMA.meridian:15001`, as they are), or `nil`.
+    private static func serviceName(fromAuthority bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
         var end = bytes.count
         if bytes.first != UInt8(ascii: "["), let colon = bytes.lastIndex(of: UInt8(ascii: ":")) { end = colon }
         if end > 0, bytes[end - 1] == UInt8(ascii: ".") { end -= 1 }
@@ -79,7 +126,7 @@ public struct RequestTarget: Sendable, Hashable {
         for offset in 0..<suffix.count where bytes[nameEnd + offset].asciiLowercased != suffix[offset] { return nil }
         let name = UnsafeBufferPointer(rebasing: bytes[0..<nameEnd])
         guard !name.contains(UInt8(ascii: ".")) else { return nil }
-        return String(decoding: name, as: UTF8.self).asciiLowercased   // (the string itself when nothing is uppercase)
+        return name
     }
 
     private static let serviceDomainBytes = Array(serviceDomain.utf8)
