@@ -10,6 +10,9 @@ callgrind_pair() {
     for endpoint in "${@:7}"; do endpoints+=(--endpoint "$endpoint"); done
     strip -g -o "$binary" "$2"
     local common=(--trust-bundle "$WORK/certs/ca.pem" --trust-domain bench.local --threads 1 --access-log off --metrics-listen off --log-level warning)
+    # The allocator's tunable the gateway would start itself again with (MallocTuning), set here for both builds: a
+    # gateway that started itself again would leave callgrind (which does not follow exec unless told).
+    export GLIBC_TUNABLES="${GLIBC_TUNABLES-glibc.malloc.tcache_count=127}"
     valgrind --tool=callgrind --callgrind-out-file="$WORK/$name.west.%p" "$binary" gateway --cluster west --table "$WORK/west.json" \
         --cert "$WORK/certs/west.pem" --key "$WORK/certs/west-key.pem" "${common[@]}" --data-dir "$WORK/$name-west" \
         --local-listen "127.0.0.1:$west_local" --tunnel-listen "127.0.0.1:$west_tunnel" "${endpoints[@]}" \

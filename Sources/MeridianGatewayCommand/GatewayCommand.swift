@@ -137,6 +137,7 @@ public struct GatewayCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
+        MallocTuning.restartWithTunablesIfUnset()   // (returns at once in the restarted process)
         let configuration = try makeConfiguration(environment: ProcessInfo.processInfo.environment)
         var logger = Logger(label: "meridian.gateway")
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("--log-level '\(logLevel)' is not a level") }

@@ -71,6 +71,15 @@ struct MeshEndToEndTests {
         try await mesh.registerAll()
         for cluster in mesh.topology.clusters { try await mesh.startCluster(cluster.name) }
         try await mesh.waitUntilConverged(timeout: .seconds(90))
+        // Each gateway started itself again with glibc's per-thread cache sized for it (MallocTuning), and runs so:
+        // the environment its executable started with has the tunable (unless this process set one: that stands).
+        #if os(Linux)
+        for cluster in mesh.topology.clusters where ProcessInfo.processInfo.environment["GLIBC_TUNABLES"] == nil {
+            let pid = try #require(mesh.process("gateway-\(cluster.name)")?.pid)
+            let environment = try String(contentsOfFile: "/proc/\(pid)/environ", encoding: .utf8).split(separator: "\0")
+            #expect(environment.contains("GLIBC_TUNABLES=glibc.malloc.tcache_count=127"), "gateway-\(cluster.name)")
+        }
+        #endif
         // Converged means every table published was applied; the hub publishes once more when the model servers'
         // first health reports arrive (until then an EU cluster may count as having no healthy endpoint: 503). Wait
         // for a route to serve before checking where the routes go.
