@@ -50,21 +50,20 @@ public struct RequestTarget: Sendable, Hashable {
     /// target with its strings.
     static func names(_ head: borrowing RequestHead, service: String, requestedClass: String?) -> Bool {
         let (named, host, dataClass) = fields(of: head)
-        let headers = head.headers
         // The service: the header's, trimmed and lowercased, unless empty; else the authority's.
         var serviceMatch = named.flatMap { index in
-            headers.withValue(at: index) { bytes -> Bool? in
+            head.headers.withValue(at: index) { bytes -> Bool? in
                 let trimmed = bytes.trimmingOptionalWhitespace
                 return trimmed.isEmpty ? nil : lowercasedASCII(trimmed, equals: service)
             }
         }
         if serviceMatch == nil, let host {
-            serviceMatch = headers.withValue(at: host) { serviceName(fromAuthority: $0).map { lowercasedASCII($0, equals: service) } }
+            serviceMatch = head.headers.withValue(at: host) { serviceName(fromAuthority: $0).map { lowercasedASCII($0, equals: service) } }
         }
         guard serviceMatch == true else { return false }
         // The class: the header's, trimmed, as it is; none when empty.
         let requested = dataClass.flatMap { index in
-            headers.withValue(at: index) { bytes -> Bool? in
+            head.headers.withValue(at: index) { bytes -> Bool? in
                 let trimmed = bytes.trimmingOptionalWhitespace
                 guard !trimmed.isEmpty else { return nil }
                 return requestedClass.map { trimmed.equals($0) } ?? false
