@@ -32,16 +32,10 @@ public struct RequestTarget: Sendable, Hashable {
     /// (The head is borrowed: an initializer takes its arguments owned, so the caller copied the head for it and this
     /// destroyed the copy.)
     init?(head: borrowing RequestHead) {
-        let (named, host, dataClass) = Self.fields(of: head)
-        if let service = named.map({ head.headers.withValue(at: $0) { Self.trimmed($0, lowercased: true) } }), !service.isEmpty {
-            self.service = service
-        } else if let host, let service = head.headers.withValue(at: host, Self.service(fromAuthority:)) {
-            self.service = service
-        } else {
-            return nil
-        }
-        let requested = dataClass.map { index in head.headers.withValue(at: index) { Self.trimmed($0, lowercased: false) } }
-        requestedClass = requested?.isEmpty == false ? requested : nil
+        let fields = Self.fields(of: head)
+        guard let service = Self.withService(of: head, fields, { String(decoding: $0, as: UTF8.self).asciiLowercased }) else { return nil }
+        self.service = service   // (`asciiLowercased`: the string itself when nothing is uppercase)
+        requestedClass = Self.withRequestedClass(of: head, fields) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// Whether `head` names `service` and `requestedClass` as ``init(head:)`` reads them, told on the fields' bytes
@@ -49,31 +43,40 @@ public struct RequestTarget: Sendable, Hashable {
     /// bytes cannot tell (a name with a non-ASCII byte, whose lowercasing is Unicode's): the caller then reads the
     /// target with its strings.
     static func names(_ head: borrowing RequestHead, service: String, requestedClass: String?) -> Bool {
-        let (named, host, dataClass) = fields(of: head)
-        // The service: the header's, trimmed and lowercased, unless empty; else the authority's.
-        var serviceMatch = named.flatMap { index in
-            head.headers.withValue(at: index) { bytes -> Bool? in
-                let trimmed = bytes.trimmingOptionalWhitespace
-                return trimmed.isEmpty ? nil : lowercasedASCII(trimmed, equals: service)
-            }
-        }
-        if serviceMatch == nil, let host {
-            serviceMatch = head.headers.withValue(at: host) { serviceName(fromAuthority: $0).map { lowercasedASCII($0, equals: service) } }
-        }
-        guard serviceMatch == true else { return false }
-        // The class: the header's, trimmed, as it is; none when empty.
-        let requested = dataClass.flatMap { index in
-            head.headers.withValue(at: index) { bytes -> Bool? in
-                let trimmed = bytes.trimmingOptionalWhitespace
-                guard !trimmed.isEmpty else { return nil }
-                return requestedClass.map { trimmed.equals($0) } ?? false
-            }
-        }
-        return requested ?? (requestedClass == nil)
+        let fields = fields(of: head)
+        guard withService(of: head, fields, { lowercasedASCII($0, equals: service) }) == true else { return false }
+        return withRequestedClass(of: head, fields) { bytes in requestedClass.map { bytes.equals($0) } ?? false } ?? (requestedClass == nil)
     }
 
+    /// `body` on the bytes that name the service, as they are: the `meridian-service` header's, trimmed, unless blank;
+    /// else the authority's `SERVICE` (``service(fromAuthority:)-(String)``). `nil` when neither names one. (Both
+    /// ``init(head:)`` and ``names(_:service:requestedClass:)`` read the service through here.)
+    private static func withService<Result>(of head: borrowing RequestHead, _ fields: Fields,
+                                            _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result? {
+        if let named = fields.named, let result = head.headers.withValue(at: named, { bytes -> Result? in
+            let trimmed = bytes.trimmingOptionalWhitespace
+            return trimmed.isEmpty ? nil : body(trimmed)
+        }) {
+            return result
+        }
+        guard let host = fields.host else { return nil }
+        return head.headers.withValue(at: host) { serviceName(fromAuthority: $0).map(body) }
+    }
+
+    /// `body` on the `meridian-data-class` header's bytes, trimmed, kept as they are; `nil` when it is absent or blank.
+    private static func withRequestedClass<Result>(of head: borrowing RequestHead, _ fields: Fields,
+                                                   _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result? {
+        guard let dataClass = fields.dataClass else { return nil }
+        return head.headers.withValue(at: dataClass) { bytes -> Result? in
+            let trimmed = bytes.trimmingOptionalWhitespace
+            return trimmed.isEmpty ? nil : body(trimmed)
+        }
+    }
+
+    private typealias Fields = (named: Int?, host: Int?, dataClass: Int?)
+
     /// The first `meridian-service`, `host` and `meridian-data-class` fields of `head`, in one pass.
-    private static func fields(of head: borrowing RequestHead) -> (named: Int?, host: Int?, dataClass: Int?) {
+    private static func fields(of head: borrowing RequestHead) -> Fields {
         var named: Int?
         var host: Int?
         var dataClass: Int?
@@ -93,13 +96,6 @@ public struct RequestTarget: Sendable, Hashable {
         lowercase.withUTF8Bytes { expected in
             expected.count == bytes.count && zip(bytes, expected).allSatisfy { $0 < 0x80 && $0.asciiLowercased == $1 }
         }
-    }
-
-    /// `bytes` without optional whitespace (space, HTAB) at either end, as a string; lowercased when asked
-    /// (``Swift/String/asciiLowercased``, which returns the string itself when there is nothing to lower).
-    private static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>, lowercased: Bool) -> String {
-        let text = String(decoding: bytes.trimmingOptionalWhitespace, as: UTF8.self)
-        return lowercased ? text.asciiLowercased : text
     }
 
     /// `llama.meridian:15001` -> `llama`; `nil` for any other authority.

@@ -41,7 +41,7 @@ extension UInt8 {
 
     /// A `tchar` other than an uppercase letter (``isHTTPTokenByte`` without `A`-`Z`: bits 1-26 of the upper mask).
     var isLowercaseHTTPTokenByte: Bool {
-        if self < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> self & 1 == 1 }
+        if self < 64 { return isHTTPTokenByte }   // (no letter is below 64)
         return self < 128 && (0x57FF_FFFF_C000_0000 as UInt64) >> (self &- 64) & 1 == 1
     }
 
